@@ -1,0 +1,41 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// addOp is element-wise a + b for equal shapes (residual connections). It
+// never writes into its inputs, which may be parameters shared by graphs.
+type addOp struct{ opBase }
+
+// Add returns a + b for tensors of equal shape.
+func Add(a, b *G.Node) (*G.Node, error) { return G.ApplyOp(&addOp{opBase{"Add"}}, a, b) }
+
+func (op *addOp) Arity() int    { return 2 }
+func (op *addOp) Type() hm.Type { return fnType(tvA, tvA, tvA) }
+func (op *addOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	a, b := shapeOf(in[0]), shapeOf(in[1])
+	if !a.Eq(b) {
+		return nil, fmt.Errorf("nn: Add: shapes %v and %v differ", a, b)
+	}
+	return a.Clone(), nil
+}
+func (op *addOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, addDo[float32], addDo[float64])
+}
+func addDo[T Float](_ *addOp, in []G.Value) (G.Value, error) {
+	out := newLike(in[0], in[0].Shape()...)
+	a, b, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
+	for i := range y {
+		y[i] = a[i] + b[i]
+	}
+	return out, nil
+}
+func (op *addOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *addOp) SymDiff(_ G.Nodes, _, g *G.Node) (G.Nodes, error) {
+	return G.Nodes{g, g}, nil
+}

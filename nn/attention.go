@@ -1,0 +1,254 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// AttnShape fixes the layout of one attention call: B sequences of T
+// queries attending to S keys each (S ≥ T: the first S−T keys are a prefix,
+// as prefix tuning adds, visible to every query), H heads over d columns.
+type AttnShape struct{ B, T, S, H int }
+
+func (a AttnShape) key() string { return fmt.Sprintf("B%d,T%d,S%d,H%d", a.B, a.T, a.S, a.H) }
+
+// visible is the number of keys query t may attend to: the prefix and the
+// causal past including itself.
+func (a AttnShape) visible(t int) int { return a.S - a.T + t + 1 }
+
+// attnProbsOp computes causal softmax(Q·Kᵀ/√dh) for every batch and head,
+// as a [B·H·T, S] matrix whose masked entries are exactly zero.
+type attnProbsOp struct {
+	opBase
+	AttnShape
+}
+
+// AttnProbs returns the attention probabilities of q [B·T, d] over
+// k [B·S, d]: row (b·H+h)·T+t holds query t's distribution in head h.
+// Softmax is row-stable: each row's maximum is subtracted before exp.
+func AttnProbs(q, k *G.Node, s AttnShape) (*G.Node, error) {
+	return G.ApplyOp(&attnProbsOp{opBase{"AttnProbs{" + s.key() + "}"}, s}, q, k)
+}
+
+func (op *attnProbsOp) Arity() int    { return 2 }
+func (op *attnProbsOp) Type() hm.Type { return fnType(matT(), matT(), matT()) }
+func (op *attnProbsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	q, k := shapeOf(in[0]), shapeOf(in[1])
+	if q[0] != op.B*op.T || k[0] != op.B*op.S || q[1] != k[1] || q[1]%op.H != 0 || op.S < op.T {
+		return nil, fmt.Errorf("nn: %s: q %v and k %v do not fit", op.name, q, k)
+	}
+	return tensor.Shape{op.B * op.H * op.T, op.S}, nil
+}
+func (op *attnProbsOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, attnProbsDo[float32], attnProbsDo[float64])
+}
+func attnProbsDo[T Float](op *attnProbsOp, in []G.Value) (G.Value, error) {
+	B, Tq, S, H := op.B, op.T, op.S, op.H
+	d := in[0].Shape()[1]
+	dh := d / H
+	out := newLike(in[0], B*H*Tq, S)
+	q, k, p := dense[T](in[0]), dense[T](in[1]), dense[T](out)
+	scale := T(1 / math.Sqrt(float64(dh)))
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ {
+			blk := p[(b*H+h)*Tq*S : (b*H+h+1)*Tq*S]
+			gemmStrided(false, true, Tq, S, dh, scale, q[b*Tq*d+h*dh:], d, k[b*S*d+h*dh:], d, 0, blk, S)
+			for t := 0; t < Tq; t++ {
+				softmaxPrefix(blk[t*S:(t+1)*S], op.visible(t))
+			}
+		}
+	}
+	return out, nil
+}
+
+// softmaxPrefix turns row[:n] into probabilities and zeroes the rest.
+func softmaxPrefix[T Float](row []T, n int) {
+	mx := row[0]
+	for _, v := range row[1:n] {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for j := range n {
+		e := math.Exp(float64(row[j] - mx))
+		row[j] = T(e)
+		sum += e
+	}
+	inv := T(1 / sum)
+	for j := range n {
+		row[j] *= inv
+	}
+	clear(row[n:])
+}
+
+func (op *attnProbsOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *attnProbsOp) SymDiff(in G.Nodes, p, g *G.Node) (G.Nodes, error) {
+	var out G.Nodes
+	for _, wrtK := range []bool{false, true} {
+		gop := &attnProbsGradOp{opBase: opBase{fmt.Sprintf("AttnProbsGrad{%s,k=%v}", op.AttnShape.key(), wrtK)}, AttnShape: op.AttnShape, wrtK: wrtK}
+		n, err := G.ApplyOp(gop, in[0], in[1], p, g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// attnProbsGradOp maps the gradient of the probabilities to the gradient of
+// q (or of k when wrtK): dS = P∘(dP − rowsum(dP∘P))/√dh, dq = dS·K,
+// dk = dSᵀ·Q, head by head.
+type attnProbsGradOp struct {
+	opBase
+	noSymDiff
+	AttnShape
+	wrtK bool
+}
+
+func (op *attnProbsGradOp) Arity() int    { return 4 }
+func (op *attnProbsGradOp) Type() hm.Type { return fnType(matT(), matT(), matT(), matT(), matT()) }
+func (op *attnProbsGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if op.wrtK {
+		return shapeOf(in[1]).Clone(), nil
+	}
+	return shapeOf(in[0]).Clone(), nil
+}
+func (op *attnProbsGradOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, attnProbsGradDo[float32], attnProbsGradDo[float64])
+}
+func attnProbsGradDo[T Float](op *attnProbsGradOp, in []G.Value) (G.Value, error) {
+	B, Tq, S, H := op.B, op.T, op.S, op.H
+	d := in[0].Shape()[1]
+	dh := d / H
+	q, k, p, dp := dense[T](in[0]), dense[T](in[1]), dense[T](in[2]), dense[T](in[3])
+	var out *tensor.Dense
+	if op.wrtK {
+		out = newLike(in[0], B*S, d)
+	} else {
+		out = newLike(in[0], B*Tq, d)
+	}
+	res := dense[T](out)
+	scale := T(1 / math.Sqrt(float64(dh)))
+	ds := make([]T, Tq*S)
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ {
+			off := (b*H + h) * Tq * S
+			for t := 0; t < Tq; t++ {
+				pr, gr, dr := p[off+t*S:off+(t+1)*S], dp[off+t*S:off+(t+1)*S], ds[t*S:(t+1)*S]
+				n := op.visible(t)
+				var dot T
+				for j := range n {
+					dot += pr[j] * gr[j]
+				}
+				for j := range n {
+					dr[j] = pr[j] * (gr[j] - dot) * scale
+				}
+				clear(dr[n:])
+			}
+			if op.wrtK { // dk[S,dh] = dSᵀ[S,T]·Q[T,dh]
+				gemmStrided(true, false, S, dh, Tq, 1, ds, S, q[b*Tq*d+h*dh:], d, 0, res[b*S*d+h*dh:], d)
+			} else { // dq[T,dh] = dS[T,S]·K[S,dh]
+				gemmStrided(false, false, Tq, dh, S, 1, ds, S, k[b*S*d+h*dh:], d, 0, res[b*Tq*d+h*dh:], d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// attnMixOp combines values by the attention probabilities, head by head,
+// into a [B·T, d] matrix with heads side by side (the layout the output
+// projection expects).
+type attnMixOp struct {
+	opBase
+	AttnShape
+}
+
+// AttnMix returns P·V per head for probabilities p [B·H·T, S] and values
+// v [B·S, d].
+func AttnMix(p, v *G.Node, s AttnShape) (*G.Node, error) {
+	return G.ApplyOp(&attnMixOp{opBase{"AttnMix{" + s.key() + "}"}, s}, p, v)
+}
+
+func (op *attnMixOp) Arity() int    { return 2 }
+func (op *attnMixOp) Type() hm.Type { return fnType(matT(), matT(), matT()) }
+func (op *attnMixOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	p, v := shapeOf(in[0]), shapeOf(in[1])
+	if p[0] != op.B*op.H*op.T || p[1] != op.S || v[0] != op.B*op.S || v[1]%op.H != 0 {
+		return nil, fmt.Errorf("nn: %s: p %v and v %v do not fit", op.name, p, v)
+	}
+	return tensor.Shape{op.B * op.T, v[1]}, nil
+}
+func (op *attnMixOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, attnMixDo[float32], attnMixDo[float64])
+}
+func attnMixDo[T Float](op *attnMixOp, in []G.Value) (G.Value, error) {
+	B, Tq, S, H := op.B, op.T, op.S, op.H
+	d := in[1].Shape()[1]
+	dh := d / H
+	out := newLike(in[1], B*Tq, d)
+	p, v, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ {
+			gemmStrided(false, false, Tq, dh, S, 1, p[(b*H+h)*Tq*S:], S, v[b*S*d+h*dh:], d, 0, y[b*Tq*d+h*dh:], d)
+		}
+	}
+	return out, nil
+}
+func (op *attnMixOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *attnMixOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
+	dp, err := G.ApplyOp(&attnMixGradOp{opBase: opBase{"AttnMixGradP{" + op.AttnShape.key() + "}"}, AttnShape: op.AttnShape}, g, in[1])
+	if err != nil {
+		return nil, err
+	}
+	dv, err := G.ApplyOp(&attnMixGradOp{opBase: opBase{"AttnMixGradV{" + op.AttnShape.key() + "}"}, AttnShape: op.AttnShape, wrtV: true}, in[0], g)
+	return G.Nodes{dp, dv}, err
+}
+
+// attnMixGradOp computes dP = G·Vᵀ from (g, v), or dV = Pᵀ·G from (p, g)
+// when wrtV.
+type attnMixGradOp struct {
+	opBase
+	noSymDiff
+	AttnShape
+	wrtV bool
+}
+
+func (op *attnMixGradOp) Arity() int    { return 2 }
+func (op *attnMixGradOp) Type() hm.Type { return fnType(matT(), matT(), matT()) }
+func (op *attnMixGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if op.wrtV {
+		return tensor.Shape{op.B * op.S, shapeOf(in[1])[1]}, nil
+	}
+	return tensor.Shape{op.B * op.H * op.T, op.S}, nil
+}
+func (op *attnMixGradOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, attnMixGradDo[float32], attnMixGradDo[float64])
+}
+func attnMixGradDo[T Float](op *attnMixGradOp, in []G.Value) (G.Value, error) {
+	B, Tq, S, H := op.B, op.T, op.S, op.H
+	if op.wrtV {
+		d := in[1].Shape()[1]
+		dh := d / H
+		out := newLike(in[1], B*S, d)
+		p, g, dv := dense[T](in[0]), dense[T](in[1]), dense[T](out)
+		for b := 0; b < B; b++ {
+			for h := 0; h < H; h++ { // dV[S,dh] = Pᵀ[S,T]·G[T,dh]
+				gemmStrided(true, false, S, dh, Tq, 1, p[(b*H+h)*Tq*S:], S, g[b*Tq*d+h*dh:], d, 0, dv[b*S*d+h*dh:], d)
+			}
+		}
+		return out, nil
+	}
+	d := in[0].Shape()[1]
+	dh := d / H
+	out := newLike(in[0], B*H*Tq, S)
+	g, v, dp := dense[T](in[0]), dense[T](in[1]), dense[T](out)
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ { // dP[T,S] = G[T,dh]·Vᵀ[dh,S]
+			gemmStrided(false, true, Tq, S, dh, 1, g[b*Tq*d+h*dh:], d, v[b*S*d+h*dh:], d, 0, dp[(b*H+h)*Tq*S:], S)
+		}
+	}
+	return out, nil
+}

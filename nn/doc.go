@@ -1,0 +1,15 @@
+// Package nn is peftbench's engine layer over gorgonia: parameters, fused
+// operations with hand-written backward passes, compiled training programs,
+// optimisers and schedules, and the choice of BLAS.
+//
+// Every heavy operation is a gorgonia custom Op whose forward and backward
+// passes are written here, over row-major matrices, in float32 for training
+// and float64 for gradient checks. gorgonia supplies the expression graph,
+// symbolic differentiation and the tape machine; its own SoftMax, ByIndices,
+// InverseSqrt and Dropout are never used (see the field notes: each has a
+// wrong forward or backward pass on current releases).
+//
+// Activations are 2-D: a batch of B sequences of length T is a matrix of
+// B·T rows. Attention ops carry B, T and the head count themselves, so no
+// reshapes or transposes appear in the graph.
+package nn

@@ -1,0 +1,67 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// GPT-2's GELU is the tanh approximation (Hendrycks & Gimpel, 2016).
+var geluC = math.Sqrt(2 / math.Pi)
+
+const geluK = 0.044715
+
+// geluOp applies GELU element-wise; with grad set it is the backward pass,
+// taking (x, upstream gradient).
+type geluOp struct {
+	opBase
+	grad bool
+}
+
+// GELU applies the tanh-approximated GELU to every element of x.
+func GELU(x *G.Node) (*G.Node, error) { return G.ApplyOp(&geluOp{opBase: opBase{"GELU"}}, x) }
+
+func (op *geluOp) Arity() int {
+	if op.grad {
+		return 2
+	}
+	return 1
+}
+func (op *geluOp) Type() hm.Type {
+	if op.grad {
+		return fnType(tvA, tvA, tvA)
+	}
+	return fnType(tvA, tvA)
+}
+func (op *geluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(in[0]).Clone(), nil
+}
+func (op *geluOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, geluDo[float32], geluDo[float64])
+}
+func geluDo[T Float](op *geluOp, in []G.Value) (G.Value, error) {
+	out := newLike(in[0], in[0].Shape()...)
+	x, y := dense[T](in[0]), dense[T](out)
+	if !op.grad {
+		for i, v := range x {
+			u := float64(v)
+			y[i] = T(0.5 * u * (1 + math.Tanh(geluC*(u+geluK*u*u*u))))
+		}
+		return out, nil
+	}
+	g := dense[T](in[1])
+	for i, v := range x {
+		u := float64(v)
+		t := math.Tanh(geluC * (u + geluK*u*u*u))
+		d := 0.5*(1+t) + 0.5*u*(1-t*t)*geluC*(1+3*geluK*u*u)
+		y[i] = g[i] * T(d)
+	}
+	return out, nil
+}
+func (op *geluOp) DiffWRT(n int) []bool { return []bool{!op.grad, false}[:n] }
+func (op *geluOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&geluOp{opBase{"GELUGrad"}, true}, in[0], g)
+	return G.Nodes{dx}, err
+}

@@ -1,0 +1,143 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// lnEps is GPT-2's LayerNorm epsilon.
+const lnEps = 1e-5
+
+// layerNormOp normalises each row of x to zero mean and unit variance, then
+// scales by gamma and shifts by beta.
+type layerNormOp struct{ opBase }
+
+// LayerNorm returns the row-wise layer normalisation of x [N, d] with gain
+// gamma [d] and bias beta [d].
+func LayerNorm(x, gamma, beta *G.Node) (*G.Node, error) {
+	return G.ApplyOp(&layerNormOp{opBase{"LayerNorm"}}, x, gamma, beta)
+}
+
+func (op *layerNormOp) Arity() int    { return 3 }
+func (op *layerNormOp) Type() hm.Type { return fnType(matT(), vecT(), vecT(), matT()) }
+func (op *layerNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	x, g, b := shapeOf(in[0]), shapeOf(in[1]), shapeOf(in[2])
+	if g[0] != x[1] || b[0] != x[1] {
+		return nil, fmt.Errorf("nn: LayerNorm: x %v, gamma %v, beta %v disagree", x, g, b)
+	}
+	return x.Clone(), nil
+}
+func (op *layerNormOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, layerNormDo[float32], layerNormDo[float64])
+}
+
+// rowStats returns the mean and reciprocal standard deviation of a row.
+func rowStats[T Float](row []T) (mean, rstd T) {
+	var s float64
+	for _, v := range row {
+		s += float64(v)
+	}
+	m := s / float64(len(row))
+	var ss float64
+	for _, v := range row {
+		d := float64(v) - m
+		ss += d * d
+	}
+	return T(m), T(1 / math.Sqrt(ss/float64(len(row))+lnEps))
+}
+
+func layerNormDo[T Float](_ *layerNormOp, in []G.Value) (G.Value, error) {
+	n, d := in[0].Shape()[0], in[0].Shape()[1]
+	out := newLike(in[0], n, d)
+	x, gamma, beta, y := dense[T](in[0]), dense[T](in[1]), dense[T](in[2]), dense[T](out)
+	for r := 0; r < n; r++ {
+		row, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
+		mean, rstd := rowStats(row)
+		for j, v := range row {
+			yr[j] = (v-mean)*rstd*gamma[j] + beta[j]
+		}
+	}
+	return out, nil
+}
+
+func (op *layerNormOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (op *layerNormOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&layerNormGradOp{opBase: opBase{"LayerNormGradX"}}, in[0], in[1], g)
+	if err != nil {
+		return nil, err
+	}
+	dgamma, err := G.ApplyOp(&layerNormGradOp{opBase: opBase{"LayerNormGradGamma"}, gamma: true}, in[0], in[1], g)
+	if err != nil {
+		return nil, err
+	}
+	dbeta, err := ColSum(g)
+	return G.Nodes{dx, dgamma, dbeta}, err
+}
+
+// layerNormGradOp computes the gradient of LayerNorm with respect to x or,
+// when gamma is set, to the gain. Row statistics are recomputed: they cost
+// two passes over x, less than keeping them alive between passes would
+// complicate the graph.
+type layerNormGradOp struct {
+	opBase
+	noSymDiff
+	gamma bool
+}
+
+func (op *layerNormGradOp) Arity() int { return 3 }
+func (op *layerNormGradOp) Type() hm.Type {
+	if op.gamma {
+		return fnType(matT(), vecT(), matT(), vecT())
+	}
+	return fnType(matT(), vecT(), matT(), matT())
+}
+func (op *layerNormGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if op.gamma {
+		return shapeOf(in[1]).Clone(), nil
+	}
+	return shapeOf(in[0]).Clone(), nil
+}
+func (op *layerNormGradOp) Do(in ...G.Value) (G.Value, error) {
+	return byDtype(op, in, layerNormGradDo[float32], layerNormGradDo[float64])
+}
+func layerNormGradDo[T Float](op *layerNormGradOp, in []G.Value) (G.Value, error) {
+	n, d := in[0].Shape()[0], in[0].Shape()[1]
+	x, gamma, g := dense[T](in[0]), dense[T](in[1]), dense[T](in[2])
+	if op.gamma {
+		out := newLike(in[0], d)
+		dg := dense[T](out)
+		for r := 0; r < n; r++ {
+			row, gr := x[r*d:(r+1)*d], g[r*d:(r+1)*d]
+			mean, rstd := rowStats(row)
+			for j, v := range row {
+				dg[j] += gr[j] * (v - mean) * rstd
+			}
+		}
+		return out, nil
+	}
+	out := newLike(in[0], n, d)
+	dx := dense[T](out)
+	inv := 1 / T(d)
+	for r := 0; r < n; r++ {
+		row, gr, dr := x[r*d:(r+1)*d], g[r*d:(r+1)*d], dx[r*d:(r+1)*d]
+		mean, rstd := rowStats(row)
+		// dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)), dxhat = g·gamma.
+		var sumDh, sumDhXh T
+		for j, v := range row {
+			dh := gr[j] * gamma[j]
+			sumDh += dh
+			sumDhXh += dh * (v - mean) * rstd
+		}
+		sumDh *= inv
+		sumDhXh *= inv
+		for j, v := range row {
+			xh := (v - mean) * rstd
+			dr[j] = rstd * (gr[j]*gamma[j] - sumDh - xh*sumDhXh)
+		}
+	}
+	return out, nil
+}

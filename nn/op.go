@@ -1,0 +1,106 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Float is the element type of every tensor the engine computes on.
+type Float interface{ float32 | float64 }
+
+// opBase holds what every op here shares: no in-place writes, no cgo
+// trampolines for gorgonia to worry about, and a hash built from String(),
+// which each op makes unique to its kind and settings (gorgonia merges nodes
+// whose op hash and inputs agree, so the hash must tell ops apart).
+type opBase struct{ name string }
+
+func (o opBase) ReturnsPtr() bool      { return false }
+func (o opBase) CallsExtern() bool     { return false }
+func (o opBase) OverwritesInput() int  { return -1 }
+func (o opBase) String() string        { return o.name }
+func (o opBase) WriteHash(h hash.Hash) { fmt.Fprint(h, o.name) }
+func (o opBase) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+// noSymDiff marks ops that appear only in backward passes: the engine never
+// differentiates twice.
+type noSymDiff struct{}
+
+func (noSymDiff) DiffWRT(n int) []bool { return make([]bool, n) }
+func (noSymDiff) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nn: second derivatives are not supported")
+}
+
+var tvA = hm.TypeVariable('a')
+
+func matT() hm.Type { return G.TensorType{Dims: 2, Of: tvA} }
+func vecT() hm.Type { return G.TensorType{Dims: 1, Of: tvA} }
+func intVecT() hm.Type {
+	return G.TensorType{Dims: 1, Of: tensor.Int}
+}
+
+// fnType builds the type of an op from its input types and result type.
+func fnType(ts ...hm.Type) hm.Type { return hm.NewFnType(ts...) }
+
+// shapeOf reads the shape a DimSizer describes.
+func shapeOf(d G.DimSizer) tensor.Shape {
+	if s, ok := d.(tensor.Shape); ok {
+		return s
+	}
+	s := make(tensor.Shape, 0, 2)
+	for i := 0; ; i++ {
+		n, err := d.DimSize(i)
+		if err != nil {
+			break
+		}
+		s = append(s, n)
+	}
+	return s
+}
+
+// dense returns the backing slice of a tensor value.
+func dense[T Float](v G.Value) []T { return v.Data().([]T) }
+
+// ints returns the backing slice of an integer tensor value.
+func ints(v G.Value) []int { return v.Data().([]int) }
+
+// scalar reads a scalar value of either float type.
+func scalar(v G.Value) float64 {
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d)
+	case float64:
+		return d
+	case []float32:
+		return float64(d[0])
+	case []float64:
+		return d[0]
+	}
+	panic(fmt.Sprintf("nn: not a scalar: %T", v.Data()))
+}
+
+// newLike allocates a zeroed tensor of the given shape with v's dtype.
+func newLike(v G.Value, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.Of(v.Dtype()), tensor.WithShape(shape...))
+}
+
+// run dispatches a generic kernel on the dtype of the first input.
+func run(v G.Value, f32 func(), f64 func()) {
+	if v.Dtype() == tensor.Float64 {
+		f64()
+		return
+	}
+	f32()
+}
+
+// isFinite reports whether x is neither NaN nor infinite.
+func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
