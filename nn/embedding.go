@@ -60,8 +60,12 @@ func (op *embeddingGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.rows, shapeOf(in[1])[1]}, nil
 }
 func (op *embeddingGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in[1:], func(op *embeddingGradOp, g []G.Value) (G.Value, error) { return embeddingGradDo[float32](op, in[0], g[0]) },
-		func(op *embeddingGradOp, g []G.Value) (G.Value, error) { return embeddingGradDo[float64](op, in[0], g[0]) })
+	return byDtype(op, in[1:], func(op *embeddingGradOp, g []G.Value) (G.Value, error) {
+		return embeddingGradDo[float32](op, in[0], g[0])
+	},
+		func(op *embeddingGradOp, g []G.Value) (G.Value, error) {
+			return embeddingGradDo[float64](op, in[0], g[0])
+		})
 }
 func embeddingGradDo[T Float](op *embeddingGradOp, idv, gv G.Value) (G.Value, error) {
 	ids, d := ints(idv), gv.Shape()[1]

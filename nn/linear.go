@@ -100,7 +100,7 @@ func Linear(x, w, b *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&linearOp{opBase{"Linear"}}, x, w, b)
 }
 
-func (op *linearOp) Arity() int   { return 3 }
+func (op *linearOp) Arity() int    { return 3 }
 func (op *linearOp) Type() hm.Type { return fnType(matT(), matT(), vecT(), matT()) }
 func (op *linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	x, w, b := shapeOf(in[0]), shapeOf(in[1]), shapeOf(in[2])
@@ -145,7 +145,7 @@ type colSumOp struct {
 // ColSum returns the sum of the rows of x.
 func ColSum(x *G.Node) (*G.Node, error) { return G.ApplyOp(&colSumOp{opBase: opBase{"ColSum"}}, x) }
 
-func (op *colSumOp) Arity() int   { return 1 }
+func (op *colSumOp) Arity() int    { return 1 }
 func (op *colSumOp) Type() hm.Type { return fnType(matT(), vecT()) }
 func (op *colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{shapeOf(in[0])[1]}, nil
