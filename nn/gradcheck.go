@@ -56,13 +56,9 @@ func GradCheck(p *Program, probes int, rng *rand.Rand) (worst float64, where str
 	return worst, where, nil
 }
 
-// relErr is |a−b| relative to the larger magnitude; differences between
-// gradients both below 1e-7 count as absolute, since finite differences
-// cannot resolve them relatively.
+// relErr is |a−b| relative to the larger magnitude, floored at 1e-5: a
+// central difference with step 1e-6 carries rounding noise near 1e-10, so
+// gradients below the floor are held to an absolute 1e-9 instead.
 func relErr(a, b float64) float64 {
-	scale := math.Max(math.Abs(a), math.Abs(b))
-	if scale < 1e-7 {
-		return math.Abs(a-b) / 1e-7
-	}
-	return math.Abs(a-b) / scale
+	return math.Abs(a-b) / math.Max(1e-5, math.Max(math.Abs(a), math.Abs(b)))
 }

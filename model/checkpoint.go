@@ -1,0 +1,144 @@
+package model
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/nlpodyssey/safetensors"
+	"github.com/peftbench/peftbench/internal/atomicfile"
+	"github.com/peftbench/peftbench/nn"
+	"gorgonia.org/tensor"
+)
+
+// Checkpoint file names, as Hugging Face lays out a GPT-2 model.
+const (
+	ConfigFile  = "config.json"
+	WeightsFile = "model.safetensors"
+)
+
+// hfConfig is config.json: the architecture plus the fixed choices of this
+// model family, so GPT-2 tooling reads it as a GPT-2 config.
+type hfConfig struct {
+	Config
+	ModelType     string   `json:"model_type"`
+	Architectures []string `json:"architectures"`
+	Activation    string   `json:"activation_function"`
+	LNEps         float64  `json:"layer_norm_epsilon"`
+	TieEmbeddings bool     `json:"tie_word_embeddings"`
+}
+
+// Save writes config.json and model.safetensors into dir.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(hfConfig{m.Config, "gpt2", []string{"GPT2LMHeadModel"}, "gelu_new", 1e-5, true}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
+		return err
+	}
+	data, err := EncodeSafetensors(m.Params, nil)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, WeightsFile), data)
+}
+
+// EncodeSafetensors serialises parameters as float32 safetensors.
+func EncodeSafetensors(params []*nn.Param, meta map[string]string) ([]byte, error) {
+	views := map[string]safetensors.TensorView{}
+	for _, p := range params {
+		vals := nn.Float64s(p.Value)
+		buf := make([]byte, 4*len(vals))
+		for i, v := range vals {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(float32(v)))
+		}
+		shape := make([]uint64, 0, 2)
+		for _, s := range p.Value.Shape() {
+			shape = append(shape, uint64(s))
+		}
+		tv, err := safetensors.NewTensorView(safetensors.F32, shape, buf)
+		if err != nil {
+			return nil, fmt.Errorf("model: %s: %w", p.Name, err)
+		}
+		views[p.Name] = tv
+	}
+	return safetensors.Serialize(views, meta)
+}
+
+// DecodeSafetensors copies the tensors of a safetensors file into params,
+// which must all be present with the same shapes.
+func DecodeSafetensors(file string, data []byte, params []*nn.Param) error {
+	st, err := safetensors.Deserialize(data)
+	if err != nil {
+		return fmt.Errorf("model: %s: %w", file, err)
+	}
+	for _, p := range params {
+		tv, ok := st.Tensor(p.Name)
+		if !ok {
+			return fmt.Errorf("model: %s: tensor %q is missing", file, p.Name)
+		}
+		if tv.DType() != safetensors.F32 {
+			return fmt.Errorf("model: %s: tensor %q is %v, want F32", file, p.Name, tv.DType())
+		}
+		want := p.Value.Shape()
+		got := tv.Shape()
+		same := len(got) == len(want)
+		for i := 0; same && i < len(got); i++ {
+			same = int(got[i]) == want[i]
+		}
+		if !same {
+			return fmt.Errorf("model: %s: tensor %q has shape %v, want %v", file, p.Name, got, want)
+		}
+		raw := tv.Data()
+		for i := 0; i < p.Size(); i++ {
+			v := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			if p.Value.Dtype() == tensor.Float64 {
+				p.F64()[i] = float64(v)
+			} else {
+				p.F32()[i] = v
+			}
+		}
+	}
+	if st.Len() != len(params) {
+		return fmt.Errorf("model: %s: holds %d tensors, the model has %d", file, st.Len(), len(params))
+	}
+	return nil
+}
+
+// Load reads a checkpoint directory written by Save.
+func Load(dir string) (*Model, error) { return LoadFS(os.DirFS(dir), ".") }
+
+// LoadFS reads a checkpoint from a file system (the embedded zoo, or a
+// directory).
+func LoadFS(fsys fs.FS, dir string) (*Model, error) {
+	cfgPath := filepath.ToSlash(filepath.Join(dir, ConfigFile))
+	raw, err := fs.ReadFile(fsys, cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var cfg hfConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("model: %s: %w", cfgPath, err)
+	}
+	if err := cfg.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	m, err := New(cfg.Config, tensor.Float32, 0)
+	if err != nil {
+		return nil, err
+	}
+	wPath := filepath.ToSlash(filepath.Join(dir, WeightsFile))
+	data, err := fs.ReadFile(fsys, wPath)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return m, DecodeSafetensors(wPath, data, m.Params)
+}
