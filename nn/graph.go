@@ -100,6 +100,7 @@ func (in *Input) SetFloats(w []float64) {
 // for those: the compiled subgraph holds no work for frozen weights.
 type Program struct {
 	graph   *Graph
+	sub     *G.ExprGraph // the compiled part of the graph
 	vm      G.VM
 	Loss    *G.Node
 	Outputs []*G.Node
@@ -130,8 +131,8 @@ func Compile(g *Graph, loss *G.Node, outputs ...*G.Node) (*Program, error) {
 			roots = append(roots, grads...)
 		}
 	}
-	sub := g.G.ExactSubgraphRoots(roots...)
-	p.vm = G.NewTapeMachine(sub)
+	p.sub = g.G.ExactSubgraphRoots(roots...)
+	p.vm = G.NewTapeMachine(p.sub)
 	return p, nil
 }
 
@@ -168,6 +169,18 @@ func Float64s(v G.Value) []float64 {
 		return append([]float64(nil), d...)
 	}
 	return []float64{scalar(v)}
+}
+
+// OpCounts counts the operations the program executes, by op name; tests
+// use it to show that no gradient work is compiled for frozen weights.
+func (p *Program) OpCounts() map[string]int {
+	counts := map[string]int{}
+	for _, n := range p.sub.AllNodes() {
+		if op := n.Op(); op != nil {
+			counts[op.String()]++
+		}
+	}
+	return counts
 }
 
 // Close releases the program's machine.

@@ -1,0 +1,180 @@
+// Package train holds the loops every trial shares: batches, the training
+// step with its schedule and optimiser, NaN/Inf detection, meters for
+// tokens per second and wall time, and evaluation by token log-likelihood.
+//
+// A Trainer compiles one program per (batch, length) shape on first use
+// and reuses it: gorgonia graphs have fixed shapes, and compiling costs far
+// more than a step.
+package train
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"gorgonia.org/tensor"
+)
+
+// Batch is B sequences of T positions: input ids, the next-token targets
+// and a loss weight per position (0 for padding and for prompt tokens a
+// fine-tuning loss does not score).
+type Batch struct {
+	B, T    int
+	IDs     []int
+	Targets []int
+	Mask    []float64
+}
+
+// Tokens is the number of positions the batch scores.
+func (b Batch) Tokens() int {
+	n := 0
+	for _, w := range b.Mask {
+		if w != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (b Batch) check() error {
+	n := b.B * b.T
+	if n == 0 || len(b.IDs) != n || len(b.Targets) != n || len(b.Mask) != n {
+		return fmt.Errorf("train: batch %dx%d has %d ids, %d targets, %d weights", b.B, b.T, len(b.IDs), len(b.Targets), len(b.Mask))
+	}
+	return nil
+}
+
+type shape struct{ b, t int }
+
+type program struct {
+	lm   *model.LM
+	prog *nn.Program
+	lp   *model.Node // per-position log-probabilities (evaluation programs)
+}
+
+// Trainer trains the trainable parameters of a model and its hooks.
+type Trainer struct {
+	Model *model.Model
+	Hooks []model.Hook
+	Opt   *nn.AdamW
+	Sched nn.Schedule
+
+	train, eval map[shape]*program
+
+	// Meters: optimiser steps taken, positions processed and time spent in
+	// training steps (compilation included on first use of a shape).
+	Steps       int
+	TokensSeen  int64
+	TrainTime   time.Duration
+	LastGradNrm float64
+}
+
+// NewTrainer returns a trainer with AdamW (weight decay wd) on sched.
+func NewTrainer(m *model.Model, sched nn.Schedule, wd float64, hooks ...model.Hook) *Trainer {
+	return &Trainer{Model: m, Hooks: hooks, Opt: nn.NewAdamW(wd), Sched: sched,
+		train: map[shape]*program{}, eval: map[shape]*program{}}
+}
+
+func (t *Trainer) dtype() tensor.Dtype { return t.Model.Params[0].Value.Dtype() }
+
+func (t *Trainer) program(b Batch, training bool) (*program, error) {
+	cache := t.eval
+	if training {
+		cache = t.train
+	}
+	key := shape{b.B, b.T}
+	if p, ok := cache[key]; ok {
+		return p, nil
+	}
+	g := nn.NewGraph(t.dtype())
+	lm, err := t.Model.BuildLM(g, b.B, b.T, t.Hooks...)
+	if err != nil {
+		return nil, err
+	}
+	p := &program{lm: lm}
+	if training {
+		p.prog, err = nn.Compile(g, lm.Loss)
+	} else {
+		if p.lp, err = nn.TokenLogProbs(lm.Logits, lm.Targets.Node); err != nil {
+			return nil, err
+		}
+		p.prog, err = nn.Compile(g, nil, p.lp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if training && len(p.prog.Params) == 0 {
+		return nil, fmt.Errorf("train: nothing to train: every parameter is frozen")
+	}
+	cache[key] = p
+	return p, nil
+}
+
+func (p *program) set(b Batch) {
+	p.lm.IDs.SetInts(b.IDs)
+	p.lm.Targets.SetInts(b.Targets)
+	p.lm.Mask.SetFloats(b.Mask)
+}
+
+// Step runs forward and backward on b and updates the trainable weights.
+// A non-finite loss or gradient stops with an error naming the step.
+func (t *Trainer) Step(b Batch) (float64, error) {
+	if err := b.check(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	p, err := t.program(b, true)
+	if err != nil {
+		return 0, err
+	}
+	p.set(b)
+	if err := p.prog.Run(); err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", t.Steps, err)
+	}
+	loss := p.prog.LossValue()
+	t.LastGradNrm = t.Opt.Step(p.prog, t.Sched.LR(t.Steps))
+	if math.IsNaN(t.LastGradNrm) || math.IsInf(t.LastGradNrm, 0) {
+		return 0, fmt.Errorf("train: step %d: gradient norm is %v", t.Steps, t.LastGradNrm)
+	}
+	t.Steps++
+	t.TokensSeen += int64(b.B * b.T)
+	t.TrainTime += time.Since(start)
+	return loss, nil
+}
+
+// TokensPerSec is the training throughput so far.
+func (t *Trainer) TokensPerSec() float64 {
+	if t.TrainTime <= 0 {
+		return 0
+	}
+	return float64(t.TokensSeen) / t.TrainTime.Seconds()
+}
+
+// LogProbs returns log p(target) at every position of b (zero where the
+// target is out of the vocabulary, e.g. padding marked -1).
+func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	p, err := t.program(b, false)
+	if err != nil {
+		return nil, err
+	}
+	p.set(b)
+	if err := p.prog.Run(); err != nil {
+		return nil, err
+	}
+	return nn.Float64s(p.lp.Value()), nil
+}
+
+// Close releases the compiled programs.
+func (t *Trainer) Close() {
+	for _, c := range []map[shape]*program{t.train, t.eval} {
+		for k, p := range c {
+			p.prog.Close()
+			delete(c, k)
+		}
+	}
+}
