@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -73,8 +74,13 @@ func (h *testHooks) param(c *Ctx, name string, shape ...int) *Node {
 	if !ok {
 		p = nn.NewParam(name, c.Graph.Dtype, shape...)
 		rng := rand.New(rand.NewPCG(uint64(len(h.params)), 5))
-		for i := range p.F64() {
-			p.F64()[i] = rng.NormFloat64() * 0.5
+		for i := range p.Size() {
+			v := rng.NormFloat64() * 0.5
+			if c.Graph.Dtype == tensor.Float32 {
+				p.F32()[i] = float32(v)
+			} else {
+				p.F64()[i] = v
+			}
 		}
 		p.Trainable = true
 		h.params[name] = p
@@ -174,5 +180,50 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "nope")); err == nil {
 		t.Fatal("loading a missing directory succeeded")
+	}
+}
+
+// The float32 kernels (fast exp and tanh, float32 BLAS) compute what the
+// gradient-checked float64 kernels compute, to float32 precision: loss and
+// every gradient, through every hook.
+func TestFloat32MatchesFloat64(t *testing.T) {
+	run := func(dt tensor.Dtype) (float64, [][]float64) {
+		m, err := New(small, dt, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := nn.NewGraph(dt)
+		lm, err := m.BuildLM(g, 2, 4, &testHooks{params: map[string]*nn.Param{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(lm, rand.New(rand.NewPCG(1, 2)), m.Config.Vocab)
+		p, err := nn.Compile(g, lm.Loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		var grads [][]float64
+		for i := range p.Params {
+			grads = append(grads, p.Grad(i))
+		}
+		return p.LossValue(), grads
+	}
+	l32, g32 := run(tensor.Float32)
+	l64, g64 := run(tensor.Float64)
+	if math.Abs(l32-l64) > 1e-5*math.Abs(l64) {
+		t.Fatalf("loss %v in float32, %v in float64", l32, l64)
+	}
+	for i := range g64 {
+		var scale, diff float64
+		for j := range g64[i] {
+			scale = math.Max(scale, math.Abs(g64[i][j]))
+			diff = math.Max(diff, math.Abs(g32[i][j]-g64[i][j]))
+		}
+		if diff > 1e-4*scale+1e-7 {
+			t.Errorf("gradient %d differs by %.3g (scale %.3g)", i, diff, scale)
+		}
 	}
 }

@@ -73,9 +73,9 @@ func softmaxPrefix[T Float](row []T, n int) {
 	}
 	var sum float64
 	for j := range n {
-		e := math.Exp(float64(row[j] - mx))
-		row[j] = T(e)
-		sum += e
+		e := exp(row[j] - mx)
+		row[j] = e
+		sum += float64(e)
 	}
 	inv := T(1 / sum)
 	for j := range n {

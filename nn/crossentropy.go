@@ -42,7 +42,7 @@ func rowLogSumExp[T Float](row []T) (mx T, lse float64) {
 	}
 	var s float64
 	for _, v := range row {
-		s += math.Exp(float64(v - mx))
+		s += float64(exp(v - mx))
 	}
 	return mx, math.Log(s)
 }
@@ -127,8 +127,9 @@ func crossEntropyGradDo[T Float](_ *crossEntropyGradOp, in []G.Value) (G.Value, 
 		row, dr := logits[i*v:(i+1)*v], dl[i*v:(i+1)*v]
 		mx, lse := rowLogSumExp(row)
 		w := g * mask[i]
+		shift := mx + T(lse)
 		for j, x := range row {
-			dr[j] = w * T(math.Exp(float64(x-mx)-lse))
+			dr[j] = w * exp(x-shift)
 		}
 		dr[targets[i]] -= w
 	}

@@ -44,19 +44,17 @@ func (op *geluOp) Do(in ...G.Value) (G.Value, error) {
 func geluDo[T Float](op *geluOp, in []G.Value) (G.Value, error) {
 	out := newLike(in[0], in[0].Shape()...)
 	x, y := dense[T](in[0]), dense[T](out)
+	c := T(geluC)
 	if !op.grad {
-		for i, v := range x {
-			u := float64(v)
-			y[i] = T(0.5 * u * (1 + math.Tanh(geluC*(u+geluK*u*u*u))))
+		for i, u := range x {
+			y[i] = 0.5 * u * (1 + tanh(c*(u+geluK*u*u*u)))
 		}
 		return out, nil
 	}
 	g := dense[T](in[1])
-	for i, v := range x {
-		u := float64(v)
-		t := math.Tanh(geluC * (u + geluK*u*u*u))
-		d := 0.5*(1+t) + 0.5*u*(1-t*t)*geluC*(1+3*geluK*u*u)
-		y[i] = g[i] * T(d)
+	for i, u := range x {
+		t := tanh(c * (u + geluK*u*u*u))
+		y[i] = g[i] * (0.5*(1+t) + 0.5*u*(1-t*t)*c*(1+3*geluK*u*u))
 	}
 	return out, nil
 }

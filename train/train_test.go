@@ -171,7 +171,7 @@ func TestBitsPerByteMatchesDirectSum(t *testing.T) {
 			nats -= lp[i]
 		}
 	}
-	if want := nats / math.Ln2 / 15; math.Abs(got-want) > 1e-9 {
+	if want := nats / math.Ln2 / 15; math.Abs(got-want) > 1e-6*want { // float32 sums of two batch shapes
 		t.Fatalf("%.9f bits per byte, want %.9f", got, want)
 	}
 }

@@ -1,0 +1,64 @@
+package model
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+
+	"github.com/peftbench/peftbench/model/tokenizer"
+)
+
+// The zoo holds the base models this project pre-trains and ships, each a
+// directory with config.json, model.safetensors, the tokenizer's vocab.json
+// and merges.txt, and a model card (README.md).
+//
+//go:embed zoo
+var zoo embed.FS
+
+// Zoo lists the shipped base models.
+func Zoo() []string {
+	entries, _ := fs.ReadDir(zoo, "zoo")
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Base is a base model with its tokenizer.
+type Base struct {
+	Name      string
+	Model     *Model
+	Tokenizer *tokenizer.Tokenizer
+}
+
+// LoadBase loads a shipped base model by name, or a checkpoint directory
+// (with its tokenizer files) by path.
+func LoadBase(nameOrDir string) (*Base, error) {
+	fsys, dir := fs.FS(zoo), path.Join("zoo", nameOrDir)
+	if _, err := fs.Stat(zoo, dir); err != nil {
+		st, serr := os.Stat(nameOrDir)
+		if serr != nil || !st.IsDir() {
+			return nil, fmt.Errorf("model: %q is neither a shipped model %v nor a checkpoint directory", nameOrDir, Zoo())
+		}
+		fsys, dir = os.DirFS(nameOrDir), "."
+	}
+	m, err := LoadFS(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.LoadFS(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() != m.Config.Vocab {
+		return nil, fmt.Errorf("model: %s: tokenizer has %d tokens, the model %d", nameOrDir, tok.VocabSize(), m.Config.Vocab)
+	}
+	return &Base{Name: nameOrDir, Model: m, Tokenizer: tok}, nil
+}
