@@ -31,10 +31,7 @@ The defaults are the recipe of the shipped 'tiny' model. The same flags and
 seed on one thread (GOMAXPROCS=1, OPENBLAS_NUM_THREADS=1) reproduce it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			command := "go run ./harness " + strings.Join(os.Args[1:], " ")
-			if strings.HasPrefix(os.Args[0], "/") && !strings.Contains(os.Args[0], "go-build") {
-				command = "harness " + strings.Join(os.Args[1:], " ")
-			}
+			command := strings.TrimSpace("harness " + strings.Join(os.Args[1:], " "))
 			bar := progressbar.NewOptions(cfg.Steps, progressbar.OptionSetWriter(os.Stderr),
 				progressbar.OptionSetDescription("pretrain"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(500*time.Millisecond), progressbar.OptionSetWidth(24))
