@@ -51,27 +51,6 @@ half a context.`,
 	return cmd
 }
 
-func listCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:       "list models",
-		Short:     "List what the harness knows: shipped base models",
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		ValidArgs: []string{"models"},
-		RunE: func(_ *cobra.Command, args []string) error {
-			for _, n := range model.Zoo() {
-				base, err := model.LoadBase(n)
-				if err != nil {
-					return err
-				}
-				c := base.Model.Config
-				fmt.Printf("%-8s %9d parameters  vocab %d, context %d, d_model %d, %d layers, %d heads, d_ff %d\n",
-					n, base.Model.NumParams(), c.Vocab, c.Context, c.DModel, c.Layers, c.Heads, c.DFF)
-			}
-			return nil
-		},
-	}
-}
-
 func envCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "env",

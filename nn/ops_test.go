@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -121,6 +122,40 @@ func TestGradients(t *testing.T) {
 		}},
 		{"PrependRows", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
 			return PrependRows(g.Param(randParam(rng, "prefix", true, 1, 2, 3)), g.Param(randParam(rng, "x", true, 1, 6, 3)), 3)
+		}},
+		{"Scale", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			return Scale(g.Param(randParam(rng, "x", true, 1, 3, 4)), -2.5)
+		}},
+		{"Mul", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			return Mul(g.Param(randParam(rng, "a", true, 1, 3, 4)), g.Param(randParam(rng, "b", true, 1, 3, 4)))
+		}},
+		{"Div", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			b := randParam(rng, "b", true, 1, 3, 4)
+			for i, v := range b.F64() { // keep the denominator away from zero
+				b.F64()[i] = math.Copysign(0.5+math.Abs(v), v)
+			}
+			return Div(g.Param(randParam(rng, "a", true, 1, 3, 4)), g.Param(b))
+		}},
+		{"ScaleColumns", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			return ScaleColumns(g.Param(randParam(rng, "x", true, 1, 3, 4)), g.Param(randParam(rng, "s", true, 1, 4)))
+		}},
+		{"ColNorm", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			n, err := ColNorm(g.Param(randParam(rng, "w", true, 1, 5, 3)))
+			if err != nil {
+				return nil, err
+			}
+			// A vector output: spread it over rows for the head.
+			return ScaleColumns(g.Param(randParam(rng, "x", false, 1, 2, 3)), n)
+		}},
+		{"Tanh", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			return Tanh(g.Param(randParam(rng, "x", true, 2, 3, 4)))
+		}},
+		{"Dropout", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			y, err := Dropout(g.Param(randParam(rng, "x", true, 1, 6, 5)), 0.4, 3)
+			if err == nil {
+				y.Op().(*dropoutOp).hold = true
+			}
+			return y, err
 		}},
 		{"DropLeadingRows", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
 			return DropLeadingRows(g.Param(randParam(rng, "x", true, 1, 8, 3)), 2, 1)

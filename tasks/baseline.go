@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"gonum.org/v1/gonum/optimize"
 )
 
 // Baseline holds a task's reference points on its test split: what a
@@ -107,14 +109,20 @@ func Baselines(t *Task) (Baseline, error) {
 		xVal, yVal := featurize(val, vocab), labelsOf(val)
 		bestAcc := -1.0
 		for _, lam := range grid {
-			m := fitLR(xTrain, yTrain, len(vocab), k, lam)
+			m, err := fitLR(xTrain, yTrain, len(vocab), k, lam)
+			if err != nil {
+				return b, err
+			}
 			// Strictly better only: ties keep the stronger penalty.
 			if acc := Accuracy(m.predict(xVal), yVal); acc > bestAcc {
 				bestAcc, l2 = acc, lam
 			}
 		}
 	}
-	m := fitLR(xTrain, yTrain, len(vocab), k, l2)
+	m, err := fitLR(xTrain, yTrain, len(vocab), k, l2)
+	if err != nil {
+		return b, err
+	}
 	p := m.predict(featurize(test, vocab))
 	b.BoWLR = &BoWResult{Accuracy: Accuracy(p, gold), MacroF1: MacroF1(p, gold, k), L2: l2, Vocab: len(vocab)}
 	return b, nil
@@ -218,59 +226,88 @@ func (m *lrModel) predict(rows []sparseRow) []int {
 	return out
 }
 
-// fitLR minimises mean cross-entropy + l2/2 * |W|^2 (biases unpenalised).
-// The objective is strictly convex, so the optimum, and with it the
-// recorded baseline, does not depend on the optimiser's path.
-func fitLR(x []sparseRow, y []int, v, k int, l2 float64) *lrModel {
-	n := float64(len(x))
-	m := &lrModel{v: v, k: k}
-	s := make([]float64, k)
-	objective := func(grad, w []float64) float64 {
-		m.w = w
-		if grad != nil {
-			for i := range grad {
-				grad[i] = 0
-			}
-		}
-		loss := 0.0
-		for i, r := range x {
-			m.scores(r, s)
-			mx := s[0]
-			for _, z := range s {
-				mx = math.Max(mx, z)
-			}
-			sum := 0.0
-			for c := range s {
-				s[c] = math.Exp(s[c] - mx)
-				sum += s[c]
-			}
-			loss -= math.Log(s[y[i]]/sum) / n
-			if grad == nil {
-				continue
-			}
-			for c := range s {
-				d := s[c] / sum
-				if c == y[i] {
-					d--
-				}
-				d /= n
-				grad[v*k+c] += d
-				for _, j := range r.idx {
-					grad[j*k+c] += d * r.val
-				}
-			}
-		}
-		for i := 0; i < v*k; i++ {
-			loss += 0.5 * l2 * w[i] * w[i]
-			if grad != nil {
-				grad[i] += l2 * w[i]
-			}
-		}
-		return loss
+// fitLR minimises mean cross-entropy + l2/2 * |W|^2 (biases unpenalised)
+// by L-BFGS, stopping when the largest gradient component falls below
+// lrGradTol or after lrMaxIter iterations. The objective is strictly
+// convex, so the optimum, and with it the recorded baseline, does not
+// depend on the optimiser's path; evaluations are sequential, so the result
+// is the same on every run.
+func fitLR(x []sparseRow, y []int, v, k int, l2 float64) (*lrModel, error) {
+	obj := &lrObjective{x: x, y: y, l2: l2, m: lrModel{v: v, k: k}, s: make([]float64, k)}
+	p := optimize.Problem{
+		Func: func(w []float64) float64 { return obj.eval(nil, w) },
+		Grad: func(grad, w []float64) { obj.eval(grad, w) },
 	}
-	w := minimiseLBFGS(objective, make([]float64, (v+1)*k), 2000, 1e-7)
-	m.w = w
-	return m
+	settings := &optimize.Settings{
+		GradientThreshold: lrGradTol,
+		MajorIterations:   lrMaxIter,
+	}
+	res, err := optimize.Minimize(p, make([]float64, (v+1)*k), settings, &optimize.LBFGS{})
+	if err != nil {
+		return nil, fmt.Errorf("tasks: bag-of-words logistic regression (l2 %g): %w", l2, err)
+	}
+	return &lrModel{w: res.X, v: v, k: k}, nil
+}
+
+const (
+	lrGradTol = 1e-7
+	lrMaxIter = 2000
+)
+
+// lrObjective is fitLR's objective on a fixed training set.
+type lrObjective struct {
+	x  []sparseRow
+	y  []int
+	l2 float64
+	m  lrModel
+	s  []float64
+}
+
+// eval returns the objective at w and, when grad is non-nil, writes the
+// gradient into it.
+func (o *lrObjective) eval(grad, w []float64) float64 {
+	v, k := o.m.v, o.m.k
+	n := float64(len(o.x))
+	o.m.w = w
+	s := o.s
+	for i := range grad {
+		grad[i] = 0
+	}
+	loss := 0.0
+	for i, r := range o.x {
+		o.m.scores(r, s)
+		mx := s[0]
+		for _, z := range s {
+			mx = math.Max(mx, z)
+		}
+		sum := 0.0
+		for c := range s {
+			s[c] = math.Exp(s[c] - mx)
+			sum += s[c]
+		}
+		loss -= math.Log(s[o.y[i]]/sum) / n
+		if grad == nil {
+			continue
+		}
+		for c := range s {
+			d := s[c] / sum
+			if c == o.y[i] {
+				d--
+			}
+			d /= n
+			grad[v*k+c] += d
+			for _, j := range r.idx {
+				grad[j*k+c] += d * r.val
+			}
+		}
+	}
+	for i := 0; i < v*k; i++ {
+		loss += 0.5 * o.l2 * w[i] * w[i]
+		if grad != nil {
+			grad[i] += o.l2 * w[i]
+		}
+	}
+	return loss
 }
 
 // RecordedBaselines returns the baselines computed when the built-in data

@@ -66,29 +66,11 @@ func TestLogisticRegressionSeparable(t *testing.T) {
 		es = append(es, Example{Prompt: d.text, Label: d.label})
 	}
 	vocab := buildVocab(es)
-	m := fitLR(featurize(es, vocab), labelsOf(es), len(vocab), 3, 1e-4)
+	m, err := fitLR(featurize(es, vocab), labelsOf(es), len(vocab), 3, 1e-4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if acc := Accuracy(m.predict(featurize(es, vocab)), labelsOf(es)); acc != 1 {
 		t.Errorf("training accuracy %v on separable data", acc)
-	}
-}
-
-func TestLBFGSQuadratic(t *testing.T) {
-	// f(x) = sum_i (i+1) (x_i - i)^2, minimum at x_i = i.
-	f := func(g, x []float64) float64 {
-		s := 0.0
-		for i := range x {
-			d := x[i] - float64(i)
-			s += float64(i+1) * d * d
-			if g != nil {
-				g[i] = 2 * float64(i+1) * d
-			}
-		}
-		return s
-	}
-	x := minimiseLBFGS(f, make([]float64, 20), 500, 1e-10)
-	for i, v := range x {
-		if math.Abs(v-float64(i)) > 1e-5 {
-			t.Fatalf("x[%d] = %v, want %d", i, v, i)
-		}
 	}
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/tasks"
+	"github.com/spf13/cobra"
+)
+
+func listCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:       "list {models|tasks}",
+		Short:     "List the shipped base models or the built-in tasks",
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"models", "tasks"},
+		RunE: func(_ *cobra.Command, args []string) error {
+			if args[0] == "models" {
+				return listModels()
+			}
+			return listTasks()
+		},
+	}
+}
+
+func listModels() error {
+	t := tablewriter.NewWriter(os.Stdout)
+	t.Header("model", "parameters", "vocab", "context", "d_model", "layers", "heads", "d_ff")
+	for _, n := range model.Zoo() {
+		base, err := model.LoadBase(n)
+		if err != nil {
+			return err
+		}
+		c := base.Model.Config
+		t.Append(n, fmt.Sprint(base.Model.NumParams()), fmt.Sprint(c.Vocab), fmt.Sprint(c.Context), fmt.Sprint(c.DModel),
+			fmt.Sprint(c.Layers), fmt.Sprint(c.Heads), fmt.Sprint(c.DFF))
+	}
+	return t.Render()
+}
+
+func listTasks() error {
+	recorded, err := tasks.RecordedBaselines()
+	if err != nil {
+		return err
+	}
+	t := tablewriter.NewWriter(os.Stdout)
+	t.Header("task", "kind", "train", "validation", "test", "labels", "metrics", "majority", "bow-lr")
+	for _, name := range tasks.Builtin() {
+		task, err := tasks.Load(name)
+		if err != nil {
+			return err
+		}
+		counts := map[string]string{}
+		for _, s := range task.Splits() {
+			ex, err := task.Split(s)
+			if err != nil {
+				return err
+			}
+			counts[s] = fmt.Sprint(len(ex))
+		}
+		labels := strings.Join(task.Labels, ",")
+		if task.Kind == tasks.KindGeneration {
+			labels = "(generated answer)"
+		}
+		b := recorded[name]
+		bow := "n/a"
+		if b.BoWLR != nil {
+			bow = fmt.Sprintf("%.3f", b.BoWLR.Accuracy)
+		}
+		t.Append(name, task.Kind, counts["train"], counts["validation"], counts["test"], labels,
+			strings.Join(task.Metrics(), ","), fmt.Sprintf("%.3f", b.Majority), bow)
+	}
+	return t.Render()
+}
+
+func tasksCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tasks", Short: "Work with tasks: reference baselines"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "baselines [TASK|FILE.yaml ...]",
+		Short: "Compute majority-class and bag-of-words logistic-regression test accuracy",
+		Long: `Compute each task's reference points on its test split: the accuracy of
+always predicting the most frequent training label, and of a bag-of-words
+logistic regression trained on the training split (L2 chosen on
+validation). With no arguments, every built-in task, compared with the
+numbers recorded in tasks/data/baselines.json.`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = tasks.Builtin()
+			}
+			recorded, err := tasks.RecordedBaselines()
+			if err != nil {
+				return err
+			}
+			t := tablewriter.NewWriter(os.Stdout)
+			t.Header("task", "test", "majority", "bow-lr acc", "bow-lr macro-F1", "recorded bow-lr")
+			for _, name := range args {
+				task, err := tasks.Load(name)
+				if err != nil {
+					return err
+				}
+				b, err := tasks.Baselines(task)
+				if err != nil {
+					return err
+				}
+				acc, f1, rec := "n/a", "n/a", "n/a"
+				if b.BoWLR != nil {
+					acc, f1 = fmt.Sprintf("%.3f", b.BoWLR.Accuracy), fmt.Sprintf("%.3f", b.BoWLR.MacroF1)
+				}
+				if r, ok := recorded[task.Name]; ok && r.BoWLR != nil {
+					rec = fmt.Sprintf("%.3f", r.BoWLR.Accuracy)
+				}
+				t.Append(task.Name, fmt.Sprint(b.TestSize), fmt.Sprintf("%.3f", b.Majority), acc, f1, rec)
+			}
+			return t.Render()
+		},
+	})
+	return cmd
+}

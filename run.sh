@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The front door.
+#   ./run.sh              the main job (go run ./harness: see README.md)
+#   ./run.sh test         every test: format, vet, unit tests with pure-Go BLAS
+#                         and with OpenBLAS, and short fuzzing runs
+#   ./run.sh harness ...  any harness subcommand, built with OpenBLAS when it is installed
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# OpenBLAS (Debian's libopenblas-dev) backs the fast build; install it when
+# missing and we can, otherwise fall back to pure-Go gonum.
+have_openblas() { ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; }
+ensure_openblas() {
+  if ! have_openblas && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "run.sh: installing libopenblas-dev" >&2
+    (apt-get install -y -qq libopenblas-dev >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && apt-get install -y -qq libopenblas-dev >/dev/null; }) || true
+  fi
+  have_openblas
+}
+harness() {
+  if ensure_openblas; then
+    CGO_LDFLAGS=-lopenblas OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$(nproc)} go run -tags openblas ./harness "$@"
+  else
+    go run ./harness "$@"
+  fi
+}
+
+case "${1:-}" in
+test)
+  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+  go vet ./...
+  echo "== tests, pure-Go BLAS"
+  go test ./...
+  if ensure_openblas; then
+    echo "== tests, OpenBLAS"
+    CGO_LDFLAGS=-lopenblas go vet -tags openblas ./nn/ ./model/ ./train/
+    CGO_LDFLAGS=-lopenblas OPENBLAS_NUM_THREADS=1 go test -tags openblas ./nn/ ./model/ ./train/
+  else
+    echo "run.sh: libopenblas-dev is not installed: OpenBLAS tests skipped" >&2
+  fi
+  echo "== fuzzing, a few seconds per target"
+  go test ./model/tokenizer/ -run '^$' -fuzz '^FuzzRoundTrip$' -fuzztime 5s
+  for f in FuzzLoadJSONL FuzzLoadCSV FuzzParseYAML; do
+    go test ./tasks/ -run '^$' -fuzz "^$f\$" -fuzztime 3s
+  done
+  ;;
+harness)
+  shift
+  harness "$@"
+  ;;
+"")
+  harness
+  ;;
+*)
+  echo "usage: ./run.sh [test | harness ARGS...]" >&2
+  exit 2
+  ;;
+esac
