@@ -32,10 +32,13 @@ func (p *Param) F64() []float64 { d, _ := p.Value.Data().([]float64); return d }
 
 // Graph is an expression graph under construction for one input shape.
 type Graph struct {
-	G      *G.ExprGraph
-	Dtype  tensor.Dtype
-	params map[*Param]*G.Node
-	order  []*Param
+	G     *G.ExprGraph
+	Dtype tensor.Dtype
+	// Training is set for graphs that train: methods apply dropout only
+	// there.
+	Training bool
+	params   map[*Param]*G.Node
+	order    []*Param
 }
 
 // NewGraph starts an empty graph computing in dt.

@@ -89,6 +89,7 @@ func (t *Trainer) program(b Batch, training bool) (*program, error) {
 		return p, nil
 	}
 	g := nn.NewGraph(t.dtype())
+	g.Training = training
 	lm, err := t.Model.BuildLM(g, b.B, b.T, t.Hooks...)
 	if err != nil {
 		return nil, err

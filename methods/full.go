@@ -1,0 +1,19 @@
+package methods
+
+import "github.com/peftbench/peftbench/model"
+
+// full is full fine-tuning: every weight trains. It is the reference the
+// parameter-efficient methods are measured against.
+type full struct{}
+
+func init() { Register(full{}) }
+
+func (full) Name() string       { return "full" }
+func (full) Doc() string        { return "full fine-tuning: every weight of the model trains" }
+func (full) Params() []Spec     { return nil }
+func (full) DefaultLR() float64 { return 1e-4 }
+
+func (full) Attach(base *model.Base, _ Values, _ uint64) (*Attached, error) {
+	base.Model.SetTrainable(true)
+	return &Attached{Own: base.Model.Params}, nil
+}

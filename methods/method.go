@@ -1,0 +1,122 @@
+// Package methods is the registry of fine-tuning methods: full fine-tuning
+// and the parameter-efficient methods of the literature (LoRA, DoRA,
+// prompt tuning, prefix tuning, IA3, BitFit, adapters). Each method lives
+// in one file, attaches to a model through its hook points (never by
+// editing model code), declares its hyper-parameters with defaults and
+// valid ranges, and registers itself at init: adding a method touches no
+// other file.
+package methods
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+)
+
+// Method is one fine-tuning method.
+type Method interface {
+	Name() string
+	// Doc is one line on what trains.
+	Doc() string
+	// Params declares the hyper-parameters, their defaults and ranges.
+	Params() []Spec
+	// DefaultLR is the peak learning rate a sweep uses unless told
+	// otherwise.
+	DefaultLR() float64
+	// Attach freezes or unfreezes the model's weights as the method needs
+	// and returns its hooks and its own weights. v holds validated values
+	// for every declared hyper-parameter. The base's tokenizer may be nil
+	// unless a hyper-parameter needs it.
+	Attach(base *model.Base, v Values, seed uint64) (*Attached, error)
+}
+
+// Attached is a method bound to one model.
+type Attached struct {
+	Method string
+	Values Values
+	// Hooks go to every forward pass built for the model.
+	Hooks []model.Hook
+	// Own are the method's weights (for full fine-tuning and BitFit, the
+	// model weights it trains): what its adapter file holds.
+	Own []*nn.Param
+	// Merger is set for methods that fold into the base weights.
+	Merger Merger
+}
+
+// Merger folds a method's update into the base weights and back. Unmerge
+// restores the base weights bit for bit.
+type Merger interface {
+	Merge() error
+	Unmerge() error
+}
+
+// NumTrainable counts the parameters that receive gradients: the
+// method's own and the model weights left trainable.
+func (a *Attached) NumTrainable(m *model.Model) int {
+	seen := map[*nn.Param]bool{}
+	n := 0
+	for _, p := range append(append([]*nn.Param{}, a.Own...), m.Params...) {
+		if p.Trainable && !seen[p] {
+			seen[p] = true
+			n += p.Size()
+		}
+	}
+	return n
+}
+
+var registry = map[string]Method{}
+
+// Register adds a method; it panics on a duplicate name (a programming
+// error caught at init).
+func Register(m Method) {
+	if _, dup := registry[m.Name()]; dup {
+		panic("methods: duplicate method " + m.Name())
+	}
+	registry[m.Name()] = m
+}
+
+// Get returns the named method.
+func Get(name string) (Method, error) {
+	if m, ok := registry[name]; ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("methods: unknown method %q (have %v)", name, Names())
+}
+
+// Names lists the registered methods, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Attach resolves raw hyper-parameters against the method's declaration
+// and attaches it to base.
+func Attach(base *model.Base, name string, raw map[string]any, seed uint64) (*Attached, error) {
+	m, err := Get(name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := Resolve(m, raw)
+	if err != nil {
+		return nil, err
+	}
+	a, err := m.Attach(base, v, seed)
+	if err != nil {
+		return nil, fmt.Errorf("methods: %s: %w", name, err)
+	}
+	a.Method, a.Values = name, v
+	return a, nil
+}
+
+// newOwn makes a trainable parameter of the model's dtype.
+func newOwn(m *model.Model, name string, shape ...int) *nn.Param {
+	p := nn.NewParam(name, m.Params[0].Value.Dtype(), shape...)
+	p.Trainable = true
+	return p
+}

@@ -1,0 +1,316 @@
+package methods
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/train"
+	"gorgonia.org/tensor"
+)
+
+// Two model shapes every method is checked on.
+var (
+	shapeA = model.Config{Vocab: 11, Context: 12, DModel: 8, Layers: 2, Heads: 2, DFF: 12}
+	shapeB = model.Config{Vocab: 13, Context: 16, DModel: 12, Layers: 3, Heads: 3, DFF: 20}
+)
+
+// identityAtStart lists the methods whose initial update is exactly zero.
+var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true}
+
+func newBase(t *testing.T, cfg model.Config, dt tensor.Dtype) *model.Base {
+	t.Helper()
+	m, err := model.New(cfg, dt, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &model.Base{Name: "test", Model: m}
+}
+
+func attach(t *testing.T, base *model.Base, name string, raw map[string]any) *Attached {
+	t.Helper()
+	a, err := Attach(base, name, raw, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// perturb moves every trainable weight off its initial value, so that
+// checks do not pass just because an update starts at zero.
+func perturb(a *Attached, m *model.Model, rng *rand.Rand) {
+	for _, p := range append(append([]*nn.Param{}, a.Own...), m.Params...) {
+		if !p.Trainable {
+			continue
+		}
+		vals := nn.Float64s(p.Value)
+		for i := range vals {
+			vals[i] += rng.NormFloat64() * 0.3
+		}
+		setAll(p, vals)
+	}
+}
+
+// lmBatch fills an LM forward pass with random tokens and a partial mask.
+func lmBatch(lm *model.LM, rng *rand.Rand, vocab int) {
+	n := lm.B * lm.T
+	ids, tg, w := make([]int, n), make([]int, n), make([]float64, n)
+	for i := range ids {
+		ids[i], tg[i], w[i] = rng.IntN(vocab), rng.IntN(vocab), float64(rng.IntN(2))
+	}
+	w[0] = 1
+	lm.IDs.SetInts(ids)
+	lm.Targets.SetInts(tg)
+	lm.Mask.SetFloats(w)
+}
+
+// logits runs one forward pass with the given hooks on fixed tokens.
+func logits(t *testing.T, m *model.Model, hooks ...model.Hook) []float64 {
+	t.Helper()
+	g := nn.NewGraph(m.Params[0].Value.Dtype())
+	f, err := m.Build(g, 2, 5, hooks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int, 10)
+	for i := range ids {
+		ids[i] = (i*7 + 3) % m.Config.Vocab
+	}
+	f.IDs.SetInts(ids)
+	p, err := nn.Compile(g, nil, f.Logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return nn.Float64s(f.Logits.Value())
+}
+
+func maxDiff(a, b []float64) float64 {
+	d := 0.0
+	for i := range a {
+		d = math.Max(d, math.Abs(a[i]-b[i]))
+	}
+	return d
+}
+
+func TestEveryMethodGradient(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			base := newBase(t, shapeA, tensor.Float64)
+			a := attach(t, base, name, nil)
+			rng := rand.New(rand.NewPCG(1, 1))
+			perturb(a, base.Model, rng)
+			g := nn.NewGraph(tensor.Float64)
+			g.Training = true
+			lm, err := base.Model.BuildLM(g, 2, 4, a.Hooks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lmBatch(lm, rng, shapeA.Vocab)
+			p, err := nn.Compile(g, lm.Loss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst, where, err := nn.GradCheck(p, 6, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if worst > 1e-4 {
+				t.Fatalf("max relative error %.3g at %s", worst, where)
+			}
+			if got, want := len(p.Params), countTrainableTensors(a, base.Model); got != want {
+				t.Fatalf("%d tensors get gradients, %d are trainable", got, want)
+			}
+		})
+	}
+}
+
+func countTrainableTensors(a *Attached, m *model.Model) int {
+	seen := map[*nn.Param]bool{}
+	for _, p := range append(append([]*nn.Param{}, a.Own...), m.Params...) {
+		if p.Trainable {
+			seen[p] = true
+		}
+	}
+	return len(seen)
+}
+
+func TestIdentityAtStart(t *testing.T) {
+	for name := range identityAtStart {
+		if _, err := Get(name); err != nil {
+			continue // not registered yet
+		}
+		t.Run(name, func(t *testing.T) {
+			base := newBase(t, shapeA, tensor.Float64)
+			plain := logits(t, base.Model)
+			a := attach(t, base, name, nil)
+			if d := maxDiff(plain, logits(t, base.Model, a.Hooks...)); d > 1e-12 {
+				t.Fatalf("attaching %s moves the logits by %.3g", name, d)
+			}
+		})
+	}
+}
+
+// After real training steps, every frozen model weight is bit-identical
+// and the method's own weights have moved.
+func TestFrozenWeightsUntouched(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			base := newBase(t, shapeA, tensor.Float32)
+			a := attach(t, base, name, nil)
+			before := map[*nn.Param][]float32{}
+			for _, p := range append(append([]*nn.Param{}, a.Own...), base.Model.Params...) {
+				before[p] = append([]float32(nil), p.F32()...)
+			}
+			tr := train.NewTrainer(base.Model, nn.Schedule{Peak: 1e-2, Warmup: 1, Total: 3}, 0.01, a.Hooks...)
+			defer tr.Close()
+			rng := rand.New(rand.NewPCG(2, 2))
+			for range 3 {
+				b := train.Batch{B: 2, T: 6, IDs: make([]int, 12), Targets: make([]int, 12), Mask: make([]float64, 12)}
+				for i := range b.IDs {
+					b.IDs[i], b.Targets[i], b.Mask[i] = rng.IntN(shapeA.Vocab), rng.IntN(shapeA.Vocab), 1
+				}
+				if _, err := tr.Step(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			moved := false
+			for p, was := range before {
+				same := cmp.Equal(was, p.F32())
+				if !p.Trainable && !same {
+					t.Fatalf("frozen %s changed", p.Name)
+				}
+				moved = moved || (p.Trainable && !same)
+			}
+			if !moved {
+				t.Fatal("no trainable weight moved")
+			}
+		})
+	}
+}
+
+// Methods that merge give the same logits merged (with their hooks inert,
+// and with no hooks at all) and restore the base weights exactly.
+func TestMergeUnmerge(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			base := newBase(t, shapeA, tensor.Float32)
+			a := attach(t, base, name, nil)
+			if a.Merger == nil {
+				t.Skip("does not merge")
+			}
+			perturb(a, base.Model, rand.New(rand.NewPCG(3, 3)))
+			orig := map[string][]float32{}
+			for _, p := range base.Model.Params {
+				orig[p.Name] = append([]float32(nil), p.F32()...)
+			}
+			adapted := logits(t, base.Model, a.Hooks...)
+			if err := a.Merger.Merge(); err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(adapted, logits(t, base.Model)); d > 1e-4 {
+				t.Errorf("merged model differs from the adapted one by %.3g", d)
+			}
+			if d := maxDiff(adapted, logits(t, base.Model, a.Hooks...)); d > 1e-4 {
+				t.Errorf("merged model with its hooks still attached differs by %.3g", d)
+			}
+			if err := a.Merger.Merge(); err == nil {
+				t.Error("merging twice succeeded")
+			}
+			if err := a.Merger.Unmerge(); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range base.Model.Params {
+				if !cmp.Equal(orig[p.Name], p.F32()) {
+					t.Fatalf("%s not restored bit for bit", p.Name)
+				}
+			}
+			if d := maxDiff(adapted, logits(t, base.Model, a.Hooks...)); d != 0 {
+				t.Errorf("unmerged adapted logits differ by %.3g", d)
+			}
+		})
+	}
+}
+
+func TestSaveLoadOwnWeights(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			base := newBase(t, shapeA, tensor.Float32)
+			a := attach(t, base, name, nil)
+			perturb(a, base.Model, rand.New(rand.NewPCG(4, 4)))
+			path := filepath.Join(t.TempDir(), "adapter.safetensors")
+			size, err := a.Save(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := 4 * a.NumTrainable(base.Model); size < int64(n) {
+				t.Fatalf("file of %d bytes for %d trainable float32 weights", size, n/4)
+			}
+			fresh := attach(t, newBase(t, shapeA, tensor.Float32), name, nil)
+			if err := fresh.Load(path); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range a.Own {
+				if !cmp.Equal(p.F32(), fresh.Own[i].F32()) {
+					t.Fatalf("%s differs after load", p.Name)
+				}
+			}
+		})
+	}
+}
+
+// The hyper-parameter declarations are well-formed: defaults resolve.
+func TestDefaultsResolve(t *testing.T) {
+	for _, name := range Names() {
+		m, _ := Get(name)
+		if _, err := Resolve(m, nil); err != nil {
+			t.Errorf("%s: defaults do not resolve: %v", name, err)
+		}
+		if m.DefaultLR() <= 0 || m.Doc() == "" {
+			t.Errorf("%s: missing default learning rate or doc", name)
+		}
+	}
+}
+
+// checkCount asserts a method's trainable-parameter count on both shapes.
+func checkCount(t *testing.T, name string, raw map[string]any, formula func(c model.Config) int) {
+	t.Helper()
+	for _, c := range []model.Config{shapeA, shapeB} {
+		base := newBase(t, c, tensor.Float32)
+		a := attach(t, base, name, raw)
+		if got, want := a.NumTrainable(base.Model), formula(c); got != want {
+			t.Errorf("%s %v on %+v: %d trainable parameters, formula gives %d", name, raw, c, got, want)
+		}
+	}
+}
+
+// checkRejects asserts that each raw setting fails to attach, naming the
+// field.
+func checkRejects(t *testing.T, name string, cases map[string]map[string]any) {
+	t.Helper()
+	for field, raw := range cases {
+		_, err := Attach(newBase(t, shapeA, tensor.Float32), name, raw, 1)
+		if err == nil {
+			t.Errorf("%s %v: accepted", name, raw)
+			continue
+		}
+		if want := `"` + field + `"`; !containsStr(err.Error(), want) {
+			t.Errorf("%s %v: error %q does not name %s", name, raw, err, want)
+		}
+	}
+}
+
+func containsStr(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
