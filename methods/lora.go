@@ -18,8 +18,10 @@ type lora struct{}
 
 func init() { Register(lora{}) }
 
-func (lora) Name() string       { return "lora" }
-func (lora) Doc() string        { return "LoRA: low-rank update B·A on targeted linear layers, scaled by alpha/r" }
+func (lora) Name() string { return "lora" }
+func (lora) Doc() string {
+	return "LoRA: low-rank update B·A on targeted linear layers, scaled by alpha/r"
+}
 func (lora) DefaultLR() float64 { return 1e-3 }
 func (lora) Params() []Spec     { return loraSpecs() }
 
