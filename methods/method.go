@@ -43,6 +43,9 @@ type Attached struct {
 	Own []*nn.Param
 	// Merger is set for methods that fold into the base weights.
 	Merger Merger
+	// Positions is the number of sequence positions the method takes
+	// from the context (prompt tuning's virtual tokens).
+	Positions int
 }
 
 // Merger folds a method's update into the base weights and back. Unmerge

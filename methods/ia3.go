@@ -1,0 +1,155 @@
+package methods
+
+import (
+	"fmt"
+
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+)
+
+// ia3 is IA3, "infused adapter by inhibiting and amplifying inner
+// activations" (Liu et al., 2022, arXiv 2205.05638): learned vectors
+// rescale the attention keys and values and the MLP's hidden activation,
+//
+//	k = l_k ∘ (x·W_k + b_k),  v = l_v ∘ (x·W_v + b_v),  mlp = (l_ff ∘ gelu(x·W_fc + b_fc))·W_proj + b_proj
+//
+// with every scale starting at one, so training starts from the base model
+// exactly. Only the scales train: d_model each for k and v and d_ff for ff,
+// per layer.
+type ia3 struct{}
+
+func init() { Register(ia3{}) }
+
+func (ia3) Name() string { return "ia3" }
+func (ia3) Doc() string {
+	return "IA3: learned scales on attention keys and values and on the MLP activation"
+}
+
+// DefaultLR is the rate of the paper's T-Few recipe, 3e-3: IA3 trains a few
+// scales around one, which move little at LoRA's rates (HF PEFT's IA3
+// examples use rates of this order too).
+func (ia3) DefaultLR() float64 { return 3e-3 }
+
+func (ia3) Params() []Spec {
+	return []Spec{{Name: "targets", Kind: List, Default: "k,v,ff", Choices: []string{"k", "v", "ff"},
+		Doc: "what to rescale: k and v, the attention keys and values (the output of attn.k, attn.v); ff, the MLP activation (the input of mlp.proj)"}}
+}
+
+// ia3Scale is one learned vector and the base layer it folds into.
+type ia3Scale struct {
+	l       *nn.Param // the scales
+	w, bias *nn.Param
+	input   bool // scales the layer's input (ff) rather than its output (k, v)
+}
+
+// ia3Hook rescales the outputs of k and v and the input of mlp.proj.
+type ia3Hook struct {
+	scales map[string]*ia3Scale // by linear layer name
+	order  []string
+}
+
+func (ia3) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) {
+	m := base.Model
+	want := map[string]bool{}
+	for _, t := range v.List("targets") {
+		want[t] = true
+	}
+	h := &ia3Hook{scales: map[string]*ia3Scale{}}
+	var own []*nn.Param
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, t := range []struct{ key, layer string }{{"k", "attn.k"}, {"v", "attn.v"}, {"ff", "mlp.proj"}} {
+			if !want[t.key] {
+				continue
+			}
+			name := fmt.Sprintf("h.%d.%s", i, t.layer)
+			in, out := linearDims(m, name)
+			s := &ia3Scale{w: m.Param(name + ".weight"), bias: m.Param(name + ".bias"), input: t.key == "ff"}
+			n := out
+			if s.input {
+				n = in
+			}
+			// HF PEFT's name for the vector.
+			s.l = newOwn(m, name+".ia3_l", n)
+			setAll(s.l, ones(n))
+			h.scales[name] = s
+			h.order = append(h.order, name)
+			own = append(own, s.l)
+		}
+	}
+	m.SetTrainable(false)
+	return &Attached{Hooks: []model.Hook{h}, Own: own, Merger: &ia3Merger{h: h}}, nil
+}
+
+func ones(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+// HookLinear rescales the output of k and v, bias included, as HF PEFT
+// does.
+func (h *ia3Hook) HookLinear(c *model.Ctx, name string, _, y *model.Node) (*model.Node, error) {
+	s, ok := h.scales[name]
+	if !ok || s.input {
+		return y, nil
+	}
+	return nn.ScaleColumns(y, c.Graph.Param(s.l))
+}
+
+// HookLinearInput rescales the input of mlp.proj, the MLP's activation.
+func (h *ia3Hook) HookLinearInput(c *model.Ctx, name string, x *model.Node) (*model.Node, error) {
+	s, ok := h.scales[name]
+	if !ok || !s.input {
+		return x, nil
+	}
+	return nn.ScaleColumns(x, c.Graph.Param(s.l))
+}
+
+// ia3Merger folds the scales into the base weights, l ∘ (x·W + b) =
+// x·(W·diag(l)) + l∘b for k and v, and (l ∘ x)·W = x·(diag(l)·W) for ff,
+// then sets the scales to one so the hooks, and programs already
+// compiled, compute the merged layers. It keeps copies of the weights,
+// biases and scales it changes, so Unmerge restores them exactly.
+type ia3Merger struct {
+	h     *ia3Hook
+	saved map[*nn.Param][]float64
+}
+
+func (im *ia3Merger) Merge() error {
+	if im.saved != nil {
+		return fmt.Errorf("methods: ia3: already merged")
+	}
+	im.saved = map[*nn.Param][]float64{}
+	for _, name := range im.h.order {
+		s := im.h.scales[name]
+		l := nn.Float64s(s.l.Value)
+		shape := s.w.Value.Shape()
+		in, out := shape[0], shape[1]
+		w := nn.Float64s(s.w.Value)
+		im.saved[s.w], im.saved[s.l] = append([]float64(nil), w...), l
+		for i := range in {
+			for j := range out {
+				if s.input {
+					w[i*out+j] *= l[i] // row i of W meets input feature i
+				} else {
+					w[i*out+j] *= l[j]
+				}
+			}
+		}
+		setAll(s.w, w)
+		if !s.input {
+			b := nn.Float64s(s.bias.Value)
+			im.saved[s.bias] = append([]float64(nil), b...)
+			for j := range b {
+				b[j] *= l[j]
+			}
+			setAll(s.bias, b)
+		}
+		setAll(s.l, ones(len(l)))
+	}
+	return nil
+}
+
+func (im *ia3Merger) Unmerge() error { return restore(&im.saved, "ia3") }
