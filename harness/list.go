@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/spf13/cobra"
@@ -13,13 +14,16 @@ import (
 
 func listCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:       "list {models|tasks}",
-		Short:     "List the shipped base models or the built-in tasks",
+		Use:       "list {models|tasks|methods}",
+		Short:     "List the shipped base models, the built-in tasks or the fine-tuning methods",
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		ValidArgs: []string{"models", "tasks"},
+		ValidArgs: []string{"models", "tasks", "methods"},
 		RunE: func(_ *cobra.Command, args []string) error {
-			if args[0] == "models" {
+			switch args[0] {
+			case "models":
 				return listModels()
+			case "methods":
+				return listMethods()
 			}
 			return listTasks()
 		},
@@ -37,6 +41,23 @@ func listModels() error {
 		c := base.Model.Config
 		t.Append(n, fmt.Sprint(base.Model.NumParams()), fmt.Sprint(c.Vocab), fmt.Sprint(c.Context), fmt.Sprint(c.DModel),
 			fmt.Sprint(c.Layers), fmt.Sprint(c.Heads), fmt.Sprint(c.DFF))
+	}
+	return t.Render()
+}
+
+func listMethods() error {
+	t := tablewriter.NewWriter(os.Stdout)
+	t.Header("method", "default lr", "hyper-parameter", "default", "range", "description")
+	for _, name := range methods.Names() {
+		m, err := methods.Get(name)
+		if err != nil {
+			return err
+		}
+		lr := fmt.Sprint(m.DefaultLR())
+		t.Append(name, lr, "", "", "", m.Doc())
+		for _, s := range m.Params() {
+			t.Append("", "", s.Name, fmt.Sprint(s.Default), s.Range(), s.Doc)
+		}
 	}
 	return t.Render()
 }

@@ -25,6 +25,6 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		RunE:          runDemo,
 	}
-	root.AddCommand(pretrainCmd(), evalCmd(), listCmd(), tasksCmd(), envCmd())
+	root.AddCommand(sweepCmd(), trialCmd(), pretrainCmd(), evalCmd(), listCmd(), tasksCmd(), envCmd())
 	return root
 }

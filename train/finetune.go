@@ -41,6 +41,7 @@ func PairBatch(pairs []Pair, B, maxLen int) (Batch, error) {
 		if over := len(seq) - 1 - T; over > 0 {
 			seq = seq[over:]
 		}
+		b.Real += len(seq) - 1
 		first := len(seq) - len(p.Target) // index in seq of the first target token
 		for j := 0; j+1 < len(seq); j++ {
 			b.IDs[r*T+j], b.Targets[r*T+j] = seq[j], seq[j+1]

@@ -88,3 +88,35 @@ func TestFineTuneLearnsAToyTask(t *testing.T) {
 		}
 	}
 }
+
+// After learning that token 5 is always followed by 9 then 10, greedy
+// decoding continues any prompt ending in 5 with 9, 10, stopping early when
+// told to.
+func TestGenerateGreedy(t *testing.T) {
+	tr := newTrainer(t, 12, 1e-2)
+	var pairs []Pair
+	for i := range 24 {
+		pairs = append(pairs, Pair{Prompt: []int{1 + i%4, 2 + i%3, 5}, Target: []int{9, 10}})
+	}
+	tr.Sched.Total, tr.Sched.Warmup = 60, 2
+	if _, err := FineTune(tr, pairs, 8, 16, 20, 1); err != nil {
+		t.Fatal(err)
+	}
+	prompts := [][]int{{1, 2, 5}, {3, 4, 5}, {2, 2, 5}}
+	out, err := Generate(tr, prompts, 2, 2, 16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if !cmp.Equal(o, []int{9, 10}) {
+			t.Fatalf("prompt %v continued with %v, want [9 10]", prompts[i], o)
+		}
+	}
+	stopped, err := Generate(tr, prompts[:1], 2, 2, 16, func(toks []int) bool { return toks[len(toks)-1] == 9 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(stopped[0], []int{9}) {
+		t.Fatalf("stop at 9 gave %v", stopped[0])
+	}
+}

@@ -25,6 +25,17 @@ type Batch struct {
 	IDs     []int
 	Targets []int
 	Mask    []float64
+	// Real counts the positions that hold tokens rather than padding
+	// (0: all of them); throughput counts only these.
+	Real int
+}
+
+// RealTokens is the number of non-padding positions.
+func (b Batch) RealTokens() int {
+	if b.Real > 0 {
+		return b.Real
+	}
+	return b.B * b.T
 }
 
 // Tokens is the number of positions the batch scores.
@@ -63,8 +74,9 @@ type Trainer struct {
 
 	train, eval map[shape]*program
 
-	// Meters: optimiser steps taken, positions processed and time spent in
-	// training steps (compilation included on first use of a shape).
+	// Meters: optimiser steps taken, real (non-padding) tokens processed
+	// and time spent in training steps (compilation included on first use
+	// of a shape).
 	Steps       int
 	TokensSeen  int64
 	TrainTime   time.Duration
@@ -101,7 +113,7 @@ func (t *Trainer) program(b Batch, training bool) (*program, error) {
 		if p.lp, err = nn.TokenLogProbs(lm.Logits, lm.Targets.Node); err != nil {
 			return nil, err
 		}
-		p.prog, err = nn.Compile(g, nil, p.lp)
+		p.prog, err = nn.Compile(g, nil, p.lp, lm.Logits)
 	}
 	if err != nil {
 		return nil, err
@@ -140,7 +152,7 @@ func (t *Trainer) Step(b Batch) (float64, error) {
 		return 0, fmt.Errorf("train: step %d: gradient norm is %v", t.Steps, t.LastGradNrm)
 	}
 	t.Steps++
-	t.TokensSeen += int64(b.B * b.T)
+	t.TokensSeen += int64(b.RealTokens())
 	t.TrainTime += time.Since(start)
 	return loss, nil
 }
@@ -168,6 +180,46 @@ func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
 		return nil, err
 	}
 	return nn.Float64s(p.lp.Value()), nil
+}
+
+// Argmax runs b forward and returns the most likely next token at each of
+// the given flat positions (row·T + column): greedy decoding.
+func (t *Trainer) Argmax(b Batch, positions []int) ([]int, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	p, err := t.program(b, false)
+	if err != nil {
+		return nil, err
+	}
+	p.set(b)
+	if err := p.prog.Run(); err != nil {
+		return nil, err
+	}
+	logits := p.lm.Logits.Value()
+	v := logits.Shape()[1]
+	out := make([]int, len(positions))
+	switch d := logits.Data().(type) {
+	case []float32:
+		for i, pos := range positions {
+			out[i] = argmax(d[pos*v : (pos+1)*v])
+		}
+	case []float64:
+		for i, pos := range positions {
+			out[i] = argmax(d[pos*v : (pos+1)*v])
+		}
+	}
+	return out, nil
+}
+
+func argmax[T float32 | float64](row []T) int {
+	best := 0
+	for j, x := range row {
+		if x > row[best] {
+			best = j
+		}
+	}
+	return best
 }
 
 // Close releases the compiled programs.

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/peftbench/peftbench/sweep"
+	"github.com/peftbench/peftbench/trial"
+	"github.com/spf13/cobra"
+)
+
+func sweepCmd() *cobra.Command {
+	var (
+		out, shard  string
+		workers     int
+		dryRun      bool
+		retryFailed bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sweep SPEC.yaml",
+		Short: "Run every trial of a sweep spec, resumably, each in its own process",
+		Long: `Expand a sweep spec (see sweeps/ and README.md) into trials and run those
+without a result yet, --workers child processes at a time. Each result is
+written atomically to OUT/trials/<id>.json, where <id> is a hash of the
+trial's spec; rerunning the same spec skips what is done, so a killed sweep
+loses at most the trials in flight. A failing trial is recorded with its
+error and last log lines, and the sweep goes on; the exit code is non-zero
+when any trial of the spec failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			spec, err := sweep.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = filepath.Join("results", strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0])))
+			}
+			return runSweep(spec, out, workers, shard, dryRun, retryFailed)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "output directory (default results/<spec name>)")
+	f.IntVar(&workers, "workers", 1, "trials run at once, each in its own process")
+	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, run nothing")
+	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
+	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine")
+	return cmd
+}
+
+func runSweep(spec *sweep.Spec, out string, workers int, shard string, dryRun, retryFailed bool) error {
+	trials := spec.Trials()
+	opt := sweep.Options{Out: out, Workers: workers, RetryFailed: retryFailed, Progress: os.Stderr}
+	if shard != "" {
+		if _, err := fmt.Sscanf(shard, "%d/%d", &opt.Shard, &opt.Shards); err != nil || opt.Shards < 1 || opt.Shard < 0 || opt.Shard >= opt.Shards {
+			return fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", shard)
+		}
+	}
+	if dryRun {
+		for i, t := range trials {
+			if opt.Shards > 1 && i%opt.Shards != opt.Shard {
+				continue
+			}
+			done := ""
+			if r, err := trial.ReadResult(trial.Path(out, t.ID())); err == nil {
+				done = " [" + r.Status + "]"
+			}
+			fmt.Printf("%s  %s%s\n", t.ID(), t.Label(), done)
+		}
+		fmt.Printf("%d trials\n", len(trials))
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	opt.Trial = []string{exe, "trial"}
+	fmt.Fprintf(os.Stderr, "sweep %s: %d trials, %d at a time, results in %s\n", spec.Name, len(trials), max(1, workers), out)
+	sum, err := sweep.Run(trials, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "sweep %s: %d trials: %d already done, %d ran (%d succeeded), %d failed in all\n",
+		spec.Name, sum.Total, sum.Skipped, sum.Ran, sum.Succeeded, sum.Failed)
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d trials failed: %s", sum.Failed, strings.Join(sum.FailedIDs, ", "))
+	}
+	return nil
+}
+
+func trialCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "trial [SPEC.json]",
+		Short: "Run one trial from its JSON spec (standard input when no file) and write its result",
+		Long: `Run one trial in this process: fine-tune, select on validation where the
+spec says so, evaluate on test, and write OUT/trials/<id>.json atomically.
+Sweeps start one of these per trial; it is also the way to rerun a single
+trial by hand from the "spec" of a result file. Exits non-zero when the
+trial failed (the failed result is still written).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var data []byte
+			var err error
+			if len(args) == 1 && args[0] != "-" {
+				data, err = os.ReadFile(args[0])
+			} else {
+				data, err = io.ReadAll(os.Stdin)
+			}
+			if err != nil {
+				return err
+			}
+			var spec trial.Spec
+			if err := json.Unmarshal(data, &spec); err != nil {
+				return fmt.Errorf("trial spec: %w", err)
+			}
+			r := runTrial(spec)
+			if err := r.Write(out); err != nil {
+				return err
+			}
+			if r.Status != trial.Success {
+				return fmt.Errorf("trial %s failed: %s", r.ID, r.Error)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "results/trials", "output directory")
+	return cmd
+}
+
+// runTrial runs a trial, turning a panic into a failed result with the
+// log so far.
+func runTrial(spec trial.Spec) (r *trial.Result) {
+	var log []string
+	logf := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		log = append(log, line)
+		fmt.Fprintln(os.Stderr, line)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r = &trial.Result{ID: spec.ID(), Status: trial.Failed, Spec: spec, Error: fmt.Sprintf("panic: %v", p)}
+		}
+		if r.Status == trial.Failed {
+			r.Log = log[max(0, len(log)-20):]
+		}
+	}()
+	return trial.Run(spec, logf)
+}

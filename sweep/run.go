@@ -1,0 +1,170 @@
+package sweep
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/peftbench/peftbench/internal/machine"
+	"github.com/peftbench/peftbench/trial"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Options control a sweep run.
+type Options struct {
+	Out     string
+	Workers int
+	// Trial is the command that runs one trial: it reads the spec as JSON
+	// on standard input and writes the result under Out (harness trial).
+	Trial []string
+	// RetryFailed reruns trials whose stored result is a failure.
+	RetryFailed bool
+	// Shard runs only trials i with i % Shards == Shard.
+	Shard, Shards int
+	Progress      io.Writer
+}
+
+// Summary counts what a run found and did.
+type Summary struct {
+	Total, Skipped, Ran, Succeeded, Failed int
+	FailedIDs                              []string
+}
+
+// logLines is how much of a failing trial's output its result keeps.
+const logLines = 20
+
+// Run executes the trials not yet done, Workers child processes at a time.
+// Every result, even of a child that crashed, ends up in Out/trials.
+func Run(trials []trial.Spec, opt Options) (*Summary, error) {
+	if opt.Workers < 1 {
+		opt.Workers = 1
+	}
+	if opt.Shards > 1 {
+		var mine []trial.Spec
+		for i, t := range trials {
+			if i%opt.Shards == opt.Shard {
+				mine = append(mine, t)
+			}
+		}
+		trials = mine
+	}
+	sum := &Summary{Total: len(trials)}
+	var pending []trial.Spec
+	for _, t := range trials {
+		r, err := trial.ReadResult(trial.Path(opt.Out, t.ID()))
+		switch {
+		case err == nil && (r.Status == trial.Success || !opt.RetryFailed):
+			sum.Skipped++
+			if r.Status == trial.Failed {
+				sum.Failed++
+				sum.FailedIDs = append(sum.FailedIDs, r.ID)
+			}
+		default: // missing, unreadable or a failure to retry
+			pending = append(pending, t)
+		}
+	}
+	if len(pending) == 0 {
+		return sum, nil
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, err
+	}
+	progress := opt.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	bar := progressbar.NewOptions(len(pending), progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true), progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionFullWidth())
+	threads := max(1, runtime.NumCPU()/opt.Workers)
+	var mu sync.Mutex
+	jobs := make(chan trial.Spec)
+	var wg sync.WaitGroup
+	for range opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range jobs {
+				mu.Lock()
+				bar.Describe(fmt.Sprintf("%d ok, %d failed | %s", sum.Succeeded, sum.Failed, t.Label()))
+				mu.Unlock()
+				r := runChild(t, opt, threads)
+				mu.Lock()
+				sum.Ran++
+				if r.Status == trial.Success {
+					sum.Succeeded++
+				} else {
+					sum.Failed++
+					sum.FailedIDs = append(sum.FailedIDs, r.ID)
+					fmt.Fprintf(progress, "\nfailed %s (%s): %s\n", r.ID, t.Label(), r.Error)
+				}
+				bar.Describe(fmt.Sprintf("%d ok, %d failed", sum.Succeeded, sum.Failed))
+				bar.Add(1)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, t := range pending {
+		jobs <- t
+	}
+	close(jobs)
+	wg.Wait()
+	bar.Finish()
+	fmt.Fprintln(progress)
+	return sum, nil
+}
+
+// runChild runs one trial in a child process and returns its result,
+// writing a failed one when the child left none (a crash, a kill, running
+// out of memory).
+func runChild(t trial.Spec, opt Options, threads int) *trial.Result {
+	spec, _ := json.Marshal(t)
+	cmd := exec.Command(opt.Trial[0], append(opt.Trial[1:], "--out", opt.Out)...)
+	cmd.Stdin = bytes.NewReader(spec)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", threads), fmt.Sprintf("GOMAXPROCS=%d", threads))
+	// The child dies with the sweep, so a killed sweep leaves no orphan
+	// finishing a trial nobody waits for.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	runErr := cmd.Run()
+	r, err := trial.ReadResult(trial.Path(opt.Out, t.ID()))
+	if err == nil {
+		return r
+	}
+	r = &trial.Result{ID: t.ID(), Status: trial.Failed, Spec: t, Env: machine.Describe(), Log: tail(out.String(), logLines)}
+	r.Error = fmt.Sprintf("trial process left no result: %v", runErr)
+	if runErr == nil {
+		r.Error = "trial process exited cleanly but left no result"
+	}
+	if werr := r.Write(opt.Out); werr != nil {
+		r.Error += "; writing this failure: " + werr.Error()
+	}
+	return r
+}
+
+// tail returns the last n non-empty lines of s (progress bars' carriage
+// returns count as line ends).
+func tail(s string, n int) []string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(strings.ReplaceAll(s, "\r", "\n")))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}

@@ -1,0 +1,341 @@
+// Package sweep expands a sweep spec (YAML in sweeps/) into trials and runs
+// them, each in its own child process, resumably: results are keyed by the
+// trial's content hash and written atomically, so an interrupted sweep
+// reruns only what is missing.
+package sweep
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/tasks"
+	"github.com/peftbench/peftbench/trial"
+	"gopkg.in/yaml.v3"
+)
+
+// Spec is a parsed sweep: the axes every method crosses, the training
+// settings, and each method's own grid.
+type Spec struct {
+	Name      string
+	File      string
+	Models    []string
+	Tasks     []string
+	DataSizes []int // 0 means all
+	Seeds     []int
+	Train     trial.Settings
+	Methods   []MethodGrid // in file order
+}
+
+// MethodGrid is one method's axes: hyper-parameter (or "lr") → values.
+// Axes of different methods never multiply.
+type MethodGrid struct {
+	Method string
+	Axes   map[string][]any
+	lines  map[string]int
+}
+
+// specError names the file, line and field of a bad spec.
+func specError(file string, line int, field, format string, args ...any) error {
+	return fmt.Errorf("sweep: %s:%d: field %q: %s", file, line, field, fmt.Sprintf(format, args...))
+}
+
+// Load reads and validates a sweep spec file.
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates a sweep spec: every field, method, hyper-parameter and
+// value is checked before any trial runs.
+func Parse(file string, data []byte) (*Spec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("sweep: %s: %w", file, err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("sweep: %s: expected a mapping of fields", file)
+	}
+	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0},
+		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}}
+	root := doc.Content[0]
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		seen[k.Value] = true
+		var err error
+		switch k.Value {
+		case "name":
+			err = v.Decode(&s.Name)
+		case "models":
+			s.Models, err = stringList(v)
+		case "tasks":
+			s.Tasks, err = stringList(v)
+		case "seeds":
+			s.Seeds, err = intList(v, false)
+		case "data_sizes":
+			s.DataSizes, err = intList(v, true)
+		case "train":
+			err = s.parseTrain(v)
+		case "methods":
+			err = s.parseMethods(v)
+		default:
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods)")
+		}
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "sweep: ") {
+				return nil, err
+			}
+			return nil, specError(file, v.Line, k.Value, "%v", err)
+		}
+	}
+	for _, req := range []string{"tasks", "methods"} {
+		if !seen[req] {
+			return nil, specError(file, root.Line, req, "required")
+		}
+	}
+	if err := s.check(root); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func stringList(v *yaml.Node) ([]string, error) {
+	var out []string
+	if v.Kind == yaml.ScalarNode {
+		return []string{v.Value}, nil
+	}
+	if err := v.Decode(&out); err != nil {
+		return nil, fmt.Errorf("want a list of names")
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	return out, nil
+}
+
+func intList(v *yaml.Node, allowAll bool) ([]int, error) {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	var out []int
+	for _, it := range items {
+		if allowAll && it.Value == "all" {
+			out = append(out, 0)
+			continue
+		}
+		n, err := strconv.Atoi(it.Value)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("line %d: %q is not a positive integer%s", it.Line, it.Value, map[bool]string{true: " or all"}[allowAll])
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (s *Spec) parseTrain(v *yaml.Node) error {
+	if v.Kind != yaml.MappingNode {
+		return fmt.Errorf("want a mapping")
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		field := "train." + k.Value
+		var err error
+		switch k.Value {
+		case "epochs":
+			err = val.Decode(&s.Train.Epochs)
+			if err == nil && s.Train.Epochs < 1 {
+				err = fmt.Errorf("must be at least 1")
+			}
+		case "batch":
+			err = val.Decode(&s.Train.Batch)
+			if err == nil && s.Train.Batch < 1 {
+				err = fmt.Errorf("must be at least 1")
+			}
+		case "weight_decay":
+			err = val.Decode(&s.Train.WeightDecay)
+		case "warmup_frac":
+			err = val.Decode(&s.Train.WarmupFrac)
+			if err == nil && (s.Train.WarmupFrac < 0 || s.Train.WarmupFrac > 1) {
+				err = fmt.Errorf("must be in [0, 1]")
+			}
+		case "select":
+			err = val.Decode(&s.Train.Select)
+		case "max_eval":
+			err = val.Decode(&s.Train.MaxEval)
+		default:
+			err = fmt.Errorf("unknown field (want epochs, batch, weight_decay, warmup_frac, select, max_eval)")
+		}
+		if err != nil {
+			return specError(s.File, k.Line, field, "%v", err)
+		}
+	}
+	return nil
+}
+
+func (s *Spec) parseMethods(v *yaml.Node) error {
+	if v.Kind != yaml.MappingNode || len(v.Content) == 0 {
+		return fmt.Errorf("want a mapping of method names to their grids")
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, grid := v.Content[i], v.Content[i+1]
+		m, err := methods.Get(k.Value)
+		if err != nil {
+			return specError(s.File, k.Line, "methods."+k.Value, "unknown method (have %s)", strings.Join(methods.Names(), ", "))
+		}
+		g := MethodGrid{Method: m.Name(), Axes: map[string][]any{}, lines: map[string]int{}}
+		if grid.Kind != yaml.MappingNode && !(grid.Kind == yaml.ScalarNode && grid.Tag == "!!null") {
+			return specError(s.File, grid.Line, "methods."+k.Value, "want a mapping of hyper-parameters to values or lists")
+		}
+		for j := 0; j+1 < len(grid.Content); j += 2 {
+			pk, pv := grid.Content[j], grid.Content[j+1]
+			field := "methods." + k.Value + "." + pk.Value
+			var vals []any
+			if pv.Kind == yaml.SequenceNode {
+				if err := pv.Decode(&vals); err != nil || len(vals) == 0 {
+					return specError(s.File, pv.Line, field, "want a value or a non-empty list")
+				}
+				if pk.Value == "targets" { // a list of targets is one value
+					vals = []any{vals}
+				}
+			} else {
+				var one any
+				if err := pv.Decode(&one); err != nil {
+					return specError(s.File, pv.Line, field, "%v", err)
+				}
+				vals = []any{one}
+			}
+			g.Axes[pk.Value], g.lines[pk.Value] = vals, pk.Line
+		}
+		s.Methods = append(s.Methods, g)
+	}
+	return nil
+}
+
+// check validates names and every grid point against its method.
+func (s *Spec) check(root *yaml.Node) error {
+	zoo := map[string]bool{}
+	for _, n := range model.Zoo() {
+		zoo[n] = true
+	}
+	for _, m := range s.Models {
+		if st, err := os.Stat(m); !zoo[m] && (err != nil || !st.IsDir()) {
+			return specError(s.File, root.Line, "models", "%q is neither a shipped model %v nor a checkpoint directory", m, model.Zoo())
+		}
+	}
+	for _, t := range s.Tasks {
+		if _, err := tasks.Load(t); err != nil {
+			return specError(s.File, root.Line, "tasks", "%v", err)
+		}
+	}
+	for _, g := range s.Methods {
+		m, _ := methods.Get(g.Method)
+		for _, point := range g.points() {
+			params, lr := split(point)
+			if lr != nil {
+				if f, ok := toFloat(lr); !ok || !(f > 0) {
+					return specError(s.File, g.lines["lr"], "methods."+g.Method+".lr", "%v is not a positive number", lr)
+				}
+			}
+			if _, err := methods.Resolve(m, params); err != nil {
+				field, line := "methods."+g.Method, 0
+				for k, l := range g.lines {
+					if strings.Contains(err.Error(), `"`+k+`"`) {
+						field, line = field+"."+k, l
+					}
+				}
+				return specError(s.File, line, field, "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// points is the cartesian product of the grid's axes, keys in sorted
+// order so expansion is deterministic.
+func (g MethodGrid) points() []map[string]any {
+	keys := make([]string, 0, len(g.Axes))
+	for k := range g.Axes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := []map[string]any{{}}
+	for _, k := range keys {
+		var next []map[string]any
+		for _, p := range out {
+			for _, v := range g.Axes[k] {
+				q := map[string]any{k: v}
+				for pk, pv := range p {
+					q[pk] = pv
+				}
+				next = append(next, q)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// split separates the learning rate from the method's hyper-parameters.
+func split(point map[string]any) (map[string]any, any) {
+	params := map[string]any{}
+	var lr any
+	for k, v := range point {
+		if k == "lr" {
+			lr = v
+			continue
+		}
+		params[k] = v
+	}
+	return params, lr
+}
+
+// Trials expands the spec: models × tasks × data sizes × (each method's
+// own grid) × seeds.
+func (s *Spec) Trials() []trial.Spec {
+	var out []trial.Spec
+	for _, mdl := range s.Models {
+		for _, task := range s.Tasks {
+			for _, size := range s.DataSizes {
+				for _, g := range s.Methods {
+					m, _ := methods.Get(g.Method)
+					for _, point := range g.points() {
+						params, lr := split(point)
+						vals, _ := methods.Resolve(m, params)
+						settings := s.Train
+						settings.LR = m.DefaultLR()
+						if lr != nil {
+							settings.LR, _ = toFloat(lr)
+						}
+						for _, seed := range s.Seeds {
+							out = append(out, trial.Spec{Model: mdl, Task: task, DataSize: size, Method: g.Method,
+								MethodParams: map[string]any(vals), Seed: seed, Train: settings})
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func toFloat(x any) (float64, bool) {
+	switch v := x.(type) {
+	case int:
+		return float64(v), true
+	case float64:
+		return v, true
+	}
+	return 0, false
+}

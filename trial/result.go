@@ -1,0 +1,110 @@
+package trial
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/peftbench/peftbench/internal/atomicfile"
+	"github.com/peftbench/peftbench/internal/machine"
+)
+
+// Status values of a result.
+const (
+	Success = "success"
+	Failed  = "failed"
+)
+
+// Result is one trial's JSON file. Field names follow HF PEFT's
+// method_comparison where the meaning is the same.
+type Result struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	// Log holds the last lines the trial printed, for failures.
+	Log  []string `json:"log,omitempty"`
+	Spec Spec     `json:"spec"`
+
+	Metrics            Metrics `json:"metrics"`
+	NumTrainableParams int     `json:"num_trainable_params"`
+	NumTotalParams     int     `json:"num_total_params"`
+	FileSize           int64   `json:"file_size"`
+	TrainTime          float64 `json:"train_time"`
+	TokensPerSec       float64 `json:"tokens_per_sec"`
+	EvalTokensPerSec   float64 `json:"eval_tokens_per_sec"`
+	PeakMemoryBytes    int64   `json:"peak_memory_bytes"` // peak resident set of the trial's process
+	PeakHeapBytes      int64   `json:"peak_heap_bytes"`   // peak Go heap, sampled
+	TrainTokens        int64   `json:"train_tokens"`
+	Steps              int     `json:"steps"`
+	BestEpoch          int     `json:"best_epoch,omitempty"`
+	WallTime           float64 `json:"wall_time"`
+
+	Env machine.Info `json:"env"`
+}
+
+// Metrics are the trial's scores; pointers are absent where a metric does
+// not apply.
+type Metrics struct {
+	TestAccuracy  float64   `json:"test_accuracy"`
+	ValidAccuracy *float64  `json:"valid_accuracy,omitempty"`
+	MacroF1       *float64  `json:"macro_f1,omitempty"`
+	ExactMatch    *float64  `json:"exact_match,omitempty"`
+	TrainLoss     float64   `json:"train_loss"`
+	EpochLoss     []float64 `json:"epoch_loss,omitempty"`
+	ZeroShot      *float64  `json:"zero_shot_accuracy,omitempty"`
+}
+
+// Path is where a result lives under a sweep's output directory.
+func Path(dir, id string) string { return filepath.Join(dir, "trials", id+".json") }
+
+// Write stores r atomically under dir.
+func (r *Result) Write(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(Path(dir, r.ID), append(b, '\n'))
+}
+
+// ReadResult reads one result file.
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("trial: %s: %w", path, err)
+	}
+	if r.ID == "" || (r.Status != Success && r.Status != Failed) {
+		return nil, fmt.Errorf("trial: %s: missing id or status", path)
+	}
+	return &r, nil
+}
+
+// ReadAll reads every result under dir, sorted by id.
+func ReadAll(dir string) ([]*Result, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "trials", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Result
+	for _, p := range paths {
+		if strings.HasPrefix(filepath.Base(p), ".") {
+			continue
+		}
+		r, err := ReadResult(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

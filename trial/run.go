@@ -1,0 +1,269 @@
+package trial
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/peftbench/peftbench/internal/machine"
+	"github.com/peftbench/peftbench/internal/meter"
+	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/tasks"
+	"github.com/peftbench/peftbench/train"
+)
+
+// Run executes the trial in this process and returns its result; logf
+// receives progress lines. Errors come back as a failed result.
+func Run(spec Spec, logf func(string, ...any)) *Result {
+	start := time.Now()
+	heap := meter.StartHeapSampler(50 * time.Millisecond)
+	r := &Result{ID: spec.ID(), Status: Success, Spec: spec, Env: machine.Describe()}
+	err := run(spec, r, logf)
+	r.PeakHeapBytes = heap.Stop()
+	r.PeakMemoryBytes = meter.PeakRSS()
+	r.WallTime = time.Since(start).Seconds()
+	if err != nil {
+		r.Status, r.Error = Failed, err.Error()
+	}
+	return r
+}
+
+// examples tokenises a task's examples into (prompt, target) pairs.
+type encoded struct {
+	pairs   []train.Pair
+	gold    []int    // classification labels
+	answers []string // generation answers
+}
+
+func encode(tok func(string) []int, exs []tasks.Example) encoded {
+	var e encoded
+	for _, ex := range exs {
+		e.pairs = append(e.pairs, train.Pair{Prompt: tok(ex.Prompt), Target: tok(ex.Target)})
+		e.gold = append(e.gold, ex.Label)
+		e.answers = append(e.answers, ex.Answer)
+	}
+	return e
+}
+
+func capped(t *tasks.Task, split string, n int) ([]tasks.Example, error) {
+	exs, err := t.Split(split)
+	if err != nil || n <= 0 || len(exs) <= n {
+		return exs, err
+	}
+	return exs[:n], nil
+}
+
+func run(spec Spec, r *Result, logf func(string, ...any)) error {
+	s := spec.Train
+	if s.Epochs < 1 || s.Batch < 1 || !(s.LR > 0) {
+		return fmt.Errorf("trial: train settings need epochs ≥ 1, batch ≥ 1 and lr > 0 (have %d, %d, %v)", s.Epochs, s.Batch, s.LR)
+	}
+	base, err := model.LoadBase(spec.Model)
+	if err != nil {
+		return err
+	}
+	task, err := tasks.Load(spec.Task)
+	if err != nil {
+		return err
+	}
+	trainEx, err := task.Train(spec.DataSize, int64(spec.Seed))
+	if err != nil {
+		return err
+	}
+	testEx, err := capped(task, "test", s.MaxEval)
+	if err != nil {
+		return err
+	}
+	var validEx []tasks.Example
+	if s.Select && hasSplit(task, "validation") {
+		if validEx, err = capped(task, "validation", s.MaxEval); err != nil {
+			return err
+		}
+	}
+	a, err := methods.Attach(base, spec.Method, spec.MethodParams, uint64(spec.Seed))
+	if err != nil {
+		return err
+	}
+	m := base.Model
+	r.NumTrainableParams = a.NumTrainable(m)
+	r.NumTotalParams = m.NumParams() + ownOutside(a, m)
+	maxLen := m.Config.Context - a.Positions
+	tok := base.Tokenizer.Encode
+	trainSet, validSet, testSet := encode(tok, trainEx), encode(tok, validEx), encode(tok, testEx)
+	labels := make([][]int, len(task.Labels))
+	for i, l := range task.Labels {
+		labels[i] = tok(l)
+	}
+
+	steps := s.Epochs * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
+	tr := train.NewTrainer(m, nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}, s.WeightDecay, a.Hooks...)
+	defer tr.Close()
+	ev := &evaluator{tr: tr, task: task, labels: labels, batch: s.Batch, maxLen: maxLen, decode: base.Tokenizer.Decode}
+
+	best, bestEpoch := math.Inf(-1), 0
+	var snapshot map[*nn.Param][]float64
+	for e := 1; e <= s.Epochs; e++ {
+		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
+		if err != nil {
+			return err
+		}
+		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
+		line := fmt.Sprintf("epoch %d/%d: train loss %.4f", e, s.Epochs, curve[0])
+		if len(validSet.pairs) > 0 {
+			score, _, err := ev.score(validSet)
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(", validation %.4f", score)
+			if score > best {
+				best, bestEpoch, snapshot = score, e, trainable(a, m)
+			}
+		}
+		logf("%s", line)
+	}
+	r.Metrics.TrainLoss = r.Metrics.EpochLoss[len(r.Metrics.EpochLoss)-1]
+	if snapshot != nil {
+		for p, v := range snapshot {
+			setValues(p, v)
+		}
+		r.BestEpoch = bestEpoch
+		r.Metrics.ValidAccuracy = &best
+	}
+	r.TrainTime = tr.TrainTime.Seconds()
+	r.TokensPerSec = tr.TokensPerSec()
+	r.TrainTokens = tr.TokensSeen
+	r.Steps = tr.Steps
+
+	score, f1, err := ev.score(testSet)
+	if err != nil {
+		return err
+	}
+	r.Metrics.TestAccuracy = score
+	if task.Kind == tasks.KindGeneration {
+		r.Metrics.ExactMatch = &score
+	} else {
+		r.Metrics.MacroF1 = &f1
+	}
+	r.EvalTokensPerSec = ev.tokensPerSec()
+
+	dir, err := os.MkdirTemp("", "peftbench-adapter-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if r.FileSize, err = a.Save(filepath.Join(dir, "adapter.safetensors")); err != nil {
+		return err
+	}
+	logf("test %.4f, %d trainable parameters, %.0f tokens/s", score, r.NumTrainableParams, r.TokensPerSec)
+	return nil
+}
+
+func hasSplit(t *tasks.Task, name string) bool {
+	for _, s := range t.Splits() {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ownOutside counts the method's weights that are not model weights.
+func ownOutside(a *methods.Attached, m *model.Model) int {
+	inModel := map[*nn.Param]bool{}
+	for _, p := range m.Params {
+		inModel[p] = true
+	}
+	n := 0
+	for _, p := range a.Own {
+		if !inModel[p] {
+			n += p.Size()
+		}
+	}
+	return n
+}
+
+// trainable copies every trainable weight, for selecting the best epoch.
+func trainable(a *methods.Attached, m *model.Model) map[*nn.Param][]float64 {
+	out := map[*nn.Param][]float64{}
+	for _, p := range append(append([]*nn.Param{}, a.Own...), m.Params...) {
+		if p.Trainable {
+			out[p] = nn.Float64s(p.Value)
+		}
+	}
+	return out
+}
+
+func setValues(p *nn.Param, v []float64) {
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(v[i])
+		}
+	case []float64:
+		copy(d, v)
+	}
+}
+
+// evaluator scores a split: accuracy and macro-F1 by ranking label
+// continuations, or exact match of greedy generations.
+type evaluator struct {
+	tr     *train.Trainer
+	task   *tasks.Task
+	labels [][]int
+	batch  int
+	maxLen int
+	decode func([]int) string
+
+	tokens int64
+	time   time.Duration
+}
+
+func (ev *evaluator) score(set encoded) (score, macroF1 float64, err error) {
+	start := time.Now()
+	defer func() { ev.time += time.Since(start) }()
+	prompts := make([][]int, len(set.pairs))
+	for i, p := range set.pairs {
+		prompts[i] = p.Prompt
+	}
+	if ev.task.Kind == tasks.KindGeneration {
+		stop := ev.task.Stop
+		outs, err := train.Generate(ev.tr, prompts, ev.task.MaxNewTokens(), ev.batch, ev.maxLen, func(t []int) bool {
+			return stop != "" && strings.Contains(ev.decode(t), stop)
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+		preds := make([]string, len(outs))
+		for i, o := range outs {
+			text := ev.decode(o)
+			if stop != "" {
+				text, _, _ = strings.Cut(text, stop)
+			}
+			preds[i] = text
+			ev.tokens += int64(len(prompts[i]) + len(o))
+		}
+		return tasks.ExactMatch(preds, set.answers), 0, nil
+	}
+	preds, _, err := train.Classify(ev.tr, prompts, ev.labels, ev.batch, ev.maxLen)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, p := range prompts {
+		for _, l := range ev.labels {
+			ev.tokens += int64(len(p) + len(l))
+		}
+	}
+	return tasks.Accuracy(preds, set.gold), tasks.MacroF1(preds, set.gold, len(ev.labels)), nil
+}
+
+func (ev *evaluator) tokensPerSec() float64 {
+	if ev.time <= 0 {
+		return 0
+	}
+	return float64(ev.tokens) / ev.time.Seconds()
+}

@@ -1,0 +1,65 @@
+// Package trial runs one fine-tuning trial: a pure function of its spec
+// (base model, task, data size, method and hyper-parameters, seed,
+// training settings) to a result with accuracy, memory and throughput.
+// The spec's content hash is the trial's id, so reruns, resumed sweeps and
+// shards on other machines agree on what is done.
+package trial
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// Spec is everything that determines a trial.
+type Spec struct {
+	Model        string         `json:"model"`
+	Task         string         `json:"task"`
+	DataSize     int            `json:"data_size"` // training examples; 0 means all
+	Method       string         `json:"method"`
+	MethodParams map[string]any `json:"method_params"` // resolved: every hyper-parameter
+	Seed         int            `json:"seed"`
+	Train        Settings       `json:"train"`
+}
+
+// Settings are the training and evaluation settings of a trial.
+type Settings struct {
+	LR          float64 `json:"lr"`
+	Epochs      int     `json:"epochs"`
+	Batch       int     `json:"batch"`
+	WeightDecay float64 `json:"weight_decay"`
+	WarmupFrac  float64 `json:"warmup_frac"`
+	// Select keeps the epoch with the best validation score.
+	Select bool `json:"select"`
+	// MaxEval caps the validation and test examples scored (0: all), so
+	// that small sweeps stay cheap; the first examples of each split are
+	// used.
+	MaxEval int `json:"max_eval"`
+}
+
+// ID is the hex SHA-256 of the spec's canonical JSON (Go's encoder sorts
+// map keys), shortened to 16 characters.
+func (s Spec) ID() string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("trial: spec does not encode: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Label is a short human description for progress lines.
+func (s Spec) Label() string {
+	params := ""
+	for _, k := range []string{"rank", "length", "bottleneck"} {
+		if v, ok := s.MethodParams[k]; ok {
+			params += fmt.Sprintf(" %s=%v", k, v)
+		}
+	}
+	size := "all"
+	if s.DataSize > 0 {
+		size = fmt.Sprint(s.DataSize)
+	}
+	return fmt.Sprintf("%s/%s%s n=%s seed=%d lr=%g", s.Task, s.Method, params, size, s.Seed, s.Train.LR)
+}
