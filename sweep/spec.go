@@ -29,6 +29,7 @@ type Spec struct {
 	Seeds     []int
 	Train     trial.Settings
 	Methods   []MethodGrid // in file order
+	lines     map[string]int
 }
 
 // MethodGrid is one method's axes: hyper-parameter (or "lr") → values.
@@ -66,10 +67,10 @@ func Parse(file string, data []byte) (*Spec, error) {
 	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0},
 		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}}
 	root := doc.Content[0]
-	seen := map[string]bool{}
+	s.lines = map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		seen[k.Value] = true
+		s.lines[k.Value] = k.Line
 		var err error
 		switch k.Value {
 		case "name":
@@ -97,11 +98,11 @@ func Parse(file string, data []byte) (*Spec, error) {
 		}
 	}
 	for _, req := range []string{"tasks", "methods"} {
-		if !seen[req] {
+		if s.lines[req] == 0 {
 			return nil, specError(file, root.Line, req, "required")
 		}
 	}
-	if err := s.check(root); err != nil {
+	if err := s.check(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -224,19 +225,19 @@ func (s *Spec) parseMethods(v *yaml.Node) error {
 }
 
 // check validates names and every grid point against its method.
-func (s *Spec) check(root *yaml.Node) error {
+func (s *Spec) check() error {
 	zoo := map[string]bool{}
 	for _, n := range model.Zoo() {
 		zoo[n] = true
 	}
 	for _, m := range s.Models {
 		if st, err := os.Stat(m); !zoo[m] && (err != nil || !st.IsDir()) {
-			return specError(s.File, root.Line, "models", "%q is neither a shipped model %v nor a checkpoint directory", m, model.Zoo())
+			return specError(s.File, s.lines["models"], "models", "%q is neither a shipped model %v nor a checkpoint directory", m, model.Zoo())
 		}
 	}
 	for _, t := range s.Tasks {
 		if _, err := tasks.Load(t); err != nil {
-			return specError(s.File, root.Line, "tasks", "%v", err)
+			return specError(s.File, s.lines["tasks"], "tasks", "%v", err)
 		}
 	}
 	for _, g := range s.Methods {

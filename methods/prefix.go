@@ -1,0 +1,173 @@
+package methods
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+)
+
+// prefix is prefix tuning (Li & Liang, 2021, arXiv 2101.00190) in the
+// deep form of P-tuning v2 (Liu et al., 2022, arXiv 2110.07602): every
+// layer's attention gains L trainable key and value vectors that every
+// query attends to, as if L virtual tokens preceded the input in each
+// layer separately. Unlike prompt tuning it steers every layer directly,
+// not only through the input, and it takes up no positions: the prefix
+// rows enter attention after the key and value projections, so a sequence
+// keeps the whole context. Only the prefix trains.
+//
+// With projection, the prefix is produced by a small MLP from an L×d
+// embedding, as Li & Liang do to stabilise training (they found optimising
+// the prefix directly sensitive to the learning rate and initialisation)
+// and as HF PEFT's prefix_projection does: E [L, d] → Linear(d, hidden) →
+// tanh → Linear(hidden, 2·layers·d). The last layer is held as 2·layers
+// separate Linear(hidden, d) heads, one per layer and per key or value:
+// the same function and parameter count as one wide layer split into
+// column blocks, without a slicing op. After training the MLP could be
+// evaluated once and thrown away; it is kept here so adapter files hold
+// what trained.
+type prefix struct{}
+
+func init() { Register(prefix{}) }
+
+func (prefix) Name() string { return "prefix" }
+func (prefix) Doc() string {
+	return "prefix tuning: L trainable key and value vectors in every attention layer, optionally from an MLP"
+}
+
+// DefaultLR: AdamW moves each coordinate by up to the rate each step, so
+// 1e-2 is half the direct prefixes' initial scale (0.02): enough for a
+// tiny model to move its prefix within a short sweep, and below prompt
+// tuning's 3e-2 because a prefix acts on every layer at once rather than
+// through the input alone. Li & Liang train GPT-2 medium with the MLP at
+// far lower rates (5·10⁻⁵ for table-to-text); a sweep lowers it for
+// projection or larger models.
+func (prefix) DefaultLR() float64 { return 1e-2 }
+
+func (prefix) Params() []Spec {
+	return []Spec{
+		{Name: "length", Kind: Int, Default: 8, Min: 1, Max: math.Inf(1), Doc: "prefix length L: key and value rows per layer"},
+		{Name: "projection", Kind: Bool, Default: false, Doc: "produce the prefix with an MLP from an L×d embedding (Li & Liang's reparameterisation)"},
+		{Name: "hidden", Kind: Int, Default: 64, Min: 1, Max: math.Inf(1), Doc: "width of the reparameterisation MLP (with projection)"},
+	}
+}
+
+// prefixHook supplies each layer's prefix, either stored (keys, values)
+// or computed by the MLP (emb, fc, heads).
+type prefixHook struct {
+	keys, values []*nn.Param // [L, d] per layer
+
+	emb          *nn.Param   // [L, d]
+	fcW, fcB     *nn.Param   // [d, hidden], [hidden]
+	headW, headB []*nn.Param // per layer: key head at 2i, value head at 2i+1; [hidden, d], [d]
+
+	// hidden caches tanh(E·W + b) per graph: Build asks for the prefix
+	// layer by layer, and the MLP's first layer is shared by all of them.
+	// An entry lives as long as the hook, which is as long as the trainer
+	// holding the same graphs.
+	mu     sync.Mutex
+	hidden map[*nn.Graph]*model.Node
+}
+
+func (prefix) Attach(base *model.Base, v Values, seed uint64) (*Attached, error) {
+	m := base.Model
+	L, ctx := v.Int("length"), m.Config.Context
+	if L >= ctx {
+		// The prefix takes no positions, but a prefix as long as the
+		// context would outweigh every real token in attention; the cap
+		// matches prompt tuning's so both sweep the same lengths.
+		return nil, fmt.Errorf("field \"length\": a prefix of %d is not shorter than the context of %d", L, ctx)
+	}
+	d, layers := m.Config.DModel, m.Config.Layers
+	rng := rand.New(rand.NewPCG(seed, 0x9f1))
+	h := &prefixHook{}
+	var own []*nn.Param
+	if !v.Bool("projection") {
+		// N(0, 0.02), the scale of GPT-2's weights: small prefixes start
+		// close to the base model and grow as training needs.
+		for i := range layers {
+			k := newOwn(m, fmt.Sprintf("prefix.h.%d.key", i), L, d)
+			val := newOwn(m, fmt.Sprintf("prefix.h.%d.value", i), L, d)
+			normalInit(k, rng, 0.02)
+			normalInit(val, rng, 0.02)
+			h.keys, h.values = append(h.keys, k), append(h.values, val)
+			own = append(own, k, val)
+		}
+	} else {
+		// PyTorch's defaults, which HF PEFT's prefix encoder gets: the
+		// embedding N(0, 1), each Linear's weight and bias U(±1/√in).
+		hid := v.Int("hidden")
+		h.emb = newOwn(m, "prefix.embedding", L, d)
+		h.fcW, h.fcB = newOwn(m, "prefix.mlp.fc.weight", d, hid), newOwn(m, "prefix.mlp.fc.bias", hid)
+		normalInit(h.emb, rng, 1)
+		uniformInit(h.fcW, rng, d)
+		uniformInit(h.fcB, rng, d)
+		own = append(own, h.emb, h.fcW, h.fcB)
+		for i := range layers {
+			for _, kv := range []string{"key", "value"} {
+				w := newOwn(m, fmt.Sprintf("prefix.h.%d.%s.weight", i, kv), hid, d)
+				b := newOwn(m, fmt.Sprintf("prefix.h.%d.%s.bias", i, kv), d)
+				uniformInit(w, rng, hid)
+				uniformInit(b, rng, hid)
+				h.headW, h.headB = append(h.headW, w), append(h.headB, b)
+				own = append(own, w, b)
+			}
+		}
+		h.hidden = map[*nn.Graph]*model.Node{}
+	}
+	m.SetTrainable(false)
+	return &Attached{Hooks: []model.Hook{h}, Own: own}, nil
+}
+
+func normalInit(p *nn.Param, rng *rand.Rand, std float64) {
+	for i := range p.Size() {
+		p.Value.Set(i, cast(p, rng.NormFloat64()*std))
+	}
+}
+
+// uniformInit draws U(−1/√fanIn, 1/√fanIn), torch.nn.Linear's default.
+func uniformInit(p *nn.Param, rng *rand.Rand, fanIn int) {
+	bound := 1 / math.Sqrt(float64(fanIn))
+	for i := range p.Size() {
+		p.Value.Set(i, cast(p, (2*rng.Float64()-1)*bound))
+	}
+}
+
+func (h *prefixHook) HookPrefix(c *model.Ctx, layer int) (k, v *model.Node, err error) {
+	g := c.Graph
+	if h.emb == nil {
+		return g.Param(h.keys[layer]), g.Param(h.values[layer]), nil
+	}
+	hid, err := h.hiddenOf(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k, err = nn.Linear(hid, g.Param(h.headW[2*layer]), g.Param(h.headB[2*layer])); err != nil {
+		return nil, nil, err
+	}
+	v, err = nn.Linear(hid, g.Param(h.headW[2*layer+1]), g.Param(h.headB[2*layer+1]))
+	return k, v, err
+}
+
+// hiddenOf returns tanh(E·W + b) [L, hidden] in g, building it on the
+// first layer's call.
+func (h *prefixHook) hiddenOf(g *nn.Graph) (*model.Node, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n, ok := h.hidden[g]; ok {
+		return n, nil
+	}
+	z, err := nn.Linear(g.Param(h.emb), g.Param(h.fcW), g.Param(h.fcB))
+	if err != nil {
+		return nil, err
+	}
+	n, err := nn.Tanh(z)
+	if err != nil {
+		return nil, err
+	}
+	h.hidden[g] = n
+	return n, nil
+}
