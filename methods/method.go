@@ -55,16 +55,25 @@ type Merger interface {
 	Unmerge() error
 }
 
-// NumTrainable counts the parameters that receive gradients: the
+// Trainable lists every weight that receives gradients, once: the
 // method's own and the model weights left trainable.
-func (a *Attached) NumTrainable(m *model.Model) int {
+func (a *Attached) Trainable(m *model.Model) []*nn.Param {
 	seen := map[*nn.Param]bool{}
-	n := 0
+	var out []*nn.Param
 	for _, p := range append(append([]*nn.Param{}, a.Own...), m.Params...) {
 		if p.Trainable && !seen[p] {
 			seen[p] = true
-			n += p.Size()
+			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// NumTrainable counts the parameters that receive gradients.
+func (a *Attached) NumTrainable(m *model.Model) int {
+	n := 0
+	for _, p := range a.Trainable(m) {
+		n += p.Size()
 	}
 	return n
 }

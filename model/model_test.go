@@ -227,3 +227,16 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		}
 	}
 }
+
+// With every weight trainable the count is PaLM's 6N + 12·L·d·T.
+func TestTrainFLOPsFullTraining(t *testing.T) {
+	c := Config{Vocab: 2048, Context: 256, DModel: 128, Layers: 4, Heads: 4, DFF: 512}
+	n := 4*(4*128*128+2*128*512) + 2048*128
+	want := 6*float64(n) + 12*4*128*256
+	if got := c.TrainFLOPsPerToken(256, n); got != want {
+		t.Fatalf("%g FLOPs per token, want %g", got, want)
+	}
+	if frozen := c.TrainFLOPsPerToken(256, 0); frozen != want-2*float64(n) {
+		t.Fatalf("frozen model: %g", frozen)
+	}
+}

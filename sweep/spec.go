@@ -243,7 +243,10 @@ func (s *Spec) check() error {
 	for _, g := range s.Methods {
 		m, _ := methods.Get(g.Method)
 		for _, point := range g.points() {
-			params, lr := split(point)
+			params, lr, size := split(point)
+			if _, ok := dataSize(size); size != nil && !ok {
+				return specError(s.File, g.lines["data_size"], "methods."+g.Method+".data_size", "%v is not a positive integer or all", size)
+			}
 			if lr != nil {
 				if f, ok := toFloat(lr); !ok || !(f > 0) {
 					return specError(s.File, g.lines["lr"], "methods."+g.Method+".lr", "%v is not a positive number", lr)
@@ -288,39 +291,56 @@ func (g MethodGrid) points() []map[string]any {
 	return out
 }
 
-// split separates the learning rate from the method's hyper-parameters.
-func split(point map[string]any) (map[string]any, any) {
-	params := map[string]any{}
-	var lr any
+// split separates the trial settings a method grid may vary (the learning
+// rate and the data size) from the method's hyper-parameters.
+func split(point map[string]any) (params map[string]any, lr, size any) {
+	params = map[string]any{}
 	for k, v := range point {
-		if k == "lr" {
+		switch k {
+		case "lr":
 			lr = v
-			continue
+		case "data_size":
+			size = v
+		default:
+			params[k] = v
 		}
-		params[k] = v
 	}
-	return params, lr
+	return params, lr, size
 }
 
-// Trials expands the spec: models × tasks × data sizes × (each method's
-// own grid) × seeds.
+// dataSize reads a per-method data size: a positive integer or "all".
+func dataSize(x any) (int, bool) {
+	if x == "all" {
+		return 0, true
+	}
+	n, ok := x.(int)
+	return n, ok && n > 0
+}
+
+// Trials expands the spec: models × tasks × (each method's own grid) ×
+// data sizes × seeds. A method grid that sets data_size uses its own
+// sizes instead of the shared ones.
 func (s *Spec) Trials() []trial.Spec {
 	var out []trial.Spec
 	for _, mdl := range s.Models {
 		for _, task := range s.Tasks {
-			for _, size := range s.DataSizes {
-				for _, g := range s.Methods {
-					m, _ := methods.Get(g.Method)
-					for _, point := range g.points() {
-						params, lr := split(point)
-						vals, _ := methods.Resolve(m, params)
-						settings := s.Train
-						settings.LR = m.DefaultLR()
-						if lr != nil {
-							settings.LR, _ = toFloat(lr)
-						}
+			for _, g := range s.Methods {
+				m, _ := methods.Get(g.Method)
+				for _, point := range g.points() {
+					params, lr, size := split(point)
+					vals, _ := methods.Resolve(m, params)
+					settings := s.Train
+					settings.LR = m.DefaultLR()
+					if lr != nil {
+						settings.LR, _ = toFloat(lr)
+					}
+					sizes := s.DataSizes
+					if n, ok := dataSize(size); ok {
+						sizes = []int{n}
+					}
+					for _, n := range sizes {
 						for _, seed := range s.Seeds {
-							out = append(out, trial.Spec{Model: mdl, Task: task, DataSize: size, Method: g.Method,
+							out = append(out, trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method,
 								MethodParams: map[string]any(vals), Seed: seed, Train: settings})
 						}
 					}

@@ -18,6 +18,7 @@ methods:
   prompt: {length: [4, 8]}
   full: {lr: [1e-4, 3e-4]}
   bitfit:
+  ia3: {data_size: [16, 64, 128]}
 `
 
 func TestExpandPerMethodGrids(t *testing.T) {
@@ -26,10 +27,11 @@ func TestExpandPerMethodGrids(t *testing.T) {
 		t.Fatal(err)
 	}
 	trials := s.Trials()
-	// 2 tasks × 2 sizes × (3 + 2 + 2 + 1 grid points) × 2 seeds: the LoRA
-	// ranks never multiply with the prompt lengths.
-	if len(trials) != 2*2*8*2 {
-		t.Fatalf("%d trials, want %d", len(trials), 2*2*8*2)
+	// 2 tasks × (2 sizes × (3 + 2 + 2 + 1 grid points) + ia3's own 3
+	// sizes) × 2 seeds: the LoRA ranks never multiply with the prompt
+	// lengths, and ia3's data sizes replace the shared ones.
+	if want := 2 * (2*8 + 3) * 2; len(trials) != want {
+		t.Fatalf("%d trials, want %d", len(trials), want)
 	}
 	ids := map[string]bool{}
 	perMethod := map[string]int{}
@@ -43,7 +45,7 @@ func TestExpandPerMethodGrids(t *testing.T) {
 			t.Fatalf("settings not carried: %+v", tr.Train)
 		}
 	}
-	if diff := cmp.Diff(map[string]int{"lora": 24, "prompt": 16, "full": 16, "bitfit": 8}, perMethod); diff != "" {
+	if diff := cmp.Diff(map[string]int{"lora": 24, "prompt": 16, "full": 16, "bitfit": 8, "ia3": 12}, perMethod); diff != "" {
 		t.Fatalf("trials per method:\n%s", diff)
 	}
 	// Hyper-parameters are resolved (defaults filled), so ids change when
@@ -86,6 +88,7 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 		{"unknown task", "tasks: [spam, nope]\nmethods: {full: {}}\n", `field "tasks"`},
 		{"unknown model", "models: [huge]\ntasks: [spam]\nmethods: {full: {}}\n", `field "models"`},
 		{"missing methods", "tasks: [spam]\n", `field "methods": required`},
+		{"bad method data size", "tasks: [spam]\nmethods:\n  ia3: {data_size: [8, none]}\n", `bad.yaml:3: field "methods.ia3.data_size"`},
 		{"bad train field", "tasks: [spam]\ntrain: {epochs: 0}\nmethods: {full: {}}\n", `bad.yaml:2: field "train.epochs"`},
 	}
 	for _, c := range cases {

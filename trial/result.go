@@ -38,6 +38,15 @@ type Result struct {
 	PeakMemoryBytes    int64   `json:"peak_memory_bytes"` // peak resident set of the trial's process
 	PeakHeapBytes      int64   `json:"peak_heap_bytes"`   // peak Go heap, sampled
 	TrainTokens        int64   `json:"train_tokens"`
+	// Throughput comparable across machines: the GFLOP/s of a fixed
+	// float32 matrix product through the same BLAS in the same process,
+	// the model FLOPs of a training step per token, model-FLOPs
+	// utilisation against the calibration, and tokens/s per calibrated
+	// GFLOP/s.
+	CalibrationGFLOPS  float64 `json:"calibration_gflops"`
+	TrainFLOPsPerToken float64 `json:"train_flops_per_token"`
+	MFU                float64 `json:"mfu"`
+	NormTokensPerSec   float64 `json:"tokens_per_sec_per_gflops"`
 	Steps              int     `json:"steps"`
 	BestEpoch          int     `json:"best_epoch,omitempty"`
 	WallTime           float64 `json:"wall_time"`

@@ -105,8 +105,8 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 	defer tr.Close()
 	ev := &evaluator{tr: tr, task: task, labels: labels, batch: s.Batch, maxLen: maxLen, decode: base.Tokenizer.Decode}
 
-	best, bestEpoch := math.Inf(-1), 0
-	var snapshot map[*nn.Param][]float64
+	bestScore, bestEpoch := math.Inf(-1), 0
+	var best map[*nn.Param][]float64
 	for e := 1; e <= s.Epochs; e++ {
 		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
 		if err != nil {
@@ -120,24 +120,29 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 				return err
 			}
 			line += fmt.Sprintf(", validation %.4f", score)
-			if score > best {
-				best, bestEpoch, snapshot = score, e, trainable(a, m)
+			if score > bestScore {
+				bestScore, bestEpoch, best = score, e, snapshot(a, m)
 			}
 		}
 		logf("%s", line)
 	}
 	r.Metrics.TrainLoss = r.Metrics.EpochLoss[len(r.Metrics.EpochLoss)-1]
-	if snapshot != nil {
-		for p, v := range snapshot {
+	if best != nil {
+		for p, v := range best {
 			setValues(p, v)
 		}
 		r.BestEpoch = bestEpoch
-		r.Metrics.ValidAccuracy = &best
+		r.Metrics.ValidAccuracy = &bestScore
 	}
 	r.TrainTime = tr.TrainTime.Seconds()
 	r.TokensPerSec = tr.TokensPerSec()
 	r.TrainTokens = tr.TokensSeen
 	r.Steps = tr.Steps
+	r.CalibrationGFLOPS = nn.CalibrateGFLOPS(300 * time.Millisecond)
+	meanLen := int(tr.TokensSeen) / max(1, tr.Steps*s.Batch)
+	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(a, m))
+	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
+	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
 
 	score, f1, err := ev.score(testSet)
 	if err != nil {
@@ -187,13 +192,23 @@ func ownOutside(a *methods.Attached, m *model.Model) int {
 	return n
 }
 
-// trainable copies every trainable weight, for selecting the best epoch.
-func trainable(a *methods.Attached, m *model.Model) map[*nn.Param][]float64 {
-	out := map[*nn.Param][]float64{}
-	for _, p := range append(append([]*nn.Param{}, a.Own...), m.Params...) {
-		if p.Trainable {
-			out[p] = nn.Float64s(p.Value)
+// trainableMatrices counts the trainable weights that sit in matrix
+// products (those with two dimensions), whose gradients cost FLOPs.
+func trainableMatrices(a *methods.Attached, m *model.Model) int {
+	n := 0
+	for _, p := range a.Trainable(m) {
+		if p.Value.Dims() == 2 {
+			n += p.Size()
 		}
+	}
+	return n
+}
+
+// snapshot copies every trainable weight, for selecting the best epoch.
+func snapshot(a *methods.Attached, m *model.Model) map[*nn.Param][]float64 {
+	out := map[*nn.Param][]float64{}
+	for _, p := range a.Trainable(m) {
+		out[p] = nn.Float64s(p.Value)
 	}
 	return out
 }

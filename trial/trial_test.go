@@ -68,6 +68,9 @@ func TestTrialEndToEnd(t *testing.T) {
 			if r.TokensPerSec <= 0 || r.EvalTokensPerSec <= 0 || r.PeakMemoryBytes <= 0 || r.PeakHeapBytes <= 0 || r.Steps != 9 {
 				t.Fatalf("meters: %+v", r)
 			}
+			if r.CalibrationGFLOPS <= 0 || r.TrainFLOPsPerToken <= 0 || !(r.MFU > 0 && r.MFU < 1) || r.NormTokensPerSec <= 0 {
+				t.Fatalf("calibration %.2f GFLOP/s, %.3g FLOPs/token, MFU %.3f", r.CalibrationGFLOPS, r.TrainFLOPsPerToken, r.MFU)
+			}
 			if r.BestEpoch < 1 || r.BestEpoch > 3 || r.ID != teaSpec(base, c.method, c.params).ID() {
 				t.Fatalf("best epoch %d, id %s", r.BestEpoch, r.ID)
 			}

@@ -1,0 +1,17 @@
+package model
+
+// TrainFLOPsPerToken counts the floating-point operations of the matrix
+// products in one training step, per token of sequences of length T, as
+// model-FLOPs utilisation conventionally does (Chowdhery et al., 2022,
+// appendix B: 6N + 12·L·d·T for full training). The forward pass costs 2
+// per weight of every linear layer and the tied head, plus 4·T·d per layer
+// for Q·Kᵀ and P·V; the backward pass costs as much again to reach the
+// inputs (every method here needs gradients through the whole stack),
+// twice the attention forward for its four products, and 2 per trainable
+// matrix weight for the weight gradients, which frozen weights skip.
+func (c Config) TrainFLOPsPerToken(T, trainableMatrixParams int) float64 {
+	d, f, l := float64(c.DModel), float64(c.DFF), float64(c.Layers)
+	n := l*(4*d*d+2*d*f) + float64(c.Vocab)*d
+	attn := 4 * l * float64(T) * d
+	return (2*n + attn) + (2*n + 2*attn) + 2*float64(trainableMatrixParams)
+}
