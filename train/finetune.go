@@ -91,8 +91,93 @@ func FineTune(t *Trainer, pairs []Pair, B, maxLen, epochs int, seed uint64) ([]f
 // Classify scores every label continuation after every prompt, as
 // lm-evaluation-harness ranks multiple-choice answers, and returns the
 // index of the most likely label per prompt with the total
-// log-likelihoods.
+// log-likelihoods. When every label is a single token, one forward pass
+// per prompt scores them all.
 func Classify(t *Trainer, prompts, labels [][]int, B, maxLen int) ([]int, [][]float64, error) {
+	var scores [][]float64
+	var err error
+	if singleTokens(labels) {
+		scores, err = scoreNextToken(t, prompts, labels, B, maxLen)
+	} else {
+		scores, err = scoreContinuations(t, prompts, labels, B, maxLen)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	preds := make([]int, len(prompts))
+	for i, row := range scores {
+		best := math.Inf(-1)
+		for l, v := range row {
+			if v > best {
+				best, preds[i] = v, l
+			}
+		}
+	}
+	return preds, scores, nil
+}
+
+func singleTokens(labels [][]int) bool {
+	for _, l := range labels {
+		if len(l) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// scoreNextToken reads log p(label | prompt) for single-token labels from
+// the next-token distribution after each prompt.
+func scoreNextToken(t *Trainer, prompts, labels [][]int, B, maxLen int) ([][]float64, error) {
+	scores := make([][]float64, len(prompts))
+	for s := 0; s < len(prompts); s += B {
+		chunk := prompts[s:min(s+B, len(prompts))]
+		pairs := make([]Pair, len(chunk))
+		for i, p := range chunk {
+			pairs[i] = Pair{p, labels[0]}
+		}
+		b, err := PairBatch(pairs, B, maxLen)
+		if err != nil {
+			return nil, err
+		}
+		positions := make([]int, len(chunk))
+		for r := range chunk {
+			for k := r * b.T; k < (r+1)*b.T; k++ {
+				if b.Mask[k] != 0 { // the position that predicts the label
+					positions[r] = k
+					break
+				}
+			}
+		}
+		rows, err := t.Logits(b, positions)
+		if err != nil {
+			return nil, err
+		}
+		for r, logits := range rows {
+			lse := logSumExp(logits)
+			scores[s+r] = make([]float64, len(labels))
+			for l, tok := range labels {
+				scores[s+r][l] = logits[tok[0]] - lse
+			}
+		}
+	}
+	return scores, nil
+}
+
+func logSumExp(xs []float64) float64 {
+	mx := math.Inf(-1)
+	for _, x := range xs {
+		mx = math.Max(mx, x)
+	}
+	var s float64
+	for _, x := range xs {
+		s += math.Exp(x - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// scoreContinuations sums the log-likelihood of each label's tokens after
+// each prompt, one sequence per (prompt, label).
+func scoreContinuations(t *Trainer, prompts, labels [][]int, B, maxLen int) ([][]float64, error) {
 	type job struct{ ex, label int }
 	var jobs []job
 	for i := range prompts {
@@ -112,11 +197,11 @@ func Classify(t *Trainer, prompts, labels [][]int, B, maxLen int) ([]int, [][]fl
 		}
 		b, err := PairBatch(pairs, B, maxLen)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		lp, err := t.LogProbs(b)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for r, j := range chunk {
 			var sum float64
@@ -126,14 +211,5 @@ func Classify(t *Trainer, prompts, labels [][]int, B, maxLen int) ([]int, [][]fl
 			scores[j.ex][j.label] = sum
 		}
 	}
-	preds := make([]int, len(prompts))
-	for i, row := range scores {
-		best := math.Inf(-1)
-		for l, v := range row {
-			if v > best {
-				best, preds[i] = v, l
-			}
-		}
-	}
-	return preds, scores, nil
+	return scores, nil
 }

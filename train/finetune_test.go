@@ -120,3 +120,26 @@ func TestGenerateGreedy(t *testing.T) {
 		t.Fatalf("stop at 9 gave %v", stopped[0])
 	}
 }
+
+// The one-pass scoring of single-token labels gives the same scores as
+// scoring each (prompt, label) sequence.
+func TestClassifySingleTokenFastPathAgrees(t *testing.T) {
+	tr := newTrainer(t, 13, 1e-3)
+	prompts := [][]int{{1, 2, 3}, {4, 5}, {6, 7, 8, 9, 10}}
+	labels := [][]int{{11}, {12}, {3}}
+	fast, err := scoreNextToken(tr, prompts, labels, 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := scoreContinuations(tr, prompts, labels, 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fast {
+		for l := range fast[i] {
+			if d := fast[i][l] - slow[i][l]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("prompt %d label %d: %.7f one-pass, %.7f per sequence", i, l, fast[i][l], slow[i][l])
+			}
+		}
+	}
+}

@@ -35,6 +35,7 @@ func Generate(t *Trainer, prompts [][]int, maxNew, B, maxLen int, done func([]in
 			var which []int
 			for i, q := range seqs {
 				copy(b.IDs[i*T:], q)
+				b.Real += len(q)
 				if active[i] {
 					positions = append(positions, i*T+len(q)-1)
 					which = append(which, i)

@@ -81,6 +81,9 @@ type Trainer struct {
 	TokensSeen  int64
 	TrainTime   time.Duration
 	LastGradNrm float64
+	// Evaluation meters: real tokens run forward and the time it took.
+	EvalTokens int64
+	EvalTime   time.Duration
 }
 
 // NewTrainer returns a trainer with AdamW (weight decay wd) on sched.
@@ -165,49 +168,69 @@ func (t *Trainer) TokensPerSec() float64 {
 	return float64(t.TokensSeen) / t.TrainTime.Seconds()
 }
 
-// LogProbs returns log p(target) at every position of b (zero where the
-// target is out of the vocabulary, e.g. padding marked -1).
-func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
+// forward runs the evaluation program on b, metering it.
+func (t *Trainer) forward(b Batch) (*program, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	p, err := t.program(b, false)
 	if err != nil {
 		return nil, err
 	}
 	p.set(b)
 	if err := p.prog.Run(); err != nil {
+		return nil, err
+	}
+	t.EvalTokens += int64(b.RealTokens())
+	t.EvalTime += time.Since(start)
+	return p, nil
+}
+
+// EvalTokensPerSec is the evaluation throughput so far.
+func (t *Trainer) EvalTokensPerSec() float64 {
+	if t.EvalTime <= 0 {
+		return 0
+	}
+	return float64(t.EvalTokens) / t.EvalTime.Seconds()
+}
+
+// LogProbs returns log p(target) at every position of b (zero where the
+// target is out of the vocabulary, e.g. padding marked -1).
+func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
+	p, err := t.forward(b)
+	if err != nil {
 		return nil, err
 	}
 	return nn.Float64s(p.lp.Value()), nil
 }
 
-// Argmax runs b forward and returns the most likely next token at each of
-// the given flat positions (row·T + column): greedy decoding.
-func (t *Trainer) Argmax(b Batch, positions []int) ([]int, error) {
-	if err := b.check(); err != nil {
-		return nil, err
-	}
-	p, err := t.program(b, false)
+// Logits runs b forward and returns the logits at each of the given flat
+// positions (row·T + column).
+func (t *Trainer) Logits(b Batch, positions []int) ([][]float64, error) {
+	p, err := t.forward(b)
 	if err != nil {
 		return nil, err
 	}
-	p.set(b)
-	if err := p.prog.Run(); err != nil {
+	all := nn.Float64s(p.lm.Logits.Value())
+	v := t.Model.Config.Vocab
+	out := make([][]float64, len(positions))
+	for i, pos := range positions {
+		out[i] = all[pos*v : (pos+1)*v]
+	}
+	return out, nil
+}
+
+// Argmax returns the most likely next token at each of the given flat
+// positions of b: greedy decoding.
+func (t *Trainer) Argmax(b Batch, positions []int) ([]int, error) {
+	rows, err := t.Logits(b, positions)
+	if err != nil {
 		return nil, err
 	}
-	logits := p.lm.Logits.Value()
-	v := logits.Shape()[1]
-	out := make([]int, len(positions))
-	switch d := logits.Data().(type) {
-	case []float32:
-		for i, pos := range positions {
-			out[i] = argmax(d[pos*v : (pos+1)*v])
-		}
-	case []float64:
-		for i, pos := range positions {
-			out[i] = argmax(d[pos*v : (pos+1)*v])
-		}
+	out := make([]int, len(rows))
+	for i, r := range rows {
+		out[i] = argmax(r)
 	}
 	return out, nil
 }

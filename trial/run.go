@@ -105,7 +105,7 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 	defer tr.Close()
 	ev := &evaluator{tr: tr, task: task, labels: labels, batch: s.Batch, maxLen: maxLen, decode: base.Tokenizer.Decode}
 
-	bestScore, bestEpoch := math.Inf(-1), 0
+	bestScore, bestEpoch, r0 := math.Inf(-1), 0, time.Now()
 	var best map[*nn.Param][]float64
 	for e := 1; e <= s.Epochs; e++ {
 		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
@@ -113,7 +113,7 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 			return err
 		}
 		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
-		line := fmt.Sprintf("epoch %d/%d: train loss %.4f", e, s.Epochs, curve[0])
+		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, s.Epochs, curve[0])
 		if len(validSet.pairs) > 0 {
 			score, _, err := ev.score(validSet)
 			if err != nil {
@@ -154,7 +154,7 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 	} else {
 		r.Metrics.MacroF1 = &f1
 	}
-	r.EvalTokensPerSec = ev.tokensPerSec()
+	r.EvalTokensPerSec = tr.EvalTokensPerSec()
 
 	dir, err := os.MkdirTemp("", "peftbench-adapter-")
 	if err != nil {
@@ -233,14 +233,9 @@ type evaluator struct {
 	batch  int
 	maxLen int
 	decode func([]int) string
-
-	tokens int64
-	time   time.Duration
 }
 
 func (ev *evaluator) score(set encoded) (score, macroF1 float64, err error) {
-	start := time.Now()
-	defer func() { ev.time += time.Since(start) }()
 	prompts := make([][]int, len(set.pairs))
 	for i, p := range set.pairs {
 		prompts[i] = p.Prompt
@@ -260,7 +255,6 @@ func (ev *evaluator) score(set encoded) (score, macroF1 float64, err error) {
 				text, _, _ = strings.Cut(text, stop)
 			}
 			preds[i] = text
-			ev.tokens += int64(len(prompts[i]) + len(o))
 		}
 		return tasks.ExactMatch(preds, set.answers), 0, nil
 	}
@@ -268,17 +262,5 @@ func (ev *evaluator) score(set encoded) (score, macroF1 float64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, p := range prompts {
-		for _, l := range ev.labels {
-			ev.tokens += int64(len(p) + len(l))
-		}
-	}
 	return tasks.Accuracy(preds, set.gold), tasks.MacroF1(preds, set.gold, len(ev.labels)), nil
-}
-
-func (ev *evaluator) tokensPerSec() float64 {
-	if ev.time <= 0 {
-		return 0
-	}
-	return float64(ev.tokens) / ev.time.Seconds()
 }
