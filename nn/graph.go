@@ -186,6 +186,21 @@ func (p *Program) OpCounts() map[string]int {
 	return counts
 }
 
+// ValueBytes is the memory the values of one run take: the output of every
+// operation the program executes (activations, their gradients and the
+// weight gradients), from the shapes alone. Inputs and parameters are not
+// counted: they live outside the run.
+func (p *Program) ValueBytes() int64 {
+	var n int64
+	for _, node := range p.sub.AllNodes() {
+		if node.Op() == nil || node.IsScalar() {
+			continue
+		}
+		n += int64(node.Shape().TotalSize()) * int64(node.Dtype().Size())
+	}
+	return n
+}
+
 // Close releases the program's machine.
 func (p *Program) Close() error { return p.vm.Close() }
 

@@ -84,6 +84,9 @@ type Trainer struct {
 	// Evaluation meters: real tokens run forward and the time it took.
 	EvalTokens int64
 	EvalTime   time.Duration
+	// StepValueBytes is the largest ValueBytes of the training programs:
+	// what one step's activations and gradients take.
+	StepValueBytes int64
 }
 
 // NewTrainer returns a trainer with AdamW (weight decay wd) on sched.
@@ -123,6 +126,9 @@ func (t *Trainer) program(b Batch, training bool) (*program, error) {
 	}
 	if training && len(p.prog.Params) == 0 {
 		return nil, fmt.Errorf("train: nothing to train: every parameter is frozen")
+	}
+	if training {
+		t.StepValueBytes = max(t.StepValueBytes, p.prog.ValueBytes())
 	}
 	cache[key] = p
 	return p, nil

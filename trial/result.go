@@ -37,7 +37,9 @@ type Result struct {
 	EvalTokensPerSec   float64 `json:"eval_tokens_per_sec"`
 	PeakMemoryBytes    int64   `json:"peak_memory_bytes"` // peak resident set of the trial's process
 	PeakHeapBytes      int64   `json:"peak_heap_bytes"`   // peak Go heap, sampled
-	TrainTokens        int64   `json:"train_tokens"`
+	// MemoryAccounted breaks the memory down analytically.
+	MemoryAccounted Memory `json:"memory_accounted"`
+	TrainTokens     int64  `json:"train_tokens"`
 	// Throughput comparable across machines: the GFLOP/s of a fixed
 	// float32 matrix product through the same BLAS in the same process,
 	// the model FLOPs of a training step per token, model-FLOPs

@@ -143,6 +143,7 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(a, m))
 	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
+	r.MemoryAccounted = account(a, m, r.NumTotalParams, tr)
 
 	score, f1, err := ev.score(testSet)
 	if err != nil {

@@ -1,0 +1,368 @@
+package check
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// labelRows names each row by model, task and method plus whichever other
+// parts of the key take more than one value among the rows (a
+// hyper-parameter counts when it varies within its method), so labels are
+// short yet tell rows apart. Rows that still collide get a hash suffix.
+func labelRows(rows []Row) {
+	type part struct {
+		name string
+		val  func(Key) string
+	}
+	parts := []part{
+		{"n", func(k Key) string {
+			if k.DataSize == 0 {
+				return "all"
+			}
+			return strconv.Itoa(k.DataSize)
+		}},
+		{"lr", func(k Key) string { return num(k.Train.LR) }},
+		{"epochs", func(k Key) string { return strconv.Itoa(k.Train.Epochs) }},
+		{"batch", func(k Key) string { return strconv.Itoa(k.Train.Batch) }},
+		{"max_eval", func(k Key) string { return strconv.Itoa(k.Train.MaxEval) }},
+		{"weight_decay", func(k Key) string { return num(k.Train.WeightDecay) }},
+		{"warmup", func(k Key) string { return num(k.Train.WarmupFrac) }},
+		{"select", func(k Key) string { return strconv.FormatBool(k.Train.Select) }},
+	}
+	varies := func(val func(Key) string, keep func(Key) bool) bool {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if keep(r.Key) {
+				seen[val(r.Key)] = true
+			}
+		}
+		return len(seen) > 1
+	}
+	all := func(Key) bool { return true }
+	showModel := varies(func(k Key) string { return k.Model }, all)
+	var shown []part
+	for _, p := range parts {
+		if varies(p.val, all) {
+			shown = append(shown, p)
+		}
+	}
+	// Hyper-parameters shown per method.
+	params := map[string][]string{}
+	for _, r := range rows {
+		m := r.Key.Method
+		for name := range r.Key.MethodParams {
+			if !contains(params[m], name) {
+				params[m] = append(params[m], name)
+			}
+		}
+	}
+	showParam := map[string][]string{}
+	for m, names := range params {
+		sort.Strings(names)
+		for _, name := range names {
+			val := func(k Key) string {
+				v, ok := k.MethodParams[name]
+				if !ok {
+					return "\x00absent"
+				}
+				return valueLabel(v)
+			}
+			if varies(val, func(k Key) bool { return k.Method == m }) {
+				showParam[m] = append(showParam[m], name)
+			}
+		}
+	}
+
+	count := map[string]int{}
+	for i := range rows {
+		k := rows[i].Key
+		var b strings.Builder
+		if showModel {
+			b.WriteString(k.Model + " ")
+		}
+		b.WriteString(k.Task + "/" + k.Method)
+		for _, name := range showParam[k.Method] {
+			if v, ok := k.MethodParams[name]; ok {
+				b.WriteString(" " + name + "=" + valueLabel(v))
+			}
+		}
+		for _, p := range shown {
+			b.WriteString(" " + p.name + "=" + p.val(k))
+		}
+		rows[i].Label = b.String()
+		count[rows[i].Label]++
+	}
+	for i := range rows {
+		if count[rows[i].Label] > 1 {
+			sum := sha256.Sum256([]byte(rows[i].Key.String()))
+			rows[i].Label += " #" + hex.EncodeToString(sum[:3])
+		}
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func valueLabel(v any) string {
+	switch x := v.(type) {
+	case []any:
+		s := make([]string, len(x))
+		for i, e := range x {
+			s[i] = valueLabel(e)
+		}
+		return strings.Join(s, ",")
+	case string:
+		return x
+	case float64:
+		return num(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// Cells of the table and the summary.
+
+func accCell(c *Config) string {
+	switch {
+	case c == nil:
+		return "—"
+	case c.Accuracy.N == 0:
+		return "no successful seed"
+	}
+	return fmt.Sprintf("%.3f ± %.3f (n=%d)", c.Accuracy.Mean, c.Accuracy.Std, c.Accuracy.N)
+}
+
+func deltaCell(r Row) string {
+	if !r.AccCompared {
+		return "—"
+	}
+	d := fmt.Sprintf("%+.3f", -r.AccDrop)
+	if d == "-0.000" || d == "+0.000" {
+		d = "0.000"
+	}
+	return fmt.Sprintf("%s (tol %.3f)", d, r.AccTol)
+}
+
+func throughputOf(c *Config, basis string) float64 {
+	if basis == Normalized {
+		return c.NormalizedThroughput
+	}
+	return c.TokensPerSec
+}
+
+func unit(basis string) string {
+	if basis == Normalized {
+		return "tok/GFLOP"
+	}
+	return "tok/s"
+}
+
+func throughputCell(r Row) string {
+	one := func(c *Config) string {
+		if c == nil || c.Accuracy.N == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.4g %s", throughputOf(c, c.Basis()), unit(c.Basis()))
+	}
+	if r.ThroughputRatio == 0 {
+		if r.Old == nil || r.New == nil {
+			return one(r.Old) + " → " + one(r.New)
+		}
+		return "—"
+	}
+	b := r.ThroughputBasis
+	s := fmt.Sprintf("%.4g → %.4g %s (%.2f×)", throughputOf(r.Old, b), throughputOf(r.New, b), unit(b), r.ThroughputRatio)
+	if b == Raw {
+		s += " raw"
+	}
+	return s
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
+
+func memoryCell(r Row) string {
+	one := func(c *Config) string {
+		if c == nil || c.PeakMemoryBytes == 0 {
+			return "—"
+		}
+		return mib(c.PeakMemoryBytes)
+	}
+	s := one(r.Old) + " → " + one(r.New) + " MiB"
+	if r.MemoryRatio > 0 {
+		s += fmt.Sprintf(" (%.2f×)", r.MemoryRatio)
+	}
+	return s
+}
+
+var header = []any{"configuration", "verdict", "accuracy (baseline)", "accuracy (run)", "Δ accuracy", "throughput", "peak memory"}
+
+func cells(r Row) []string {
+	return []string{r.Label, r.Verdict(), accCell(r.Old), accCell(r.New), deltaCell(r), throughputCell(r), memoryCell(r)}
+}
+
+// Counts is a one-line tally: "12 configurations: 10 ok, 1 regression,
+// 1 missing, 0 new".
+func (r Report) Counts() string {
+	return fmt.Sprintf("%d configurations: %d ok, %d regression, %d missing, %d new",
+		len(r.Rows), len(r.rows(OK)), len(r.Regressions()), len(r.Missing()), len(r.New()))
+}
+
+// WriteTable prints what moved: the rows whose values changed beyond
+// noise and every regression, missing or new configuration; then the
+// tally, the notes and the verdict.
+func (r Report) WriteTable(w io.Writer) error {
+	moved := r.Moved()
+	if len(moved) == 0 {
+		fmt.Fprintf(w, "Nothing moved beyond noise.\n")
+	} else {
+		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+		t.Header(header...)
+		for _, row := range moved {
+			c := cells(row)
+			args := make([]any, len(c))
+			for i, s := range c {
+				args[i] = s
+			}
+			if err := t.Append(args...); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, r.Counts())
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	for _, row := range r.Rows {
+		for _, n := range row.Notes {
+			fmt.Fprintf(w, "note: %s: %s\n", row.Label, n)
+		}
+	}
+	_, err := fmt.Fprintln(w, r.verdictLine())
+	return err
+}
+
+func (r Report) verdictLine() string {
+	if err := r.Err(); err != nil {
+		return "FAIL: " + strings.TrimPrefix(err.Error(), "check failed: ")
+	}
+	return "PASS"
+}
+
+// Markdown is the summary: inputs, tolerances, regressions and notes, and
+// every configuration with its baseline and run values.
+func (r Report) Markdown() []byte {
+	var b bytes.Buffer
+	result := "passed"
+	if r.Failed() {
+		result = "FAILED"
+	}
+	fmt.Fprintf(&b, "# Regression check: %s\n\n", result)
+	fmt.Fprintf(&b, "| | baseline | run |\n|---|---|---|\n")
+	row := func(name, a, c string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", name, mdCell(a), mdCell(c)) }
+	row("source", code(r.BaselineFile), code(r.RunDir))
+	row("time", "created "+r.Baseline.Created.Format("2006-01-02 15:04 MST"), "checked "+r.Run.Created.Format("2006-01-02 15:04 MST"))
+	row("code version", r.Baseline.CodeVersion, r.Run.CodeVersion)
+	row("machine", r.Baseline.Machine, r.Run.Machine)
+	row("trials (failed)", fmt.Sprintf("%d (%d)", r.Baseline.Trials, r.Baseline.FailedTrials), fmt.Sprintf("%d (%d)", r.Run.Trials, r.Run.FailedTrials))
+	row("throughput", r.Baseline.Throughput, r.Run.Throughput)
+
+	t := r.Tolerances
+	missing := "warning"
+	if t.FailMissing {
+		missing = "failure"
+	}
+	fmt.Fprintf(&b, "\nTolerances: an accuracy drop is a regression when it exceeds both %g and %g standard errors of the difference "+
+		"of means (√(sd_b²/n_b + sd_r²/n_r)); throughput below %g× the baseline and peak memory above %g× it are regressions; "+
+		"a failed trial is a regression; a missing configuration is a %s.\n\n", t.AccFloor, t.AccSigmas, t.ThroughputRatio, t.MemoryRatio, missing)
+	fmt.Fprintf(&b, "%s.\n", r.Counts())
+
+	if reg := r.Regressions(); len(reg) > 0 {
+		fmt.Fprintf(&b, "\n## Regressions\n\n")
+		for _, row := range reg {
+			fmt.Fprintf(&b, "- **%s**: %s\n", mdText(row.Label), mdText(explain(row, t.AccFloor)))
+		}
+	}
+	var notes []string
+	notes = append(notes, r.Notes...)
+	for _, row := range r.Rows {
+		for _, n := range row.Notes {
+			notes = append(notes, row.Label+": "+n)
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(&b, "\n## Notes\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", mdText(n))
+		}
+	}
+	fmt.Fprintf(&b, "\n## Configurations\n\n")
+	var hs []string
+	for _, h := range header {
+		hs = append(hs, h.(string))
+	}
+	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(hs, " | "), strings.Repeat("---|", len(hs)))
+	for _, row := range r.Rows {
+		c := cells(row)
+		for i := range c {
+			c[i] = mdCell(c[i])
+		}
+		if row.Status == Regression {
+			c[1] = "**" + c[1] + "**"
+		}
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(c, " | "))
+	}
+	return b.Bytes()
+}
+
+// explain says in words why a row regressed.
+func explain(r Row, floor float64) string {
+	var out []string
+	for _, reason := range r.Reasons {
+		switch reason {
+		case ReasonAccuracy:
+			out = append(out, fmt.Sprintf("accuracy %.3f → %.3f, a drop of %.3f beyond the tolerated %.3f (floor %.3f, noise %.3f)",
+				r.Old.Accuracy.Mean, r.New.Accuracy.Mean, r.AccDrop, r.AccTol, floor, r.AccNoise))
+		case ReasonThroughput:
+			out = append(out, "throughput "+throughputCell(r))
+		case ReasonMemory:
+			out = append(out, "peak memory "+memoryCell(r))
+		case ReasonFailed:
+			out = append(out, fmt.Sprintf("%d trial(s) failed", len(r.New.Failed)))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
+
+func mdText(s string) string {
+	return strings.NewReplacer("*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func mdCell(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
+}

@@ -1,0 +1,68 @@
+package trial
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"github.com/peftbench/peftbench/internal/meter"
+	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/train"
+	"gorgonia.org/tensor"
+)
+
+// The analytic account agrees with the measured Go heap: the heap peaks
+// above it by at most one step's garbage (the engine allocates a step's
+// values afresh and the collector frees the last step's lazily) and never
+// below it.
+func TestMemoryAccountMatchesHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a few hundred MB")
+	}
+	cfg := model.Config{Vocab: 2048, Context: 256, DModel: 128, Layers: 4, Heads: 4, DFF: 512}
+	for _, method := range []string{"full", "lora"} {
+		t.Run(method, func(t *testing.T) {
+			m, err := model.New(cfg, tensor.Float32, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := methods.Attach(&model.Base{Model: m}, method, nil, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := train.NewTrainer(m, nn.Schedule{Peak: 1e-3, Warmup: 1, Total: 4}, 0, a.Hooks...)
+			defer tr.Close()
+			rng := rand.New(rand.NewPCG(1, 1))
+			b := train.Batch{B: 8, T: 128, IDs: make([]int, 1024), Targets: make([]int, 1024), Mask: make([]float64, 1024)}
+			for i := range b.IDs {
+				b.IDs[i], b.Targets[i], b.Mask[i] = rng.IntN(cfg.Vocab), rng.IntN(cfg.Vocab), 1
+			}
+			if _, err := tr.Step(b); err != nil { // compile
+				t.Fatal(err)
+			}
+			runtime.GC()
+			debug.FreeOSMemory()
+			h := meter.StartHeapSampler(time.Millisecond)
+			for range 3 {
+				if _, err := tr.Step(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			peak := h.Stop()
+			mem := account(a, m, m.NumParams()+ownOutside(a, m), tr)
+			ratio := float64(peak) / float64(mem.TotalBytes)
+			t.Logf("%s: accounted %.1f MB (weights %.1f, optimizer %.1f, step values %.1f), heap peak %.1f MB, ratio %.2f",
+				method, mb(mem.TotalBytes), mb(mem.WeightBytes), mb(mem.OptimizerBytes), mb(mem.StepBytes), mb(peak), ratio)
+			if peak < mem.TotalBytes*9/10 || peak > mem.TotalBytes+2*mem.StepBytes {
+				t.Errorf("heap peak %.1f MB outside [0.9 × accounted, accounted + 2 steps] = [%.1f, %.1f] MB",
+					mb(peak), 0.9*mb(mem.TotalBytes), mb(mem.TotalBytes+2*mem.StepBytes))
+			}
+		})
+	}
+}
+
+func mb(b int64) float64 { return float64(b) / 1e6 }
