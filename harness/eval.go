@@ -56,6 +56,6 @@ func envCmd() *cobra.Command {
 		Use:   "env",
 		Short: "Print the machine, toolchain, BLAS and code version results are tagged with",
 		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Println(machine.Describe()) },
+		Run:   func(*cobra.Command, []string) { fmt.Println(machine.Describe(nn.BLAS())) },
 	}
 }

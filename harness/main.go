@@ -1,6 +1,6 @@
-// Command harness is peftbench's command line: it pre-trains base models,
-// evaluates them and (as the project grows) runs sweeps of fine-tuning
-// trials and their reports. Run it with --help for the subcommands.
+// Command harness is peftbench's command line: it runs sweeps of
+// fine-tuning trials and their reports, pre-trains and evaluates base
+// models, and lists what it knows. Run it with --help for the subcommands.
 package main
 
 import (
@@ -19,12 +19,15 @@ func main() {
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "harness",
-		Short:         "peftbench: benchmark parameter-efficient fine-tuning methods",
+		Use:   "harness",
+		Short: "peftbench: benchmark parameter-efficient fine-tuning methods",
+		Long: `peftbench compares parameter-efficient fine-tuning methods on a base model
+it pre-trains and ships. With no subcommand it runs the default sweep
+(sweeps/default.yaml) into results/default and writes its report there.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE:          runDemo,
+		RunE:          runDefault,
 	}
-	root.AddCommand(sweepCmd(), trialCmd(), pretrainCmd(), evalCmd(), listCmd(), tasksCmd(), envCmd())
+	root.AddCommand(sweepCmd(), trialCmd(), reportCmd(), checkCmd(), baselineCmd(), pretrainCmd(), evalCmd(), listCmd(), tasksCmd(), envCmd())
 	return root
 }

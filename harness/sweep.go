@@ -10,6 +10,7 @@ import (
 
 	"github.com/peftbench/peftbench/sweep"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/run"
 	"github.com/spf13/cobra"
 )
 
@@ -148,5 +149,5 @@ func runTrial(spec trial.Spec) (r *trial.Result) {
 			r.Log = log[max(0, len(log)-20):]
 		}
 	}()
-	return trial.Run(spec, logf)
+	return run.Trial(spec, logf)
 }

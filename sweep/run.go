@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/peftbench/peftbench/internal/machine"
+	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/schollz/progressbar/v3"
 )
@@ -141,7 +142,7 @@ func runChild(t trial.Spec, opt Options, threads int) *trial.Result {
 	if err == nil {
 		return r
 	}
-	r = &trial.Result{ID: t.ID(), Status: trial.Failed, Spec: t, Env: machine.Describe(), Log: tail(out.String(), logLines)}
+	r = &trial.Result{ID: t.ID(), Status: trial.Failed, Spec: t, Env: machine.Describe(nn.BLAS()), Log: tail(out.String(), logLines)}
 	r.Error = fmt.Sprintf("trial process left no result: %v", runErr)
 	if runErr == nil {
 		r.Error = "trial process exited cleanly but left no result"

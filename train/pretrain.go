@@ -84,7 +84,7 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 	if err != nil {
 		return nil, err
 	}
-	res := &PretrainResult{Config: cfg, Command: command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(),
+	res := &PretrainResult{Config: cfg, Command: command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
 		HeldOutBaseline: "xz -9e on the held-out text after the training text: 2.019 bits per byte (corpus/README.md)"}
 	start := time.Now()
 	tok, err := tokenizer.Train(docTexts(trainDocs), cfg.Model.Vocab)

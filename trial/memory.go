@@ -1,11 +1,5 @@
 package trial
 
-import (
-	"github.com/peftbench/peftbench/methods"
-	"github.com/peftbench/peftbench/model"
-	"github.com/peftbench/peftbench/train"
-)
-
 // Memory is the analytic account of a trial's memory, from shapes and
 // counts alone, next to which results carry the measured peaks.
 type Memory struct {
@@ -21,16 +15,18 @@ type Memory struct {
 	TotalBytes int64 `json:"total"` // weights + optimizer state + step values
 }
 
-// account computes the breakdown for a trained trial.
-func account(a *methods.Attached, m *model.Model, total int, tr *train.Trainer) Memory {
-	trainable := int64(a.NumTrainable(m))
-	mem := Memory{
-		WeightBytes:    4 * int64(total),
-		TrainableBytes: 4 * trainable,
-		GradientBytes:  4 * trainable,
-		OptimizerBytes: 16 * trainable,
-		StepBytes:      tr.StepValueBytes,
-	}
-	mem.TotalBytes = mem.WeightBytes + mem.OptimizerBytes + mem.StepBytes
-	return mem
+// Projection is a trial's method and batch projected onto a large model
+// trained on a GPU: bf16 weights, fp32 optimizer state.
+type Projection struct {
+	Arch            string   `json:"arch"`
+	Precision       string   `json:"precision"`
+	Batch           int      `json:"batch"`
+	Seq             int      `json:"seq"`
+	TrainableParams int64    `json:"projected_trainable_params"`
+	WeightsBytes    int64    `json:"projected_weights_bytes"`
+	GradientsBytes  int64    `json:"projected_gradients_bytes"`
+	OptimizerBytes  int64    `json:"projected_optimizer_bytes"`
+	ActivationBytes int64    `json:"projected_activations_bytes"` // logits included
+	TotalBytes      int64    `json:"projected_total_bytes"`       // CUDA overhead included
+	FitsOn          []string `json:"projected_fits_on"`
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/peftbench/peftbench/gpu"
 	"github.com/peftbench/peftbench/internal/atomicfile"
 	"github.com/peftbench/peftbench/internal/machine"
 )
@@ -39,7 +40,13 @@ type Result struct {
 	PeakHeapBytes      int64   `json:"peak_heap_bytes"`   // peak Go heap, sampled
 	// MemoryAccounted breaks the memory down analytically.
 	MemoryAccounted Memory `json:"memory_accounted"`
-	TrainTokens     int64  `json:"train_tokens"`
+	// Projected is the same method and batch projected onto large models
+	// on GPUs (package gpu/projection); every figure is a projection.
+	Projected []Projection `json:"projected"`
+	// GPU is what NVML measured during the trial; with no GPU its status
+	// says so.
+	GPU         gpu.Telemetry `json:"gpu"`
+	TrainTokens int64         `json:"train_tokens"`
 	// Throughput comparable across machines: the GFLOP/s of a fixed
 	// float32 matrix product through the same BLAS in the same process,
 	// the model FLOPs of a training step per token, model-FLOPs

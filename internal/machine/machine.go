@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/gpu"
 )
 
 // Info is the environment of a run.
@@ -23,11 +23,13 @@ type Info struct {
 	CPU       string `json:"cpu"`
 	Cores     int    `json:"cores"`
 	BLAS      string `json:"blas"`
+	GPU       string `json:"gpu"` // the NVIDIA GPUs NVML sees, or why none
 }
 
-// Describe reads the environment of the current process.
-func Describe() Info {
-	in := Info{GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), Cores: runtime.NumCPU(), BLAS: nn.BLAS()}
+// Describe reads the environment of the current process; blas names the
+// BLAS the engine was built with (nn.BLAS()).
+func Describe(blas string) Info {
+	in := Info{GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPU: cpuModel(), Cores: runtime.NumCPU(), BLAS: blas, GPU: gpu.Status()}
 	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
 		in.GitCommit = strings.TrimSpace(string(out))
 		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {

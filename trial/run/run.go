@@ -1,4 +1,7 @@
-package trial
+// Package run executes one fine-tuning trial in this process: a pure
+// function of its spec (trial.Spec) to its result (trial.Result). Sweeps run
+// each trial through it in a child process of its own.
+package run
 
 import (
 	"fmt"
@@ -8,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peftbench/peftbench/gpu"
+	"github.com/peftbench/peftbench/gpu/projection"
 	"github.com/peftbench/peftbench/internal/machine"
 	"github.com/peftbench/peftbench/internal/meter"
 	"github.com/peftbench/peftbench/methods"
@@ -15,20 +20,23 @@ import (
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
+	"github.com/peftbench/peftbench/trial"
 )
 
-// Run executes the trial in this process and returns its result; logf
+// Trial executes the trial in this process and returns its result; logf
 // receives progress lines. Errors come back as a failed result.
-func Run(spec Spec, logf func(string, ...any)) *Result {
+func Trial(spec trial.Spec, logf func(string, ...any)) *trial.Result {
 	start := time.Now()
 	heap := meter.StartHeapSampler(50 * time.Millisecond)
-	r := &Result{ID: spec.ID(), Status: Success, Spec: spec, Env: machine.Describe()}
+	gpus := gpu.StartSampler(0, 200*time.Millisecond)
+	r := &trial.Result{ID: spec.ID(), Status: trial.Success, Spec: spec, Env: machine.Describe(nn.BLAS())}
 	err := run(spec, r, logf)
 	r.PeakHeapBytes = heap.Stop()
+	r.GPU = gpus.Stop()
 	r.PeakMemoryBytes = meter.PeakRSS()
 	r.WallTime = time.Since(start).Seconds()
 	if err != nil {
-		r.Status, r.Error = Failed, err.Error()
+		r.Status, r.Error = trial.Failed, err.Error()
 	}
 	return r
 }
@@ -58,7 +66,7 @@ func capped(t *tasks.Task, split string, n int) ([]tasks.Example, error) {
 	return exs[:n], nil
 }
 
-func run(spec Spec, r *Result, logf func(string, ...any)) error {
+func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	s := spec.Train
 	if s.Epochs < 1 || s.Batch < 1 || !(s.LR > 0) {
 		return fmt.Errorf("trial: train settings need epochs ≥ 1, batch ≥ 1 and lr > 0 (have %d, %d, %v)", s.Epochs, s.Batch, s.LR)
@@ -144,6 +152,9 @@ func run(spec Spec, r *Result, logf func(string, ...any)) error {
 	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
 	r.MemoryAccounted = account(a, m, r.NumTotalParams, tr)
+	if r.Projected, err = project(spec); err != nil {
+		return err
+	}
 
 	score, f1, err := ev.score(testSet)
 	if err != nil {
@@ -264,4 +275,44 @@ func (ev *evaluator) score(set encoded) (score, macroF1 float64, err error) {
 		return 0, 0, err
 	}
 	return tasks.Accuracy(preds, set.gold), tasks.MacroF1(preds, set.gold, len(ev.labels)), nil
+}
+
+// account computes the breakdown for a trained trial.
+func account(a *methods.Attached, m *model.Model, total int, tr *train.Trainer) trial.Memory {
+	trainable := int64(a.NumTrainable(m))
+	mem := trial.Memory{
+		WeightBytes:    4 * int64(total),
+		TrainableBytes: 4 * trainable,
+		GradientBytes:  4 * trainable,
+		OptimizerBytes: 16 * trainable,
+		StepBytes:      tr.StepValueBytes,
+	}
+	mem.TotalBytes = mem.WeightBytes + mem.OptimizerBytes + mem.StepBytes
+	return mem
+}
+
+// projectSeq is the sequence length projections assume: a common
+// fine-tuning length for the large models, where the tiny model's prompts
+// would understate activations.
+const projectSeq = 512
+
+// project projects the trial's method and batch size onto the large
+// models people fine-tune on GPUs.
+func project(spec trial.Spec) ([]trial.Projection, error) {
+	var out []trial.Projection
+	for _, arch := range []projection.Arch{projection.GPT2XL, projection.Llama2_7B, projection.Llama3_8B} {
+		p, err := projection.ProjectWith(arch, spec.Method, spec.MethodParams,
+			projection.Options{Batch: spec.Train.Batch, Seq: projectSeq, Precision: projection.BF16FP32Adam})
+		if err != nil {
+			return nil, fmt.Errorf("projecting onto %s: %w", arch.Name, err)
+		}
+		var fits []string
+		for _, g := range p.Fits(nil) {
+			fits = append(fits, g.Name)
+		}
+		out = append(out, trial.Projection{Arch: arch.Name, Precision: p.Inputs.Precision, Batch: spec.Train.Batch, Seq: projectSeq,
+			TrainableParams: p.TrainableParams, WeightsBytes: p.WeightsBytes + p.MasterWeightsBytes, GradientsBytes: p.GradientsBytes,
+			OptimizerBytes: p.OptimizerBytes, ActivationBytes: p.ActivationsBytes + p.LogitsBytes, TotalBytes: p.TotalBytes, FitsOn: fits})
+	}
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package trial
+package run
 
 import (
 	"math/rand/v2"

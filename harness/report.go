@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/peftbench/peftbench/reports"
+	"github.com/spf13/cobra"
+)
+
+func reportCmd() *cobra.Command {
+	var out, spec string
+	cmd := &cobra.Command{
+		Use:   "report DIR",
+		Short: "Write a Markdown report with figures from a sweep's results",
+		Long: `Read every result under DIR/trials (as written by 'harness sweep --out DIR')
+and write OUT/README.md, renderable on GitHub, with its figures beside it
+(PNG for the page, SVG for papers):
+
+  1. a summary table per task: every method at its best configuration,
+     chosen by mean validation accuracy over seeds at the task's largest
+     data size, with test accuracy as mean ± standard deviation and a 95%
+     Student-t interval, trainable parameters, peak memory, training
+     tokens/s, adapter file size, and the majority and bag-of-words
+     baselines;
+  2. test accuracy against LoRA rank;
+  3. test accuracy against prompt and prefix length;
+  4. learning curves against the number of training examples;
+  5. accuracy against peak memory and trainable parameters, with the
+     Pareto front listed;
+  6. training throughput per method and its ratio to full fine-tuning;
+  7. a reproducibility block: the sweep spec (with --spec), code version,
+     machine, BLAS, failed trials with their errors, and this command.
+
+Figures without data (say, a sweep with one LoRA rank) are skipped with a
+line saying so. Files are written atomically; rerun the command to rebuild
+the report as trials finish.`,
+		Example: `  harness sweep sweeps/main.yaml --out results/main
+  harness report results/main --spec sweeps/main.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error { return writeReport(args[0], out, spec) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "directory for README.md and its figures (default DIR/report)")
+	f.StringVar(&spec, "spec", "", "sweep spec file to include in the reproducibility block")
+	return cmd
+}
+
+// writeReport builds the report of the results under dir into out (default
+// dir/report), with the sweep spec file when spec is not empty.
+func writeReport(dir, out, spec string) error {
+	readme, err := reports.Build(dir, reports.Options{Out: out, Spec: spec})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "report written to", readme)
+	return nil
+}

@@ -1,0 +1,326 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/peftbench/peftbench/trial"
+)
+
+// Config identifies one configuration: everything in a trial's spec but its
+// seed. Trials of one configuration differ only in seed, and are averaged.
+type Config struct {
+	Model, Task, Method string
+	// Params is the canonical JSON of the method's hyper-parameters (keys
+	// sorted), so that equal hyper-parameters compare equal.
+	Params   string
+	DataSize int // training examples; 0 means all
+	// Train holds the learning rate (Train.LR) and the other training
+	// settings, which a sweep normally keeps fixed.
+	Train trial.Settings
+}
+
+// Group is one configuration's successful trials, summarised over seeds.
+type Group struct {
+	Config
+	MethodParams map[string]any
+	Seeds        []int    // sorted
+	IDs          []string // in seed order
+	Test         Stat     // test accuracy
+	// Valid is the validation accuracy, nil when no trial of the group
+	// reports one.
+	Valid           *Stat
+	TrainableParams int // of the first seed; the same for every seed
+	TotalParams     int
+	PeakMemoryBytes float64 // mean over seeds
+	TokensPerSec    Stat    // training throughput
+	FileSize        int64   // largest over seeds
+}
+
+// Selection names the score a configuration is chosen by.
+const (
+	OnValidation = "validation"
+	OnTest       = "test"
+)
+
+// Score is the number configurations are ranked by: mean validation
+// accuracy, or mean test accuracy when the group has no validation score;
+// on says which.
+func (g *Group) Score() (score float64, on string) {
+	if g.Valid != nil {
+		return g.Valid.Mean, OnValidation
+	}
+	return g.Test.Mean, OnTest
+}
+
+// TaskKey is a task of one base model: the unit every table and figure is
+// drawn per.
+type TaskKey struct{ Model, Task string }
+
+// Key returns the group's task.
+func (c Config) Key() TaskKey { return TaskKey{c.Model, c.Task} }
+
+// Group collects the successful results by configuration and summarises
+// each over its seeds. Failed results are ignored (see Repro). Groups come
+// sorted by model, task, method (MethodOrder), data size (all last),
+// hyper-parameters and learning rate.
+func GroupResults(results []*trial.Result) []*Group {
+	byCfg := map[Config][]*trial.Result{}
+	var order []Config
+	for _, r := range results {
+		if r.Status != trial.Success {
+			continue
+		}
+		c := configOf(r.Spec)
+		if _, ok := byCfg[c]; !ok {
+			order = append(order, c)
+		}
+		byCfg[c] = append(byCfg[c], r)
+	}
+	groups := make([]*Group, 0, len(order))
+	for _, c := range order {
+		groups = append(groups, newGroup(c, byCfg[c]))
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return configLess(groups[i].Config, groups[j].Config) })
+	return groups
+}
+
+func configOf(s trial.Spec) Config {
+	return Config{Model: s.Model, Task: s.Task, Method: s.Method, Params: canonicalParams(s.MethodParams), DataSize: s.DataSize, Train: s.Train}
+}
+
+// canonicalParams encodes hyper-parameters with sorted keys; numbers
+// encode the same whether they were decoded as int or float64.
+func canonicalParams(p map[string]any) string {
+	if len(p) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Sprint(p)
+	}
+	return string(b)
+}
+
+func newGroup(c Config, rs []*trial.Result) *Group {
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Spec.Seed != rs[j].Spec.Seed {
+			return rs[i].Spec.Seed < rs[j].Spec.Seed
+		}
+		return rs[i].ID < rs[j].ID
+	})
+	g := &Group{Config: c, MethodParams: rs[0].Spec.MethodParams,
+		TrainableParams: rs[0].NumTrainableParams, TotalParams: rs[0].NumTotalParams}
+	var test, valid, tps, mem []float64
+	for _, r := range rs {
+		g.Seeds = append(g.Seeds, r.Spec.Seed)
+		g.IDs = append(g.IDs, r.ID)
+		test = append(test, r.Metrics.TestAccuracy)
+		if r.Metrics.ValidAccuracy != nil {
+			valid = append(valid, *r.Metrics.ValidAccuracy)
+		}
+		tps = append(tps, r.TokensPerSec)
+		mem = append(mem, float64(r.PeakMemoryBytes))
+		g.FileSize = max(g.FileSize, r.FileSize)
+	}
+	g.Test = Summarize(test)
+	if len(valid) > 0 {
+		v := Summarize(valid)
+		g.Valid = &v
+	}
+	g.TokensPerSec = Summarize(tps)
+	g.PeakMemoryBytes = Summarize(mem).Mean
+	return g
+}
+
+// MethodOrder is the order methods are listed in; methods not named here
+// follow in alphabetical order.
+var MethodOrder = []string{"full", "lora", "dora", "adapter", "ia3", "bitfit", "prefix", "prompt"}
+
+func methodRank(m string) int {
+	for i, n := range MethodOrder {
+		if n == m {
+			return i
+		}
+	}
+	return len(MethodOrder)
+}
+
+func methodLess(a, b string) bool {
+	if ra, rb := methodRank(a), methodRank(b); ra != rb {
+		return ra < rb
+	}
+	return a < b
+}
+
+// sizeLess orders data sizes with 0 (all) last.
+func sizeLess(a, b int) bool { return sizeOrder(a) < sizeOrder(b) }
+
+func sizeOrder(n int) float64 {
+	if n == 0 {
+		return math.Inf(1)
+	}
+	return float64(n)
+}
+
+func configLess(a, b Config) bool {
+	switch {
+	case a.Model != b.Model:
+		return a.Model < b.Model
+	case a.Task != b.Task:
+		return a.Task < b.Task
+	case a.Method != b.Method:
+		return methodLess(a.Method, b.Method)
+	case a.DataSize != b.DataSize:
+		return sizeLess(a.DataSize, b.DataSize)
+	case a.Params != b.Params:
+		return a.Params < b.Params
+	case a.Train.LR != b.Train.LR:
+		return a.Train.LR < b.Train.LR
+	}
+	ab, _ := json.Marshal(a.Train)
+	bb, _ := json.Marshal(b.Train)
+	return string(ab) < string(bb)
+}
+
+// TaskKeys lists the tasks of the groups, sorted.
+func TaskKeys(groups []*Group) []TaskKey {
+	seen := map[TaskKey]bool{}
+	var out []TaskKey
+	for _, g := range groups {
+		if k := g.Key(); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Model != out[j].Model {
+			return out[i].Model < out[j].Model
+		}
+		return out[i].Task < out[j].Task
+	})
+	return out
+}
+
+// Methods lists the methods of the groups in MethodOrder.
+func Methods(groups []*Group) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range groups {
+		if !seen[g.Method] {
+			seen[g.Method] = true
+			out = append(out, g.Method)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return methodLess(out[i], out[j]) })
+	return out
+}
+
+// Best returns the configuration with the highest Score: ties go to the
+// higher mean test accuracy, then to fewer trainable parameters, then to
+// the configuration listed first. Nil for no groups.
+func Best(groups []*Group) *Group {
+	var best *Group
+	for _, g := range groups {
+		if best == nil || better(g, best) {
+			best = g
+		}
+	}
+	return best
+}
+
+func better(a, b *Group) bool {
+	sa, _ := a.Score()
+	sb, _ := b.Score()
+	switch {
+	case sa != sb:
+		return sa > sb
+	case a.Test.Mean != b.Test.Mean:
+		return a.Test.Mean > b.Test.Mean
+	case a.TrainableParams != b.TrainableParams:
+		return a.TrainableParams < b.TrainableParams
+	}
+	return configLess(a.Config, b.Config)
+}
+
+// filter returns the groups for which keep is true.
+func filter(groups []*Group, keep func(*Group) bool) []*Group {
+	var out []*Group
+	for _, g := range groups {
+		if keep(g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// largestSize is the largest data size among groups (0, all, above any
+// number); ok is false for no groups.
+func largestSize(groups []*Group) (size int, ok bool) {
+	for _, g := range groups {
+		if !ok || sizeLess(size, g.DataSize) {
+			size, ok = g.DataSize, true
+		}
+	}
+	return size, ok
+}
+
+// Number reads a numeric hyper-parameter as JSON or YAML decoding leaves
+// it.
+func Number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// ParamsLabel writes hyper-parameters compactly, keys sorted:
+// "alpha=16 rank=8 targets=q,v".
+func ParamsLabel(p map[string]any) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+valueLabel(p[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func valueLabel(v any) string {
+	switch x := v.(type) {
+	case []any:
+		s := make([]string, len(x))
+		for i, e := range x {
+			s[i] = valueLabel(e)
+		}
+		return strings.Join(s, ",")
+	case []string:
+		return strings.Join(x, ",")
+	case string:
+		return x
+	}
+	if f, ok := Number(v); ok {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
+}

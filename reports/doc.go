@@ -1,0 +1,19 @@
+// Package reports turns a sweep's trial results into a Markdown report
+// with figures: a summary table per task at each method's best validated
+// configuration, LoRA rank and prompt-length curves, learning curves over
+// data size, accuracy against memory and trainable parameters with their
+// Pareto fronts, training throughput, and a reproducibility block.
+//
+// The package has three layers, one file per concern:
+//
+//   - aggregation (stats.go, aggregate.go, summary.go, series.go,
+//     efficiency.go, throughput.go, repro.go): pure functions from
+//     []*trial.Result to tables and series, which the tests check;
+//   - figures (style.go, render.go, figures.go): gonum/plot drawings of
+//     those series, written as PNG and SVG;
+//   - Markdown (table.go, markdown.go) and the entry point (report.go),
+//     which reads DIR/trials and writes OUT/README.md atomically.
+//
+// It reads results through package trial's schema and task baselines from
+// package tasks; it does not use the training engine.
+package reports

@@ -1,0 +1,92 @@
+package reports
+
+import "sort"
+
+// Costs the efficiency figures plot accuracy against.
+const (
+	CostMemory = "memory" // peak resident memory of the trial, bytes
+	CostParams = "params" // trainable parameters
+)
+
+// EffPoint is one configuration on an efficiency plot.
+type EffPoint struct {
+	Group  *Group
+	Cost   float64
+	Acc    float64 // mean test accuracy over seeds
+	Pareto bool
+}
+
+// Frontier is one task's accuracy against one cost.
+type Frontier struct {
+	TaskKey
+	Cost     string
+	DataSize int        // the summary's data size, where the points are
+	Points   []EffPoint // every configuration, in group order
+	// Front is the Pareto front, by increasing cost: the configurations no
+	// other configuration matches or beats in accuracy at no more cost
+	// while beating it in one of the two.
+	Front []EffPoint
+}
+
+// Efficiency places every configuration of each task at the summary's data
+// size by its cost (CostMemory or CostParams) and mean test accuracy, and
+// finds the Pareto front (low cost, high accuracy), as HF PEFT's method
+// comparison ranks runs. Configurations without a measured cost are left
+// out, and so are tasks with fewer than two configurations.
+func Efficiency(groups []*Group, sums []TaskSummary, cost string) []Frontier {
+	var out []Frontier
+	for _, s := range sums {
+		f := Frontier{TaskKey: s.TaskKey, Cost: cost, DataSize: s.DataSize}
+		for _, g := range groups {
+			if g.Key() != s.TaskKey || g.DataSize != s.DataSize {
+				continue
+			}
+			c := costOf(g, cost)
+			if c <= 0 {
+				continue
+			}
+			f.Points = append(f.Points, EffPoint{Group: g, Cost: c, Acc: g.Test.Mean})
+		}
+		if len(f.Points) < 2 {
+			continue
+		}
+		markPareto(f.Points)
+		for _, p := range f.Points {
+			if p.Pareto {
+				f.Front = append(f.Front, p)
+			}
+		}
+		sort.SliceStable(f.Front, func(i, j int) bool {
+			if f.Front[i].Cost != f.Front[j].Cost {
+				return f.Front[i].Cost < f.Front[j].Cost
+			}
+			return f.Front[i].Acc > f.Front[j].Acc
+		})
+		out = append(out, f)
+	}
+	return out
+}
+
+func costOf(g *Group, cost string) float64 {
+	if cost == CostMemory {
+		return g.PeakMemoryBytes
+	}
+	return float64(g.TrainableParams)
+}
+
+// markPareto sets Pareto on the points no other point dominates.
+func markPareto(ps []EffPoint) {
+	for i := range ps {
+		ps[i].Pareto = true
+		for j := range ps {
+			if i != j && dominates(ps[j], ps[i]) {
+				ps[i].Pareto = false
+				break
+			}
+		}
+	}
+}
+
+func dominates(a, b EffPoint) bool {
+	return a.Cost <= b.Cost && a.Acc >= b.Acc && (a.Cost < b.Cost || a.Acc > b.Acc)
+}

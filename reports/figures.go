@@ -1,0 +1,348 @@
+package reports
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+const accLabel = "test accuracy (%, mean ± std over seeds)"
+
+// naming tells tasks apart in figures: by name, with the base model where
+// a report covers several, and by line dash where a figure holds several.
+type naming struct {
+	tasks       []TaskKey
+	multiModels bool
+}
+
+func newNaming(keys []TaskKey) naming {
+	n := naming{tasks: keys}
+	for _, k := range keys {
+		if k.Model != keys[0].Model {
+			n.multiModels = true
+		}
+	}
+	return n
+}
+
+func (n naming) name(k TaskKey) string {
+	if n.multiModels {
+		return k.Task + " (" + k.Model + ")"
+	}
+	return k.Task
+}
+
+// methodTask labels a series by method, and by task too where the report
+// has several.
+func (n naming) methodTask(s Series) string {
+	if len(n.tasks) > 1 {
+		return s.Method + ", " + n.name(s.TaskKey)
+	}
+	return s.Method
+}
+
+func (n naming) index(k TaskKey) int {
+	for i, t := range n.tasks {
+		if t == k {
+			return i
+		}
+	}
+	return 0
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// fileName is a file-system-safe stem for a figure about task k.
+func (n naming) fileName(prefix string, k TaskKey) string {
+	s := k.Task
+	if n.multiModels {
+		s = k.Model + "-" + k.Task
+	}
+	s = strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if s == "" {
+		s = "task"
+	}
+	return prefix + "-" + s
+}
+
+// errXYs are points with vertical error bars.
+type errXYs struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+func seriesPoints(s Series) errXYs {
+	var e errXYs
+	for _, p := range s.Points {
+		e.XYs = append(e.XYs, plotter.XY{X: p.X, Y: 100 * p.Acc.Mean})
+		d := 100 * p.Acc.ErrorBar()
+		e.YErrors = append(e.YErrors, struct{ Low, High float64 }{d, d})
+	}
+	return e
+}
+
+// curveFigure draws accuracy curves with error bars: colour and marker by
+// method, dash by task, x ticks at the points' labels. logX puts x on a
+// log scale.
+func curveFigure(name, title, xLabel string, series []Series, nm naming, logX bool, label func(Series) string) (*figure, error) {
+	p := newPlot(title, xLabel, accLabel)
+	p.Add(plotter.NewGrid())
+	f := newFigure(name, title, p)
+	lo, hi := xRange(series)
+	var xs []float64
+	var labels []string
+	for i, s := range series {
+		pts := seriesPoints(s)
+		dodge(pts.XYs, float64(i)-float64(len(series)-1)/2, lo, hi, logX)
+		line, marks, err := plotter.NewLinePoints(pts.XYs)
+		if err != nil {
+			return nil, err
+		}
+		line.LineStyle = lineStyle(s.Method, taskDash(nm.index(s.TaskKey)))
+		marks.GlyphStyle = methodGlyph(s.Method)
+		bars, err := plotter.NewYErrorBars(pts)
+		if err != nil {
+			return nil, err
+		}
+		bars.LineStyle = draw.LineStyle{Color: MethodColor(s.Method), Width: vg.Points(1.2)}
+		bars.CapWidth = vg.Points(7)
+		p.Add(bars, line, marks)
+		f.addLegend(label(s), line, marks)
+		for _, pt := range s.Points {
+			xs = append(xs, pt.X)
+			labels = append(labels, pt.Label)
+		}
+	}
+	ticks := valueTicks(xs, labels)
+	if logX {
+		logAxis(&p.X, ticks, nil, 1.3)
+	} else {
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+		padLinear(&p.X, 0.05, 0.5)
+	}
+	padLinear(&p.Y, 0.08, 1)
+	return f, nil
+}
+
+// dodge shifts a series sideways by off steps of about 1% of the x range
+// [lo, hi] (of its logarithm on a log axis), so that error bars at the same
+// x do not hide each other; ticks stay at the true values.
+func dodge(xys plotter.XYs, off, lo, hi float64, logX bool) {
+	if logX {
+		ratio := 2.0
+		if lo > 0 && hi/lo > ratio {
+			ratio = hi / lo
+		}
+		f := math.Pow(ratio, 0.012*off)
+		for j := range xys {
+			xys[j].X *= f
+		}
+		return
+	}
+	for j := range xys {
+		xys[j].X += 0.012 * off * (hi - lo)
+	}
+}
+
+// xRange is the smallest and largest x of the series.
+func xRange(series []Series) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for _, p := range s.Points {
+			lo, hi = min(lo, p.X), max(hi, p.X)
+		}
+	}
+	return lo, hi
+}
+
+// rankFigure is accuracy against LoRA (and DoRA) rank, one line per task.
+func rankFigure(series []Series, nm naming) (*figure, error) {
+	title, label := "Test accuracy against LoRA rank", func(s Series) string { return nm.name(s.TaskKey) }
+	for _, s := range series {
+		if s.Method != "lora" {
+			title, label = "Test accuracy against rank (LoRA, DoRA)", nm.methodTask
+		}
+	}
+	return curveFigure("fig-rank", title, "rank r (log2 scale)", series, nm, true, label)
+}
+
+// lengthFigure is accuracy against prompt or prefix length.
+func lengthFigure(series []Series, nm naming) (*figure, error) {
+	lo, hi := xRange(series)
+	logX := lo > 0 && hi/lo >= 8
+	x := "length L (virtual tokens)"
+	if logX {
+		x = "length L (virtual tokens, log2 scale)"
+	}
+	return curveFigure("fig-length", "Test accuracy against prompt length (prompt and prefix tuning)", x, series, nm, logX,
+		nm.methodTask)
+}
+
+// dataSizeFigure is one task's learning curves.
+func dataSizeFigure(k TaskKey, series []Series, nm naming) (*figure, error) {
+	return curveFigure(nm.fileName("fig-datasize", k), nm.name(k)+": test accuracy against training set size",
+		"training examples (log scale)", series, nm, true, func(s Series) string { return s.Method })
+}
+
+// efficiencyFigure is one task's accuracy against peak memory and against
+// trainable parameters, each with its Pareto front.
+func efficiencyFigure(k TaskKey, fronts []Frontier, nm naming) (*figure, error) {
+	var panels []*plot.Plot
+	f := newFigure(nm.fileName("fig-efficiency", k), nm.name(k)+": accuracy against cost")
+	var all []*Group
+	var frontLine *plotter.Line
+	for _, fr := range fronts {
+		title, xl, scale, format := nm.name(k)+": accuracy vs peak memory", "peak memory (MiB, log scale)", 1.0/(1<<20),
+			func(v float64) string { return strconv.FormatFloat(roundSig(v, 3), 'f', -1, 64) }
+		if fr.Cost == CostParams {
+			title, xl, scale, format = nm.name(k)+": accuracy vs trainable parameters", "trainable parameters (log scale)", 1, HumanCount
+		}
+		p := newPlot(title, xl, "test accuracy (%, mean over seeds)")
+		var front plotter.XYs
+		for _, pt := range fr.Front {
+			front = append(front, plotter.XY{X: pt.Cost * scale, Y: 100 * pt.Acc})
+		}
+		line, err := plotter.NewLine(front)
+		if err != nil {
+			return nil, err
+		}
+		line.StepStyle = plotter.PostStep
+		line.LineStyle = draw.LineStyle{Color: color.Gray{0x55}, Width: vg.Points(1.3), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+		p.Add(plotter.NewGrid(), line)
+		frontLine = line
+		byMethod := map[string]plotter.XYs{}
+		for _, pt := range fr.Points {
+			all = append(all, pt.Group)
+			byMethod[pt.Group.Method] = append(byMethod[pt.Group.Method], plotter.XY{X: pt.Cost * scale, Y: 100 * pt.Acc})
+		}
+		for _, m := range Methods(groupsOf(fr.Points)) {
+			sc, err := plotter.NewScatter(byMethod[m])
+			if err != nil {
+				return nil, err
+			}
+			sc.GlyphStyle = methodGlyph(m)
+			p.Add(sc)
+		}
+		logAxis(&p.X, nil, format, 1.35)
+		padLinear(&p.Y, 0.08, 1)
+		panels = append(panels, p)
+	}
+	f.Panels = panels
+	if len(panels) > 1 {
+		f.Width = 12 * vg.Inch // two panels side by side
+	}
+	for _, m := range Methods(all) {
+		f.addLegend(m, glyphThumb{methodGlyph(m)})
+	}
+	if frontLine != nil {
+		f.addLegend("Pareto front", frontLine)
+	}
+	return f, nil
+}
+
+func groupsOf(ps []EffPoint) []*Group {
+	out := make([]*Group, len(ps))
+	for i, p := range ps {
+		out[i] = p.Group
+	}
+	return out
+}
+
+func sortedMethods(ms []string) []string {
+	out := append([]string(nil), ms...)
+	sort.Slice(out, func(i, j int) bool { return methodLess(out[i], out[j]) })
+	return out
+}
+
+// glyphThumb is a legend thumbnail of one marker.
+type glyphThumb struct{ sty draw.GlyphStyle }
+
+func (g glyphThumb) Thumbnail(c *draw.Canvas) {
+	c.DrawGlyph(g.sty, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2})
+}
+
+// throughputFigure is training tokens per second per method, bars grouped
+// by task, with the standard deviation over seeds as error bars.
+func throughputFigure(rows []ThroughputRow, nm naming) (*figure, error) {
+	var keys []TaskKey
+	var methods []string
+	for _, r := range rows {
+		if !containsKey(keys, r.TaskKey) {
+			keys = append(keys, r.TaskKey)
+		}
+		if !contains(methods, r.Method) {
+			methods = append(methods, r.Method)
+		}
+	}
+	methods = sortedMethods(methods)
+	p := newPlot("Training throughput by method", "task", "training throughput (tokens/s, mean ± std over seeds)")
+	f := newFigure("fig-throughput", "Training throughput by method", p)
+	width := 0.8 / float64(len(methods))
+	p.Add(plotter.NewGrid())
+	for j, m := range methods {
+		var bars errXYs
+		for ti, k := range keys {
+			for _, r := range rows {
+				if r.TaskKey != k || r.Method != m {
+					continue
+				}
+				x := float64(ti) + (float64(j)-float64(len(methods)-1)/2)*width
+				y := r.TokensPerSec.Mean
+				poly, err := plotter.NewPolygon(plotter.XYs{{X: x - width/2, Y: 0}, {X: x + width/2, Y: 0}, {X: x + width/2, Y: y}, {X: x - width/2, Y: y}})
+				if err != nil {
+					return nil, err
+				}
+				poly.Color = MethodColor(m)
+				poly.LineStyle = draw.LineStyle{Color: color.White, Width: vg.Points(0.5)}
+				p.Add(poly)
+				if len(bars.XYs) == 0 {
+					f.addLegend(m, poly)
+				}
+				d := r.TokensPerSec.ErrorBar()
+				bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: y})
+				bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{d, d})
+			}
+		}
+		if len(bars.XYs) > 0 {
+			eb, err := plotter.NewYErrorBars(bars)
+			if err != nil {
+				return nil, err
+			}
+			eb.LineStyle = draw.LineStyle{Color: color.Gray{0x33}, Width: vg.Points(1)}
+			eb.CapWidth = vg.Points(4)
+			p.Add(eb)
+		}
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = nm.name(k)
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.5, float64(len(keys))-0.5
+	p.Y.Min = 0
+	p.Y.Max *= 1.08
+	return f, nil
+}
+
+func containsKey(ks []TaskKey, k TaskKey) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// figureErr wraps an error from building a figure.
+func figureErr(name string, err error) error {
+	return fmt.Errorf("reports: figure %s: %w", name, err)
+}

@@ -1,0 +1,203 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/peftbench/peftbench/tasks"
+	"github.com/peftbench/peftbench/trial"
+)
+
+// Methods with a rank and with a prompt length, for the rank and length
+// figures.
+var (
+	RankMethods   = []string{"lora", "dora"}
+	LengthMethods = []string{"prompt", "prefix"}
+)
+
+// Tables is everything a report shows, computed from the results alone
+// (and Inputs): the aggregation layer's output.
+type Tables struct {
+	Tasks      []TaskKey
+	Groups     []*Group
+	Summaries  []TaskSummary
+	Rank       []Series // test accuracy against rank
+	Length     []Series // test accuracy against prompt length
+	DataSize   []Series // learning curves
+	Memory     []Frontier
+	Params     []Frontier
+	Throughput []ThroughputRow
+	Repro      Repro
+}
+
+// Aggregate computes every table and series of a report.
+func Aggregate(results []*trial.Result, in Inputs) *Tables {
+	g := GroupResults(results)
+	sums := Summaries(g, in)
+	return &Tables{
+		Tasks:      TaskKeys(g),
+		Groups:     g,
+		Summaries:  sums,
+		Rank:       ParamSeries(g, sums, RankMethods, "rank"),
+		Length:     ParamSeries(g, sums, LengthMethods, "length"),
+		DataSize:   DataSizeSeries(g, in),
+		Memory:     Efficiency(g, sums, CostMemory),
+		Params:     Efficiency(g, sums, CostParams),
+		Throughput: Throughput(sums),
+		Repro:      Reproducibility(results),
+	}
+}
+
+// Options are a report's settings.
+type Options struct {
+	// Out is the directory for README.md and its figures; default
+	// DIR/report.
+	Out string
+	// Spec is the sweep spec file to show in the reproducibility block;
+	// empty for none.
+	Spec string
+	// Command is the command line that rebuilds the report; by default it
+	// is made from the directory and options.
+	Command string
+}
+
+// Build reads the results under dir (dir/trials/*.json), and writes
+// OUT/README.md with its figures beside it, each file atomically; it
+// returns the README's path. Figure files of an earlier report in OUT that
+// this one no longer draws are removed.
+func Build(dir string, opt Options) (string, error) {
+	results, err := trial.ReadAll(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(results) == 0 {
+		return "", fmt.Errorf("reports: no trial results in %s", filepath.Join(dir, "trials"))
+	}
+	out := opt.Out
+	if out == "" {
+		out = filepath.Join(dir, "report")
+	}
+	var spec []byte
+	if opt.Spec != "" {
+		if spec, err = os.ReadFile(opt.Spec); err != nil {
+			return "", fmt.Errorf("reports: sweep spec: %w", err)
+		}
+	}
+	in, notes := TaskInputs(results)
+	t := Aggregate(results, in)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	cmd := opt.Command
+	if cmd == "" {
+		cmd = RebuildCommand(dir, opt)
+	}
+	page := &page{t: t, in: in, nm: newNaming(t.Tasks), dir: dir, spec: spec, specPath: opt.Spec, command: cmd, notes: notes}
+	md, figs, err := page.render()
+	if err != nil {
+		return "", err
+	}
+	keep := map[string]bool{}
+	for _, f := range figs {
+		if err := f.write(out); err != nil {
+			return "", err
+		}
+		for _, name := range f.Files() {
+			keep[name] = true
+		}
+	}
+	readme := filepath.Join(out, "README.md")
+	if err := writeFile(readme, []byte(md)); err != nil {
+		return "", err
+	}
+	return readme, removeStale(out, keep)
+}
+
+// TaskInputs looks up the recorded baselines and the training split sizes
+// of the results' tasks; notes say what could not be found.
+func TaskInputs(results []*trial.Result) (Inputs, []string) {
+	in := Inputs{Baselines: map[string]tasks.Baseline{}, TrainSizes: map[string]int{}}
+	var notes []string
+	recorded, err := tasks.RecordedBaselines()
+	if err != nil {
+		notes = append(notes, "baselines unavailable: "+err.Error())
+	}
+	seen := map[string]bool{}
+	for _, r := range results {
+		name := r.Spec.Task
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if b, ok := recorded[name]; ok {
+			in.Baselines[name] = b
+		}
+		n, err := trainSize(name)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("task %s: training split size unknown (%v); data size \"all\" is drawn right of the largest size", name, err))
+			continue
+		}
+		in.TrainSizes[name] = n
+	}
+	sort.Strings(notes)
+	return in, notes
+}
+
+func trainSize(name string) (int, error) {
+	t, err := tasks.Load(name)
+	if err != nil {
+		return 0, err
+	}
+	ex, err := t.Split("train")
+	if err != nil {
+		return 0, err
+	}
+	return len(ex), nil
+}
+
+// RebuildCommand is the command line that writes the same report again.
+func RebuildCommand(dir string, opt Options) string {
+	args := []string{"go", "run", "./harness", "report", shellQuote(dir)}
+	if opt.Out != "" && filepath.Clean(opt.Out) != filepath.Join(dir, "report") {
+		args = append(args, "--out", shellQuote(opt.Out))
+	}
+	if opt.Spec != "" {
+		args = append(args, "--spec", shellQuote(opt.Spec))
+	}
+	return strings.Join(args, " ")
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:=+-]+$`)
+
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// figureFile matches the figure files a report writes.
+var figureFile = regexp.MustCompile(`^fig-[a-z0-9-]+\.(png|svg)$`)
+
+// removeStale deletes figure files in dir that the report did not write.
+func removeStale(dir string, keep map[string]bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || keep[e.Name()] || !figureFile.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,172 @@
+package reports
+
+import (
+	"hash/fnv"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// methodColors gives every method one colour in every figure (the
+// Okabe–Ito palette, safe for colour-blind readers, with brown for the
+// eighth method in place of yellow, which is hard to see on white).
+var methodColors = map[string]color.RGBA{
+	"full":    {0x00, 0x00, 0x00, 0xff}, // black
+	"lora":    {0x00, 0x72, 0xb2, 0xff}, // blue
+	"dora":    {0x56, 0xb4, 0xe9, 0xff}, // sky blue
+	"adapter": {0x8c, 0x56, 0x4b, 0xff}, // brown
+	"ia3":     {0x00, 0x9e, 0x73, 0xff}, // bluish green
+	"bitfit":  {0xcc, 0x79, 0xa7, 0xff}, // reddish purple
+	"prefix":  {0xd5, 0x5e, 0x00, 0xff}, // vermillion
+	"prompt":  {0xe6, 0x9f, 0x00, 0xff}, // orange
+}
+
+// extraColors are for methods outside methodColors, picked by a hash of the
+// name so that they too keep their colour from figure to figure.
+var extraColors = []color.RGBA{
+	{0x88, 0x88, 0x88, 0xff}, {0x6a, 0x3d, 0x9a, 0xff}, {0xb1, 0x59, 0x28, 0xff}, {0x1b, 0x9e, 0x77, 0xff},
+}
+
+// MethodColor is the method's colour in every figure.
+func MethodColor(method string) color.RGBA {
+	if c, ok := methodColors[method]; ok {
+		return c
+	}
+	h := fnv.New32a()
+	h.Write([]byte(method))
+	return extraColors[h.Sum32()%uint32(len(extraColors))]
+}
+
+// methodGlyphs give each method a marker shape too, for print in grey:
+// solid shapes edged in white, so that they stand out from lines, error
+// bars and each other, and a thick cross.
+var methodGlyphs = map[string]draw.GlyphDrawer{
+	"full":    marker{fill: []vg.Point{{X: -0.85, Y: -0.85}, {X: 0.85, Y: -0.85}, {X: 0.85, Y: 0.85}, {X: -0.85, Y: 0.85}}},
+	"lora":    marker{fill: polygon(24, 1, 0)},
+	"dora":    marker{fill: []vg.Point{{X: 0, Y: 1.25}, {X: 1.1, Y: 0}, {X: 0, Y: -1.25}, {X: -1.1, Y: 0}}},
+	"adapter": marker{fill: []vg.Point{{X: 0, Y: -1.2}, {X: 1.05, Y: 0.6}, {X: -1.05, Y: 0.6}}},
+	"ia3":     marker{fill: []vg.Point{{X: 0, Y: 1.2}, {X: 1.05, Y: -0.6}, {X: -1.05, Y: -0.6}}},
+	"bitfit":  marker{fill: polygon(6, 1.05, math.Pi/6)},
+	"prefix":  marker{stroke: [][2]vg.Point{{{X: -0.9, Y: -0.9}, {X: 0.9, Y: 0.9}}, {{X: -0.9, Y: 0.9}, {X: 0.9, Y: -0.9}}}},
+	"prompt":  marker{fill: star(5, 1.4, 0.6)},
+}
+
+// polygon is a regular n-gon of radius r turned by phase.
+func polygon(n int, r, phase float64) []vg.Point {
+	out := make([]vg.Point, n)
+	for i := range out {
+		a := phase + 2*math.Pi*float64(i)/float64(n)
+		out[i] = vg.Point{X: vg.Length(r * math.Cos(a)), Y: vg.Length(r * math.Sin(a))}
+	}
+	return out
+}
+
+// star is an n-pointed star with outer and inner radii, a point upwards.
+func star(n int, outer, inner float64) []vg.Point {
+	out := make([]vg.Point, 2*n)
+	for i := range out {
+		r := outer
+		if i%2 == 1 {
+			r = inner
+		}
+		a := math.Pi/2 + math.Pi*float64(i)/float64(n)
+		out[i] = vg.Point{X: vg.Length(r * math.Cos(a)), Y: vg.Length(r * math.Sin(a))}
+	}
+	return out
+}
+
+// marker is a glyph drawn from unit-radius coordinates: a filled polygon,
+// or thick strokes.
+type marker struct {
+	fill   []vg.Point
+	stroke [][2]vg.Point
+}
+
+// DrawGlyph implements draw.GlyphDrawer.
+func (m marker) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	at := func(u vg.Point) vg.Point { return vg.Point{X: pt.X + u.X*sty.Radius, Y: pt.Y + u.Y*sty.Radius} }
+	if len(m.fill) > 0 {
+		var p vg.Path
+		p.Move(at(m.fill[0]))
+		for _, u := range m.fill[1:] {
+			p.Line(at(u))
+		}
+		p.Close()
+		c.SetColor(sty.Color)
+		c.Fill(p)
+		c.SetLineStyle(draw.LineStyle{Color: color.White, Width: vg.Points(0.6)})
+		c.Stroke(p)
+	}
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: sty.Radius * 0.5})
+	for _, seg := range m.stroke {
+		var p vg.Path
+		p.Move(at(seg[0]))
+		p.Line(at(seg[1]))
+		c.Stroke(p)
+	}
+}
+
+func methodGlyph(method string) draw.GlyphStyle {
+	shape, ok := methodGlyphs[method]
+	if !ok {
+		shape = methodGlyphs["lora"]
+	}
+	return draw.GlyphStyle{Color: MethodColor(method), Radius: vg.Points(4), Shape: shape}
+}
+
+// taskDashes tell tasks apart where one figure holds several: the i-th
+// task of the report gets the i-th pattern.
+var taskDashes = [][]vg.Length{
+	nil,
+	{vg.Points(6), vg.Points(3)},
+	{vg.Points(1.5), vg.Points(2.5)},
+	{vg.Points(8), vg.Points(3), vg.Points(1.5), vg.Points(3)},
+	{vg.Points(12), vg.Points(4)},
+}
+
+func taskDash(i int) []vg.Length { return taskDashes[i%len(taskDashes)] }
+
+func lineStyle(method string, dash []vg.Length) draw.LineStyle {
+	return draw.LineStyle{Color: MethodColor(method), Width: vg.Points(1.8), Dashes: dash}
+}
+
+// Typography shared by every figure.
+var (
+	figFont   = font.Font{Typeface: "Liberation", Variant: "Sans"}
+	titleSize = vg.Points(14)
+	labelSize = vg.Points(12)
+	tickSize  = vg.Points(10.5)
+	legendPt  = vg.Points(11)
+)
+
+// newPlot returns a plot with the report's typography, title and axis
+// labels, and a light grid.
+func newPlot(title, xLabel, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font = font.From(figFont, titleSize)
+	p.Title.Padding = vg.Points(8)
+	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
+		ax.Label.TextStyle.Font = font.From(figFont, labelSize)
+		ax.Tick.Label.Font = font.From(figFont, tickSize)
+		ax.Padding = vg.Points(4)
+	}
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	p.Y.Tick.Marker = roundTicks{6}
+	return p
+}
+
+// newLegend returns an empty legend in the report's typography.
+func newLegend() plot.Legend {
+	l := plot.NewLegend()
+	l.TextStyle.Font = font.From(figFont, legendPt)
+	l.Top, l.Left = true, true
+	l.ThumbnailWidth = vg.Points(28)
+	l.Padding = vg.Points(3)
+	return l
+}

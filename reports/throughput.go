@@ -1,0 +1,33 @@
+package reports
+
+import "math"
+
+// ThroughputRow is one method's training throughput on a task, at its
+// summary configuration.
+type ThroughputRow struct {
+	TaskKey
+	Method       string
+	TokensPerSec Stat // over seeds
+	// RatioToFull is the mean throughput over full fine-tuning's on the
+	// same task; NaN when the task has no full fine-tuning row.
+	RatioToFull float64
+}
+
+// Throughput lists every summary row's training tokens per second and its
+// ratio to full fine-tuning.
+func Throughput(sums []TaskSummary) []ThroughputRow {
+	var out []ThroughputRow
+	for _, s := range sums {
+		full := math.NaN()
+		for _, r := range s.Rows {
+			if r.Method == "full" && r.Best.TokensPerSec.Mean > 0 {
+				full = r.Best.TokensPerSec.Mean
+			}
+		}
+		for _, r := range s.Rows {
+			out = append(out, ThroughputRow{TaskKey: s.TaskKey, Method: r.Method, TokensPerSec: r.Best.TokensPerSec,
+				RatioToFull: r.Best.TokensPerSec.Mean / full})
+		}
+	}
+	return out
+}
