@@ -6,6 +6,8 @@
 #   ./run.sh harness ...  any harness subcommand, built with OpenBLAS when it is installed
 set -euo pipefail
 cd "$(dirname "$0")"
+# go-nvml's cgo header declares many deprecated NVML calls; keep builds quiet.
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -Wno-deprecated-declarations"
 
 # OpenBLAS (Debian's libopenblas-dev) backs the fast build; install it when
 # missing and we can, otherwise fall back to pure-Go gonum.

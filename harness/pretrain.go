@@ -27,8 +27,10 @@ Moby Dick), then evaluate bits per byte on the held-out addresses
 (2012-2021) and write config.json, model.safetensors, vocab.json,
 merges.txt, pretrain.json and a model card into --out.
 
-The defaults are the recipe of the shipped 'tiny' model. The same flags and
-seed on one thread (GOMAXPROCS=1, OPENBLAS_NUM_THREADS=1) reproduce it.`,
+The defaults are the recipe of the shipped 'tiny' model: on two cores,
+'./run.sh harness pretrain' (OpenBLAS, two threads) reproduces it bit for
+bit; the same seed with another BLAS or thread count differs in the last
+bits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			command := strings.TrimSpace("harness " + strings.Join(os.Args[1:], " "))

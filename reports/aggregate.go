@@ -39,6 +39,31 @@ type Group struct {
 	PeakMemoryBytes float64 // mean over seeds
 	TokensPerSec    Stat    // training throughput
 	FileSize        int64   // largest over seeds
+
+	// PeakHeapBytes is the mean peak Go heap over the seeds that report
+	// one; 0 when none does.
+	PeakHeapBytes float64
+	// Accounted is the analytic memory account, each part the mean over
+	// the seeds that report one; nil when none does.
+	Accounted *MemoryAccount
+	// HeapToAccounted is the mean over seeds of the peak heap divided by
+	// the accounted total, over the seeds that report both; NaN when none
+	// does.
+	HeapToAccounted float64
+	// MFU is the model-FLOPs utilisation against the calibration (a
+	// fraction), NormTokensPerSec the training tokens per second per
+	// calibrated GFLOP/s and CalibrationGFLOPS the calibration itself, each
+	// over the seeds that report it (N = 0 when none does).
+	MFU, NormTokensPerSec, CalibrationGFLOPS Stat
+	// Projected is the configuration projected onto large models, from the
+	// first seed that carries a projection (it depends on the method, its
+	// hyper-parameters and the batch only); nil when none does.
+	Projected []trial.Projection
+}
+
+// MemoryAccount is trial.Memory averaged over seeds, in bytes.
+type MemoryAccount struct {
+	Weights, Trainable, Gradients, Optimizer, Step, Total float64
 }
 
 // Selection names the score a configuration is chosen by.
@@ -115,7 +140,8 @@ func newGroup(c Config, rs []*trial.Result) *Group {
 	})
 	g := &Group{Config: c, MethodParams: rs[0].Spec.MethodParams,
 		TrainableParams: rs[0].NumTrainableParams, TotalParams: rs[0].NumTotalParams}
-	var test, valid, tps, mem []float64
+	var test, valid, tps, mem, heap, ratio, mfu, norm, calib []float64
+	var acc []trial.Memory
 	for _, r := range rs {
 		g.Seeds = append(g.Seeds, r.Spec.Seed)
 		g.IDs = append(g.IDs, r.ID)
@@ -126,6 +152,27 @@ func newGroup(c Config, rs []*trial.Result) *Group {
 		tps = append(tps, r.TokensPerSec)
 		mem = append(mem, float64(r.PeakMemoryBytes))
 		g.FileSize = max(g.FileSize, r.FileSize)
+		if r.PeakHeapBytes > 0 {
+			heap = append(heap, float64(r.PeakHeapBytes))
+		}
+		if a := r.MemoryAccounted; a.TotalBytes > 0 {
+			acc = append(acc, a)
+			if r.PeakHeapBytes > 0 {
+				ratio = append(ratio, float64(r.PeakHeapBytes)/float64(a.TotalBytes))
+			}
+		}
+		if r.MFU > 0 {
+			mfu = append(mfu, r.MFU)
+		}
+		if r.NormTokensPerSec > 0 {
+			norm = append(norm, r.NormTokensPerSec)
+		}
+		if r.CalibrationGFLOPS > 0 {
+			calib = append(calib, r.CalibrationGFLOPS)
+		}
+		if g.Projected == nil && len(r.Projected) > 0 {
+			g.Projected = r.Projected
+		}
 	}
 	g.Test = Summarize(test)
 	if len(valid) > 0 {
@@ -134,7 +181,32 @@ func newGroup(c Config, rs []*trial.Result) *Group {
 	}
 	g.TokensPerSec = Summarize(tps)
 	g.PeakMemoryBytes = Summarize(mem).Mean
+	if len(heap) > 0 {
+		g.PeakHeapBytes = Summarize(heap).Mean
+	}
+	g.Accounted = meanAccount(acc)
+	g.HeapToAccounted = Summarize(ratio).Mean
+	g.MFU, g.NormTokensPerSec, g.CalibrationGFLOPS = Summarize(mfu), Summarize(norm), Summarize(calib)
 	return g
+}
+
+// meanAccount averages memory accounts part by part; nil for none.
+func meanAccount(ms []trial.Memory) *MemoryAccount {
+	if len(ms) == 0 {
+		return nil
+	}
+	var a MemoryAccount
+	for _, m := range ms {
+		a.Weights += float64(m.WeightBytes)
+		a.Trainable += float64(m.TrainableBytes)
+		a.Gradients += float64(m.GradientBytes)
+		a.Optimizer += float64(m.OptimizerBytes)
+		a.Step += float64(m.StepBytes)
+		a.Total += float64(m.TotalBytes)
+	}
+	n := float64(len(ms))
+	return &MemoryAccount{Weights: a.Weights / n, Trainable: a.Trainable / n, Gradients: a.Gradients / n,
+		Optimizer: a.Optimizer / n, Step: a.Step / n, Total: a.Total / n}
 }
 
 // MethodOrder is the order methods are listed in; methods not named here

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 )
@@ -47,6 +48,10 @@ func two(a, b float64) Stat {
 	h := tQuantile975(1) * sd / math.Sqrt2
 	return Stat{N: 2, Mean: m, Std: sd, Lo: m - h, Hi: m + h}
 }
+
+// mfu is the model-FLOPs utilisation of tps tokens/s at fpt FLOPs per
+// token against calib GFLOP/s, as the hand-made results state it.
+func mfu(tps, fpt, calib float64) float64 { return tps * fpt / (calib * 1e9) }
 
 func one(a float64) Stat {
 	nan := math.NaN()
@@ -97,9 +102,43 @@ func TestGroupResults(t *testing.T) {
 		PeakMemoryBytes: (210 + 214) / 2 * mib,
 		TokensPerSec:    two(1450, 1550),
 		FileSize:        16384*4 + 200,
+		PeakHeapBytes:   (160 + 164) / 2 * mib,
+		// Weights 4 B each of 1,106,384, AdamW 16 B per trainable weight,
+		// the step values the rest of the 84 MiB total.
+		Accounted: &MemoryAccount{Weights: 4 * 1106384, Trainable: 4 * 16384, Gradients: 4 * 16384,
+			Optimizer: 16 * 16384, Step: 84*mib - 4*1106384 - 16*16384, Total: 84 * mib},
+		HeapToAccounted:   (160.0/84 + 164.0/84) / 2,
+		MFU:               two(mfu(1450, 4.5e6, 50), mfu(1550, 4.5e6, 55)),
+		NormTokensPerSec:  two(1450.0/50, 1550.0/55),
+		CalibrationGFLOPS: two(50, 55),
 	}
-	if d := cmp.Diff(wantGroup, groups[4], approx); d != "" {
+	if d := cmp.Diff(wantGroup, groups[4], approx, cmpopts.IgnoreFields(Group{}, "Projected")); d != "" {
 		t.Errorf("sentiment lora rank 8 group (-want +got):\n%s", d)
+	}
+	var totals []int64
+	for _, p := range groups[4].Projected {
+		totals = append(totals, p.TotalBytes)
+	}
+	if d := cmp.Diff([]int64{36546299264, 67327500288, 84696113152}, totals); d != "" {
+		t.Errorf("sentiment lora rank 8 projected totals (-want +got):\n%s", d)
+	}
+	// Sentiment prefix: the second seed's file predates the new fields, so
+	// the account, MFU and ratio come from the first seed alone; the peak
+	// heap, which both files carry, is over both.
+	sp := groups[5]
+	if sp.PeakHeapBytes != 155*mib || sp.Accounted == nil || sp.Accounted.Total != 82*mib ||
+		math.Abs(sp.HeapToAccounted-155.0/82) > 1e-12 {
+		t.Errorf("sentiment prefix: heap %v, account %+v, ratio %v; want 155 MiB, 82 MiB total, 155/82",
+			sp.PeakHeapBytes, sp.Accounted, sp.HeapToAccounted)
+	}
+	if d := cmp.Diff(one(mfu(1600, 4.45e6, 50)), sp.MFU, approx); d != "" {
+		t.Errorf("sentiment prefix MFU (-want +got):\n%s", d)
+	}
+	// Spam prompt: its only file predates the new fields.
+	pr := groups[13]
+	if pr.Accounted != nil || pr.Projected != nil || pr.MFU.N != 0 || pr.NormTokensPerSec.N != 0 || !math.IsNaN(pr.HeapToAccounted) {
+		t.Errorf("spam prompt from an older file: account %+v, projected %v, MFU %+v, tokens/s per GFLOP/s %+v, ratio %v; want none",
+			pr.Accounted, pr.Projected, pr.MFU, pr.NormTokensPerSec, pr.HeapToAccounted)
 	}
 	// No validation score: Valid is nil and the score falls back to test.
 	prefix := groups[12]
@@ -280,21 +319,149 @@ func TestEfficiency(t *testing.T) {
 func TestThroughput(t *testing.T) {
 	tb := Aggregate(loadTestResults(t), testInputs)
 	type row struct {
-		Task, Method string
-		Mean, Ratio  float64
+		Task, Method     string
+		Mean, Ratio      float64
+		MFU, PerGFLOPS   float64
+		MFUN, PerGFLOPSN int
 	}
 	var got []row
 	for _, r := range tb.Throughput {
-		got = append(got, row{r.Task, r.Method, r.TokensPerSec.Mean, r.RatioToFull})
+		got = append(got, row{r.Task, r.Method, r.TokensPerSec.Mean, r.RatioToFull, r.MFU.Mean, r.NormTokensPerSec.Mean, r.MFU.N, r.NormTokensPerSec.N})
 	}
+	// Seed 1 was calibrated at 50 GFLOP/s, seed 2 at 55; FLOPs per token
+	// are 6.6M for full fine-tuning, 4.5M for LoRA rank 8, 4.45M for prefix
+	// and 4.4M for prompt length 8. Sentiment's second prefix seed and
+	// spam's prompt trial predate the fields.
+	avg := func(a, b float64) float64 { return (a + b) / 2 }
+	nan := math.NaN()
 	want := []row{
-		{"sentiment", "full", 1050, 1}, {"sentiment", "lora", 1500, 1500.0 / 1050},
-		{"sentiment", "prefix", 1600, 1600.0 / 1050}, {"sentiment", "prompt", 1700, 1700.0 / 1050},
-		{"spam", "full", 950, 1}, {"spam", "lora", 1400, 1400.0 / 950},
-		{"spam", "prefix", 1500, 1500.0 / 950}, {"spam", "prompt", 1700, 1700.0 / 950},
+		{"sentiment", "full", 1050, 1, avg(mfu(1000, 6.6e6, 50), mfu(1100, 6.6e6, 55)), avg(1000.0/50, 1100.0/55), 2, 2},
+		{"sentiment", "lora", 1500, 1500.0 / 1050, avg(mfu(1450, 4.5e6, 50), mfu(1550, 4.5e6, 55)), avg(1450.0/50, 1550.0/55), 2, 2},
+		{"sentiment", "prefix", 1600, 1600.0 / 1050, mfu(1600, 4.45e6, 50), 1600.0 / 50, 1, 1},
+		{"sentiment", "prompt", 1700, 1700.0 / 1050, avg(mfu(1700, 4.4e6, 50), mfu(1700, 4.4e6, 55)), avg(1700.0/50, 1700.0/55), 2, 2},
+		{"spam", "full", 950, 1, avg(mfu(900, 6.6e6, 50), mfu(1000, 6.6e6, 55)), avg(900.0/50, 1000.0/55), 2, 2},
+		{"spam", "lora", 1400, 1400.0 / 950, avg(mfu(1300, 4.5e6, 50), mfu(1500, 4.5e6, 55)), avg(1300.0/50, 1500.0/55), 2, 2},
+		{"spam", "prefix", 1500, 1500.0 / 950, avg(mfu(1500, 4.45e6, 50), mfu(1500, 4.45e6, 55)), avg(1500.0/50, 1500.0/55), 2, 2},
+		{"spam", "prompt", 1700, 1700.0 / 950, nan, nan, 0, 0},
 	}
 	if d := cmp.Diff(want, got, approx); d != "" {
 		t.Errorf("throughput (-want +got):\n%s", d)
+	}
+}
+
+func TestMemoryRows(t *testing.T) {
+	tb := Aggregate(loadTestResults(t), testInputs)
+	type row struct {
+		Task, Method            string
+		RSS, Heap, Total, Ratio float64 // MiB, and heap over accounted
+	}
+	var got []row
+	for _, r := range tb.Measured {
+		total := math.NaN()
+		if r.Accounted != nil {
+			total = r.Accounted.Total / mib
+		}
+		got = append(got, row{r.Task, r.Method, r.PeakRSS / mib, r.PeakHeap / mib, total, r.HeapToAccounted})
+	}
+	// The ratio is the mean over seeds of heap/accounted: sentiment's full
+	// fine-tuning peaked at 250 and 260 MiB of heap against 130 MiB
+	// accounted; spam's prompt trial predates the account.
+	nan := math.NaN()
+	want := []row{
+		{"sentiment", "full", 305, 255, 130, (250.0/130 + 260.0/130) / 2},
+		{"sentiment", "lora", 212, 162, 84, (160.0/84 + 164.0/84) / 2},
+		{"sentiment", "prefix", 205, 155, 82, 155.0 / 82},
+		{"sentiment", "prompt", 195, 145, 76, 145.0 / 76},
+		{"spam", "full", 300, 250, 130, 250.0 / 130},
+		{"spam", "lora", 210, 160, 84, 160.0 / 84},
+		{"spam", "prefix", 205, 155, 82, 155.0 / 82},
+		{"spam", "prompt", 190, 140, nan, nan},
+	}
+	if d := cmp.Diff(want, got, approx); d != "" {
+		t.Errorf("memory rows (-want +got):\n%s", d)
+	}
+}
+
+func TestProjections(t *testing.T) {
+	tb := Aggregate(loadTestResults(t), testInputs)
+	type proj struct {
+		Arch     string
+		TotalGiB float64
+		H100     bool
+		Fits     int
+	}
+	type config struct {
+		Method, Params string
+		Batch          int
+		Tasks          []string
+		Projections    []proj
+	}
+	var got []config
+	for _, c := range tb.Projected {
+		g := config{Method: c.Method, Params: ParamsLabel(c.MethodParams), Batch: c.Batch}
+		for _, k := range c.Tasks {
+			g.Tasks = append(g.Tasks, k.Task)
+		}
+		for _, p := range c.Projections {
+			g.Projections = append(g.Projections, proj{p.Arch, float64(p.TotalBytes) / (1 << 30), FitsH100(p), len(p.FitsOn)})
+		}
+		got = append(got, g)
+	}
+	// Both tasks chose the same hyper-parameters and batch for every
+	// method (spam's LoRA at another learning rate), so each configuration
+	// is listed once. Spam's prompt trial has no projection; sentiment's
+	// does. Totals in bytes from the result files over 2³⁰.
+	both := []string{"sentiment", "spam"}
+	want := []config{
+		{"full", "", 16, both, []proj{
+			{"gpt2-xl", 47024759040.0 / (1 << 30), true, 6},
+			{"llama-2-7b", 126037835776.0 / (1 << 30), false, 1},
+			{"llama-3-8b", 156337487872.0 / (1 << 30), false, 0}}},
+		{"lora", "alpha=16 dropout=0 rank=8 targets=q,v", 16, both, []proj{
+			{"gpt2-xl", 36546299264.0 / (1 << 30), true, 7},
+			{"llama-2-7b", 67327500288.0 / (1 << 30), true, 4},
+			{"llama-3-8b", 84696113152.0 / (1 << 30), true, 4}}},
+		{"prefix", "hidden=64 length=8 projection=false", 16, both, []proj{
+			{"gpt2-xl", 31507629440.0 / (1 << 30), true, 8},
+			{"llama-2-7b", 58754342912.0 / (1 << 30), true, 4},
+			{"llama-3-8b", 76060041216.0 / (1 << 30), true, 4}}},
+		{"prompt", "init=vocab init_text=Classify this text: length=8", 16, both, []proj{
+			{"gpt2-xl", 31874784384.0 / (1 << 30), true, 8},
+			{"llama-2-7b", 59343314944.0 / (1 << 30), true, 4},
+			{"llama-3-8b", 76955721728.0 / (1 << 30), true, 4}}},
+	}
+	if d := cmp.Diff(want, got, approx); d != "" {
+		t.Errorf("projections (-want +got):\n%s", d)
+	}
+}
+
+func TestGPUFit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fits []string
+		h100 bool
+		cell string
+	}{
+		{"mixed", []string{"H100 SXM 80GB", "H100 PCIe 80GB", "H200 141GB", "A100 80GB", "L40S 48GB", "RTX A6000 48GB"}, true,
+			"fits 6 of 13 GPUs: L40S 48GB, RTX A6000 48GB, H100 SXM 80GB, …; not A100 40GB, V100 32GB, …"},
+		{"one", []string{"H200 141GB"}, false, "fits 1 of 13 GPUs: H200 141GB; not H100 SXM 80GB, H100 PCIe 80GB, …"},
+		{"none", nil, false, "fits none of the 13 GPUs, not even H200 141GB"},
+		{"all", []string{"T4 16GB", "H100 SXM 80GB", "H100 PCIe 80GB", "H200 141GB", "A100 80GB", "A100 40GB", "L40S 48GB", "L4 24GB",
+			"A10G 24GB", "RTX A6000 48GB", "RTX 4090 24GB", "RTX 3090 24GB", "V100 32GB"}, true, "fits all 13 GPUs, down to T4 16GB"},
+		// A name outside the catalogue is listed last among the fits.
+		{"unknown", []string{"Imaginary 96GB", "H100 PCIe 80GB"}, true, "fits 2 of 14 GPUs: H100 PCIe 80GB, Imaginary 96GB; not H200 141GB, H100 SXM 80GB, …"},
+	} {
+		p := trial.Projection{FitsOn: c.fits}
+		if got := FitsH100(p); got != c.h100 {
+			t.Errorf("%s: FitsH100 = %v, want %v", c.name, got, c.h100)
+		}
+		if got := fitCell(p); got != c.cell {
+			t.Errorf("%s: fitCell = %q, want %q", c.name, got, c.cell)
+		}
+		want := map[bool]string{true: "fits on an H100 80 GB", false: "does not fit on an H100 80 GB"}[c.h100]
+		if got := h100Cell(p); got != want {
+			t.Errorf("%s: h100Cell = %q, want %q", c.name, got, want)
+		}
 	}
 }
 
@@ -309,6 +476,8 @@ func TestReproducibility(t *testing.T) {
 		Machines:   []Count{{"Example CPU @ 3.0GHz, 16 cores, linux/amd64", 28}},
 		BLAS:       []Count{{"openblas", 28}},
 		GoVersions: []Count{{"go1.26.8", 28}},
+		// Two results predate env.gpu.
+		GPUs: []Count{{"no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory)", 26}, {"—", 2}},
 	}
 	if d := cmp.Diff(want, r); d != "" {
 		t.Errorf("reproducibility (-want +got):\n%s", d)

@@ -2,13 +2,15 @@
 // with figures: a summary table per task at each method's best validated
 // configuration, LoRA rank and prompt-length curves, learning curves over
 // data size, accuracy against memory and trainable parameters with their
-// Pareto fronts, training throughput, and a reproducibility block.
+// Pareto fronts, measured memory next to its analytic account, memory
+// projected onto large models on GPUs, training throughput with
+// model-FLOPs utilisation, and a reproducibility block.
 //
 // The package has three layers, one file per concern:
 //
 //   - aggregation (stats.go, aggregate.go, summary.go, series.go,
-//     efficiency.go, throughput.go, repro.go): pure functions from
-//     []*trial.Result to tables and series, which the tests check;
+//     efficiency.go, memory.go, throughput.go, repro.go): pure functions
+//     from []*trial.Result to tables and series, which the tests check;
 //   - figures (style.go, render.go, figures.go): gonum/plot drawings of
 //     those series, written as PNG and SVG;
 //   - Markdown (table.go, markdown.go) and the entry point (report.go),

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/trial"
 )
 
 // page writes the report's Markdown and collects the figures it shows.
@@ -40,10 +41,12 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("3. [Prompt length](#3-prompt-length)")
 	p.line("4. [Dataset size](#4-dataset-size)")
 	p.line("5. [Efficiency](#5-efficiency)")
-	p.line("6. [Throughput](#6-throughput)")
-	p.line("7. [Reproducibility](#7-reproducibility)")
+	p.line("6. [Memory, measured and accounted](#6-memory-measured-and-accounted)")
+	p.line("7. [Memory projected to large models](#7-memory-projected-to-large-models)")
+	p.line("8. [Throughput](#8-throughput)")
+	p.line("9. [Reproducibility](#9-reproducibility)")
 	p.line("")
-	for _, section := range []func() error{p.summary, p.rank, p.length, p.dataSize, p.efficiency, p.throughput, p.repro} {
+	for _, section := range []func() error{p.summary, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro} {
 		if err := section(); err != nil {
 			return "", nil, err
 		}
@@ -299,8 +302,110 @@ func (p *page) efficiency() error {
 	return nil
 }
 
+func (p *page) measuredMemory() error {
+	p.line("## 6. Memory, measured and accounted")
+	p.line("")
+	if len(p.t.Measured) == 0 {
+		p.skipped("no trial succeeded.")
+		return nil
+	}
+	p.line("Each method at its summary configuration, means over seeds. Peak RSS is the peak resident set of the trial's process (the Go runtime, the binary, BLAS buffers and the data included); peak heap is the peak Go heap, sampled. The accounted total is computed from shapes and counts alone: every weight in float32 (the trainable ones among them), AdamW's two float64 moments per trainable weight, and the step values, that is the activations, their gradients and the weight gradients (the gradients column is part of them) of the largest batch.")
+	p.line("")
+	p.line("The heap is expected at about 1.9 times the accounted total: the engine allocates each step's values afresh, and the garbage collector, at GOGC=100, lets one step's garbage accumulate before it collects.")
+	p.line("")
+	header := []string{"method", "configuration", "peak RSS", "peak heap", "weights", "trainable weights", "gradients",
+		"optimizer state", "step values", "accounted total", "heap / accounted"}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR}
+	for _, k := range p.t.Tasks {
+		var rows [][]string
+		for _, r := range p.t.Measured {
+			if r.TaskKey != k {
+				continue
+			}
+			row := []string{r.Method, orDash(ParamsLabel(r.Best.MethodParams)), memCell(r.PeakRSS), memCell(r.PeakHeap)}
+			if a := r.Accounted; a != nil {
+				row = append(row, memCell(a.Weights), memCell(a.Trainable), memCell(a.Gradients), memCell(a.Optimizer), memCell(a.Step), memCell(a.Total))
+			} else {
+				row = append(row, "—", "—", "—", "—", "—", "—")
+			}
+			rows = append(rows, append(row, ratioCell(r.HeapToAccounted)))
+		}
+		p.line("### %s", p.nm.name(k))
+		p.line("")
+		if err := p.table(header, rows, align); err != nil {
+			return err
+		}
+	}
+	p.line("— where a trial's result file predates the measurement or the account.")
+	p.line("")
+	return nil
+}
+
+func (p *page) projectedMemory() error {
+	p.line("## 7. Memory projected to large models")
+	p.line("")
+	var have bool
+	for _, c := range p.t.Projected {
+		have = have || len(c.Projections) > 0
+	}
+	if !have {
+		p.skipped("no trial at a summary configuration carries a projection.")
+		return nil
+	}
+	seqs, precisions := p.projectedInputs()
+	p.line("**These are projections, not measurements.** Each method at its summary configuration is projected by package gpu/projection onto large models trained on a GPU: bf16 weights, fp32 AdamW state (precision %s), the sequence length from the result (%s tokens), the batch as trained, and 1 GiB of CUDA overhead in the total. A projection depends on the method, its hyper-parameters and the batch only, so tasks whose summaries chose the same ones share a row. The GPUs are those of package gpu's catalogue whose memory holds the total: the smallest it fits on, then the largest it does not.", precisions, seqs)
+	p.line("")
+	header := []string{"method", "configuration", "chosen on", "model", "batch × seq", "trainable params", "weights", "gradients",
+		"optimizer state", "activations", "total", "H100 80 GB", "GPUs"}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, tw.AlignLeft}
+	var rows [][]string
+	for _, c := range p.t.Projected {
+		tasks := make([]string, len(c.Tasks))
+		for i, k := range c.Tasks {
+			tasks[i] = p.nm.name(k)
+		}
+		lead := []string{c.Method, orDash(ParamsLabel(c.MethodParams)), strings.Join(tasks, ", ")}
+		if len(c.Projections) == 0 {
+			rows = append(rows, append(lead, "—", strconv.Itoa(c.Batch)+" × —", "—", "—", "—", "—", "—", "—", "—", "—"))
+			continue
+		}
+		for _, pr := range c.Projections {
+			rows = append(rows, append(append([]string(nil), lead...), archName(pr.Arch), fmt.Sprintf("%d × %d", pr.Batch, pr.Seq),
+				thousands(float64(pr.TrainableParams)), memCell(float64(pr.WeightsBytes)), memCell(float64(pr.GradientsBytes)),
+				memCell(float64(pr.OptimizerBytes)), memCell(float64(pr.ActivationBytes)), memCell(float64(pr.TotalBytes)),
+				h100Cell(pr), fitCell(pr)))
+		}
+	}
+	if err := p.table(header, rows, align); err != nil {
+		return err
+	}
+	p.line("Weights include frozen ones; activations include the logits; the total adds the CUDA overhead. — where a trial's result file predates projections.")
+	p.line("")
+	return nil
+}
+
+// projectedInputs lists the sequence lengths and precisions of the
+// projections shown.
+func (p *page) projectedInputs() (seqs, precisions string) {
+	seenSeq, seenPrec := map[int]bool{}, map[string]bool{}
+	var ss, ps []string
+	for _, c := range p.t.Projected {
+		for _, pr := range c.Projections {
+			if !seenSeq[pr.Seq] {
+				seenSeq[pr.Seq] = true
+				ss = append(ss, strconv.Itoa(pr.Seq))
+			}
+			if !seenPrec[pr.Precision] {
+				seenPrec[pr.Precision] = true
+				ps = append(ps, "`"+orDash(pr.Precision)+"`")
+			}
+		}
+	}
+	return strings.Join(ss, ", "), strings.Join(ps, ", ")
+}
+
 func (p *page) throughput() error {
-	p.line("## 6. Throughput")
+	p.line("## 8. Throughput")
 	p.line("")
 	var rows []ThroughputRow
 	for _, r := range p.t.Throughput {
@@ -312,7 +417,9 @@ func (p *page) throughput() error {
 		p.skipped("no trial recorded its training throughput.")
 		return nil
 	}
-	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for these to compare (see [Reproducibility](#7-reproducibility)).")
+	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for raw tokens/s to compare (see [Reproducibility](#9-reproducibility)).")
+	p.line("")
+	p.line("Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process, through the same BLAS. MFU (model-FLOPs utilisation) is tokens/s times the model FLOPs of a training step per token, over the calibration; tokens/s per calibrated GFLOP/s divides the machine's speed out, so it compares across machines. Both are means over seeds; — where a trial's result file predates them.")
 	p.line("")
 	if err := p.figure(throughputFigure(rows, p.nm)); err != nil {
 		return err
@@ -327,18 +434,28 @@ func (p *page) throughput() error {
 		if !math.IsNaN(r.TokensPerSec.Std) {
 			tps += " ± " + thousands(r.TokensPerSec.Std)
 		}
-		cells = append(cells, []string{p.nm.name(r.TaskKey), r.Method, tps, ratio})
+		mfu := "—"
+		if r.MFU.N > 0 {
+			mfu = pctCell(100 * r.MFU.Mean)
+		}
+		norm := "—"
+		if r.NormTokensPerSec.N > 0 {
+			norm = sigCell(r.NormTokensPerSec.Mean, 3)
+		}
+		cells = append(cells, []string{p.nm.name(r.TaskKey), r.Method, tps, mfu, norm, ratio})
 	}
-	return p.table([]string{"task", "method", "train tokens/s", "ratio to full"}, cells, []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR})
+	return p.table([]string{"task", "method", "train tokens/s", "MFU", "tokens/s per GFLOP/s", "ratio to full"}, cells,
+		[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR})
 }
 
 func (p *page) repro() error {
 	r := p.t.Repro
-	p.line("## 7. Reproducibility")
+	p.line("## 9. Reproducibility")
 	p.line("")
 	p.line("- Trials: %d (%d succeeded, %d failed), read from `%s`.", r.Trials, r.Succeeded, r.Failed, filepath.Join(p.dir, "trials"))
 	p.line("- Code version: %s.", countList(r.Commits))
 	p.line("- Machine: %s.", countList(r.Machines))
+	p.line("- GPU: %s.", countList(r.GPUs))
 	p.line("- BLAS: %s.", countList(r.BLAS))
 	p.line("- Go: %s.", countList(r.GoVersions))
 	for _, n := range p.notes {
@@ -450,6 +567,73 @@ func mibCell(b float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f MiB", b/(1<<20))
+}
+
+// memCell writes a byte count in the largest binary unit below it, up to
+// GiB; "—" for none.
+func memCell(b float64) string {
+	switch {
+	case b <= 0 || math.IsNaN(b):
+		return "—"
+	case b < 1<<10:
+		return fmt.Sprintf("%.0f B", b)
+	case b < 1<<20:
+		return fmt.Sprintf("%.1f KiB", b/(1<<10))
+	case b < 1<<30:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", b/(1<<30))
+}
+
+func ratioCell(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+// sigCell writes v with n significant digits, keeping trailing zeros:
+// 20 → "20.0", 0.01234 → "0.0123".
+func sigCell(v float64, n int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "—"
+	}
+	if v == 0 {
+		return "0"
+	}
+	v = roundSig(v, n)
+	digits := int(math.Floor(math.Log10(math.Abs(v)))) + 1
+	return fmt.Sprintf("%.*f", max(0, n-digits), v)
+}
+
+// h100Cell says whether a projection fits on an H100 80 GB.
+func h100Cell(pr trial.Projection) string {
+	if FitsH100(pr) {
+		return "fits on an H100 80 GB"
+	}
+	return "does not fit on an H100 80 GB"
+}
+
+// fitCell condenses the GPUs a projection fits on: "fits 6 of 13 GPUs: L40S
+// 48GB, RTX A6000 48GB, H100 SXM 80GB, …; not A100 40GB, V100 32GB, …".
+func fitCell(pr trial.Projection) string {
+	fits, not := GPUFit(pr)
+	list := func(names []string, n int) string {
+		if len(names) > n {
+			return strings.Join(names[:n], ", ") + ", …"
+		}
+		return strings.Join(names, ", ")
+	}
+	total := len(fits) + len(not)
+	switch {
+	case total == 0:
+		return "—"
+	case len(fits) == 0:
+		return fmt.Sprintf("fits none of the %d GPUs, not even %s", total, not[0])
+	case len(not) == 0:
+		return fmt.Sprintf("fits all %d GPUs, down to %s", total, fits[0])
+	}
+	return fmt.Sprintf("fits %d of %d GPUs: %s; not %s", len(fits), total, list(fits, 3), list(not, 2))
 }
 
 func bytesCell(n int64) string {

@@ -32,7 +32,11 @@ type Tables struct {
 	Memory     []Frontier
 	Params     []Frontier
 	Throughput []ThroughputRow
-	Repro      Repro
+	// Measured is each summary row's measured and accounted memory;
+	// Projected the summary configurations projected onto large models.
+	Measured  []MemoryRow
+	Projected []ProjectedConfig
+	Repro     Repro
 }
 
 // Aggregate computes every table and series of a report.
@@ -49,6 +53,8 @@ func Aggregate(results []*trial.Result, in Inputs) *Tables {
 		Memory:     Efficiency(g, sums, CostMemory),
 		Params:     Efficiency(g, sums, CostParams),
 		Throughput: Throughput(sums),
+		Measured:   MemoryRows(sums),
+		Projected:  Projections(sums),
 		Repro:      Reproducibility(results),
 	}
 }

@@ -99,6 +99,14 @@ func TestBuild(t *testing.T) {
 		"1.43×",
 		// Reproducibility: the spec, machine and rebuild command.
 		"name: reports-testdata", "Example CPU @ 3.0GHz, 16 cores, linux/amd64 (28 trials)", "BLAS: openblas (28 trials)",
+		"- GPU: no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory) (26 trials); — (2 trials).",
+		// The new sections, linked from the contents.
+		"6. [Memory, measured and accounted](#6-memory-measured-and-accounted)", "## 6. Memory, measured and accounted",
+		"7. [Memory projected to large models](#7-memory-projected-to-large-models)", "## 7. Memory projected to large models",
+		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "(512 tokens)",
+		"1 GiB of CUDA overhead", "about 1.9 times the accounted total", "GOGC=100",
+		"Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process",
+		"(see [Reproducibility](#9-reproducibility))",
 		"go run ./harness report testdata/sweep --out " + out + " --spec testdata/sweep.yaml",
 	} {
 		if !strings.Contains(md, s) {
@@ -107,9 +115,34 @@ func TestBuild(t *testing.T) {
 	}
 	// Summary rows: sentiment's LoRA at rank 8, lr 0.001, with mean ± sd
 	// and interval (82.0 ± 1.4, 82.0 ∓ 12.706·1.0); spam's LoRA at lr 0.003.
+	//
+	// Projections, in GiB from the result files' bytes: full fine-tuning
+	// on GPT-2 XL 47,024,759,040 / 2³⁰ = 43.8, on Llama-2-7B
+	// 126,037,835,776 / 2³⁰ = 117.4 (only an H200 holds it), on Llama-3-8B
+	// 156,337,487,872 / 2³⁰ = 145.6 (no GPU); LoRA rank 8 on Llama-3-8B
+	// 84,696,113,152 / 2³⁰ = 78.9, under an H100's 80 GiB.
+	//
+	// Measured and accounted: sentiment's full fine-tuning peaked at 305
+	// MiB resident, 255 MiB of heap, against 130 MiB accounted: (250/130 +
+	// 260/130)/2 = 1.96. Spam's prompt trial predates the account.
+	//
+	// MFU: sentiment's full fine-tuning, 1000 and 1100 tokens/s at 6.6M
+	// FLOPs per token against 50 and 55 GFLOP/s, is 13.2% both seeds and
+	// 20.0 tokens/s per GFLOP/s; LoRA (1450·4.5M/50G + 1550·4.5M/55G)/2 =
+	// 12.9%, (29 + 28.18)/2 = 28.6.
 	for _, re := range []string{
 		`\| lora +\| alpha=16 dropout=0 rank=8 targets=q,v +\| +0\.001 \| +all \| +2 \| +82\.0 ± 1\.4 \| +\[69\.3, 94\.7\] \|`,
 		`\| lora +\| alpha=16 dropout=0 rank=8 targets=q,v +\| +0\.003 \| +all \| +2 \| +93\.0 ± 1\.4 \|`,
+		`\| full +\| — +\| sentiment, spam +\| GPT-2 XL +\| +16 × 512 \| +1,557,611,200 \| +2\.9 GiB \| +2\.9 GiB \| +11\.6 GiB \| +25\.4 GiB \| +43\.8 GiB \| fits on an H100 80 GB +\| fits 6 of 13 GPUs: L40S 48GB, RTX A6000 48GB, H100 SXM 80GB, …; not A100 40GB, V100 32GB, … +\|`,
+		`\| full +\| — +\| sentiment, spam +\| Llama-2-7B +\|.*\| +117\.4 GiB \| does not fit on an H100 80 GB \| fits 1 of 13 GPUs: H200 141GB; not H100 SXM 80GB, H100 PCIe 80GB, … +\|`,
+		`\| full +\| — +\| sentiment, spam +\| Llama-3-8B +\|.*\| +145\.6 GiB \| does not fit on an H100 80 GB \| fits none of the 13 GPUs, not even H200 141GB +\|`,
+		`\| lora +\| alpha=16 dropout=0 rank=8 targets=q,v +\| sentiment, spam +\| Llama-3-8B +\|.*\| +78\.9 GiB \| fits on an H100 80 GB +\|`,
+		`\| full +\| — +\| +305\.0 MiB \| +255\.0 MiB \| +4\.2 MiB \| +4\.2 MiB \| +4\.2 MiB \| +16\.6 MiB \| +109\.2 MiB \| +130\.0 MiB \| +1\.96 \|`,
+		`\| lora +\| alpha=16 dropout=0 rank=8 targets=q,v +\| +212\.0 MiB \| +162\.0 MiB \|.*\| +84\.0 MiB \| +1\.93 \|`,
+		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \| +— \| +— \| +— \| +— \| +— \| +— \| +— \|`,
+		`\| sentiment \| full +\| +1,050 ± 71 \| +13\.2% \| +20\.0 \| +1\.00× \|`,
+		`\| sentiment \| lora +\| +1,500 ± 71 \| +12\.9% \| +28\.6 \| +1\.43× \|`,
+		`\| spam +\| prompt \| +1,700 \| +— \| +— \| +1\.79× \|`,
 	} {
 		if !regexp.MustCompile(re).MatchString(md) {
 			t.Errorf("README.md has no row matching %s", re)
@@ -167,6 +200,79 @@ func TestBuildSkips(t *testing.T) {
 	checkFigures(t, filepath.Join(dir, "report"), refs)
 	if t.Failed() {
 		t.Logf("README.md:\n%s", md)
+	}
+}
+
+// TestBuildOlderResults builds a report from result files of which one
+// predates the memory account, the projections, the calibration and the
+// GPU status: its cells show dashes, the rest renders as usual.
+func TestBuildOlderResults(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"spam-full-all-s1", "spam-prompt8-all-s1"} {
+		b, err := os.ReadFile(filepath.Join(testSweep, "trials", id+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "trials", id+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readme, err := Build(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, re := range []string{
+		`\| full +\| — +\| +300\.0 MiB \| +250\.0 MiB \|.*\| +130\.0 MiB \| +1\.92 \|`,
+		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \|( +— \|){7}$`,
+		`\| full +\| — +\| spam +\| GPT-2 XL +\|.*\| +43\.8 GiB \| fits on an H100 80 GB +\|`,
+		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| spam +\| — +\| +16 × — \|( +— +\|){8}$`,
+		`\| spam \| full +\| +900 \| +11\.9% \| +18\.0 \| +1\.00× \|`,
+		`\| spam \| prompt \| +1,700 \| +— \| +— \| +1\.89× \|`,
+		`- GPU: no NVIDIA GPU: .* \(1 trial\); — \(1 trial\)\.`,
+	} {
+		if !regexp.MustCompile("(?m)" + re).MatchString(md) {
+			t.Errorf("README.md has no line matching %s", re)
+		}
+	}
+	if t.Failed() {
+		t.Logf("README.md:\n%s", md)
+	}
+}
+
+// TestBuildNoProjections builds a report from a result that predates
+// projections only: the projection section is skipped with a line.
+func TestBuildNoProjections(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(testSweep, "trials", "spam-prompt8-all-s1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trials", "spam-prompt8-all-s1.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := Build(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"_Skipped: no trial at a summary configuration carries a projection._", "- GPU: — (1 trial)."} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("README.md lacks %q", s)
+		}
 	}
 }
 

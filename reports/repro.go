@@ -25,13 +25,16 @@ type Repro struct {
 	Failures                  []Failure // by id
 	// Environments, most frequent first, over every trial.
 	Commits, Machines, BLAS, GoVersions []Count
+	// GPUs are the GPU statuses (env.gpu), "—" where a result predates
+	// them.
+	GPUs []Count
 }
 
 // Reproducibility counts the trials and their environments and lists the
 // failures with their errors.
 func Reproducibility(results []*trial.Result) Repro {
 	var r Repro
-	commits, machines, blas, gov := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	commits, machines, blas, gov, gpus := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, res := range results {
 		r.Trials++
 		if res.Status == trial.Success {
@@ -60,9 +63,10 @@ func Reproducibility(results []*trial.Result) Repro {
 		machines[m]++
 		blas[orUnknown(e.BLAS)]++
 		gov[orUnknown(e.GoVersion)]++
+		gpus[orDash(e.GPU)]++
 	}
 	sort.Slice(r.Failures, func(i, j int) bool { return r.Failures[i].ID < r.Failures[j].ID })
-	r.Commits, r.Machines, r.BLAS, r.GoVersions = counts(commits), counts(machines), counts(blas), counts(gov)
+	r.Commits, r.Machines, r.BLAS, r.GoVersions, r.GPUs = counts(commits), counts(machines), counts(blas), counts(gov), counts(gpus)
 	return r
 }
 

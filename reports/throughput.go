@@ -8,12 +8,16 @@ type ThroughputRow struct {
 	TaskKey
 	Method       string
 	TokensPerSec Stat // over seeds
+	// MFU (a fraction), tokens/s per calibrated GFLOP/s and the
+	// calibration, over the seeds that report them.
+	MFU, NormTokensPerSec, CalibrationGFLOPS Stat
 	// RatioToFull is the mean throughput over full fine-tuning's on the
 	// same task; NaN when the task has no full fine-tuning row.
 	RatioToFull float64
 }
 
-// Throughput lists every summary row's training tokens per second and its
+// Throughput lists every summary row's training tokens per second, its
+// model-FLOPs utilisation and tokens/s per calibrated GFLOP/s, and its
 // ratio to full fine-tuning.
 func Throughput(sums []TaskSummary) []ThroughputRow {
 	var out []ThroughputRow
@@ -25,8 +29,10 @@ func Throughput(sums []TaskSummary) []ThroughputRow {
 			}
 		}
 		for _, r := range s.Rows {
-			out = append(out, ThroughputRow{TaskKey: s.TaskKey, Method: r.Method, TokensPerSec: r.Best.TokensPerSec,
-				RatioToFull: r.Best.TokensPerSec.Mean / full})
+			g := r.Best
+			out = append(out, ThroughputRow{TaskKey: s.TaskKey, Method: r.Method, TokensPerSec: g.TokensPerSec,
+				MFU: g.MFU, NormTokensPerSec: g.NormTokensPerSec, CalibrationGFLOPS: g.CalibrationGFLOPS,
+				RatioToFull: g.TokensPerSec.Mean / full})
 		}
 	}
 	return out

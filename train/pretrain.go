@@ -3,7 +3,9 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/template"
 	"time"
@@ -49,6 +51,8 @@ type PretrainResult struct {
 	TrainSecs       float64        `json:"train_seconds"`
 	TokensPerSec    float64        `json:"tokens_per_sec"`
 	Machine         machine.Info   `json:"machine"`
+	BLASThreads     string         `json:"blas_threads"` // OPENBLAS_NUM_THREADS as run ("" = OpenBLAS's default)
+	GoMaxProcs      int            `json:"gomaxprocs"`
 	FinishedAt      string         `json:"finished_at"`
 	BytesPerToken   float64        `json:"heldout_bytes_per_token"`
 	HeldOutTokens   int            `json:"heldout_tokens"`
@@ -85,7 +89,8 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 		return nil, err
 	}
 	res := &PretrainResult{Config: cfg, Command: command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
-		HeldOutBaseline: "xz -9e on the held-out text after the training text: 2.019 bits per byte (corpus/README.md)"}
+		HeldOutBaseline: "xz -9e on the held-out text after the training text: 2.019 bits per byte (corpus/README.md)",
+		BLASThreads:     os.Getenv("OPENBLAS_NUM_THREADS"), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	start := time.Now()
 	tok, err := tokenizer.Train(docTexts(trainDocs), cfg.Model.Vocab)
 	if err != nil {
@@ -189,10 +194,12 @@ var cardTmpl = template.Must(template.New("card").Funcs(template.FuncMap{
 | training loss by tenths | {{join .R.LossCurve}} |
 | time | {{printf "%.0f" .R.TrainSecs}} s of training, {{printf "%.0f" .R.TokensPerSec}} tokens/s |
 | machine | {{.R.Machine}} |
+| threads | OPENBLAS_NUM_THREADS={{.R.BLASThreads}}, GOMAXPROCS={{.R.GoMaxProcs}} |
 | finished | {{.R.FinishedAt}} |
 
 Every number above is in ` + "`pretrain.json`" + ` beside this card. Rerunning the recipe with
-the same seed on one thread (GOMAXPROCS=1, OPENBLAS_NUM_THREADS=1) reproduces the weights.
+the same seed, BLAS and thread count reproduces the weights bit for bit; another OpenBLAS
+thread count splits the matrix products' sums differently and changes the last bits.
 `))
 
 func writeCard(path, name string, r *PretrainResult) error {

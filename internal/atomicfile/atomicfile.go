@@ -15,6 +15,9 @@ func Write(path string, data []byte) error {
 		return err
 	}
 	_, err = tmp.Write(data)
+	if err == nil { // CreateTemp makes files private; results are for sharing
+		err = tmp.Chmod(0o644)
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
