@@ -37,6 +37,7 @@ type Spec struct {
 type MethodGrid struct {
 	Method string
 	Axes   map[string][]any
+	line   int
 	lines  map[string]int
 }
 
@@ -195,7 +196,7 @@ func (s *Spec) parseMethods(v *yaml.Node) error {
 		if err != nil {
 			return specError(s.File, k.Line, "methods."+k.Value, "unknown method (have %s)", strings.Join(methods.Names(), ", "))
 		}
-		g := MethodGrid{Method: m.Name(), Axes: map[string][]any{}, lines: map[string]int{}}
+		g := MethodGrid{Method: m.Name(), Axes: map[string][]any{}, line: k.Line, lines: map[string]int{}}
 		if grid.Kind != yaml.MappingNode && !(grid.Kind == yaml.ScalarNode && grid.Tag == "!!null") {
 			return specError(s.File, grid.Line, "methods."+k.Value, "want a mapping of hyper-parameters to values or lists")
 		}
@@ -226,14 +227,13 @@ func (s *Spec) parseMethods(v *yaml.Node) error {
 
 // check validates names and every grid point against its method.
 func (s *Spec) check() error {
-	zoo := map[string]bool{}
-	for _, n := range model.Zoo() {
-		zoo[n] = true
-	}
-	for _, m := range s.Models {
-		if st, err := os.Stat(m); !zoo[m] && (err != nil || !st.IsDir()) {
-			return specError(s.File, s.lines["models"], "models", "%q is neither a shipped model %v nor a checkpoint directory", m, model.Zoo())
+	var bases []*model.Base
+	for _, name := range s.Models {
+		b, err := model.LoadBase(name)
+		if err != nil {
+			return specError(s.File, s.lines["models"], "models", "%v", err)
 		}
+		bases = append(bases, b)
 	}
 	for _, t := range s.Tasks {
 		if _, err := tasks.Load(t); err != nil {
@@ -252,8 +252,19 @@ func (s *Spec) check() error {
 					return specError(s.File, g.lines["lr"], "methods."+g.Method+".lr", "%v is not a positive number", lr)
 				}
 			}
-			if _, err := methods.Resolve(m, params); err != nil {
-				field, line := "methods."+g.Method, 0
+			// Attaching to each base model catches what only a model can
+			// tell: a target matching no layer, a prompt longer than the
+			// context.
+			err := error(nil)
+			if _, err = methods.Resolve(m, params); err == nil {
+				for _, b := range bases {
+					if _, err = methods.Attach(b, g.Method, params, 1); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				field, line := "methods."+g.Method, g.line
 				for k, l := range g.lines {
 					if strings.Contains(err.Error(), `"`+k+`"`) {
 						field, line = field+"."+k, l

@@ -83,6 +83,7 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 		{"unknown hyper-parameter", "tasks: [spam]\nmethods:\n  lora:\n    rnk: [2]\n", `field "methods.lora.rnk"`},
 		{"rank below 1", "tasks: [spam]\nmethods:\n  lora:\n    rank: [4, 0]\n", `bad.yaml:4: field "methods.lora.rank"`},
 		{"target matching nothing", "tasks: [spam]\nmethods:\n  lora:\n    targets: [zz]\n", `field "methods.lora.targets"`},
+		{"prompt longer than the context", "tasks: [spam]\nmethods:\n  prompt:\n    length: [8, 300]\n", `bad.yaml:4: field "methods.prompt.length"`},
 		{"bad lr", "tasks: [spam]\nmethods:\n  full: {lr: -1}\n", `field "methods.full.lr"`},
 		{"bad data size", "tasks: [spam]\ndata_sizes: [16, 0]\nmethods: {full: {}}\n", `bad.yaml:2: field "data_sizes"`},
 		{"unknown task", "tasks: [spam, nope]\nmethods: {full: {}}\n", `field "tasks"`},
