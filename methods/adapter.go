@@ -36,10 +36,10 @@ func (adapter) Doc() string {
 	return "Houlsby adapters: a bottleneck MLP with a residual connection after the attention and/or MLP branch of every block"
 }
 
-// DefaultLR is 1e-3, within the range Houlsby et al. sweep (3e-5 to 3e-3)
-// and the rate LoRA uses here: an adapter's update starts at zero and is
-// small, so it needs larger steps than full fine-tuning.
-func (adapter) DefaultLR() float64 { return 1e-3 }
+// DefaultLR is tuned on the shipped tiny model by a short probe (64 examples,
+// 40 steps of 8, spam and sentiment): the up-projection starts at zero; 3e-3
+// learns the label tokens within 40 steps without diverging.
+func (adapter) DefaultLR() float64 { return 3e-3 }
 
 func (adapter) Params() []Spec {
 	return []Spec{

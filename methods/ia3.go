@@ -25,10 +25,10 @@ func (ia3) Doc() string {
 	return "IA3: learned scales on attention keys and values and on the MLP activation"
 }
 
-// DefaultLR is the rate of the paper's T-Few recipe, 3e-3: IA3 trains a few
-// scales around one, which move little at LoRA's rates (HF PEFT's IA3
-// examples use rates of this order too).
-func (ia3) DefaultLR() float64 { return 3e-3 }
+// DefaultLR is tuned on the shipped tiny model by a short probe (64 examples,
+// 40 steps of 8, spam and sentiment): IA3 trains scales around one whose
+// effect is multiplicative and small; 3e-2 moved the loss slowly in 40 steps.
+func (ia3) DefaultLR() float64 { return 1e-1 }
 
 func (ia3) Params() []Spec {
 	return []Spec{{Name: "targets", Kind: List, Default: "k,v,ff", Choices: []string{"k", "v", "ff"},

@@ -38,14 +38,10 @@ func (prefix) Doc() string {
 	return "prefix tuning: L trainable key and value vectors in every attention layer, optionally from an MLP"
 }
 
-// DefaultLR: AdamW moves each coordinate by up to the rate each step, so
-// 1e-2 is half the direct prefixes' initial scale (0.02): enough for a
-// tiny model to move its prefix within a short sweep, and below prompt
-// tuning's 3e-2 because a prefix acts on every layer at once rather than
-// through the input alone. Li & Liang train GPT-2 medium with the MLP at
-// far lower rates (5·10⁻⁵ for table-to-text); a sweep lowers it for
-// projection or larger models.
-func (prefix) DefaultLR() float64 { return 1e-2 }
+// DefaultLR is tuned on the shipped tiny model by a short probe (64 examples,
+// 40 steps of 8, spam and sentiment): a prefix acts on every layer but starts
+// far from useful keys and values; 1e-2 barely moved the loss in 40 steps.
+func (prefix) DefaultLR() float64 { return 3e-2 }
 
 func (prefix) Params() []Spec {
 	return []Spec{

@@ -27,14 +27,11 @@ func (prompt) Doc() string {
 	return "prompt tuning: L trainable virtual token embeddings prepended to every input"
 }
 
-// DefaultLR is high, as prompt tuning needs: Lester et al. train with
-// Adafactor at 0.3, since the gradient that reaches a few input vectors
-// through a frozen network is small. AdamW normalises each coordinate's
-// step, so 3e-2 moves every coordinate of a virtual embedding by up to
-// 0.03 a step, about the embeddings' own scale (0.02 at GPT-2's
-// initialisation): fast, without throwing the prompt far outside the
-// inputs the frozen network was trained on in a few steps.
-func (prompt) DefaultLR() float64 { return 3e-2 }
+// DefaultLR is tuned on the shipped tiny model by a short probe (64 examples,
+// 40 steps of 8, spam and sentiment): virtual embeddings act only through the
+// input of a frozen network and move slowly: even at 1e-1 prompt tuning lags,
+// as Lester et al. report for small models.
+func (prompt) DefaultLR() float64 { return 1e-1 }
 
 // The default length of 4 leaves room for real tokens on the smallest
 // contexts; Lester et al. use 100 virtual tokens and see little gain past
