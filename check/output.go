@@ -12,6 +12,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/trial"
 )
 
 // labelRows names each row by model, task and method plus whichever other
@@ -74,7 +75,7 @@ func labelRows(rows []Row) {
 				if !ok {
 					return "\x00absent"
 				}
-				return valueLabel(v)
+				return trial.FormatParam(v)
 			}
 			if varies(val, func(k Key) bool { return k.Method == m }) {
 				showParam[m] = append(showParam[m], name)
@@ -92,7 +93,7 @@ func labelRows(rows []Row) {
 		b.WriteString(k.Task + "/" + k.Method)
 		for _, name := range showParam[k.Method] {
 			if v, ok := k.MethodParams[name]; ok {
-				b.WriteString(" " + name + "=" + valueLabel(v))
+				b.WriteString(" " + name + "=" + trial.FormatParam(v))
 			}
 		}
 		for _, p := range shown {
@@ -119,22 +120,6 @@ func contains(xs []string, x string) bool {
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func valueLabel(v any) string {
-	switch x := v.(type) {
-	case []any:
-		s := make([]string, len(x))
-		for i, e := range x {
-			s[i] = valueLabel(e)
-		}
-		return strings.Join(s, ",")
-	case string:
-		return x
-	case float64:
-		return num(x)
-	}
-	return fmt.Sprint(v)
-}
 
 // Cells of the table and the summary.
 

@@ -8,13 +8,19 @@ import (
 	"github.com/peftbench/peftbench/model"
 )
 
-// linearLayers resolves target patterns against the model's linear layers,
-// as HF PEFT's target_modules does: a pattern matches every layer whose
-// name ends in it ("q", "attn.q", "mlp.fc"), and may hold '*' globs
-// ("attn.*", "h.0.*"). Every pattern must match something.
+// linearLayers resolves target patterns against the model's linear layers.
 func linearLayers(m *model.Model, targets []string) ([]string, error) {
+	return MatchLinear(m.Config.Layers, targets)
+}
+
+// MatchLinear resolves target patterns against the linear layers of a
+// model with the given number of blocks, as HF PEFT's target_modules does:
+// a pattern matches every layer whose name ends in it ("q", "attn.q",
+// "mlp.fc"), and may hold '*' globs ("attn.*", "h.0.*"). Every pattern
+// must match something. Names come back in model order.
+func MatchLinear(layers int, targets []string) ([]string, error) {
 	var all []string
-	for i := 0; i < m.Config.Layers; i++ {
+	for i := 0; i < layers; i++ {
 		all = append(all, model.LinearNames(i)...)
 	}
 	chosen := map[string]bool{}
@@ -37,7 +43,7 @@ func linearLayers(m *model.Model, targets []string) ([]string, error) {
 		}
 	}
 	var out []string
-	for _, name := range all { // model order
+	for _, name := range all {
 		if chosen[name] {
 			out = append(out, name)
 		}

@@ -373,26 +373,7 @@ func ParamsLabel(p map[string]any) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, k+"="+valueLabel(p[k]))
+		parts = append(parts, k+"="+trial.FormatParam(p[k]))
 	}
 	return strings.Join(parts, " ")
-}
-
-func valueLabel(v any) string {
-	switch x := v.(type) {
-	case []any:
-		s := make([]string, len(x))
-		for i, e := range x {
-			s[i] = valueLabel(e)
-		}
-		return strings.Join(s, ",")
-	case []string:
-		return strings.Join(x, ",")
-	case string:
-		return x
-	}
-	if f, ok := Number(v); ok {
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/peftbench/peftbench/methods"
 )
 
 const good = `name: t
@@ -56,7 +57,7 @@ func TestExpandPerMethodGrids(t *testing.T) {
 			if tr.MethodParams["alpha"] != 16.0 || !cmp.Equal(tr.MethodParams["targets"], []string{"q", "v"}) {
 				t.Fatalf("lora params %v", tr.MethodParams)
 			}
-			if tr.Train.LR != 1e-3 {
+			if m, _ := methods.Get("lora"); tr.Train.LR != m.DefaultLR() {
 				t.Fatalf("lora lr %v, want its default", tr.Train.LR)
 			}
 		case "full":

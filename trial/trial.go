@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Spec is everything that determines a trial.
@@ -54,7 +56,7 @@ func (s Spec) Label() string {
 	params := ""
 	for _, k := range []string{"rank", "length", "bottleneck"} {
 		if v, ok := s.MethodParams[k]; ok {
-			params += fmt.Sprintf(" %s=%v", k, v)
+			params += fmt.Sprintf(" %s=%s", k, FormatParam(v))
 		}
 	}
 	size := "all"
@@ -62,4 +64,26 @@ func (s Spec) Label() string {
 		size = fmt.Sprint(s.DataSize)
 	}
 	return fmt.Sprintf("%s/%s%s n=%s seed=%d lr=%g", s.Task, s.Method, params, size, s.Seed, s.Train.LR)
+}
+
+// FormatParam writes a hyper-parameter value as labels show it: lists
+// joined by commas, numbers in their shortest form.
+func FormatParam(v any) string {
+	switch x := v.(type) {
+	case []any:
+		s := make([]string, len(x))
+		for i, e := range x {
+			s[i] = FormatParam(e)
+		}
+		return strings.Join(s, ",")
+	case []string:
+		return strings.Join(x, ",")
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	}
+	return fmt.Sprint(v)
 }

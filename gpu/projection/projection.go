@@ -8,7 +8,6 @@ package projection
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/peftbench/peftbench/gpu"
@@ -661,41 +660,17 @@ type target struct {
 }
 
 // targets resolves target patterns against peftbench's layer names
-// (h.<i>.attn.q …), as the methods do: a pattern matches every layer whose
-// name ends in it, or, with '*', a glob on the full name or its suffix;
-// every pattern must match something.
+// (h.<i>.attn.q …) exactly as the methods do.
 func (a Arch) targets(patterns []string) ([]target, error) {
-	var all []target
-	for i := range a.Layers {
-		for _, name := range model.LinearNames(i) {
-			all = append(all, target{i, strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i))})
-		}
+	names, err := methods.MatchLinear(a.Layers, patterns)
+	if err != nil {
+		return nil, err
 	}
-	chosen := map[target]bool{}
-	for _, pat := range patterns {
-		n := 0
-		for _, t := range all {
-			name := fmt.Sprintf("h.%d.%s", t.layer, t.suffix)
-			ok := strings.HasSuffix(name, "."+pat) || name == pat
-			if strings.Contains(pat, "*") {
-				full, _ := path.Match(pat, name)
-				suffix, _ := path.Match("*."+pat, name)
-				ok = full || suffix
-			}
-			if ok {
-				chosen[t] = true
-				n++
-			}
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("field \"targets\": %q matches no linear layer (layers are named like %s)", pat, strings.Join(model.LinearNames(0), ", "))
-		}
-	}
-	var out []target // model order
-	for _, t := range all {
-		if chosen[t] {
-			out = append(out, t)
-		}
+	out := make([]target, len(names))
+	for k, name := range names {
+		var i int
+		fmt.Sscanf(name, "h.%d.", &i)
+		out[k] = target{i, strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i))}
 	}
 	return out, nil
 }
