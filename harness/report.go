@@ -28,15 +28,18 @@ and write OUT/README.md, renderable on GitHub, with its figures beside it
   4. learning curves against the number of training examples;
   5. accuracy against peak memory and trainable parameters, with the
      Pareto front listed;
-  6. training throughput per method and its ratio to full fine-tuning;
-  7. a reproducibility block: the sweep spec (with --spec), code version,
-     machine, BLAS, failed trials with their errors, and this command.
+  6. memory: measured peaks next to the analytic account;
+  7. memory projected to large models on GPUs, and whether it fits;
+  8. training throughput per method, its ratio to full fine-tuning, MFU
+     and tokens/s per calibrated GFLOP/s;
+  9. a reproducibility block: the sweep spec (with --spec), code version,
+     machine, BLAS, GPU, failed trials with their errors, and this command.
 
 Figures without data (say, a sweep with one LoRA rank) are skipped with a
 line saying so. Files are written atomically; rerun the command to rebuild
 the report as trials finish.`,
-		Example: `  harness sweep sweeps/main.yaml --out results/main
-  harness report results/main --spec sweeps/main.yaml`,
+		Example: `  harness sweep sweeps/full.yaml --out results/full
+  harness report results/full --spec sweeps/full.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error { return writeReport(args[0], out, spec) },
 	}
