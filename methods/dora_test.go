@@ -123,7 +123,7 @@ func TestDoRADropoutOnLowRankPathOnly(t *testing.T) {
 		setAll(l.mag, m)
 	}
 	eval := logits(t, base.Model, a.Hooks...)
-	if d := maxDiff(eval, trainingLogits(t, base.Model, a.Hooks...)); d > 1e-12 {
+	if d := maxDiff(eval, forward(t, base.Model, true, a.Hooks...)); d > 1e-12 {
 		t.Fatalf("with B zero, dropout moves the logits by %.3g", d)
 	}
 	if d := maxDiff(eval, logits(t, base.Model)); d < 1e-6 {
@@ -137,34 +137,9 @@ func TestDoRADropoutOnLowRankPathOnly(t *testing.T) {
 		setAll(l.b, b)
 	}
 	eval = logits(t, base.Model, a.Hooks...)
-	if d := maxDiff(eval, trainingLogits(t, base.Model, a.Hooks...)); d < 1e-6 {
+	if d := maxDiff(eval, forward(t, base.Model, true, a.Hooks...)); d < 1e-6 {
 		t.Fatalf("with B non-zero, dropout changes the logits by only %.3g", d)
 	}
-}
-
-// trainingLogits is logits with the graph marked as training, so methods
-// apply their dropout.
-func trainingLogits(t *testing.T, m *model.Model, hooks ...model.Hook) []float64 {
-	t.Helper()
-	g := nn.NewGraph(m.Params[0].Value.Dtype())
-	g.Training = true
-	f, err := m.Build(g, 2, 5, hooks...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]int, 10)
-	for i := range ids {
-		ids[i] = (i*7 + 3) % m.Config.Vocab
-	}
-	f.IDs.SetInts(ids)
-	p, err := nn.Compile(g, nil, f.Logits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return nn.Float64s(f.Logits.Value())
 }
 
 func maxAbs(x []float64) float64 {

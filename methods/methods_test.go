@@ -68,10 +68,19 @@ func lmBatch(lm *model.LM, rng *rand.Rand, vocab int) {
 	lm.Mask.SetFloats(w)
 }
 
-// logits runs one forward pass with the given hooks on fixed tokens.
+// logits runs one inference forward pass with the given hooks on fixed
+// tokens.
 func logits(t *testing.T, m *model.Model, hooks ...model.Hook) []float64 {
 	t.Helper()
+	return forward(t, m, false, hooks...)
+}
+
+// forward runs one forward pass on fixed tokens; training marks the graph
+// as a training graph, so methods apply their dropout.
+func forward(t *testing.T, m *model.Model, training bool, hooks ...model.Hook) []float64 {
+	t.Helper()
 	g := nn.NewGraph(m.Params[0].Value.Dtype())
+	g.Training = training
 	f, err := m.Build(g, 2, 5, hooks...)
 	if err != nil {
 		t.Fatal(err)
@@ -103,31 +112,38 @@ func TestEveryMethodGradient(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			base := newBase(t, shapeA, tensor.Float64)
-			a := attach(t, base, name, nil)
-			rng := rand.New(rand.NewPCG(1, 1))
-			perturb(a, base.Model, rng)
-			g := nn.NewGraph(tensor.Float64)
-			g.Training = true
-			lm, err := base.Model.BuildLM(g, 2, 4, a.Hooks...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lmBatch(lm, rng, shapeA.Vocab)
-			p, err := nn.Compile(g, lm.Loss)
-			if err != nil {
-				t.Fatal(err)
-			}
-			worst, where, err := nn.GradCheck(p, 6, rng)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if worst > 1e-4 {
-				t.Fatalf("max relative error %.3g at %s", worst, where)
-			}
-			if got, want := len(p.Params), len(a.Trainable(base.Model)); got != want {
-				t.Fatalf("%d tensors get gradients, %d are trainable", got, want)
-			}
+			checkGradient(t, base, attach(t, base, name, nil), 1)
 		})
+	}
+}
+
+// checkGradient perturbs every trainable weight, then compares the
+// gradients of the whole model's loss with finite differences and checks
+// that exactly the trainable tensors get gradients.
+func checkGradient(t *testing.T, base *model.Base, a *Attached, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed))
+	perturb(a, base.Model, rng)
+	g := nn.NewGraph(tensor.Float64)
+	g.Training = true
+	lm, err := base.Model.BuildLM(g, 2, 4, a.Hooks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lmBatch(lm, rng, base.Model.Config.Vocab)
+	p, err := nn.Compile(g, lm.Loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst, where, err := nn.GradCheck(p, 6, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if worst > 1e-4 {
+		t.Fatalf("max relative error %.3g at %s", worst, where)
+	}
+	if got, want := len(p.Params), len(a.Trainable(base.Model)); got != want {
+		t.Fatalf("%d tensors get gradients, %d are trainable", got, want)
 	}
 }
 

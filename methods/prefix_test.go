@@ -44,30 +44,7 @@ func TestPrefixRejects(t *testing.T) {
 // runs the reparameterisation MLP.
 func TestPrefixProjectionGradient(t *testing.T) {
 	base := newBase(t, shapeA, tensor.Float64)
-	a := attach(t, base, "prefix", map[string]any{"length": 3, "projection": true, "hidden": 5})
-	rng := rand.New(rand.NewPCG(7, 7))
-	perturb(a, base.Model, rng)
-	g := nn.NewGraph(tensor.Float64)
-	g.Training = true
-	lm, err := base.Model.BuildLM(g, 2, 4, a.Hooks...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lmBatch(lm, rng, shapeA.Vocab)
-	p, err := nn.Compile(g, lm.Loss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst, where, err := nn.GradCheck(p, 6, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if worst > 1e-4 {
-		t.Fatalf("max relative error %.3g at %s", worst, where)
-	}
-	if got, want := len(p.Params), len(a.Own); got != want {
-		t.Fatalf("%d tensors get gradients, the method has %d", got, want)
-	}
+	checkGradient(t, base, attach(t, base, "prefix", map[string]any{"length": 3, "projection": true, "hidden": 5}), 7)
 }
 
 // The MLP's shared first layer is in each program once, though the model
