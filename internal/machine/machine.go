@@ -64,5 +64,5 @@ func (in Info) String() string {
 	if len(c) > 12 {
 		c = c[:12]
 	}
-	return strings.Join([]string{in.CPU, strconv.Itoa(in.Cores) + " cores", "BLAS " + in.BLAS, in.GoVersion, "commit " + c + dirty}, ", ")
+	return strings.Join([]string{in.CPU, strconv.Itoa(in.Cores) + " cores", "BLAS " + in.BLAS, in.GoVersion, "commit " + c + dirty, "GPU: " + in.GPU}, ", ")
 }
