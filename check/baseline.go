@@ -334,7 +334,7 @@ func keyLess(a, b Key) bool {
 	case a.Method != b.Method:
 		return a.Method < b.Method
 	case a.DataSize != b.DataSize:
-		return sizeOrder(a.DataSize) < sizeOrder(b.DataSize)
+		return trial.SizeOrder(a.DataSize) < trial.SizeOrder(b.DataSize)
 	}
 	if pa, pb := a.ParamsJSON(), b.ParamsJSON(); pa != pb {
 		return pa < pb
@@ -343,13 +343,6 @@ func keyLess(a, b Key) bool {
 		return a.Train.LR < b.Train.LR
 	}
 	return a.String() < b.String()
-}
-
-func sizeOrder(n int) float64 {
-	if n == 0 {
-		return math.Inf(1)
-	}
-	return float64(n)
 }
 
 // Write stores the baseline at path atomically, creating its directory.

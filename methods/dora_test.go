@@ -7,7 +7,6 @@ import (
 
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
-	"github.com/peftbench/peftbench/train"
 	"gorgonia.org/tensor"
 )
 
@@ -64,18 +63,7 @@ func TestDoRAMagnitude(t *testing.T) {
 		start[name] = m
 	}
 
-	tr := train.NewTrainer(base.Model, nn.Schedule{Peak: 1e-2, Warmup: 1, Total: 3}, 0, a.Hooks...)
-	defer tr.Close()
-	rng := rand.New(rand.NewPCG(7, 7))
-	for range 3 {
-		b := train.Batch{B: 2, T: 6, IDs: make([]int, 12), Targets: make([]int, 12), Mask: make([]float64, 12)}
-		for i := range b.IDs {
-			b.IDs[i], b.Targets[i], b.Mask[i] = rng.IntN(shapeA.Vocab), rng.IntN(shapeA.Vocab), 1
-		}
-		if _, err := tr.Step(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	trainSteps(t, base, a, 3, 7)
 	trained := map[string][]float64{}
 	for _, name := range h.order {
 		l := h.layers[name]

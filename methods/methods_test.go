@@ -147,6 +147,25 @@ func checkGradient(t *testing.T, base *model.Base, a *Attached, seed uint64) {
 	}
 }
 
+// trainSteps takes real optimiser steps on random tokens with the method
+// attached.
+func trainSteps(t *testing.T, base *model.Base, a *Attached, steps int, seed uint64) {
+	t.Helper()
+	tr := train.NewTrainer(base.Model, nn.Schedule{Peak: 1e-2, Warmup: 1, Total: steps}, 0.01, a.Hooks...)
+	defer tr.Close()
+	rng := rand.New(rand.NewPCG(seed, seed))
+	vocab := base.Model.Config.Vocab
+	for range steps {
+		b := train.Batch{B: 2, T: 6, IDs: make([]int, 12), Targets: make([]int, 12), Mask: make([]float64, 12)}
+		for i := range b.IDs {
+			b.IDs[i], b.Targets[i], b.Mask[i] = rng.IntN(vocab), rng.IntN(vocab), 1
+		}
+		if _, err := tr.Step(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestIdentityAtStart(t *testing.T) {
 	for name := range identityAtStart {
 		if _, err := Get(name); err != nil {
@@ -174,18 +193,7 @@ func TestFrozenWeightsUntouched(t *testing.T) {
 			for _, p := range append(append([]*nn.Param{}, a.Own...), base.Model.Params...) {
 				before[p] = append([]float32(nil), p.F32()...)
 			}
-			tr := train.NewTrainer(base.Model, nn.Schedule{Peak: 1e-2, Warmup: 1, Total: 3}, 0.01, a.Hooks...)
-			defer tr.Close()
-			rng := rand.New(rand.NewPCG(2, 2))
-			for range 3 {
-				b := train.Batch{B: 2, T: 6, IDs: make([]int, 12), Targets: make([]int, 12), Mask: make([]float64, 12)}
-				for i := range b.IDs {
-					b.IDs[i], b.Targets[i], b.Mask[i] = rng.IntN(shapeA.Vocab), rng.IntN(shapeA.Vocab), 1
-				}
-				if _, err := tr.Step(b); err != nil {
-					t.Fatal(err)
-				}
-			}
+			trainSteps(t, base, a, 3, 2)
 			moved := false
 			for p, was := range before {
 				same := cmp.Equal(was, p.F32())

@@ -3,7 +3,6 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -230,14 +229,7 @@ func methodLess(a, b string) bool {
 }
 
 // sizeLess orders data sizes with 0 (all) last.
-func sizeLess(a, b int) bool { return sizeOrder(a) < sizeOrder(b) }
-
-func sizeOrder(n int) float64 {
-	if n == 0 {
-		return math.Inf(1)
-	}
-	return float64(n)
-}
+func sizeLess(a, b int) bool { return trial.SizeOrder(a) < trial.SizeOrder(b) }
 
 func configLess(a, b Config) bool {
 	switch {

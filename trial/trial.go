@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -86,4 +87,12 @@ func FormatParam(v any) string {
 		return strconv.Itoa(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// SizeOrder sorts data sizes with 0 (all of the training split) last.
+func SizeOrder(n int) float64 {
+	if n == 0 {
+		return math.Inf(1)
+	}
+	return float64(n)
 }
