@@ -145,7 +145,7 @@ func TestAdapterFormula(t *testing.T) {
 	if err := p.Run(); err != nil {
 		t.Fatal(err)
 	}
-	got := nn.Float64s(out.Value())
+	got := nn.Float64s(p.Value(out))
 	own := map[string][]float64{}
 	for _, q := range a.Own {
 		own[q.Name] = q.F64()

@@ -97,7 +97,7 @@ func forward(t *testing.T, m *model.Model, training bool, hooks ...model.Hook) [
 	if err := p.Run(); err != nil {
 		t.Fatal(err)
 	}
-	return nn.Float64s(f.Logits.Value())
+	return nn.Float64s(p.Value(f.Logits))
 }
 
 func maxDiff(a, b []float64) float64 {

@@ -110,7 +110,7 @@ func tokenLogits(t *testing.T, m *model.Model, ids []int, hooks ...model.Hook) [
 	if err := p.Run(); err != nil {
 		t.Fatal(err)
 	}
-	return nn.Float64s(f.Logits.Value())
+	return nn.Float64s(p.Value(f.Logits))
 }
 
 // Every query attends to the prefix. A prefix whose keys dominate every

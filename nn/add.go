@@ -24,11 +24,12 @@ func (op *addOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return a.Clone(), nil
 }
-func (op *addOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, addDo[float32], addDo[float64])
+func (op *addOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *addOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, addDo[float32], addDo[float64])
 }
-func addDo[T Float](_ *addOp, in []G.Value) (G.Value, error) {
-	out := newLike(in[0], in[0].Shape()...)
+func addDo[T Float](_ *addOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
 	a, b, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 	for i := range y {
 		y[i] = a[i] + b[i]

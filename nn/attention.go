@@ -43,14 +43,15 @@ func (op *attnProbsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{op.B * op.H * op.T, op.S}, nil
 }
-func (op *attnProbsOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, attnProbsDo[float32], attnProbsDo[float64])
+func (op *attnProbsOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *attnProbsOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, attnProbsDo[float32], attnProbsDo[float64])
 }
-func attnProbsDo[T Float](op *attnProbsOp, in []G.Value) (G.Value, error) {
+func attnProbsDo[T Float](op *attnProbsOp, pre G.Value, in []G.Value) (G.Value, error) {
 	B, Tq, S, H := op.B, op.T, op.S, op.H
 	d := in[0].Shape()[1]
 	dh := d / H
-	out := newLike(in[0], B*H*Tq, S)
+	out := into(pre, in[0], B*H*Tq, S)
 	q, k, p := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 	scale := T(1 / math.Sqrt(float64(dh)))
 	for b := 0; b < B; b++ {
@@ -106,6 +107,7 @@ type attnProbsGradOp struct {
 	noSymDiff
 	AttnShape
 	wrtK bool
+	ds   any // work buffer for one head's score gradients, kept across runs
 }
 
 func (op *attnProbsGradOp) Arity() int    { return 4 }
@@ -116,23 +118,24 @@ func (op *attnProbsGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *attnProbsGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, attnProbsGradDo[float32], attnProbsGradDo[float64])
+func (op *attnProbsGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *attnProbsGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, attnProbsGradDo[float32], attnProbsGradDo[float64])
 }
-func attnProbsGradDo[T Float](op *attnProbsGradOp, in []G.Value) (G.Value, error) {
+func attnProbsGradDo[T Float](op *attnProbsGradOp, pre G.Value, in []G.Value) (G.Value, error) {
 	B, Tq, S, H := op.B, op.T, op.S, op.H
 	d := in[0].Shape()[1]
 	dh := d / H
 	q, k, p, dp := dense[T](in[0]), dense[T](in[1]), dense[T](in[2]), dense[T](in[3])
 	var out *tensor.Dense
 	if op.wrtK {
-		out = newLike(in[0], B*S, d)
+		out = into(pre, in[0], B*S, d)
 	} else {
-		out = newLike(in[0], B*Tq, d)
+		out = into(pre, in[0], B*Tq, d)
 	}
 	res := dense[T](out)
 	scale := T(1 / math.Sqrt(float64(dh)))
-	ds := make([]T, Tq*S)
+	ds := scratch[T](&op.ds, Tq*S)
 	for b := 0; b < B; b++ {
 		for h := 0; h < H; h++ {
 			off := (b*H + h) * Tq * S
@@ -181,14 +184,15 @@ func (op *attnMixOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{op.B * op.T, v[1]}, nil
 }
-func (op *attnMixOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, attnMixDo[float32], attnMixDo[float64])
+func (op *attnMixOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *attnMixOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, attnMixDo[float32], attnMixDo[float64])
 }
-func attnMixDo[T Float](op *attnMixOp, in []G.Value) (G.Value, error) {
+func attnMixDo[T Float](op *attnMixOp, pre G.Value, in []G.Value) (G.Value, error) {
 	B, Tq, S, H := op.B, op.T, op.S, op.H
 	d := in[1].Shape()[1]
 	dh := d / H
-	out := newLike(in[1], B*Tq, d)
+	out := into(pre, in[1], B*Tq, d)
 	p, v, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 	for b := 0; b < B; b++ {
 		for h := 0; h < H; h++ {
@@ -224,15 +228,16 @@ func (op *attnMixGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{op.B * op.H * op.T, op.S}, nil
 }
-func (op *attnMixGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, attnMixGradDo[float32], attnMixGradDo[float64])
+func (op *attnMixGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *attnMixGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, attnMixGradDo[float32], attnMixGradDo[float64])
 }
-func attnMixGradDo[T Float](op *attnMixGradOp, in []G.Value) (G.Value, error) {
+func attnMixGradDo[T Float](op *attnMixGradOp, pre G.Value, in []G.Value) (G.Value, error) {
 	B, Tq, S, H := op.B, op.T, op.S, op.H
 	if op.wrtV {
 		d := in[1].Shape()[1]
 		dh := d / H
-		out := newLike(in[1], B*S, d)
+		out := into(pre, in[1], B*S, d)
 		p, g, dv := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 		for b := 0; b < B; b++ {
 			for h := 0; h < H; h++ { // dV[S,dh] = Pᵀ[S,T]·G[T,dh]
@@ -243,7 +248,7 @@ func attnMixGradDo[T Float](op *attnMixGradOp, in []G.Value) (G.Value, error) {
 	}
 	d := in[0].Shape()[1]
 	dh := d / H
-	out := newLike(in[0], B*H*Tq, S)
+	out := into(pre, in[0], B*H*Tq, S)
 	g, v, dp := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 	for b := 0; b < B; b++ {
 		for h := 0; h < H; h++ { // dP[T,S] = G[T,dh]·Vᵀ[dh,S]

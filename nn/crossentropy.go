@@ -30,8 +30,9 @@ func (op *crossEntropyOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.ScalarShape(), nil
 }
-func (op *crossEntropyOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, crossEntropyDo[float32], crossEntropyDo[float64])
+func (op *crossEntropyOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *crossEntropyOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, crossEntropyDo[float32], crossEntropyDo[float64])
 }
 
 // rowLogSumExp returns max(row) and log Σ exp(row − max).
@@ -65,7 +66,7 @@ func ceRows[T Float](targets []int, mask []T, v int) (T, error) {
 	return total, nil
 }
 
-func crossEntropyDo[T Float](_ *crossEntropyOp, in []G.Value) (G.Value, error) {
+func crossEntropyDo[T Float](_ *crossEntropyOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, v := in[0].Shape()[0], in[0].Shape()[1]
 	logits, targets, mask := dense[T](in[0]), ints(in[1]), dense[T](in[2])
 	total, err := ceRows(targets, mask, v)
@@ -82,10 +83,7 @@ func crossEntropyDo[T Float](_ *crossEntropyOp, in []G.Value) (G.Value, error) {
 		loss += float64(mask[i]) * (lse - float64(row[targets[i]]-mx))
 	}
 	loss /= float64(total)
-	if in[0].Dtype() == tensor.Float64 {
-		return G.NewF64(loss), nil
-	}
-	return G.NewF32(float32(loss)), nil
+	return setScalar(pre, in[0], loss), nil
 }
 
 func (op *crossEntropyOp) DiffWRT(int) []bool { return []bool{true, false, false} }
@@ -107,10 +105,11 @@ func (op *crossEntropyGradOp) Type() hm.Type {
 func (op *crossEntropyGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, crossEntropyGradDo[float32], crossEntropyGradDo[float64])
+func (op *crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *crossEntropyGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, crossEntropyGradDo[float32], crossEntropyGradDo[float64])
 }
-func crossEntropyGradDo[T Float](_ *crossEntropyGradOp, in []G.Value) (G.Value, error) {
+func crossEntropyGradDo[T Float](_ *crossEntropyGradOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, v := in[0].Shape()[0], in[0].Shape()[1]
 	logits, targets, mask := dense[T](in[0]), ints(in[1]), dense[T](in[2])
 	total, err := ceRows(targets, mask, v)
@@ -118,13 +117,14 @@ func crossEntropyGradDo[T Float](_ *crossEntropyGradOp, in []G.Value) (G.Value, 
 		return nil, err
 	}
 	g := T(scalar(in[3])) / total
-	out := newLike(in[0], n, v)
+	out := into(pre, in[0], n, v)
 	dl := dense[T](out)
 	for i := 0; i < n; i++ {
+		row, dr := logits[i*v:(i+1)*v], dl[i*v:(i+1)*v]
 		if mask[i] == 0 {
+			clear(dr)
 			continue
 		}
-		row, dr := logits[i*v:(i+1)*v], dl[i*v:(i+1)*v]
 		mx, lse := rowLogSumExp(row)
 		w := g * mask[i]
 		shift := mx + T(lse)
@@ -154,18 +154,20 @@ func (op *tokenLogProbOp) Type() hm.Type { return fnType(matT(), intVecT(), vecT
 func (op *tokenLogProbOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{shapeOf(in[0])[0]}, nil
 }
-func (op *tokenLogProbOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, tokenLogProbDo[float32], tokenLogProbDo[float64])
+func (op *tokenLogProbOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *tokenLogProbOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, tokenLogProbDo[float32], tokenLogProbDo[float64])
 }
-func tokenLogProbDo[T Float](_ *tokenLogProbOp, in []G.Value) (G.Value, error) {
+func tokenLogProbDo[T Float](_ *tokenLogProbOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, v := in[0].Shape()[0], in[0].Shape()[1]
 	logits, targets := dense[T](in[0]), ints(in[1])
-	out := newLike(in[0], n)
+	out := into(pre, in[0], n)
 	lp := dense[T](out)
 	for i := 0; i < n; i++ {
 		t := targets[i]
 		if t < 0 || t >= v {
-			continue // padding: left at zero
+			lp[i] = 0 // padding
+			continue
 		}
 		row := logits[i*v : (i+1)*v]
 		mx, lse := rowLogSumExp(row)

@@ -30,11 +30,12 @@ func (op *scaleOp) Type() hm.Type { return fnType(tvA, tvA) }
 func (op *scaleOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *scaleOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, scaleDo[float32], scaleDo[float64])
+func (op *scaleOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *scaleOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, scaleDo[float32], scaleDo[float64])
 }
-func scaleDo[T Float](op *scaleOp, in []G.Value) (G.Value, error) {
-	out := newLike(in[0], in[0].Shape()...)
+func scaleDo[T Float](op *scaleOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
 	x, y, c := dense[T](in[0]), dense[T](out), T(op.c)
 	for i, v := range x {
 		y[i] = c * v
@@ -70,11 +71,12 @@ func (op *binaryOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return a.Clone(), nil
 }
-func (op *binaryOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, binaryDo[float32], binaryDo[float64])
+func (op *binaryOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *binaryOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, binaryDo[float32], binaryDo[float64])
 }
-func binaryDo[T Float](op *binaryOp, in []G.Value) (G.Value, error) {
-	out := newLike(in[0], in[0].Shape()...)
+func binaryDo[T Float](op *binaryOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
 	a, b, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 	for i := range y {
 		if op.div {
@@ -126,12 +128,13 @@ func (op *scaleColumnsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return x.Clone(), nil
 }
-func (op *scaleColumnsOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, scaleColumnsDo[float32], scaleColumnsDo[float64])
+func (op *scaleColumnsOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *scaleColumnsOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, scaleColumnsDo[float32], scaleColumnsDo[float64])
 }
-func scaleColumnsDo[T Float](_ *scaleColumnsOp, in []G.Value) (G.Value, error) {
+func scaleColumnsDo[T Float](_ *scaleColumnsOp, pre G.Value, in []G.Value) (G.Value, error) {
 	d := in[0].Shape()[1]
-	out := newLike(in[0], in[0].Shape()...)
+	out := into(pre, in[0], in[0].Shape()...)
 	x, s, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
 	for i, v := range x {
 		y[i] = v * s[i%d]
@@ -164,20 +167,20 @@ func (op *colNormOp) Type() hm.Type { return fnType(matT(), vecT()) }
 func (op *colNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{shapeOf(in[0])[1]}, nil
 }
-func (op *colNormOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, colNormDo[float32], colNormDo[float64])
+func (op *colNormOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *colNormOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, colNormDo[float32], colNormDo[float64])
 }
-func colNormDo[T Float](_ *colNormOp, in []G.Value) (G.Value, error) {
+func colNormDo[T Float](_ *colNormOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
-	out := newLike(in[0], d)
+	out := into(pre, in[0], d)
 	w, y := dense[T](in[0]), dense[T](out)
-	acc := make([]float64, d)
-	for r := 0; r < n; r++ {
-		for j, v := range w[r*d : (r+1)*d] {
-			acc[j] += float64(v) * float64(v)
+	for j := range y {
+		var s float64
+		for r := 0; r < n; r++ {
+			v := float64(w[r*d+j])
+			s += v * v
 		}
-	}
-	for j, s := range acc {
 		y[j] = T(math.Sqrt(s))
 	}
 	return out, nil
@@ -218,11 +221,12 @@ func (op *tanhOp) Type() hm.Type {
 func (op *tanhOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *tanhOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, tanhDo[float32], tanhDo[float64])
+func (op *tanhOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *tanhOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, tanhDo[float32], tanhDo[float64])
 }
-func tanhDo[T Float](op *tanhOp, in []G.Value) (G.Value, error) {
-	out := newLike(in[0], in[0].Shape()...)
+func tanhDo[T Float](op *tanhOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
 	x, y := dense[T](in[0]), dense[T](out)
 	if op.grad {
 		g := dense[T](in[1])
@@ -269,23 +273,26 @@ func (op *dropoutOp) Type() hm.Type { return fnType(tvA, tvA) }
 func (op *dropoutOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) {
+func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *dropoutOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
 	if n := in[0].Shape().TotalSize(); len(op.mask) != n {
 		op.mask = make([]bool, n)
 	} else if op.hold {
-		return byDtype(op, in, dropoutDo[float32], dropoutDo[float64])
+		return byDtype(op, pre, in, dropoutDo[float32], dropoutDo[float64])
 	}
 	for i := range op.mask {
 		op.mask[i] = op.rng.Float64() >= op.p
 	}
-	return byDtype(op, in, dropoutDo[float32], dropoutDo[float64])
+	return byDtype(op, pre, in, dropoutDo[float32], dropoutDo[float64])
 }
-func dropoutDo[T Float](op *dropoutOp, in []G.Value) (G.Value, error) {
-	out := newLike(in[0], in[0].Shape()...)
+func dropoutDo[T Float](op *dropoutOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
 	x, y, k := dense[T](in[0]), dense[T](out), T(1/(1-op.p))
 	for i, keep := range op.mask {
 		if keep {
 			y[i] = x[i] * k
+		} else {
+			y[i] = 0
 		}
 	}
 	return out, nil
@@ -308,6 +315,7 @@ func (op *dropoutGradOp) Type() hm.Type { return fnType(tvA, tvA) }
 func (op *dropoutGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *dropoutGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op.fwd, in, dropoutDo[float32], dropoutDo[float64])
+func (op *dropoutGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *dropoutGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op.fwd, pre, in, dropoutDo[float32], dropoutDo[float64])
 }

@@ -22,15 +22,15 @@ func (op *embeddingOp) Type() hm.Type { return fnType(intVecT(), matT(), matT())
 func (op *embeddingOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{shapeOf(in[0])[0], shapeOf(in[1])[1]}, nil
 }
-func (op *embeddingOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in[1:], func(_ *embeddingOp, t []G.Value) (G.Value, error) { return embeddingDo[float32](in[0], t[0]) },
-		func(_ *embeddingOp, t []G.Value) (G.Value, error) { return embeddingDo[float64](in[0], t[0]) })
+func (op *embeddingOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *embeddingOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, embeddingDo[float32], embeddingDo[float64])
 }
-func embeddingDo[T Float](idv, tv G.Value) (G.Value, error) {
-	ids := ints(idv)
-	v, d := tv.Shape()[0], tv.Shape()[1]
-	out := newLike(tv, len(ids), d)
-	table, y := dense[T](tv), dense[T](out)
+func embeddingDo[T Float](_ *embeddingOp, pre G.Value, in []G.Value) (G.Value, error) {
+	ids := ints(in[0])
+	v, d := in[1].Shape()[0], in[1].Shape()[1]
+	out := into(pre, in[1], len(ids), d)
+	table, y := dense[T](in[1]), dense[T](out)
 	for i, id := range ids {
 		if id < 0 || id >= v {
 			return nil, fmt.Errorf("nn: Embedding: id %d at position %d outside the table's %d rows", id, i, v)
@@ -59,18 +59,15 @@ func (op *embeddingGradOp) Type() hm.Type { return fnType(intVecT(), matT(), mat
 func (op *embeddingGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.rows, shapeOf(in[1])[1]}, nil
 }
-func (op *embeddingGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in[1:], func(op *embeddingGradOp, g []G.Value) (G.Value, error) {
-		return embeddingGradDo[float32](op, in[0], g[0])
-	},
-		func(op *embeddingGradOp, g []G.Value) (G.Value, error) {
-			return embeddingGradDo[float64](op, in[0], g[0])
-		})
+func (op *embeddingGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *embeddingGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, embeddingGradDo[float32], embeddingGradDo[float64])
 }
-func embeddingGradDo[T Float](op *embeddingGradOp, idv, gv G.Value) (G.Value, error) {
-	ids, d := ints(idv), gv.Shape()[1]
-	out := newLike(gv, op.rows, d)
-	g, dt := dense[T](gv), dense[T](out)
+func embeddingGradDo[T Float](op *embeddingGradOp, pre G.Value, in []G.Value) (G.Value, error) {
+	ids, d := ints(in[0]), in[1].Shape()[1]
+	out := into(pre, in[1], op.rows, d)
+	g, dt := dense[T](in[1]), dense[T](out)
+	clear(dt)
 	for i, id := range ids {
 		row := dt[id*d : (id+1)*d]
 		for j, v := range g[i*d : (i+1)*d] {

@@ -38,11 +38,12 @@ func (op *geluOp) Type() hm.Type {
 func (op *geluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *geluOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, geluDo[float32], geluDo[float64])
+func (op *geluOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *geluOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, geluDo[float32], geluDo[float64])
 }
-func geluDo[T Float](op *geluOp, in []G.Value) (G.Value, error) {
-	out := newLike(in[0], in[0].Shape()...)
+func geluDo[T Float](op *geluOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
 	x, y := dense[T](in[0]), dense[T](out)
 	c := T(geluC)
 	if !op.grad {

@@ -1,9 +1,6 @@
 package nn
 
 import (
-	"fmt"
-	"math"
-
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -25,10 +22,20 @@ func NewParam(name string, dt tensor.Dtype, shape ...int) *Param {
 func (p *Param) Size() int { return p.Value.Shape().TotalSize() }
 
 // F32 returns the float32 backing slice (nil for other dtypes).
-func (p *Param) F32() []float32 { d, _ := p.Value.Data().([]float32); return d }
+func (p *Param) F32() []float32 {
+	if p.Value.Dtype() != tensor.Float32 {
+		return nil
+	}
+	return p.Value.Float32s()
+}
 
 // F64 returns the float64 backing slice (nil for other dtypes).
-func (p *Param) F64() []float64 { d, _ := p.Value.Data().([]float64); return d }
+func (p *Param) F64() []float64 {
+	if p.Value.Dtype() != tensor.Float64 {
+		return nil
+	}
+	return p.Value.Float64s()
+}
 
 // Graph is an expression graph under construction for one input shape.
 type Graph struct {
@@ -37,8 +44,11 @@ type Graph struct {
 	// Training is set for graphs that train: methods apply dropout only
 	// there.
 	Training bool
-	params   map[*Param]*G.Node
-	order    []*Param
+	// Arena is where programs compiled from the graph compute (nil: an
+	// arena of their own).
+	Arena  *Arena
+	params map[*Param]*G.Node
+	order  []*Param
 }
 
 // NewGraph starts an empty graph computing in dt.
@@ -84,7 +94,7 @@ func (g *Graph) FloatInput(name string, n int) *Input {
 }
 
 // SetInts copies ids into an integer input.
-func (in *Input) SetInts(ids []int) { copy(in.value.Data().([]int), ids) }
+func (in *Input) SetInts(ids []int) { copy(in.value.Ints(), ids) }
 
 // SetFloats copies weights into a float input.
 func (in *Input) SetFloats(w []float64) {
@@ -96,128 +106,4 @@ func (in *Input) SetFloats(w []float64) {
 	case []float64:
 		copy(d, w)
 	}
-}
-
-// Program is a graph compiled for one input shape. With a loss it also
-// computes the gradient of the loss for every trainable parameter, and only
-// for those: the compiled subgraph holds no work for frozen weights.
-type Program struct {
-	graph   *Graph
-	sub     *G.ExprGraph // the compiled part of the graph
-	vm      G.VM
-	Loss    *G.Node
-	Outputs []*G.Node
-	Params  []*Param  // trainable parameters, in graph order
-	Grads   []*G.Node // Grads[i] is d Loss / d Params[i]
-}
-
-// Compile builds the program computing loss (may be nil for inference),
-// the gradients of loss for every trainable parameter in g, and outputs.
-func Compile(g *Graph, loss *G.Node, outputs ...*G.Node) (*Program, error) {
-	p := &Program{graph: g, Loss: loss, Outputs: outputs}
-	roots := append([]*G.Node{}, outputs...)
-	if loss != nil {
-		roots = append(roots, loss)
-		var wrt G.Nodes
-		for _, pr := range g.order {
-			if pr.Trainable {
-				p.Params = append(p.Params, pr)
-				wrt = append(wrt, g.params[pr])
-			}
-		}
-		if len(wrt) > 0 {
-			grads, err := G.Grad(loss, wrt...)
-			if err != nil {
-				return nil, fmt.Errorf("nn: differentiating the loss: %w", err)
-			}
-			p.Grads = grads
-			roots = append(roots, grads...)
-		}
-	}
-	p.sub = g.G.ExactSubgraphRoots(roots...)
-	p.vm = G.NewTapeMachine(p.sub)
-	return p, nil
-}
-
-// Run executes the program once on the current inputs and parameters.
-func (p *Program) Run() error {
-	p.vm.Reset()
-	if err := p.vm.RunAll(); err != nil {
-		return err
-	}
-	if p.Loss != nil {
-		if l := p.LossValue(); !isFinite(l) {
-			return fmt.Errorf("nn: loss is %v", l)
-		}
-	}
-	return nil
-}
-
-// LossValue is the loss of the last run.
-func (p *Program) LossValue() float64 { return scalar(p.Loss.Value()) }
-
-// Grad is the gradient of Params[i] from the last run, as float64s.
-func (p *Program) Grad(i int) []float64 { return Float64s(p.Grads[i].Value()) }
-
-// Float64s copies a tensor value into a new []float64.
-func Float64s(v G.Value) []float64 {
-	switch d := v.Data().(type) {
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case []float64:
-		return append([]float64(nil), d...)
-	}
-	return []float64{scalar(v)}
-}
-
-// OpCounts counts the operations the program executes, by op name; tests
-// use it to show that no gradient work is compiled for frozen weights.
-func (p *Program) OpCounts() map[string]int {
-	counts := map[string]int{}
-	for _, n := range p.sub.AllNodes() {
-		if op := n.Op(); op != nil {
-			counts[op.String()]++
-		}
-	}
-	return counts
-}
-
-// ValueBytes is the memory the values of one run take: the output of every
-// operation the program executes (activations, their gradients and the
-// weight gradients), from the shapes alone. Inputs and parameters are not
-// counted: they live outside the run.
-func (p *Program) ValueBytes() int64 {
-	var n int64
-	for _, node := range p.sub.AllNodes() {
-		if node.Op() == nil || node.IsScalar() {
-			continue
-		}
-		n += int64(node.Shape().TotalSize()) * int64(node.Dtype().Size())
-	}
-	return n
-}
-
-// Close releases the program's machine.
-func (p *Program) Close() error { return p.vm.Close() }
-
-// GradNorm is the global L2 norm of the last run's gradients.
-func (p *Program) GradNorm() float64 {
-	var s float64
-	for _, g := range p.Grads {
-		switch d := g.Value().Data().(type) {
-		case []float32:
-			for _, x := range d {
-				s += float64(x) * float64(x)
-			}
-		case []float64:
-			for _, x := range d {
-				s += x * x
-			}
-		}
-	}
-	return math.Sqrt(s)
 }

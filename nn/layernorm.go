@@ -31,8 +31,9 @@ func (op *layerNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return x.Clone(), nil
 }
-func (op *layerNormOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, layerNormDo[float32], layerNormDo[float64])
+func (op *layerNormOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *layerNormOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, layerNormDo[float32], layerNormDo[float64])
 }
 
 // rowStats returns the mean and reciprocal standard deviation of a row.
@@ -50,9 +51,9 @@ func rowStats[T Float](row []T) (mean, rstd T) {
 	return T(m), T(1 / math.Sqrt(ss/float64(len(row))+lnEps))
 }
 
-func layerNormDo[T Float](_ *layerNormOp, in []G.Value) (G.Value, error) {
+func layerNormDo[T Float](_ *layerNormOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
-	out := newLike(in[0], n, d)
+	out := into(pre, in[0], n, d)
 	x, gamma, beta, y := dense[T](in[0]), dense[T](in[1]), dense[T](in[2]), dense[T](out)
 	for r := 0; r < n; r++ {
 		row, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
@@ -101,15 +102,17 @@ func (op *layerNormGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return shapeOf(in[0]).Clone(), nil
 }
-func (op *layerNormGradOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, layerNormGradDo[float32], layerNormGradDo[float64])
+func (op *layerNormGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *layerNormGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, layerNormGradDo[float32], layerNormGradDo[float64])
 }
-func layerNormGradDo[T Float](op *layerNormGradOp, in []G.Value) (G.Value, error) {
+func layerNormGradDo[T Float](op *layerNormGradOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
 	x, gamma, g := dense[T](in[0]), dense[T](in[1]), dense[T](in[2])
 	if op.gamma {
-		out := newLike(in[0], d)
+		out := into(pre, in[0], d)
 		dg := dense[T](out)
+		clear(dg)
 		for r := 0; r < n; r++ {
 			row, gr := x[r*d:(r+1)*d], g[r*d:(r+1)*d]
 			mean, rstd := rowStats(row)
@@ -119,7 +122,7 @@ func layerNormGradDo[T Float](op *layerNormGradOp, in []G.Value) (G.Value, error
 		}
 		return out, nil
 	}
-	out := newLike(in[0], n, d)
+	out := into(pre, in[0], n, d)
 	dx := dense[T](out)
 	inv := 1 / T(d)
 	for r := 0; r < n; r++ {

@@ -9,13 +9,14 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// byDtype runs the float32 or float64 instance of a generic op body,
-// chosen by the dtype of the op's first input.
-func byDtype[O any](op O, in []G.Value, f32, f64 func(O, []G.Value) (G.Value, error)) (G.Value, error) {
-	if in[0].Dtype() == tensor.Float64 {
-		return f64(op, in)
+// byDtype runs the float32 or float64 instance of a generic kernel, chosen
+// by the dtype of the op's first float input. The kernel writes into pre, a
+// buffer the program owns, or allocates its result when pre is nil.
+func byDtype[O any](op O, pre G.Value, in []G.Value, f32, f64 func(O, G.Value, []G.Value) (G.Value, error)) (G.Value, error) {
+	if floatInput(in).Dtype() == tensor.Float64 {
+		return f64(op, pre, in)
 	}
-	return f32(op, in)
+	return f32(op, pre, in)
 }
 
 // matMulOp computes op(A)·op(B) with either operand transposed in the BLAS
@@ -53,15 +54,16 @@ func (op *matMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	m, n, _, err := op.dims(shapeOf(in[0]), shapeOf(in[1]))
 	return tensor.Shape{m, n}, err
 }
-func (op *matMulOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, matMulDo[float32], matMulDo[float64])
+func (op *matMulOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *matMulOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, matMulDo[float32], matMulDo[float64])
 }
-func matMulDo[T Float](op *matMulOp, in []G.Value) (G.Value, error) {
+func matMulDo[T Float](op *matMulOp, pre G.Value, in []G.Value) (G.Value, error) {
 	m, n, k, err := op.dims(in[0].Shape(), in[1].Shape())
 	if err != nil {
 		return nil, err
 	}
-	out := newLike(in[0], m, n)
+	out := into(pre, in[0], m, n)
 	gemm(op.transA, op.transB, m, n, k, 1, dense[T](in[0]), dense[T](in[1]), 0, dense[T](out))
 	return out, nil
 }
@@ -109,12 +111,13 @@ func (op *linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{x[0], w[1]}, nil
 }
-func (op *linearOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, linearDo[float32], linearDo[float64])
+func (op *linearOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *linearOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, linearDo[float32], linearDo[float64])
 }
-func linearDo[T Float](_ *linearOp, in []G.Value) (G.Value, error) {
+func linearDo[T Float](_ *linearOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, k, m := in[0].Shape()[0], in[0].Shape()[1], in[1].Shape()[1]
-	out := newLike(in[0], n, m)
+	out := into(pre, in[0], n, m)
 	y, b := dense[T](out), dense[T](in[2])
 	for r := 0; r < n; r++ {
 		copy(y[r*m:(r+1)*m], b)
@@ -150,13 +153,15 @@ func (op *colSumOp) Type() hm.Type { return fnType(matT(), vecT()) }
 func (op *colSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{shapeOf(in[0])[1]}, nil
 }
-func (op *colSumOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, colSumDo[float32], colSumDo[float64])
+func (op *colSumOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *colSumOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, colSumDo[float32], colSumDo[float64])
 }
-func colSumDo[T Float](_ *colSumOp, in []G.Value) (G.Value, error) {
+func colSumDo[T Float](_ *colSumOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
-	out := newLike(in[0], d)
+	out := into(pre, in[0], d)
 	x, y := dense[T](in[0]), dense[T](out)
+	clear(y)
 	for r := 0; r < n; r++ {
 		row := x[r*d : (r+1)*d]
 		for j, v := range row {

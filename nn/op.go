@@ -5,6 +5,8 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
+	"slices"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -68,10 +70,20 @@ func shapeOf(d G.DimSizer) tensor.Shape {
 }
 
 // dense returns the backing slice of a tensor value.
-func dense[T Float](v G.Value) []T { return v.Data().([]T) }
+// It reads the slice without Data(), whose interface result costs an
+// allocation per call.
+func dense[T Float](v G.Value) []T {
+	d := v.(*tensor.Dense)
+	if d.Dtype() == tensor.Float64 {
+		s := d.Float64s()
+		return *(*[]T)(unsafe.Pointer(&s))
+	}
+	s := d.Float32s()
+	return *(*[]T)(unsafe.Pointer(&s))
+}
 
 // ints returns the backing slice of an integer tensor value.
-func ints(v G.Value) []int { return v.Data().([]int) }
+func ints(v G.Value) []int { return v.(*tensor.Dense).Ints() }
 
 // scalar reads a scalar value of either float type.
 func scalar(v G.Value) float64 {
@@ -93,14 +105,56 @@ func newLike(v G.Value, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.Of(v.Dtype()), tensor.WithShape(shape...))
 }
 
-// run dispatches a generic kernel on the dtype of the first input.
-func run(v G.Value, f32 func(), f64 func()) {
-	if v.Dtype() == tensor.Float64 {
-		f64()
-		return
+// into is where a kernel writes its result: pre, the buffer a program
+// keeps for the op across runs, or a new zeroed tensor of the given shape
+// and like's dtype. A reused buffer holds the previous run's values, so
+// kernels write every element (or clear first). The shape is copied before
+// it can escape, so calls allocate nothing when pre is given.
+func into(pre, like G.Value, shape ...int) *tensor.Dense {
+	if pre != nil {
+		return pre.(*tensor.Dense)
 	}
-	f32()
+	return newLike(like, slices.Clone(shape)...)
+}
+
+// floatInput is the first input holding floats: its dtype picks the
+// kernel (embedding ops take integer ids first).
+func floatInput(in []G.Value) G.Value {
+	for _, v := range in {
+		if dt := v.Dtype(); dt == tensor.Float32 || dt == tensor.Float64 {
+			return v
+		}
+	}
+	return in[0]
 }
 
 // isFinite reports whether x is neither NaN nor infinite.
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// setScalar stores x in pre, a scalar buffer a program keeps across runs,
+// or returns a new scalar of like's dtype.
+func setScalar(pre, like G.Value, x float64) G.Value {
+	switch p := pre.(type) {
+	case *G.F32:
+		*p = G.F32(x)
+		return p
+	case *G.F64:
+		*p = G.F64(x)
+		return p
+	}
+	if like.Dtype() == tensor.Float64 {
+		return G.NewF64(x)
+	}
+	return G.NewF32(float32(x))
+}
+
+// scratch returns a work buffer of n elements, kept in *buf so that later
+// runs reuse it.
+func scratch[T Float](buf *any, n int) []T {
+	if s, ok := (*buf).([]T); ok && len(s) >= n {
+		return s[:n]
+	}
+	s := make([]T, n)
+	*buf = s
+	return s
+}

@@ -193,7 +193,7 @@ func TestAttnProbsCausal(t *testing.T) {
 	if err := prog.Run(); err != nil {
 		t.Fatal(err)
 	}
-	probs := Float64s(p.Value())
+	probs := Float64s(prog.Value(p))
 	for r := 0; r < s.B*s.H*s.T; r++ {
 		t0 := r % s.T
 		var sum float64

@@ -2,6 +2,8 @@ package nn
 
 import (
 	"math"
+
+	"gorgonia.org/tensor"
 )
 
 // AdamW is Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
@@ -50,11 +52,11 @@ func (o *AdamW) Step(p *Program, lr float64) float64 {
 		if prm.Value.Dims() >= 2 {
 			decay = o.WeightDecay
 		}
-		switch g := p.Grads[i].Value().Data().(type) {
-		case []float32:
-			adamUpdate(prm.F32(), g, st, o, lr, decay, scale, bc1, bc2)
-		case []float64:
-			adamUpdate(prm.F64(), g, st, o, lr, decay, scale, bc1, bc2)
+		g := p.Value(p.Grads[i])
+		if g.Dtype() == tensor.Float64 {
+			adamUpdate(prm.F64(), dense[float64](g), st, o, lr, decay, scale, bc1, bc2)
+		} else {
+			adamUpdate(prm.F32(), dense[float32](g), st, o, lr, decay, scale, bc1, bc2)
 		}
 	}
 	return norm

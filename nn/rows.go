@@ -31,14 +31,15 @@ func (op *prependRowsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{x[0] + op.b*p[0], x[1]}, nil
 }
-func (op *prependRowsOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, prependRowsDo[float32], prependRowsDo[float64])
+func (op *prependRowsOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *prependRowsOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, prependRowsDo[float32], prependRowsDo[float64])
 }
-func prependRowsDo[T Float](op *prependRowsOp, in []G.Value) (G.Value, error) {
+func prependRowsDo[T Float](op *prependRowsOp, pre G.Value, in []G.Value) (G.Value, error) {
 	p, x := dense[T](in[0]), dense[T](in[1])
 	rows, d := in[1].Shape()[0], in[1].Shape()[1]
 	P, Tn := in[0].Shape()[0], rows/op.b
-	out := newLike(in[1], rows+op.b*P, d)
+	out := into(pre, in[1], rows+op.b*P, d)
 	y := dense[T](out)
 	for b := 0; b < op.b; b++ {
 		dst := y[b*(P+Tn)*d:]
@@ -89,16 +90,18 @@ func (op *splitRowsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{x[0] - op.b*op.p, x[1]}, nil
 }
-func (op *splitRowsOp) Do(in ...G.Value) (G.Value, error) {
-	return byDtype(op, in, splitRowsDo[float32], splitRowsDo[float64])
+func (op *splitRowsOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *splitRowsOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, splitRowsDo[float32], splitRowsDo[float64])
 }
-func splitRowsDo[T Float](op *splitRowsOp, in []G.Value) (G.Value, error) {
+func splitRowsDo[T Float](op *splitRowsOp, pre G.Value, in []G.Value) (G.Value, error) {
 	x := dense[T](in[0])
 	rows, d := in[0].Shape()[0], in[0].Shape()[1]
 	n := rows / op.b // P+T rows per sequence
 	if op.sumHead {
-		out := newLike(in[0], op.p, d)
+		out := into(pre, in[0], op.p, d)
 		y := dense[T](out)
+		clear(y)
 		for b := 0; b < op.b; b++ {
 			for i, v := range x[b*n*d : (b*n+op.p)*d] {
 				y[i] += v
@@ -106,7 +109,7 @@ func splitRowsDo[T Float](op *splitRowsOp, in []G.Value) (G.Value, error) {
 		}
 		return out, nil
 	}
-	out := newLike(in[0], rows-op.b*op.p, d)
+	out := into(pre, in[0], rows-op.b*op.p, d)
 	y := dense[T](out)
 	t := n - op.p
 	for b := 0; b < op.b; b++ {

@@ -84,15 +84,20 @@ type Trainer struct {
 	// Evaluation meters: real tokens run forward and the time it took.
 	EvalTokens int64
 	EvalTime   time.Duration
-	// StepValueBytes is the largest ValueBytes of the training programs:
-	// what one step's activations and gradients take.
+	// StepValueBytes is the planned memory of the largest training
+	// program: one step's activations and gradients, with values whose
+	// lifetimes do not overlap sharing buffers.
 	StepValueBytes int64
+
+	// arena is the memory every program of the trainer computes in: they
+	// never run at once, so they share it.
+	arena *nn.Arena
 }
 
 // NewTrainer returns a trainer with AdamW (weight decay wd) on sched.
 func NewTrainer(m *model.Model, sched nn.Schedule, wd float64, hooks ...model.Hook) *Trainer {
 	return &Trainer{Model: m, Hooks: hooks, Opt: nn.NewAdamW(wd), Sched: sched,
-		train: map[shape]*program{}, eval: map[shape]*program{}}
+		train: map[shape]*program{}, eval: map[shape]*program{}, arena: nn.NewArena()}
 }
 
 func (t *Trainer) dtype() tensor.Dtype { return t.Model.Params[0].Value.Dtype() }
@@ -107,7 +112,7 @@ func (t *Trainer) program(b Batch, training bool) (*program, error) {
 		return p, nil
 	}
 	g := nn.NewGraph(t.dtype())
-	g.Training = training
+	g.Training, g.Arena = training, t.arena
 	lm, err := t.Model.BuildLM(g, b.B, b.T, t.Hooks...)
 	if err != nil {
 		return nil, err
@@ -128,7 +133,7 @@ func (t *Trainer) program(b Batch, training bool) (*program, error) {
 		return nil, fmt.Errorf("train: nothing to train: every parameter is frozen")
 	}
 	if training {
-		t.StepValueBytes = max(t.StepValueBytes, p.prog.ValueBytes())
+		t.StepValueBytes = max(t.StepValueBytes, p.prog.PlannedBytes())
 	}
 	cache[key] = p
 	return p, nil
@@ -208,7 +213,7 @@ func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nn.Float64s(p.lp.Value()), nil
+	return nn.Float64s(p.prog.Value(p.lp)), nil
 }
 
 // Logits runs b forward and returns the logits at each of the given flat
@@ -218,7 +223,7 @@ func (t *Trainer) Logits(b Batch, positions []int) ([][]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := nn.Float64s(p.lm.Logits.Value())
+	all := nn.Float64s(p.prog.Value(p.lm.Logits))
 	v := t.Model.Config.Vocab
 	out := make([][]float64, len(positions))
 	for i, pos := range positions {

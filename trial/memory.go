@@ -7,10 +7,11 @@ type Memory struct {
 	TrainableBytes int64 `json:"trainable_weights"` // the part of WeightBytes that trains
 	GradientBytes  int64 `json:"gradients"`         // one float32 gradient per trainable weight
 	OptimizerBytes int64 `json:"optimizer_state"`   // AdamW's two moments, float64 each
-	// StepBytes are the values one training step computes for its largest
-	// batch shape: activations, their gradients and the weight gradients,
-	// all live at the end of the step (the engine keeps every value of a
-	// run until the next).
+	// StepBytes is the memory one training step computes in for its
+	// largest batch shape: activations, their gradients and the weight
+	// gradients, as the engine plans them (a buffer is reused once the
+	// value in it has been read for the last time; the buffers persist
+	// between steps).
 	StepBytes  int64 `json:"step_values"`
 	TotalBytes int64 `json:"total"` // weights + optimizer state + step values
 }

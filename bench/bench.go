@@ -1,0 +1,178 @@
+// Package bench measures training throughput: tokens per second, time
+// per step, model-FLOPs utilisation and heap bytes allocated per step, for
+// a fixed set of cases (model × method × batch), on peftbench's engine and
+// on a PyTorch peer that trains the identical model (bench/peer/peer.py).
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"time"
+
+	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/train"
+	"gorgonia.org/tensor"
+)
+
+// Case is one benchmark: a base model, a method and a batch shape.
+type Case struct {
+	Name string
+	// Model is a shipped base model's name, or "" to build Config with
+	// random weights.
+	Model  string
+	Config model.Config
+	Batch  int
+	Length int
+	Method string
+	Params map[string]any // the method's hyper-parameters
+}
+
+// FieldNotes is the small configuration the project's first engine
+// measurements used (vocab 256, d 128, 2 layers, 4 heads).
+var FieldNotes = model.Config{Vocab: 256, Context: 64, DModel: 128, Layers: 2, Heads: 4, DFF: 512}
+
+// Cases are the default benchmark: the shipped tiny model (batch 8 × 256)
+// and the field-notes configuration (batch 16 × 64), each with full
+// fine-tuning and LoRA r8 on q and v.
+func Cases() []Case {
+	lora := map[string]any{"rank": 8, "alpha": 16.0, "dropout": 0.0, "targets": "q,v"}
+	var out []Case
+	for _, m := range []struct {
+		name, model string
+		cfg         model.Config
+		b, t        int
+	}{{"tiny", "tiny", model.Config{}, 8, 256}, {"fieldnotes", "", FieldNotes, 16, 64}} {
+		out = append(out,
+			Case{Name: m.name + "/full", Model: m.model, Config: m.cfg, Batch: m.b, Length: m.t, Method: "full", Params: map[string]any{}},
+			Case{Name: m.name + "/lora-r8", Model: m.model, Config: m.cfg, Batch: m.b, Length: m.t, Method: "lora", Params: lora})
+	}
+	return out
+}
+
+// Settings shared by every case and by the peer.
+const (
+	LR          = 1e-4
+	WeightDecay = 0.01
+	Seed        = 1
+)
+
+// Result is one case measured once.
+type Result struct {
+	Case            string  `json:"case"`
+	Engine          string  `json:"engine"`
+	TokensPerSec    float64 `json:"tokens_per_sec"`
+	MsPerStep       float64 `json:"ms_per_step"`
+	MFU             float64 `json:"mfu"`
+	AllocPerStep    float64 `json:"alloc_bytes_per_step"` // heap bytes; -1 where not measured
+	WeightBytes     int64   `json:"weight_bytes"`
+	TrainableParams int     `json:"trainable_params"`
+	FLOPsPerToken   float64 `json:"train_flops_per_token"`
+}
+
+// Setup is a case ready to train: the trainer and its batches.
+type Setup struct {
+	Case    Case
+	Trainer *train.Trainer
+	Config  model.Config
+	batches []train.Batch
+	flops   float64
+	weights int64
+	trained int
+}
+
+// Prepare builds the model, attaches the method and makes the batches:
+// random tokens, every position scored.
+func Prepare(c Case) (*Setup, error) {
+	var base *model.Base
+	if c.Model != "" {
+		b, err := model.LoadBase(c.Model)
+		if err != nil {
+			return nil, err
+		}
+		base = b
+	} else {
+		m, err := model.New(c.Config, tensor.Float32, Seed)
+		if err != nil {
+			return nil, err
+		}
+		base = &model.Base{Name: c.Name, Model: m}
+	}
+	m := base.Model
+	if c.Length > m.Config.Context {
+		return nil, fmt.Errorf("bench: %s: length %d exceeds the context of %d", c.Name, c.Length, m.Config.Context)
+	}
+	a, err := methods.Attach(base, c.Method, c.Params, Seed)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", c.Name, err)
+	}
+	s := &Setup{Case: c, Config: m.Config, trained: a.NumTrainable(m)}
+	s.Trainer = train.NewTrainer(m, nn.Schedule{Peak: LR, Warmup: 1, Total: 1 << 30}, WeightDecay, a.Hooks...)
+	matrices := 0
+	for _, p := range append(append([]*nn.Param{}, m.Params...), a.Own...) {
+		s.weights += int64(4 * p.Size())
+		if p.Trainable && p.Value.Dims() >= 2 {
+			matrices += p.Size()
+		}
+	}
+	s.flops = m.Config.TrainFLOPsPerToken(c.Length, matrices)
+	rng := rand.New(rand.NewPCG(Seed, 0xbe7c))
+	for range 8 {
+		b := train.Batch{B: c.Batch, T: c.Length}
+		n := c.Batch * c.Length
+		for range n {
+			b.IDs = append(b.IDs, rng.IntN(m.Config.Vocab))
+			b.Targets = append(b.Targets, rng.IntN(m.Config.Vocab))
+			b.Mask = append(b.Mask, 1)
+		}
+		s.batches = append(s.batches, b)
+	}
+	return s, nil
+}
+
+// Measure runs warmup steps, then steps timed steps, and reports them
+// against gflops, the calibrated GFLOP/s of the BLAS in use.
+func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
+	step := func(i int) error {
+		_, err := s.Trainer.Step(s.batches[i%len(s.batches)])
+		return err
+	}
+	for i := range warmup {
+		if err := step(i); err != nil {
+			return Result{}, err
+		}
+	}
+	runtime.GC()
+	a0 := allocated()
+	start := time.Now()
+	for i := range steps {
+		if err := step(i); err != nil {
+			return Result{}, err
+		}
+	}
+	secs := time.Since(start).Seconds()
+	alloc := float64(allocated()-a0) / float64(steps)
+	tps := float64(s.Case.Batch*s.Case.Length*steps) / secs
+	return Result{
+		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs / float64(steps),
+		MFU: mfu(tps, s.flops, gflops), AllocPerStep: alloc, WeightBytes: s.weights,
+		TrainableParams: s.trained, FLOPsPerToken: s.flops,
+	}, nil
+}
+
+func mfu(tps, flops, gflops float64) float64 {
+	if gflops <= 0 {
+		return 0
+	}
+	return tps * flops / (gflops * 1e9)
+}
+
+// allocated is the total of heap bytes allocated by the process so far.
+func allocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}

@@ -1,0 +1,151 @@
+"""PyTorch peer of `harness bench`: trains the same model, method, batch and
+optimiser as peftbench's engine and prints one JSON line per configuration.
+
+The model is peftbench's base model (model/model.go): a GPT-2-style decoder
+with pre-LayerNorm blocks, learned positions, separate q/k/v/o projections,
+GELU (tanh), and the output head tied to the token embedding. The step is
+forward, masked mean cross-entropy, backward, global-norm clipping at 1 and
+AdamW (beta 0.9/0.999, eps 1e-8, decay on matrices only), as in nn/optim.go.
+
+Usage: python3 peer.py < configs.json   (a JSON list; see bench/bench.go)
+"""
+
+import json
+import math
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the harness reads this line and skips the peer
+    print(json.dumps({"error": "torch is not installed (Debian: apt-get install python3-torch)"}))
+    sys.exit(0)
+
+
+class Linear(torch.nn.Module):
+    """y = x·W + b with W stored [in, out] as in GPT-2's Conv1D; with a rank
+    it also carries a LoRA update scale·(x·A)·B, A uniform, B zero."""
+
+    def __init__(self, d_in, d_out, rank=0, alpha=0.0):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(d_in, d_out) * 0.02)
+        self.bias = torch.nn.Parameter(torch.zeros(d_out))
+        self.rank = rank
+        if rank:
+            bound = 1 / math.sqrt(d_in)
+            self.lora_A = torch.nn.Parameter(torch.empty(d_in, rank).uniform_(-bound, bound))
+            self.lora_B = torch.nn.Parameter(torch.zeros(rank, d_out))
+            self.scale = alpha / rank
+
+    def forward(self, x):
+        y = torch.addmm(self.bias, x, self.weight)
+        if self.rank:
+            y = y + self.scale * ((x @ self.lora_A) @ self.lora_B)
+        return y
+
+
+class Block(torch.nn.Module):
+    def __init__(self, c, lora):
+        super().__init__()
+        d = c["n_embd"]
+        self.heads = c["n_head"]
+        self.ln_1 = torch.nn.LayerNorm(d, eps=1e-5)
+        r = lambda name: (lora["rank"], lora["alpha"]) if lora and name in lora["targets"] else (0, 0.0)
+        self.q = Linear(d, d, *r("q"))
+        self.k = Linear(d, d, *r("k"))
+        self.v = Linear(d, d, *r("v"))
+        self.o = Linear(d, d, *r("o"))
+        self.ln_2 = torch.nn.LayerNorm(d, eps=1e-5)
+        self.fc = Linear(d, c["n_inner"], *r("fc"))
+        self.proj = Linear(c["n_inner"], d, *r("proj"))
+
+    def forward(self, x, B, T, mask):
+        a = self.ln_1(x)
+        H, dh = self.heads, x.shape[1] // self.heads
+        split = lambda t: t.view(B, T, H, dh).transpose(1, 2)  # [B, H, T, dh]
+        q, k, v = split(self.q(a)), split(self.k(a)), split(self.v(a))
+        s = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(dh))
+        p = torch.softmax(s.masked_fill(mask, float("-inf")), dim=-1)
+        o = (p @ v).transpose(1, 2).reshape(B * T, H * dh)
+        x = x + self.o(o)
+        f = self.proj(F.gelu(self.fc(self.ln_2(x)), approximate="tanh"))
+        return x + f
+
+
+class Model(torch.nn.Module):
+    def __init__(self, c, lora):
+        super().__init__()
+        self.wte = torch.nn.Parameter(torch.randn(c["vocab_size"], c["n_embd"]) * 0.02)
+        self.wpe = torch.nn.Parameter(torch.randn(c["n_positions"], c["n_embd"]) * 0.01)
+        self.blocks = torch.nn.ModuleList(Block(c, lora) for _ in range(c["n_layer"]))
+        self.ln_f = torch.nn.LayerNorm(c["n_embd"], eps=1e-5)
+
+    def forward(self, ids, targets, weights):
+        B, T = ids.shape
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        x = (self.wte[ids] + self.wpe[:T]).reshape(B * T, -1)
+        for b in self.blocks:
+            x = b(x, B, T, mask)
+        logits = self.ln_f(x) @ self.wte.t()
+        loss = F.cross_entropy(logits, targets.reshape(-1), reduction="none")
+        return (loss * weights.reshape(-1)).sum() / weights.sum()
+
+
+def bench(cfg):
+    torch.manual_seed(cfg["seed"])
+    c, B, T = cfg["model"], cfg["batch"], cfg["length"]
+    lora = cfg.get("lora")
+    model = Model(c, lora)
+    if lora:
+        for name, p in model.named_parameters():
+            p.requires_grad = "lora_" in name
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg["weight_decay"]},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8)
+    g = torch.Generator().manual_seed(cfg["seed"])
+    vocab = c["vocab_size"]
+    batches = [torch.randint(vocab, (B, T + 1), generator=g) for _ in range(8)]
+    weights = torch.ones(B, T)
+
+    def step(i):
+        seq = batches[i % len(batches)]
+        loss = model(seq[:, :-1], seq[:, 1:], weights)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item()
+
+    for i in range(cfg["warmup"]):
+        step(i)
+    start = time.perf_counter()
+    for i in range(cfg["steps"]):
+        loss = step(i)
+    secs = time.perf_counter() - start
+    return {
+        "name": cfg["name"],
+        "tokens_per_sec": B * T * cfg["steps"] / secs,
+        "ms_per_step": 1000 * secs / cfg["steps"],
+        "trainable_params": sum(p.numel() for p in params),
+        "loss": loss,
+    }
+
+
+def main():
+    configs = json.load(sys.stdin)
+    threads = configs[0].get("threads", 0) if configs else 0
+    if threads:
+        torch.set_num_threads(threads)
+    for cfg in configs:
+        out = bench(cfg)
+        out["torch"] = torch.__version__
+        out["threads"] = torch.get_num_threads()
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
