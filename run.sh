@@ -22,7 +22,7 @@ ensure_openblas() {
 }
 harness() {
   if ensure_openblas; then
-    CGO_LDFLAGS=-lopenblas OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$(nproc)} go run -tags openblas ./harness "$@"
+    CGO_LDFLAGS=-lopenblas go run -tags openblas ./harness "$@"
   else
     go run ./harness "$@"
   fi
@@ -37,8 +37,8 @@ test)
   go test ./...
   if ensure_openblas; then
     echo "== tests, OpenBLAS"
-    CGO_LDFLAGS=-lopenblas go vet -tags openblas ./nn/ ./model/ ./train/
-    CGO_LDFLAGS=-lopenblas OPENBLAS_NUM_THREADS=1 go test -tags openblas ./nn/ ./model/ ./train/
+    CGO_LDFLAGS=-lopenblas go vet -tags openblas ./nn/ ./model/ ./train/ ./bench/
+    CGO_LDFLAGS=-lopenblas go test -tags openblas ./nn/ ./model/ ./train/ ./bench/
   else
     echo "run.sh: libopenblas-dev is not installed: OpenBLAS tests skipped" >&2
   fi

@@ -71,6 +71,7 @@ type Result struct {
 	WeightBytes     int64   `json:"weight_bytes"`
 	TrainableParams int     `json:"trainable_params"`
 	FLOPsPerToken   float64 `json:"train_flops_per_token"`
+	Threads         int     `json:"threads"`
 }
 
 // Setup is a case ready to train: the trainer and its batches.
@@ -111,8 +112,12 @@ func Prepare(c Case) (*Setup, error) {
 	}
 	s := &Setup{Case: c, Config: m.Config, trained: a.NumTrainable(m)}
 	s.Trainer = train.NewTrainer(m, nn.Schedule{Peak: LR, Warmup: 1, Total: 1 << 30}, WeightDecay, a.Hooks...)
-	matrices := 0
+	matrices, seen := 0, map[*nn.Param]bool{}
 	for _, p := range append(append([]*nn.Param{}, m.Params...), a.Own...) {
+		if seen[p] { // full fine-tuning owns the model's own weights
+			continue
+		}
+		seen[p] = true
 		s.weights += int64(4 * p.Size())
 		if p.Trainable && p.Value.Dims() >= 2 {
 			matrices += p.Size()
@@ -159,7 +164,7 @@ func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 	return Result{
 		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs / float64(steps),
 		MFU: mfu(tps, s.flops, gflops), AllocPerStep: alloc, WeightBytes: s.weights,
-		TrainableParams: s.trained, FLOPsPerToken: s.flops,
+		TrainableParams: s.trained, FLOPsPerToken: s.flops, Threads: nn.Workers(),
 	}, nil
 }
 

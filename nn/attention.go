@@ -25,13 +25,14 @@ func (a AttnShape) visible(t int) int { return a.S - a.T + t + 1 }
 type attnProbsOp struct {
 	opBase
 	AttnShape
+	t task
 }
 
 // AttnProbs returns the attention probabilities of q [B·T, d] over
 // k [B·S, d]: row (b·H+h)·T+t holds query t's distribution in head h.
 // Softmax is row-stable: each row's maximum is subtracted before exp.
 func AttnProbs(q, k *G.Node, s AttnShape) (*G.Node, error) {
-	return G.ApplyOp(&attnProbsOp{opBase{"AttnProbs{" + s.key() + "}"}, s}, q, k)
+	return G.ApplyOp(&attnProbsOp{opBase: opBase{"AttnProbs{" + s.key() + "}"}, AttnShape: s}, q, k)
 }
 
 func (op *attnProbsOp) Arity() int    { return 2 }
@@ -48,26 +49,39 @@ func (op *attnProbsOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error
 	return byDtype(op, pre, in, attnProbsDo[float32], attnProbsDo[float64])
 }
 func attnProbsDo[T Float](op *attnProbsOp, pre G.Value, in []G.Value) (G.Value, error) {
-	B, Tq, S, H := op.B, op.T, op.S, op.H
-	d := in[0].Shape()[1]
+	out := into(pre, in[0], op.B*op.H*op.T, op.S)
+	split(&op.t, op, attnProbsHeads[float32], attnProbsHeads[float64], in, out, op.B*op.H, 1)
+	return out, nil
+}
+
+// attnProbsHeads computes the probabilities of heads [lo, hi) (index b·H+h).
+func attnProbsHeads[T Float](t *task, _, lo, hi int) {
+	op := t.op.(*attnProbsOp)
+	Tq, S, H := op.T, op.S, op.H
+	d := t.in[0].Shape()[1]
 	dh := d / H
-	out := into(pre, in[0], B*H*Tq, S)
-	q, k, p := dense[T](in[0]), dense[T](in[1]), dense[T](out)
+	q, k, p := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
 	scale := T(1 / math.Sqrt(float64(dh)))
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
-			blk := p[(b*H+h)*Tq*S : (b*H+h+1)*Tq*S]
-			gemmStrided(false, true, Tq, S, dh, scale, q[b*Tq*d+h*dh:], d, k[b*S*d+h*dh:], d, 0, blk, S)
-			for t := 0; t < Tq; t++ {
-				softmaxPrefix(blk[t*S:(t+1)*S], op.visible(t))
-			}
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		blk := p[bh*Tq*S : (bh+1)*Tq*S]
+		gemmStrided(false, true, Tq, S, dh, scale, q[b*Tq*d+h*dh:], d, k[b*S*d+h*dh:], d, 0, blk, S)
+		for t := 0; t < Tq; t++ {
+			softmaxPrefix(blk[t*S:(t+1)*S], op.visible(t))
 		}
 	}
-	return out, nil
 }
 
 // softmaxPrefix turns row[:n] into probabilities and zeroes the rest.
 func softmaxPrefix[T Float](row []T, n int) {
+	if r, ok := asF32(row[:n]); ok {
+		inv := float32(1 / expF32(r, r, maxF32(r), 1))
+		for j := range r {
+			r[j] *= inv
+		}
+		clear(row[n:])
+		return
+	}
 	mx := row[0]
 	for _, v := range row[1:n] {
 		mx = max(mx, v)
@@ -107,7 +121,8 @@ type attnProbsGradOp struct {
 	noSymDiff
 	AttnShape
 	wrtK bool
-	ds   any // work buffer for one head's score gradients, kept across runs
+	ds   any // work buffers for one head's score gradients per worker
+	t    task
 }
 
 func (op *attnProbsGradOp) Arity() int    { return 4 }
@@ -123,42 +138,46 @@ func (op *attnProbsGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, e
 	return byDtype(op, pre, in, attnProbsGradDo[float32], attnProbsGradDo[float64])
 }
 func attnProbsGradDo[T Float](op *attnProbsGradOp, pre G.Value, in []G.Value) (G.Value, error) {
-	B, Tq, S, H := op.B, op.T, op.S, op.H
-	d := in[0].Shape()[1]
-	dh := d / H
-	q, k, p, dp := dense[T](in[0]), dense[T](in[1]), dense[T](in[2]), dense[T](in[3])
 	var out *tensor.Dense
 	if op.wrtK {
-		out = into(pre, in[0], B*S, d)
+		out = into(pre, in[0], op.B*op.S, in[0].Shape()[1])
 	} else {
-		out = into(pre, in[0], B*Tq, d)
+		out = into(pre, in[0], op.B*op.T, in[0].Shape()[1])
 	}
-	res := dense[T](out)
+	scratch[T](&op.ds, Workers()*op.T*op.S)
+	split(&op.t, op, attnProbsGradHeads[float32], attnProbsGradHeads[float64], in, out, op.B*op.H, 1)
+	return out, nil
+}
+
+func attnProbsGradHeads[T Float](t *task, w, lo, hi int) {
+	op := t.op.(*attnProbsGradOp)
+	Tq, S, H := op.T, op.S, op.H
+	d := t.in[0].Shape()[1]
+	dh := d / H
+	q, k, p, dp, res := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.in[2]), dense[T](t.in[3]), dense[T](t.out)
 	scale := T(1 / math.Sqrt(float64(dh)))
-	ds := scratch[T](&op.ds, Tq*S)
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
-			off := (b*H + h) * Tq * S
-			for t := 0; t < Tq; t++ {
-				pr, gr, dr := p[off+t*S:off+(t+1)*S], dp[off+t*S:off+(t+1)*S], ds[t*S:(t+1)*S]
-				n := op.visible(t)
-				var dot T
-				for j := range n {
-					dot += pr[j] * gr[j]
-				}
-				for j := range n {
-					dr[j] = pr[j] * (gr[j] - dot) * scale
-				}
-				clear(dr[n:])
+	ds := op.ds.([]T)[w*Tq*S : (w+1)*Tq*S]
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		off := bh * Tq * S
+		for t := 0; t < Tq; t++ {
+			pr, gr, dr := p[off+t*S:off+(t+1)*S], dp[off+t*S:off+(t+1)*S], ds[t*S:(t+1)*S]
+			n := op.visible(t)
+			var dot T
+			for j := range n {
+				dot += pr[j] * gr[j]
 			}
-			if op.wrtK { // dk[S,dh] = dSᵀ[S,T]·Q[T,dh]
-				gemmStrided(true, false, S, dh, Tq, 1, ds, S, q[b*Tq*d+h*dh:], d, 0, res[b*S*d+h*dh:], d)
-			} else { // dq[T,dh] = dS[T,S]·K[S,dh]
-				gemmStrided(false, false, Tq, dh, S, 1, ds, S, k[b*S*d+h*dh:], d, 0, res[b*Tq*d+h*dh:], d)
+			for j := range n {
+				dr[j] = pr[j] * (gr[j] - dot) * scale
 			}
+			clear(dr[n:])
+		}
+		if op.wrtK { // dk[S,dh] = dSᵀ[S,T]·Q[T,dh]
+			gemmStrided(true, false, S, dh, Tq, 1, ds, S, q[b*Tq*d+h*dh:], d, 0, res[b*S*d+h*dh:], d)
+		} else { // dq[T,dh] = dS[T,S]·K[S,dh]
+			gemmStrided(false, false, Tq, dh, S, 1, ds, S, k[b*S*d+h*dh:], d, 0, res[b*Tq*d+h*dh:], d)
 		}
 	}
-	return out, nil
 }
 
 // attnMixOp combines values by the attention probabilities, head by head,
@@ -167,12 +186,13 @@ func attnProbsGradDo[T Float](op *attnProbsGradOp, pre G.Value, in []G.Value) (G
 type attnMixOp struct {
 	opBase
 	AttnShape
+	t task
 }
 
 // AttnMix returns P·V per head for probabilities p [B·H·T, S] and values
 // v [B·S, d].
 func AttnMix(p, v *G.Node, s AttnShape) (*G.Node, error) {
-	return G.ApplyOp(&attnMixOp{opBase{"AttnMix{" + s.key() + "}"}, s}, p, v)
+	return G.ApplyOp(&attnMixOp{opBase: opBase{"AttnMix{" + s.key() + "}"}, AttnShape: s}, p, v)
 }
 
 func (op *attnMixOp) Arity() int    { return 2 }
@@ -189,17 +209,21 @@ func (op *attnMixOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) 
 	return byDtype(op, pre, in, attnMixDo[float32], attnMixDo[float64])
 }
 func attnMixDo[T Float](op *attnMixOp, pre G.Value, in []G.Value) (G.Value, error) {
-	B, Tq, S, H := op.B, op.T, op.S, op.H
-	d := in[1].Shape()[1]
-	dh := d / H
-	out := into(pre, in[1], B*Tq, d)
-	p, v, y := dense[T](in[0]), dense[T](in[1]), dense[T](out)
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
-			gemmStrided(false, false, Tq, dh, S, 1, p[(b*H+h)*Tq*S:], S, v[b*S*d+h*dh:], d, 0, y[b*Tq*d+h*dh:], d)
-		}
-	}
+	out := into(pre, in[1], op.B*op.T, in[1].Shape()[1])
+	split(&op.t, op, attnMixHeads[float32], attnMixHeads[float64], in, out, op.B*op.H, 1)
 	return out, nil
+}
+
+func attnMixHeads[T Float](t *task, _, lo, hi int) {
+	op := t.op.(*attnMixOp)
+	Tq, S, H := op.T, op.S, op.H
+	d := t.in[1].Shape()[1]
+	dh := d / H
+	p, v, y := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		gemmStrided(false, false, Tq, dh, S, 1, p[bh*Tq*S:], S, v[b*S*d+h*dh:], d, 0, y[b*Tq*d+h*dh:], d)
+	}
 }
 func (op *attnMixOp) DiffWRT(int) []bool { return []bool{true, true} }
 func (op *attnMixOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
@@ -218,6 +242,7 @@ type attnMixGradOp struct {
 	noSymDiff
 	AttnShape
 	wrtV bool
+	t    task
 }
 
 func (op *attnMixGradOp) Arity() int    { return 2 }
@@ -233,27 +258,32 @@ func (op *attnMixGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, err
 	return byDtype(op, pre, in, attnMixGradDo[float32], attnMixGradDo[float64])
 }
 func attnMixGradDo[T Float](op *attnMixGradOp, pre G.Value, in []G.Value) (G.Value, error) {
-	B, Tq, S, H := op.B, op.T, op.S, op.H
+	var out *tensor.Dense
 	if op.wrtV {
-		d := in[1].Shape()[1]
-		dh := d / H
-		out := into(pre, in[1], B*S, d)
-		p, g, dv := dense[T](in[0]), dense[T](in[1]), dense[T](out)
-		for b := 0; b < B; b++ {
-			for h := 0; h < H; h++ { // dV[S,dh] = Pᵀ[S,T]·G[T,dh]
-				gemmStrided(true, false, S, dh, Tq, 1, p[(b*H+h)*Tq*S:], S, g[b*Tq*d+h*dh:], d, 0, dv[b*S*d+h*dh:], d)
-			}
-		}
-		return out, nil
+		out = into(pre, in[1], op.B*op.S, in[1].Shape()[1])
+	} else {
+		out = into(pre, in[0], op.B*op.H*op.T, op.S)
 	}
-	d := in[0].Shape()[1]
-	dh := d / H
-	out := into(pre, in[0], B*H*Tq, S)
-	g, v, dp := dense[T](in[0]), dense[T](in[1]), dense[T](out)
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ { // dP[T,S] = G[T,dh]·Vᵀ[dh,S]
-			gemmStrided(false, true, Tq, S, dh, 1, g[b*Tq*d+h*dh:], d, v[b*S*d+h*dh:], d, 0, dp[(b*H+h)*Tq*S:], S)
-		}
-	}
+	split(&op.t, op, attnMixGradHeads[float32], attnMixGradHeads[float64], in, out, op.B*op.H, 1)
 	return out, nil
+}
+
+func attnMixGradHeads[T Float](t *task, _, lo, hi int) {
+	op := t.op.(*attnMixGradOp)
+	Tq, S, H := op.T, op.S, op.H
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		if op.wrtV { // dV[S,dh] = Pᵀ[S,T]·G[T,dh]
+			d := t.in[1].Shape()[1]
+			dh := d / H
+			p, g, dv := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
+			gemmStrided(true, false, S, dh, Tq, 1, p[bh*Tq*S:], S, g[b*Tq*d+h*dh:], d, 0, dv[b*S*d+h*dh:], d)
+			continue
+		}
+		d := t.in[0].Shape()[1]
+		dh := d / H
+		g, v, dp := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
+		// dP[T,S] = G[T,dh]·Vᵀ[dh,S]
+		gemmStrided(false, true, Tq, S, dh, 1, g[b*Tq*d+h*dh:], d, v[b*S*d+h*dh:], d, 0, dp[bh*Tq*S:], S)
+	}
 }

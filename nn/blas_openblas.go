@@ -3,6 +3,7 @@
 package nn
 
 // #cgo LDFLAGS: -lopenblas
+// void openblas_set_num_threads(int);
 import "C"
 
 import (
@@ -17,4 +18,8 @@ func init() {
 	blas32.Use(netlib.Implementation{})
 	blas64.Use(netlib.Implementation{})
 	blasName = "openblas"
+	// The engine splits products across its own workers (parallel.go);
+	// OpenBLAS threads on top of them would only compete for the cores
+	// (and spin while Go code runs), so each call runs on one thread.
+	C.openblas_set_num_threads(1)
 }

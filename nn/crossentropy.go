@@ -37,6 +37,10 @@ func (op *crossEntropyOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, er
 
 // rowLogSumExp returns max(row) and log Σ exp(row − max).
 func rowLogSumExp[T Float](row []T) (mx T, lse float64) {
+	if r, ok := asF32(row); ok {
+		m := maxF32(r)
+		return T(m), math.Log(expF32(r, nil, m, 1))
+	}
 	mx = row[0]
 	for _, v := range row[1:] {
 		mx = max(mx, v)
@@ -96,6 +100,8 @@ func (op *crossEntropyOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 type crossEntropyGradOp struct {
 	opBase
 	noSymDiff
+	t task
+	g float64 // upstream gradient over the total weight, for the run in flight
 }
 
 func (op *crossEntropyGradOp) Arity() int { return 4 }
@@ -109,17 +115,23 @@ func (op *crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return op.Use
 func (op *crossEntropyGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
 	return byDtype(op, pre, in, crossEntropyGradDo[float32], crossEntropyGradDo[float64])
 }
-func crossEntropyGradDo[T Float](_ *crossEntropyGradOp, pre G.Value, in []G.Value) (G.Value, error) {
+func crossEntropyGradDo[T Float](op *crossEntropyGradOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, v := in[0].Shape()[0], in[0].Shape()[1]
-	logits, targets, mask := dense[T](in[0]), ints(in[1]), dense[T](in[2])
-	total, err := ceRows(targets, mask, v)
+	total, err := ceRows(ints(in[1]), dense[T](in[2]), v)
 	if err != nil {
 		return nil, err
 	}
-	g := T(scalar(in[3])) / total
+	op.g = scalar(in[3]) / float64(total)
 	out := into(pre, in[0], n, v)
-	dl := dense[T](out)
-	for i := 0; i < n; i++ {
+	split(&op.t, op, crossEntropyGradRows[float32], crossEntropyGradRows[float64], in, out, n, rowGrain(v))
+	return out, nil
+}
+
+func crossEntropyGradRows[T Float](t *task, _, lo, hi int) {
+	v := t.in[0].Shape()[1]
+	logits, targets, mask, dl := dense[T](t.in[0]), ints(t.in[1]), dense[T](t.in[2]), dense[T](t.out)
+	g := T(t.op.(*crossEntropyGradOp).g)
+	for i := lo; i < hi; i++ {
 		row, dr := logits[i*v:(i+1)*v], dl[i*v:(i+1)*v]
 		if mask[i] == 0 {
 			clear(dr)
@@ -128,12 +140,15 @@ func crossEntropyGradDo[T Float](_ *crossEntropyGradOp, pre G.Value, in []G.Valu
 		mx, lse := rowLogSumExp(row)
 		w := g * mask[i]
 		shift := mx + T(lse)
-		for j, x := range row {
-			dr[j] = w * exp(x-shift)
+		if r, ok := asF32(row); ok {
+			expF32(r, asF32Must(dr), float32(shift), float32(w))
+		} else {
+			for j, x := range row {
+				dr[j] = w * exp(x-shift)
+			}
 		}
 		dr[targets[i]] -= w
 	}
-	return out, nil
 }
 
 // tokenLogProbOp gives log softmax(logits_i)[targets_i] per row: the

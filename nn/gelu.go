@@ -18,6 +18,7 @@ const geluK = 0.044715
 type geluOp struct {
 	opBase
 	grad bool
+	t    task
 }
 
 // GELU applies the tanh-approximated GELU to every element of x.
@@ -44,23 +45,41 @@ func (op *geluOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
 }
 func geluDo[T Float](op *geluOp, pre G.Value, in []G.Value) (G.Value, error) {
 	out := into(pre, in[0], in[0].Shape()...)
-	x, y := dense[T](in[0]), dense[T](out)
+	split(&op.t, op, geluSpan[float32], geluSpan[float64], in, out, in[0].Shape().TotalSize(), 1<<14)
+	return out, nil
+}
+
+func geluSpan[T Float](t *task, _, lo, hi int) {
+	x, y := dense[T](t.in[0])[lo:hi], dense[T](t.out)[lo:hi]
+	var g []T
+	if t.op.(*geluOp).grad {
+		g = dense[T](t.in[1])[lo:hi]
+	}
+	if x32, ok := asF32(x); ok { // the training path: tanh32 called directly
+		y32, g32 := asF32Must(y), asF32Must(g)
+		geluF32(x32, g32, y32)
+		return
+	}
+	gelu(x, g, y, func(v T) T { return T(math.Tanh(float64(v))) })
+}
+
+// gelu writes GELU(x) to y, or with g its backward pass g·GELU'(x).
+func gelu[T Float](x, g, y []T, tanh func(T) T) {
 	c := T(geluC)
-	if !op.grad {
+	if g == nil {
 		for i, u := range x {
 			y[i] = 0.5 * u * (1 + tanh(c*(u+geluK*u*u*u)))
 		}
-		return out, nil
+		return
 	}
-	g := dense[T](in[1])
 	for i, u := range x {
 		t := tanh(c * (u + geluK*u*u*u))
 		y[i] = g[i] * (0.5*(1+t) + 0.5*u*(1-t*t)*c*(1+3*geluK*u*u))
 	}
-	return out, nil
 }
+
 func (op *geluOp) DiffWRT(n int) []bool { return []bool{!op.grad, false}[:n] }
 func (op *geluOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&geluOp{opBase{"GELUGrad"}, true}, in[0], g)
+	dx, err := G.ApplyOp(&geluOp{opBase: opBase{"GELUGrad"}, grad: true}, in[0], g)
 	return G.Nodes{dx}, err
 }

@@ -14,12 +14,15 @@ const lnEps = 1e-5
 
 // layerNormOp normalises each row of x to zero mean and unit variance, then
 // scales by gamma and shifts by beta.
-type layerNormOp struct{ opBase }
+type layerNormOp struct {
+	opBase
+	t task
+}
 
 // LayerNorm returns the row-wise layer normalisation of x [N, d] with gain
 // gamma [d] and bias beta [d].
 func LayerNorm(x, gamma, beta *G.Node) (*G.Node, error) {
-	return G.ApplyOp(&layerNormOp{opBase{"LayerNorm"}}, x, gamma, beta)
+	return G.ApplyOp(&layerNormOp{opBase: opBase{"LayerNorm"}}, x, gamma, beta)
 }
 
 func (op *layerNormOp) Arity() int    { return 3 }
@@ -51,18 +54,23 @@ func rowStats[T Float](row []T) (mean, rstd T) {
 	return T(m), T(1 / math.Sqrt(ss/float64(len(row))+lnEps))
 }
 
-func layerNormDo[T Float](_ *layerNormOp, pre G.Value, in []G.Value) (G.Value, error) {
+func layerNormDo[T Float](op *layerNormOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
 	out := into(pre, in[0], n, d)
-	x, gamma, beta, y := dense[T](in[0]), dense[T](in[1]), dense[T](in[2]), dense[T](out)
-	for r := 0; r < n; r++ {
+	split(&op.t, op, layerNormRows[float32], layerNormRows[float64], in, out, n, rowGrain(d))
+	return out, nil
+}
+
+func layerNormRows[T Float](t *task, _, lo, hi int) {
+	d := t.in[0].Shape()[1]
+	x, gamma, beta, y := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.in[2]), dense[T](t.out)
+	for r := lo; r < hi; r++ {
 		row, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 		mean, rstd := rowStats(row)
 		for j, v := range row {
 			yr[j] = (v-mean)*rstd*gamma[j] + beta[j]
 		}
 	}
-	return out, nil
 }
 
 func (op *layerNormOp) DiffWRT(int) []bool { return []bool{true, true, true} }
@@ -87,6 +95,7 @@ type layerNormGradOp struct {
 	opBase
 	noSymDiff
 	gamma bool
+	t     task
 }
 
 func (op *layerNormGradOp) Arity() int { return 3 }
@@ -108,27 +117,41 @@ func (op *layerNormGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, e
 }
 func layerNormGradDo[T Float](op *layerNormGradOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
-	x, gamma, g := dense[T](in[0]), dense[T](in[1]), dense[T](in[2])
 	if op.gamma {
 		out := into(pre, in[0], d)
-		dg := dense[T](out)
-		clear(dg)
-		for r := 0; r < n; r++ {
-			row, gr := x[r*d:(r+1)*d], g[r*d:(r+1)*d]
-			mean, rstd := rowStats(row)
-			for j, v := range row {
-				dg[j] += gr[j] * (v - mean) * rstd
-			}
-		}
+		split(&op.t, op, layerNormGradGamma[float32], layerNormGradGamma[float64], in, out, d, 1)
 		return out, nil
 	}
 	out := into(pre, in[0], n, d)
-	dx := dense[T](out)
-	inv := 1 / T(d)
+	split(&op.t, op, layerNormGradX[float32], layerNormGradX[float64], in, out, n, rowGrain(d))
+	return out, nil
+}
+
+// layerNormGradGamma sums g·x̂ over rows for columns [lo, hi); row
+// statistics are recomputed, which costs two passes over x but keeps no
+// state between the forward and backward passes.
+func layerNormGradGamma[T Float](t *task, _, lo, hi int) {
+	n, d := t.in[0].Shape()[0], t.in[0].Shape()[1]
+	x, g, dg := dense[T](t.in[0]), dense[T](t.in[2]), dense[T](t.out)[lo:hi]
+	clear(dg)
 	for r := 0; r < n; r++ {
+		row, gr := x[r*d:(r+1)*d], g[r*d+lo:r*d+hi]
+		mean, rstd := rowStats(row)
+		for j, v := range row[lo:hi] {
+			dg[j] += gr[j] * (v - mean) * rstd
+		}
+	}
+}
+
+// layerNormGradX is dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = g·gamma,
+// for rows [lo, hi).
+func layerNormGradX[T Float](t *task, _, lo, hi int) {
+	d := t.in[0].Shape()[1]
+	x, gamma, g, dx := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.in[2]), dense[T](t.out)
+	inv := 1 / T(d)
+	for r := lo; r < hi; r++ {
 		row, gr, dr := x[r*d:(r+1)*d], g[r*d:(r+1)*d], dx[r*d:(r+1)*d]
 		mean, rstd := rowStats(row)
-		// dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)), dxhat = g·gamma.
 		var sumDh, sumDhXh T
 		for j, v := range row {
 			dh := gr[j] * gamma[j]
@@ -142,5 +165,4 @@ func layerNormGradDo[T Float](op *layerNormGradOp, pre G.Value, in []G.Value) (G
 			dr[j] = rstd * (gr[j]*gamma[j] - sumDh - xh*sumDhXh)
 		}
 	}
-	return out, nil
 }

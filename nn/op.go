@@ -87,17 +87,18 @@ func ints(v G.Value) []int { return v.(*tensor.Dense).Ints() }
 
 // scalar reads a scalar value of either float type.
 func scalar(v G.Value) float64 {
-	switch d := v.Data().(type) {
-	case float32:
-		return float64(d)
-	case float64:
-		return d
-	case []float32:
-		return float64(d[0])
-	case []float64:
-		return d[0]
+	switch x := v.(type) {
+	case *G.F32:
+		return float64(*x)
+	case *G.F64:
+		return float64(*x)
+	case *tensor.Dense: // read without Data(), which allocates
+		if x.Dtype() == tensor.Float64 {
+			return x.Float64s()[0]
+		}
+		return float64(x.Float32s()[0])
 	}
-	panic(fmt.Sprintf("nn: not a scalar: %T", v.Data()))
+	panic(fmt.Sprintf("nn: not a scalar: %T", v))
 }
 
 // newLike allocates a zeroed tensor of the given shape with v's dtype.
@@ -158,3 +159,16 @@ func scratch[T Float](buf *any, n int) []T {
 	*buf = s
 	return s
 }
+
+// asF32 reinterprets s as []float32 when T is float32: kernels take a
+// faster float32 path (float32 approximations of exp and tanh).
+func asF32[T Float](s []T) ([]float32, bool) {
+	var z T
+	if unsafe.Sizeof(z) != 4 {
+		return nil, false
+	}
+	return *(*[]float32)(unsafe.Pointer(&s)), true
+}
+
+// asF32Must is asF32 for a slice already known to be float32 (or nil).
+func asF32Must[T Float](s []T) []float32 { f, _ := asF32(s); return f }

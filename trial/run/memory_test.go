@@ -57,9 +57,11 @@ func TestMemoryAccountMatchesHeap(t *testing.T) {
 			ratio := float64(peak) / float64(mem.TotalBytes)
 			t.Logf("%s: accounted %.1f MB (weights %.1f, optimizer %.1f, step values %.1f), heap peak %.1f MB, ratio %.2f",
 				method, mb(mem.TotalBytes), mb(mem.WeightBytes), mb(mem.OptimizerBytes), mb(mem.StepBytes), mb(peak), ratio)
-			if peak < mem.TotalBytes*9/10 || peak > mem.TotalBytes+2*mem.StepBytes {
-				t.Errorf("heap peak %.1f MB outside [0.9 × accounted, accounted + 2 steps] = [%.1f, %.1f] MB",
-					mb(peak), 0.9*mb(mem.TotalBytes), mb(mem.TotalBytes+2*mem.StepBytes))
+			// Buffers persist between steps and nothing else is allocated
+			// per step, so the heap holds little beyond the account.
+			if peak < mem.TotalBytes*9/10 || peak > mem.TotalBytes*5/4 {
+				t.Errorf("heap peak %.1f MB outside [0.9, 1.25] × accounted = [%.1f, %.1f] MB",
+					mb(peak), 0.9*mb(mem.TotalBytes), 1.25*mb(mem.TotalBytes))
 			}
 		})
 	}

@@ -1,0 +1,158 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// twoLayer builds loss = CE(GELU(LN(x)·W1)·W2) on a fixed batch: enough
+// ops, reuse and parallel kernels to exercise the planner and the workers.
+func twoLayer(t *testing.T, dt tensor.Dtype) (*Program, []*Param) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	fill := func(p *Param) *Param {
+		for i := 0; i < p.Size(); i++ {
+			v := rng.NormFloat64() * 0.5
+			if dt == tensor.Float64 {
+				p.F64()[i] = v
+			} else {
+				p.F32()[i] = float32(v)
+			}
+		}
+		p.Trainable = true
+		return p
+	}
+	const n, d, h, v = 96, 32, 64, 40
+	x, g, b := fill(NewParam("x", dt, n, d)), fill(NewParam("g", dt, d)), fill(NewParam("b", dt, d))
+	w1, w2 := fill(NewParam("w1", dt, d, h)), fill(NewParam("w2", dt, h, v))
+	gr := NewGraph(dt)
+	ln, err := LayerNorm(gr.Param(x), gr.Param(g), gr.Param(b))
+	must(t, err)
+	a, err := MatMul(ln, gr.Param(w1), false, false)
+	must(t, err)
+	a, err = GELU(a)
+	must(t, err)
+	logits, err := MatMul(a, gr.Param(w2), false, false)
+	must(t, err)
+	targets, mask := gr.IntInput("t", n), gr.FloatInput("m", n)
+	ids, weights := make([]int, n), make([]float64, n)
+	for i := range ids {
+		ids[i], weights[i] = (i*7)%v, float64(i%3)
+	}
+	targets.SetInts(ids)
+	mask.SetFloats(weights)
+	loss, err := CrossEntropy(logits, targets.Node, mask.Node)
+	must(t, err)
+	p, err := Compile(gr, loss)
+	must(t, err)
+	return p, []*Param{x, g, b, w1, w2}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPlannedBuffersAreReusedAndRunsRepeat(t *testing.T) {
+	p, _ := twoLayer(t, tensor.Float32)
+	if p.PlannedBytes() >= p.ValueBytes() {
+		t.Fatalf("planned %d bytes, values %d: no buffer was reused", p.PlannedBytes(), p.ValueBytes())
+	}
+	must(t, p.Run())
+	first, grad := p.LossValue(), p.Grad(3)
+	must(t, p.Run())
+	if p.LossValue() != first {
+		t.Fatalf("second run: loss %v, first %v", p.LossValue(), first)
+	}
+	for i, g := range p.Grad(3) {
+		if g != grad[i] {
+			t.Fatalf("second run: gradient %d is %v, first %v", i, g, grad[i])
+		}
+	}
+	if a := testing.AllocsPerRun(5, func() { must(t, p.Run()) }); a != 0 {
+		t.Fatalf("a run allocates %v times", a)
+	}
+}
+
+func TestWorkersDoNotChangeResults(t *testing.T) {
+	results := func() (float64, [][]float64) {
+		p, _ := twoLayer(t, tensor.Float32)
+		must(t, p.Run())
+		var grads [][]float64
+		for i := range p.Params {
+			grads = append(grads, p.Grad(i))
+		}
+		return p.LossValue(), grads
+	}
+	saved := workers
+	defer func() { workers = saved }()
+	workers = newPool(1)
+	loss1, grads1 := results()
+	workers = newPool(3)
+	loss3, grads3 := results()
+	if loss1 != loss3 {
+		t.Fatalf("loss %v with one worker, %v with three", loss1, loss3)
+	}
+	for i := range grads1 {
+		for j := range grads1[i] {
+			if grads1[i][j] != grads3[i][j] {
+				t.Fatalf("gradient %d[%d]: %v with one worker, %v with three", i, j, grads1[i][j], grads3[i][j])
+			}
+		}
+	}
+}
+
+func TestProgramGradientsMatchFiniteDifferences(t *testing.T) {
+	p, _ := twoLayer(t, tensor.Float64)
+	worst, where, err := GradCheck(p, 20, rand.New(rand.NewPCG(1, 2)))
+	must(t, err)
+	if worst > 1e-4 {
+		t.Fatalf("relative error %.3g at %s", worst, where)
+	}
+}
+
+func TestVectorKernelsMatchFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 1003
+	x, g, y, dy := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], g[i] = float32(rng.NormFloat64()*4), float32(rng.NormFloat64())
+	}
+	geluF32(x, nil, y)
+	geluF32(x, g, dy)
+	for i, u := range x {
+		xf := float64(u)
+		th := math.Tanh(geluC * (xf + geluK*xf*xf*xf))
+		want := 0.5 * xf * (1 + th)
+		wantD := float64(g[i]) * (0.5*(1+th) + 0.5*xf*(1-th*th)*geluC*(1+3*geluK*xf*xf))
+		if math.Abs(float64(y[i])-want) > 1e-6*math.Max(1, math.Abs(want)) || math.Abs(float64(dy[i])-wantD) > 1e-5*math.Max(1, math.Abs(wantD)) {
+			t.Fatalf("gelu(%v) = %v, %v; want %v, %v", u, y[i], dy[i], want, wantD)
+		}
+	}
+	mx := maxF32(x)
+	sum := expF32(x, y, mx, 0.5)
+	var want float64
+	for i, u := range x {
+		e := math.Exp(float64(u - mx)) // the kernel subtracts in float32
+		want += e
+		if math.Abs(float64(y[i])-0.5*e) > 4e-6*0.5*e+1e-30 { // the vectorised exp is within 4e-6
+			t.Fatalf("exp(%v − max) · 0.5 = %v, want %v", u, y[i], 0.5*e)
+		}
+	}
+	if math.Abs(sum-want) > 1e-5*want || mx != slicesMax(x) {
+		t.Fatalf("sum %v, want %v; max %v", sum, want, mx)
+	}
+}
+
+func slicesMax(x []float32) float32 {
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
+}
