@@ -4,8 +4,10 @@
 //
 // Every heavy operation is a gorgonia custom Op whose forward and backward
 // passes are written here, over row-major matrices, in float32 for training
-// and float64 for gradient checks. gorgonia supplies the expression graph,
-// symbolic differentiation and the tape machine; its own SoftMax, ByIndices,
+// and float64 for gradient checks. gorgonia supplies the expression graph
+// and symbolic differentiation; programs run the graph in planned, reused
+// buffers (program.go) rather than on gorgonia's tape machine, which
+// allocates every value on every run. gorgonia's own SoftMax, ByIndices,
 // InverseSqrt and Dropout are never used (see the field notes: each has a
 // wrong forward or backward pass on current releases).
 //
