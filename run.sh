@@ -11,7 +11,7 @@ export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -Wno-deprecated-declarations"
 
 # OpenBLAS (Debian's libopenblas-dev) backs the fast build; install it when
 # missing and we can, otherwise fall back to pure-Go gonum.
-have_openblas() { ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; }
+have_openblas() { ldconfig -p 2>/dev/null | grep 'libopenblas\.so ' >/dev/null; } # not grep -q: an early exit would SIGPIPE ldconfig under pipefail
 ensure_openblas() {
   if ! have_openblas && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "run.sh: installing libopenblas-dev" >&2
