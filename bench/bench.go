@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"time"
 
 	"github.com/peftbench/peftbench/methods"
@@ -138,8 +139,8 @@ func Prepare(c Case) (*Setup, error) {
 	return s, nil
 }
 
-// Measure runs warmup steps, then steps timed steps, and reports them
-// against gflops, the calibrated GFLOP/s of the BLAS in use.
+// Measure runs warmup steps, then steps timed steps, and reports the
+// median step against gflops, the calibrated GFLOP/s of the BLAS in use.
 func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 	step := func(i int) error {
 		_, err := s.Trainer.Step(s.batches[i%len(s.batches)])
@@ -151,18 +152,23 @@ func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 		}
 	}
 	runtime.GC()
+	times := make([]float64, steps)
 	a0 := allocated()
-	start := time.Now()
 	for i := range steps {
+		start := time.Now()
 		if err := step(i); err != nil {
 			return Result{}, err
 		}
+		times[i] = time.Since(start).Seconds()
 	}
-	secs := time.Since(start).Seconds()
 	alloc := float64(allocated()-a0) / float64(steps)
-	tps := float64(s.Case.Batch*s.Case.Length*steps) / secs
+	// The median step: a shared machine's bursts of other work would
+	// otherwise decide the mean.
+	slices.Sort(times)
+	secs := times[steps/2]
+	tps := float64(s.Case.Batch*s.Case.Length) / secs
 	return Result{
-		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs / float64(steps),
+		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs,
 		MFU: mfu(tps, s.flops, gflops), AllocPerStep: alloc, WeightBytes: s.weights,
 		TrainableParams: s.trained, FLOPsPerToken: s.flops, Threads: nn.Workers(),
 	}, nil

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,71 +50,98 @@ type peerLine struct {
 	Error        string  `json:"error"`
 }
 
-// Peer runs every setup's case once in PyTorch with python, using up to
-// threads threads (the peer keeps the fastest count, probed per case), and
-// reports each against gflops. The peer builds the identical model and
-// step; it cannot load the shipped weights, which do not change the speed.
-func Peer(python string, setups []*Setup, warmup, steps, threads int, gflops float64) ([]Result, string, error) {
-	var in []peerCase
-	for _, s := range setups {
-		c := s.Case
-		pc := peerCase{Name: c.Name, Model: s.Config, Batch: c.Batch, Length: c.Length, LR: LR, WeightDecay: WeightDecay,
-			Seed: Seed, Warmup: warmup, Steps: steps, Threads: threads}
-		if c.Method == "lora" {
-			pc.LoRA = map[string]any{"rank": c.Params["rank"], "alpha": c.Params["alpha"], "targets": strings.Split(fmt.Sprint(c.Params["targets"]), ",")}
-		} else if c.Method != "full" {
-			return nil, "", fmt.Errorf("bench: the peer implements full fine-tuning and LoRA, not %q", c.Method)
-		}
-		in = append(in, pc)
-	}
+// Peer is a running PyTorch peer: one Python process that builds each case
+// once and measures it whenever asked, so the harness can alternate the
+// two engines case by case.
+type Peer struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	out     *bufio.Scanner
+	stderr  bytes.Buffer
+	dir     string
+	threads int
+	gflops  float64
+	// Version is the torch version the peer reported.
+	Version string
+}
+
+// StartPeer starts peer.py with python. The peer may use up to threads
+// intra-op threads (it keeps the fastest count, probed once per case);
+// MFU is reported against gflops.
+func StartPeer(python string, threads int, gflops float64) (*Peer, error) {
 	dir, err := os.MkdirTemp("", "peftbench-peer")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "peer.py")
 	if err := os.WriteFile(script, peerScript, 0o644); err != nil {
-		return nil, "", err
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	body, _ := json.Marshal(in)
-	cmd := exec.Command(python, script)
-	cmd.Stdin = bytes.NewReader(body)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if errors.Is(err, exec.ErrNotFound) {
-		return nil, "", fmt.Errorf("%w: %s not found", ErrNoPeer, python)
-	}
-	var results []Result
-	version := ""
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for i := 0; sc.Scan(); i++ {
-		var l peerLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, "", fmt.Errorf("bench: peer printed %q: %w", sc.Text(), err)
+	p := &Peer{cmd: exec.Command(python, script), dir: dir, threads: threads, gflops: gflops}
+	p.cmd.Stderr = &p.stderr
+	if p.in, err = p.cmd.StdinPipe(); err == nil {
+		var out io.Reader
+		if out, err = p.cmd.StdoutPipe(); err == nil {
+			p.out = bufio.NewScanner(out)
+			err = p.cmd.Start()
 		}
-		if l.Error != "" {
-			return nil, "", fmt.Errorf("%w: %s", ErrNoPeer, l.Error)
-		}
-		if i >= len(setups) || l.Name != setups[i].Case.Name {
-			return nil, "", fmt.Errorf("bench: peer answered %q out of order", l.Name)
-		}
-		s := setups[i]
-		if l.Trainable != s.trained {
-			return nil, "", fmt.Errorf("bench: %s: the peer trains %d parameters, peftbench %d: the models differ", l.Name, l.Trainable, s.trained)
-		}
-		version = fmt.Sprintf("torch %s", l.Torch)
-		results = append(results, Result{Case: l.Name, Engine: "pytorch", TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
-			MFU: mfu(l.TokensPerSec, s.flops, gflops), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
-			FLOPsPerToken: s.flops, Threads: l.Threads})
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("bench: peer failed: %v: %s", err, lastLines(stderr.String(), 10))
+		os.RemoveAll(dir)
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s not found", ErrNoPeer, python)
+		}
+		return nil, err
 	}
-	if len(results) != len(setups) {
-		return nil, "", fmt.Errorf("bench: peer answered %d of %d cases: %s", len(results), len(setups), lastLines(stderr.String(), 10))
+	return p, nil
+}
+
+// Measure trains s's case in PyTorch: warmup steps, then steps timed.
+func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
+	c := s.Case
+	pc := peerCase{Name: c.Name, Model: s.Config, Batch: c.Batch, Length: c.Length, LR: LR, WeightDecay: WeightDecay,
+		Seed: Seed, Warmup: warmup, Steps: steps, Threads: p.threads}
+	switch c.Method {
+	case "full":
+	case "lora":
+		pc.LoRA = map[string]any{"rank": c.Params["rank"], "alpha": c.Params["alpha"], "targets": strings.Split(fmt.Sprint(c.Params["targets"]), ",")}
+	default:
+		return Result{}, fmt.Errorf("bench: the peer implements full fine-tuning and LoRA, not %q", c.Method)
 	}
-	return results, version, nil
+	body, _ := json.Marshal(pc)
+	_, werr := p.in.Write(append(body, '\n')) // on error, the peer's last words are still on stdout
+	if !p.out.Scan() {
+		if werr == nil {
+			werr = p.out.Err()
+		}
+		return Result{}, fmt.Errorf("bench: peer stopped (%v): %s", werr, lastLines(p.stderr.String(), 10))
+	}
+	var l peerLine
+	if err := json.Unmarshal(p.out.Bytes(), &l); err != nil {
+		return Result{}, fmt.Errorf("bench: peer printed %q: %w", p.out.Text(), err)
+	}
+	if l.Error != "" {
+		return Result{}, fmt.Errorf("%w: %s", ErrNoPeer, l.Error)
+	}
+	if l.Name != c.Name {
+		return Result{}, fmt.Errorf("bench: peer answered %q for %q", l.Name, c.Name)
+	}
+	if l.Trainable != s.trained {
+		return Result{}, fmt.Errorf("bench: %s: the peer trains %d parameters, peftbench %d: the models differ", l.Name, l.Trainable, s.trained)
+	}
+	p.Version = "torch " + l.Torch
+	return Result{Case: l.Name, Engine: "pytorch", TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
+		MFU: mfu(l.TokensPerSec, s.flops, p.gflops), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
+		FLOPsPerToken: s.flops, Threads: l.Threads}, nil
+}
+
+// Close ends the peer process.
+func (p *Peer) Close() error {
+	p.in.Close()
+	err := p.cmd.Wait()
+	os.RemoveAll(p.dir)
+	return err
 }
 
 func lastLines(s string, n int) string {

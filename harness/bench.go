@@ -66,33 +66,51 @@ func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int
 		return fmt.Errorf("bench: no case matches %q", only)
 	}
 	gflops := nn.CalibrateGFLOPS(time.Second)
-	fmt.Printf("BLAS %s, %d workers, calibration %.1f GFLOP/s (float32 512³ product)\n", nn.BLAS(), nn.Workers(), gflops)
+	fmt.Printf("BLAS %s %s, %d workers, calibration %.1f GFLOP/s (float32 512³ product)\n", nn.BLAS(), nn.BLASCore(), nn.Workers(), gflops)
 	var all []bench.Result
+	var peer *bench.Peer
 	peerNote := ""
-	for r := range rounds {
-		engines := []string{"peftbench", "pytorch"}
-		if r%2 == 1 {
-			slices.Reverse(engines)
+	if withPeer {
+		p, err := bench.StartPeer(python, nn.Workers(), gflops)
+		switch {
+		case errors.Is(err, bench.ErrNoPeer):
+			peerNote = "peer skipped: " + err.Error()
+			fmt.Println(peerNote)
+		case err != nil:
+			return err
 		}
-		for _, e := range engines {
-			if e == "pytorch" {
-				if !withPeer || peerNote != "" && !strings.HasPrefix(peerNote, "torch") {
-					continue
-				}
-				res, version, err := bench.Peer(python, setups, warmup, steps, nn.Workers(), gflops)
-				if errors.Is(err, bench.ErrNoPeer) {
-					peerNote = "peer skipped: " + err.Error()
-					fmt.Println(peerNote)
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				peerNote = version
-				all = append(all, res...)
-				continue
+		peer = p
+		defer func() {
+			if peer != nil {
+				peer.Close()
 			}
-			for _, s := range setups {
+		}()
+	}
+	// The engines alternate case by case, and which goes first alternates
+	// too, so slow spells on a shared machine fall on both.
+	for r := range rounds {
+		for i, s := range setups {
+			first := (r+i)%2 == 0
+			for _, ours := range []bool{first, !first} {
+				if !ours {
+					if peer == nil {
+						continue
+					}
+					res, err := peer.Measure(s, warmup, steps)
+					if errors.Is(err, bench.ErrNoPeer) {
+						peerNote = "peer skipped: " + err.Error()
+						fmt.Println(peerNote)
+						peer.Close()
+						peer = nil
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					peerNote = peer.Version
+					all = append(all, res)
+					continue
+				}
 				res, err := s.Measure(warmup, steps, gflops)
 				if err != nil {
 					return fmt.Errorf("bench: %s: %w", s.Case.Name, err)
@@ -104,7 +122,7 @@ func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int
 	}
 	printBench(setups, all, peerNote)
 	if out != "" {
-		body, _ := json.MarshalIndent(map[string]any{"calibration_gflops": gflops, "blas": nn.BLAS(), "peer": peerNote, "results": all}, "", "  ")
+		body, _ := json.MarshalIndent(map[string]any{"calibration_gflops": gflops, "blas": nn.BLAS(), "blas_core": nn.BLASCore(), "peer": peerNote, "results": all}, "", "  ")
 		return os.WriteFile(out, append(body, '\n'), 0o644)
 	}
 	return nil

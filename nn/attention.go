@@ -161,14 +161,12 @@ func attnProbsGradHeads[T Float](t *task, w, lo, hi int) {
 		b, h := bh/H, bh%H
 		off := bh * Tq * S
 		for t := 0; t < Tq; t++ {
-			pr, gr, dr := p[off+t*S:off+(t+1)*S], dp[off+t*S:off+(t+1)*S], ds[t*S:(t+1)*S]
 			n := op.visible(t)
-			var dot T
-			for j := range n {
-				dot += pr[j] * gr[j]
-			}
-			for j := range n {
-				dr[j] = pr[j] * (gr[j] - dot) * scale
+			pr, gr, dr := p[off+t*S:off+t*S+n], dp[off+t*S:off+t*S+n], ds[t*S:(t+1)*S]
+			if p32, ok := asF32(pr); ok {
+				softmaxGradF32(p32, asF32Must(gr), asF32Must(dr), float32(scale))
+			} else {
+				softmaxGrad(pr, gr, dr, scale)
 			}
 			clear(dr[n:])
 		}
@@ -285,5 +283,17 @@ func attnMixGradHeads[T Float](t *task, _, lo, hi int) {
 		g, v, dp := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
 		// dP[T,S] = G[T,dh]·Vᵀ[dh,S]
 		gemmStrided(false, true, Tq, S, dh, 1, g[b*Tq*d+h*dh:], d, v[b*S*d+h*dh:], d, 0, dp[bh*Tq*S:], S)
+	}
+}
+
+// softmaxGrad writes ds = p∘(g − p·g)·scale for one row of probabilities p
+// and their upstream gradient g.
+func softmaxGrad[T Float](p, g, ds []T, scale T) {
+	var dot T
+	for j := range p {
+		dot += p[j] * g[j]
+	}
+	for j := range p {
+		ds[j] = p[j] * (g[j] - dot) * scale
 	}
 }

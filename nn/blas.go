@@ -12,8 +12,15 @@ import (
 // with the openblas build tag.
 var blasName = "gonum"
 
+// blasCore is the kernel set OpenBLAS chose for this CPU ("" for gonum).
+var blasCore string
+
 // BLAS names the BLAS implementation the binary was built with.
 func BLAS() string { return blasName }
+
+// BLASCore names the kernels OpenBLAS runs (its OPENBLAS_CORETYPE names,
+// e.g. Haswell for AVX2, SkylakeX for AVX-512), or "" for gonum.
+func BLASCore() string { return blasCore }
 
 // gemm computes C = alpha·op(A)·op(B) + beta·C for contiguous row-major A
 // (m×k after op), B (k×n after op) and C (m×n).

@@ -4,6 +4,7 @@ package nn
 
 // #cgo LDFLAGS: -lopenblas
 // void openblas_set_num_threads(int);
+// char *openblas_get_corename(void);
 import "C"
 
 import (
@@ -18,6 +19,7 @@ func init() {
 	blas32.Use(netlib.Implementation{})
 	blas64.Use(netlib.Implementation{})
 	blasName = "openblas"
+	blasCore = C.GoString(C.openblas_get_corename())
 	// The engine splits products across its own workers (parallel.go);
 	// OpenBLAS threads on top of them would only compete for the cores
 	// (and spin while Go code runs), so each call runs on one thread.

@@ -18,11 +18,12 @@ import (
 type scaleOp struct {
 	opBase
 	c float64
+	t task
 }
 
 // Scale returns c·x.
 func Scale(x *G.Node, c float64) (*G.Node, error) {
-	return G.ApplyOp(&scaleOp{opBase{fmt.Sprintf("Scale{%v}", c)}, c}, x)
+	return G.ApplyOp(&scaleOp{opBase: opBase{fmt.Sprintf("Scale{%v}", c)}, c: c}, x)
 }
 
 func (op *scaleOp) Arity() int    { return 1 }
@@ -36,11 +37,15 @@ func (op *scaleOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
 }
 func scaleDo[T Float](op *scaleOp, pre G.Value, in []G.Value) (G.Value, error) {
 	out := into(pre, in[0], in[0].Shape()...)
-	x, y, c := dense[T](in[0]), dense[T](out), T(op.c)
+	split(&op.t, op, scaleSpan[float32], scaleSpan[float64], in, out, in[0].Shape().TotalSize(), 1<<14)
+	return out, nil
+}
+
+func scaleSpan[T Float](t *task, _, lo, hi int) {
+	x, y, c := dense[T](t.in[0])[lo:hi], dense[T](t.out)[lo:hi], T(t.op.(*scaleOp).c)
 	for i, v := range x {
 		y[i] = c * v
 	}
-	return out, nil
 }
 func (op *scaleOp) DiffWRT(int) []bool { return []bool{true} }
 func (op *scaleOp) SymDiff(_ G.Nodes, _, g *G.Node) (G.Nodes, error) {

@@ -17,6 +17,9 @@ const lnEps = 1e-5
 type layerNormOp struct {
 	opBase
 	t task
+	// stats holds each row's mean and reciprocal standard deviation from
+	// the last forward run; the backward ops of the same run read them.
+	stats any
 }
 
 // LayerNorm returns the row-wise layer normalisation of x [N, d] with gain
@@ -57,16 +60,29 @@ func rowStats[T Float](row []T) (mean, rstd T) {
 func layerNormDo[T Float](op *layerNormOp, pre G.Value, in []G.Value) (G.Value, error) {
 	n, d := in[0].Shape()[0], in[0].Shape()[1]
 	out := into(pre, in[0], n, d)
+	scratch[T](&op.stats, 2*n)
 	split(&op.t, op, layerNormRows[float32], layerNormRows[float64], in, out, n, rowGrain(d))
 	return out, nil
 }
 
 func layerNormRows[T Float](t *task, _, lo, hi int) {
 	d := t.in[0].Shape()[1]
-	x, gamma, beta, y := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.in[2]), dense[T](t.out)
-	for r := lo; r < hi; r++ {
+	x, gamma, beta, y := dense[T](t.in[0])[lo*d:hi*d], dense[T](t.in[1]), dense[T](t.in[2]), dense[T](t.out)[lo*d:hi*d]
+	stats := t.op.(*layerNormOp).stats.([]T)[2*lo : 2*hi]
+	if x32, ok := asF32(x); ok {
+		layerNormF32(x32, asF32Must(gamma), asF32Must(beta), asF32Must(y), asF32Must(stats), d)
+		return
+	}
+	layerNormRange(x, gamma, beta, y, stats, d)
+}
+
+// layerNormRange normalises the rows of x (d columns each) into y and
+// keeps each row's mean and reciprocal standard deviation in stats.
+func layerNormRange[T Float](x, gamma, beta, y, stats []T, d int) {
+	for r := range len(x) / d {
 		row, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 		mean, rstd := rowStats(row)
+		stats[2*r], stats[2*r+1] = mean, rstd
 		for j, v := range row {
 			yr[j] = (v-mean)*rstd*gamma[j] + beta[j]
 		}
@@ -75,11 +91,11 @@ func layerNormRows[T Float](t *task, _, lo, hi int) {
 
 func (op *layerNormOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 func (op *layerNormOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&layerNormGradOp{opBase: opBase{"LayerNormGradX"}}, in[0], in[1], g)
+	dx, err := G.ApplyOp(&layerNormGradOp{opBase: opBase{"LayerNormGradX"}, fwd: op}, in[0], in[1], g)
 	if err != nil {
 		return nil, err
 	}
-	dgamma, err := G.ApplyOp(&layerNormGradOp{opBase: opBase{"LayerNormGradGamma"}, gamma: true}, in[0], in[1], g)
+	dgamma, err := G.ApplyOp(&layerNormGradOp{opBase: opBase{"LayerNormGradGamma"}, gamma: true, fwd: op}, in[0], in[1], g)
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +104,14 @@ func (op *layerNormOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 }
 
 // layerNormGradOp computes the gradient of LayerNorm with respect to x or,
-// when gamma is set, to the gain. Row statistics are recomputed: they cost
-// two passes over x, less than keeping them alive between passes would
-// complicate the graph.
+// when gamma is set, to the gain, from the row statistics its forward op
+// kept (a program always runs the forward op first in the same run).
 type layerNormGradOp struct {
 	opBase
 	noSymDiff
 	gamma bool
 	t     task
+	fwd   *layerNormOp // holds the row statistics of the forward pass
 }
 
 func (op *layerNormGradOp) Arity() int { return 3 }
@@ -127,17 +143,25 @@ func layerNormGradDo[T Float](op *layerNormGradOp, pre G.Value, in []G.Value) (G
 	return out, nil
 }
 
-// layerNormGradGamma sums g·x̂ over rows for columns [lo, hi); row
-// statistics are recomputed, which costs two passes over x but keeps no
-// state between the forward and backward passes.
+// layerNormGradGamma sums g·x̂ over rows for columns [lo, hi).
 func layerNormGradGamma[T Float](t *task, _, lo, hi int) {
-	n, d := t.in[0].Shape()[0], t.in[0].Shape()[1]
-	x, g, dg := dense[T](t.in[0]), dense[T](t.in[2]), dense[T](t.out)[lo:hi]
+	d := t.in[0].Shape()[1]
+	x, g, dg := dense[T](t.in[0]), dense[T](t.in[2]), dense[T](t.out)
+	stats := t.op.(*layerNormGradOp).fwd.stats.([]T)
+	if x32, ok := asF32(x); ok {
+		layerNormGradGammaF32(x32, asF32Must(g), asF32Must(stats), asF32Must(dg), d, lo, hi)
+		return
+	}
+	layerNormGradGammaRange(x, g, stats, dg, d, lo, hi)
+}
+
+func layerNormGradGammaRange[T Float](x, g, stats, dg []T, d, lo, hi int) {
+	dg = dg[lo:hi]
 	clear(dg)
-	for r := 0; r < n; r++ {
-		row, gr := x[r*d:(r+1)*d], g[r*d+lo:r*d+hi]
-		mean, rstd := rowStats(row)
-		for j, v := range row[lo:hi] {
+	for r := range len(x) / d {
+		row, gr := x[r*d+lo:r*d+hi], g[r*d+lo:r*d+hi]
+		mean, rstd := stats[2*r], stats[2*r+1]
+		for j, v := range row {
 			dg[j] += gr[j] * (v - mean) * rstd
 		}
 	}
@@ -147,11 +171,20 @@ func layerNormGradGamma[T Float](t *task, _, lo, hi int) {
 // for rows [lo, hi).
 func layerNormGradX[T Float](t *task, _, lo, hi int) {
 	d := t.in[0].Shape()[1]
-	x, gamma, g, dx := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.in[2]), dense[T](t.out)
+	x, gamma, g, dx := dense[T](t.in[0])[lo*d:hi*d], dense[T](t.in[1]), dense[T](t.in[2])[lo*d:hi*d], dense[T](t.out)[lo*d:hi*d]
+	stats := t.op.(*layerNormGradOp).fwd.stats.([]T)[2*lo : 2*hi]
+	if x32, ok := asF32(x); ok {
+		layerNormGradXF32(x32, asF32Must(gamma), asF32Must(g), asF32Must(stats), asF32Must(dx), d)
+		return
+	}
+	layerNormGradXRange(x, gamma, g, stats, dx, d)
+}
+
+func layerNormGradXRange[T Float](x, gamma, g, stats, dx []T, d int) {
 	inv := 1 / T(d)
-	for r := lo; r < hi; r++ {
+	for r := range len(x) / d {
 		row, gr, dr := x[r*d:(r+1)*d], g[r*d:(r+1)*d], dx[r*d:(r+1)*d]
-		mean, rstd := rowStats(row)
+		mean, rstd := stats[2*r], stats[2*r+1]
 		var sumDh, sumDhXh T
 		for j, v := range row {
 			dh := gr[j] * gamma[j]

@@ -143,6 +143,7 @@ func (op *linearOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 type colSumOp struct {
 	opBase
 	noSymDiff
+	t task
 }
 
 // ColSum returns the sum of the rows of x.
@@ -157,16 +158,30 @@ func (op *colSumOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo
 func (op *colSumOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
 	return byDtype(op, pre, in, colSumDo[float32], colSumDo[float64])
 }
-func colSumDo[T Float](_ *colSumOp, pre G.Value, in []G.Value) (G.Value, error) {
-	n, d := in[0].Shape()[0], in[0].Shape()[1]
+func colSumDo[T Float](op *colSumOp, pre G.Value, in []G.Value) (G.Value, error) {
+	d := in[0].Shape()[1]
 	out := into(pre, in[0], d)
-	x, y := dense[T](in[0]), dense[T](out)
+	split(&op.t, op, colSumColumns[float32], colSumColumns[float64], in, out, d, 16)
+	return out, nil
+}
+
+// colSumColumns sums columns [lo, hi) over every row, rows in order.
+func colSumColumns[T Float](t *task, _, lo, hi int) {
+	d := t.in[0].Shape()[1]
+	x, y := dense[T](t.in[0]), dense[T](t.out)
+	if x32, ok := asF32(x); ok {
+		colSumF32(x32, asF32Must(y), d, lo, hi)
+		return
+	}
+	colSumRange(x, y, d, lo, hi)
+}
+
+func colSumRange[T Float](x, y []T, d, lo, hi int) {
+	y = y[lo:hi]
 	clear(y)
-	for r := 0; r < n; r++ {
-		row := x[r*d : (r+1)*d]
-		for j, v := range row {
+	for r := range len(x) / d {
+		for j, v := range x[r*d+lo : r*d+hi] {
 			y[j] += v
 		}
 	}
-	return out, nil
 }

@@ -254,7 +254,7 @@ func TestGradCheckCatchesWrongBackward(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	g := NewGraph(tensor.Float64)
 	x := g.Param(randParam(rng, "x", true, 1, 3, 4))
-	y, err := G.ApplyOp(&halfAddOp{addOp{opBase{"HalfAdd"}}}, x, x)
+	y, err := G.ApplyOp(&halfAddOp{addOp{opBase: opBase{"HalfAdd"}}}, x, x)
 	if err != nil {
 		t.Fatal(err)
 	}

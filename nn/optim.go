@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -17,6 +18,7 @@ type AdamW struct {
 
 	step  int
 	state map[*Param]*adamState
+	span  adamSpan // the update in flight, handed to the workers
 }
 
 type adamState struct{ m, v []float64 }
@@ -52,24 +54,43 @@ func (o *AdamW) Step(p *Program, lr float64) float64 {
 		if prm.Value.Dims() >= 2 {
 			decay = o.WeightDecay
 		}
-		g := p.Value(p.Grads[i])
-		if g.Dtype() == tensor.Float64 {
-			adamUpdate(prm.F64(), dense[float64](g), st, o, lr, decay, scale, bc1, bc2)
-		} else {
-			adamUpdate(prm.F32(), dense[float32](g), st, o, lr, decay, scale, bc1, bc2)
-		}
+		o.span = adamSpan{st: st, g: p.Value(p.Grads[i]), prm: prm,
+			h: adamStep{b1: o.Beta1, b2: o.Beta2, eps: o.Eps, lr: lr, decay: decay, scale: scale, bc1: bc1, bc2: bc2}}
+		parallel(prm.Size(), 1<<14, &o.span)
 	}
 	return norm
 }
 
-func adamUpdate[T Float](w, g []T, st *adamState, o *AdamW, lr, decay, scale, bc1, bc2 float64) {
+// adamStep is one update's settings: moments β, ε, learning rate, decay,
+// gradient clipping scale and bias corrections.
+type adamStep struct{ b1, b2, eps, lr, decay, scale, bc1, bc2 float64 }
+
+// adamSpan updates elements [lo, hi) of one parameter; element-wise, so
+// any split gives the same weights.
+type adamSpan struct {
+	st  *adamState
+	g   G.Value
+	prm *Param
+	h   adamStep
+}
+
+func (a *adamSpan) span(_, lo, hi int) {
+	m, v := a.st.m[lo:hi], a.st.v[lo:hi]
+	if a.g.Dtype() == tensor.Float64 {
+		adamRange(a.prm.F64()[lo:hi], dense[float64](a.g)[lo:hi], m, v, &a.h)
+	} else {
+		adamF32(a.prm.F32()[lo:hi], dense[float32](a.g)[lo:hi], m, v, &a.h)
+	}
+}
+
+func adamRange[T Float](w, g []T, m, v []float64, h *adamStep) {
 	for j := range w {
-		gj := float64(g[j]) * scale
-		st.m[j] = o.Beta1*st.m[j] + (1-o.Beta1)*gj
-		st.v[j] = o.Beta2*st.v[j] + (1-o.Beta2)*gj*gj
+		gj := float64(g[j]) * h.scale
+		m[j] = h.b1*m[j] + (1-h.b1)*gj
+		v[j] = h.b2*v[j] + (1-h.b2)*gj*gj
 		x := float64(w[j])
-		x -= lr * decay * x
-		x -= lr * (st.m[j] / bc1) / (math.Sqrt(st.v[j]/bc2) + o.Eps)
+		x -= h.lr * h.decay * x
+		x -= h.lr * (m[j] / h.bc1) / (math.Sqrt(v[j]/h.bc2) + h.eps)
 		w[j] = T(x)
 	}
 }

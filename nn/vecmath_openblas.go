@@ -8,11 +8,13 @@ package nn
 #include <stdint.h>
 #include <string.h>
 
-// The float32 kernels whose cost is transcendental functions, written so
-// that the compiler vectorises them (AVX2 + FMA where the CPU has them,
-// chosen at load time through target_clones): exp by Cephes' expf
-// polynomial with an integer build of 2^n, tanh by the rational
-// approximation of tanh32 in fastmath.go. Go cannot vectorise these loops.
+// The float32 kernels' inner loops, written so that the compiler
+// vectorises them (AVX2 + FMA where the CPU has them, chosen at load time
+// through target_clones); Go cannot vectorise loops. Each is the float32
+// case of a generic Go kernel (named in vecmath.go, the pure-Go build) and
+// computes the same formula; exp is Cephes' expf polynomial with an integer
+// build of 2^n, tanh the rational approximation of tanh32 (fastmath.go).
+// -ffast-math lets sums vectorise, so they add in another order than Go.
 
 #define CLONES __attribute__((target_clones("avx2,fma", "default")))
 
@@ -81,6 +83,71 @@ CLONES double pb_exp(const float *x, float *y, long n, float shift, float scale)
 	}
 	return s;
 }
+
+CLONES void pb_layernorm(const float *x, const float *gamma, const float *beta, float *y, float *stats, long rows, long d) {
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r*d;
+		float *yr = y + r*d;
+		float s = 0, ss = 0;
+		for (long j = 0; j < d; j++) s += xr[j];
+		float mean = s / d;
+		for (long j = 0; j < d; j++) ss += (xr[j]-mean) * (xr[j]-mean);
+		float rstd = 1.0f / sqrtf(ss/d + 1e-5f);
+		stats[2*r] = mean;
+		stats[2*r+1] = rstd;
+		for (long j = 0; j < d; j++) yr[j] = (xr[j]-mean)*rstd*gamma[j] + beta[j];
+	}
+}
+
+CLONES void pb_layernorm_grad_x(const float *x, const float *gamma, const float *g, const float *stats, float *dx, long rows, long d) {
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r*d, *gr = g + r*d;
+		float *dr = dx + r*d;
+		float mean = stats[2*r], rstd = stats[2*r+1], sdh = 0, sdhxh = 0;
+		for (long j = 0; j < d; j++) {
+			float dh = gr[j] * gamma[j];
+			sdh += dh;
+			sdhxh += dh * (xr[j]-mean) * rstd;
+		}
+		sdh /= d;
+		sdhxh /= d;
+		for (long j = 0; j < d; j++) dr[j] = rstd * (gr[j]*gamma[j] - sdh - (xr[j]-mean)*rstd*sdhxh);
+	}
+}
+
+// Sums over rows for columns [lo, hi) only: workers split by columns.
+CLONES void pb_layernorm_grad_gamma(const float *x, const float *g, const float *stats, float *dg, long rows, long d, long lo, long hi) {
+	for (long j = lo; j < hi; j++) dg[j] = 0;
+	for (long r = 0; r < rows; r++) {
+		float mean = stats[2*r], rstd = stats[2*r+1];
+		for (long j = lo; j < hi; j++) dg[j] += g[r*d+j] * (x[r*d+j]-mean) * rstd;
+	}
+}
+
+CLONES void pb_colsum(const float *x, float *y, long rows, long d, long lo, long hi) {
+	for (long j = lo; j < hi; j++) y[j] = 0;
+	for (long r = 0; r < rows; r++)
+		for (long j = lo; j < hi; j++) y[j] += x[r*d+j];
+}
+
+CLONES void pb_softmax_grad(const float *p, const float *g, float *ds, long n, float scale) {
+	float dot = 0;
+	for (long j = 0; j < n; j++) dot += p[j] * g[j];
+	for (long j = 0; j < n; j++) ds[j] = p[j] * (g[j]-dot) * scale;
+}
+
+CLONES void pb_adam(float *w, const float *g, double *m, double *v, long n,
+		double b1, double b2, double eps, double lr, double decay, double scale, double bc1, double bc2) {
+	for (long j = 0; j < n; j++) {
+		double gj = (double)g[j] * scale;
+		m[j] = b1*m[j] + (1-b1)*gj;
+		v[j] = b2*v[j] + (1-b2)*gj*gj;
+		double x = w[j];
+		x -= lr * decay * x;
+		x -= lr * (m[j]/bc1) / (sqrt(v[j]/bc2) + eps);
+		w[j] = (float)x;
+	}
+}
 */
 import "C"
 
@@ -99,4 +166,32 @@ func maxF32(x []float32) float32 { return float32(C.pb_max(ptr(x), C.long(len(x)
 
 func expF32(x, y []float32, shift, scale float32) float64 {
 	return float64(C.pb_exp(ptr(x), ptr(y), C.long(len(x)), C.float(shift), C.float(scale)))
+}
+
+func layerNormF32(x, gamma, beta, y, stats []float32, d int) {
+	C.pb_layernorm(ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(stats), C.long(len(x)/d), C.long(d))
+}
+
+func layerNormGradXF32(x, gamma, g, stats, dx []float32, d int) {
+	C.pb_layernorm_grad_x(ptr(x), ptr(gamma), ptr(g), ptr(stats), ptr(dx), C.long(len(x)/d), C.long(d))
+}
+
+func layerNormGradGammaF32(x, g, stats, dg []float32, d, lo, hi int) {
+	C.pb_layernorm_grad_gamma(ptr(x), ptr(g), ptr(stats), ptr(dg), C.long(len(x)/d), C.long(d), C.long(lo), C.long(hi))
+}
+
+func colSumF32(x, y []float32, d, lo, hi int) {
+	C.pb_colsum(ptr(x), ptr(y), C.long(len(x)/d), C.long(d), C.long(lo), C.long(hi))
+}
+
+func softmaxGradF32(p, g, ds []float32, scale float32) {
+	C.pb_softmax_grad(ptr(p), ptr(g), ptr(ds), C.long(len(p)), C.float(scale))
+}
+
+func adamF32(w, g []float32, m, v []float64, h *adamStep) {
+	if len(w) == 0 {
+		return
+	}
+	C.pb_adam(ptr(w), ptr(g), (*C.double)(unsafe.Pointer(&m[0])), (*C.double)(unsafe.Pointer(&v[0])), C.long(len(w)),
+		C.double(h.b1), C.double(h.b2), C.double(h.eps), C.double(h.lr), C.double(h.decay), C.double(h.scale), C.double(h.bc1), C.double(h.bc2))
 }
