@@ -43,8 +43,8 @@ func gemmStrided[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda 
 	if m == 0 || n == 0 {
 		return
 	}
-	rows := min(workers.n, m/16)
-	if m*n*k < 1<<19 || rows <= 1 || !workers.mu.TryLock() {
+	chunks := min(workers.n*chunksPerWorker, m/32) // pieces of at least 32 rows
+	if m*n*k < 1<<19 || chunks <= 1 || workers.n == 1 || !workers.mu.TryLock() {
 		gemmBLAS(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -56,7 +56,7 @@ func gemmStrided[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda 
 	} else {
 		g.a64, g.b64, g.c64 = *(*[]float64)(unsafe.Pointer(&a)), *(*[]float64)(unsafe.Pointer(&b)), *(*[]float64)(unsafe.Pointer(&c))
 	}
-	workers.run(m, rows, g)
+	workers.run(m, chunks, g)
 	*g = gemmSplit{}
 	workers.mu.Unlock()
 }

@@ -20,9 +20,24 @@ import (
 // spanner is work over index ranges; w is the worker running [lo, hi).
 type spanner interface{ span(w, lo, hi int) }
 
+// job is one split: [0, n) in chunks ranges, which the caller and the
+// workers take in turn from next until none is left, so a core slowed by
+// other work simply takes fewer.
 type job struct {
 	s         spanner
-	w, lo, hi int
+	w         int
+	n, chunks int64
+	next      *atomic.Int64
+}
+
+func (j job) run() {
+	for {
+		c := j.next.Add(1) - 1
+		if c >= j.chunks {
+			return
+		}
+		j.s.span(j.w, int(c*j.n/j.chunks), int((c+1)*j.n/j.chunks))
+	}
 }
 
 // worker is a goroutine that runs the jobs posted to it. Between jobs it
@@ -56,7 +71,7 @@ func (w *worker) loop() {
 			w.parked.Store(false)
 		}
 		seen++
-		w.job.s.span(w.job.w, w.job.lo, w.job.hi)
+		w.job.run()
 		w.done.Store(seen)
 	}
 }
@@ -84,6 +99,7 @@ type pool struct {
 	mu      sync.Mutex
 	n       int
 	workers []*worker // workers[0] is unused: the caller is worker 0
+	next    atomic.Int64
 }
 
 var workers = newPool(runtime.GOMAXPROCS(0))
@@ -101,24 +117,31 @@ func newPool(n int) *pool {
 // (GOMAXPROCS when the process started).
 func Workers() int { return workers.n }
 
-// parallel runs s over [0, n) in up to Workers() ranges of at least grain
-// indices each.
+// chunksPerWorker is how finely a split is cut: enough pieces that one
+// core can take over most of the work when the other is busy elsewhere.
+const chunksPerWorker = 4
+
+// parallel runs s over [0, n) on up to Workers() workers, in ranges of at
+// least grain indices each.
 func parallel(n, grain int, s spanner) {
-	k := min(workers.n, n/max(grain, 1))
-	if k <= 1 || !workers.mu.TryLock() {
+	chunks := min(workers.n*chunksPerWorker, n/max(grain, 1))
+	if chunks <= 1 || workers.n == 1 || !workers.mu.TryLock() {
 		s.span(0, 0, n)
 		return
 	}
-	workers.run(n, k, s)
+	workers.run(n, chunks, s)
 	workers.mu.Unlock()
 }
 
-// run splits [0, n) into k ranges; the caller takes the first.
-func (p *pool) run(n, k int, s spanner) {
+// run splits [0, n) into chunks ranges and runs them on the caller and
+// the workers.
+func (p *pool) run(n, chunks int, s spanner) {
+	p.next.Store(0)
+	k := min(p.n, chunks)
 	for w := 1; w < k; w++ {
-		p.workers[w].post(job{s, w, w * n / k, (w + 1) * n / k})
+		p.workers[w].post(job{s: s, w: w, n: int64(n), chunks: int64(chunks), next: &p.next})
 	}
-	s.span(0, 0, n/k)
+	job{s: s, n: int64(n), chunks: int64(chunks), next: &p.next}.run()
 	for w := 1; w < k; w++ {
 		p.workers[w].wait()
 	}
