@@ -11,7 +11,6 @@ import (
 )
 
 func main() {
-	useAVX512OpenBLAS()
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
