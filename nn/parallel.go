@@ -9,10 +9,11 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Kernels split their rows (or columns, for sums over rows) into one
-// contiguous range per worker: each element is computed by the same code
-// in the same order whatever the split, so results do not depend on the
-// number of workers. Workers are goroutines started once; a split hands
+// Kernels split their rows (or columns, for sums over rows) into a few
+// contiguous ranges per worker, which the caller and the workers take in
+// turn: each element is computed by the same code in the same order
+// whatever the split, so results do not depend on the number of workers
+// or on who ran which range. Workers are goroutines started once; a split hands
 // them a pointer to a task the op keeps, so a run allocates nothing.
 // While one split runs, another (a product inside an attention head, or a
 // second trainer in the same process) runs serially instead of waiting.
