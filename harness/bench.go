@@ -30,10 +30,11 @@ configuration (vocab 256, d 128, 2 layers, 4 heads; batch 16 × 64) with full
 fine-tuning and LoRA r8 on q,v, and reports tokens/s, ms/step, model-FLOPs
 utilisation against the BLAS calibration and heap bytes allocated per step.
 
-With --peer it also runs bench/peer/peer.py, which trains the identical model,
-method, batch and optimiser in PyTorch, alternating the two engines over
-several rounds, and prints the ratio of tokens/s (median and range). Where
-torch is not installed the peer is skipped with a message.`,
+Each measurement is timed on its median step. With --peer it also runs
+bench/peer/peer.py, which trains the identical model, method, batch and
+optimiser in PyTorch; the engines alternate case by case over several rounds,
+and the table gives the ratio of tokens/s (median and range over rounds).
+Where torch is not installed the peer is skipped with a message.`,
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			return runBench(withPeer, python, only, out, rounds, warmup, steps)
@@ -51,6 +52,9 @@ torch is not installed the peer is skipped with a message.`,
 }
 
 func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int) error {
+	if rounds < 1 || steps < 1 || warmup < 0 {
+		return fmt.Errorf("bench: --rounds and --steps must be at least 1 and --warmup at least 0 (have %d, %d, %d)", rounds, steps, warmup)
+	}
 	var setups []*bench.Setup
 	for _, c := range bench.Cases() {
 		if only != "" && !slices.Contains(strings.Split(only, ","), c.Name) {
