@@ -58,6 +58,7 @@ type Peer struct {
 	in      io.WriteCloser
 	out     *bufio.Scanner
 	stderr  bytes.Buffer
+	waited  bool
 	dir     string
 	threads int
 	gflops  float64
@@ -112,10 +113,11 @@ func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
 	body, _ := json.Marshal(pc)
 	_, werr := p.in.Write(append(body, '\n')) // on error, the peer's last words are still on stdout
 	if !p.out.Scan() {
-		if werr == nil {
-			werr = p.out.Err()
+		err := p.wait() // the peer has stopped: wait for its stderr to be copied
+		if err == nil {
+			err = werr
 		}
-		return Result{}, fmt.Errorf("bench: peer stopped (%v): %s", werr, lastLines(p.stderr.String(), 10))
+		return Result{}, fmt.Errorf("bench: peer stopped (%v): %s", err, lastLines(p.stderr.String(), 10))
 	}
 	var l peerLine
 	if err := json.Unmarshal(p.out.Bytes(), &l); err != nil {
@@ -138,10 +140,18 @@ func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
 
 // Close ends the peer process.
 func (p *Peer) Close() error {
-	p.in.Close()
-	err := p.cmd.Wait()
+	err := p.wait()
 	os.RemoveAll(p.dir)
 	return err
+}
+
+func (p *Peer) wait() error {
+	if p.waited {
+		return nil
+	}
+	p.waited = true
+	p.in.Close()
+	return p.cmd.Wait()
 }
 
 func lastLines(s string, n int) string {
