@@ -101,11 +101,6 @@ func scalar(v G.Value) float64 {
 	panic(fmt.Sprintf("nn: not a scalar: %T", v))
 }
 
-// newLike allocates a zeroed tensor of the given shape with v's dtype.
-func newLike(v G.Value, shape ...int) *tensor.Dense {
-	return tensor.New(tensor.Of(v.Dtype()), tensor.WithShape(shape...))
-}
-
 // into is where a kernel writes its result: pre, the buffer a program
 // keeps for the op across runs, or a new zeroed tensor of the given shape
 // and like's dtype. A reused buffer holds the previous run's values, so
@@ -115,7 +110,7 @@ func into(pre, like G.Value, shape ...int) *tensor.Dense {
 	if pre != nil {
 		return pre.(*tensor.Dense)
 	}
-	return newLike(like, slices.Clone(shape)...)
+	return tensor.New(tensor.Of(like.Dtype()), tensor.WithShape(slices.Clone(shape)...))
 }
 
 // floatInput is the first input holding floats: its dtype picks the

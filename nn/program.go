@@ -20,7 +20,6 @@ import (
 // last reader of its value has run, and each run makes every operation
 // write into its buffer (gorgonia's UsePreallocDo): a run allocates nothing.
 type Program struct {
-	graph   *Graph
 	sub     *G.ExprGraph // the compiled part of the graph
 	Loss    *G.Node
 	Outputs []*G.Node
@@ -29,8 +28,8 @@ type Program struct {
 
 	arena  *Arena
 	bound  bool
-	gen    int // the arena generation the buffers were bound to
-	need   [2]int
+	gen    int    // the arena generation the buffers were bound to
+	need   [2]int // arena elements a run needs, float32 and float64
 	slots  []slot
 	slotOf map[*G.Node]int
 	steps  []step
@@ -39,7 +38,6 @@ type Program struct {
 // slot holds one value of the program: a leaf's own tensor (parameters,
 // inputs, constants) or an operation's buffer in the arena.
 type slot struct {
-	node   *G.Node
 	value  G.Value
 	leaf   bool
 	dtype  tensor.Dtype
@@ -99,7 +97,7 @@ func slab(dt tensor.Dtype) int {
 // the gradients of loss for every trainable parameter in g, and outputs.
 // It runs in g.Arena, or in an arena of its own when that is nil.
 func Compile(g *Graph, loss *G.Node, outputs ...*G.Node) (*Program, error) {
-	p := &Program{graph: g, Loss: loss, Outputs: outputs, arena: g.Arena}
+	p := &Program{Loss: loss, Outputs: outputs, arena: g.Arena}
 	if p.arena == nil {
 		p.arena = NewArena()
 	}
@@ -142,7 +140,7 @@ func (p *Program) plan(kept []*G.Node) error {
 	p.slotOf = make(map[*G.Node]int, len(order))
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
-		s := slot{node: n, dtype: n.Dtype(), shape: n.Shape().Clone(), offset: -1}
+		s := slot{dtype: n.Dtype(), shape: n.Shape().Clone(), offset: -1}
 		args := inputsOf(p.sub, n)
 		if len(args) == 0 {
 			if s.value = n.Value(); s.value == nil {
