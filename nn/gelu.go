@@ -55,7 +55,7 @@ func geluSpan[T Float](t *task, _, lo, hi int) {
 	if t.op.(*geluOp).grad {
 		g = dense[T](t.in[1])[lo:hi]
 	}
-	if x32, ok := asF32(x); ok { // the training path: tanh32 called directly
+	if x32, ok := asF32(x); ok { // the training path: vectorised where the build allows
 		y32, g32 := asF32Must(y), asF32Must(g)
 		geluF32(x32, g32, y32)
 		return

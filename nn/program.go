@@ -121,7 +121,7 @@ func Compile(g *Graph, loss *G.Node, outputs ...*G.Node) (*Program, error) {
 		}
 	}
 	p.sub = g.G.ExactSubgraphRoots(roots...)
-	if err := p.plan(append(roots, p.Grads...)); err != nil {
+	if err := p.plan(roots); err != nil { // the roots are the values read after a run
 		return nil, err
 	}
 	return p, nil
