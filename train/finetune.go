@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 )
 
 // Pair is one fine-tuning example as token ids: the prompt, and the
@@ -94,15 +95,30 @@ func FineTune(t *Trainer, pairs []Pair, B, maxLen, epochs int, seed uint64) ([]f
 // log-likelihoods. When every label is a single token, one forward pass
 // per prompt scores them all.
 func Classify(t *Trainer, prompts, labels [][]int, B, maxLen int) ([]int, [][]float64, error) {
-	var scores [][]float64
+	// Batches of similar lengths pad less: score in order of length, then
+	// put the scores back in the caller's order.
+	order := make([]int, len(prompts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return len(prompts[order[i]]) < len(prompts[order[j]]) })
+	sorted := make([][]int, len(prompts))
+	for i, o := range order {
+		sorted[i] = prompts[o]
+	}
+	var byLength [][]float64
 	var err error
 	if singleTokens(labels) {
-		scores, err = scoreNextToken(t, prompts, labels, B, maxLen)
+		byLength, err = scoreNextToken(t, sorted, labels, B, maxLen)
 	} else {
-		scores, err = scoreContinuations(t, prompts, labels, B, maxLen)
+		byLength, err = scoreContinuations(t, sorted, labels, B, maxLen)
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	scores := make([][]float64, len(prompts))
+	for i, o := range order {
+		scores[o] = byLength[i]
 	}
 	preds := make([]int, len(prompts))
 	for i, row := range scores {

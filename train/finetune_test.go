@@ -125,7 +125,7 @@ func TestGenerateGreedy(t *testing.T) {
 // scoring each (prompt, label) sequence.
 func TestClassifySingleTokenFastPathAgrees(t *testing.T) {
 	tr := newTrainer(t, 13, 1e-3)
-	prompts := [][]int{{1, 2, 3}, {4, 5}, {6, 7, 8, 9, 10}}
+	prompts := [][]int{{1, 2, 3}, {6, 7, 8, 9, 10}, {4, 5}}
 	labels := [][]int{{11}, {12}, {3}}
 	fast, err := scoreNextToken(tr, prompts, labels, 2, 16)
 	if err != nil {
@@ -135,10 +135,18 @@ func TestClassifySingleTokenFastPathAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Classify scores in order of length; its answer is in the caller's.
+	_, classified, err := Classify(tr, prompts, labels, 2, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range fast {
 		for l := range fast[i] {
 			if d := fast[i][l] - slow[i][l]; d > 1e-5 || d < -1e-5 {
 				t.Fatalf("prompt %d label %d: %.7f one-pass, %.7f per sequence", i, l, fast[i][l], slow[i][l])
+			}
+			if d := classified[i][l] - slow[i][l]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("prompt %d label %d: Classify %.7f, per sequence %.7f", i, l, classified[i][l], slow[i][l])
 			}
 		}
 	}

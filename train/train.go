@@ -57,12 +57,24 @@ func (b Batch) check() error {
 	return nil
 }
 
-type shape struct{ b, t int }
+// shape keys a compiled program: batch, length, and for evaluation
+// whether it computes per-token log-probabilities at every position
+// (scoring continuations) or the logits at one chosen position per row
+// (ranking single-token labels, greedy decoding), which skips the
+// vocabulary projection and log-softmax everywhere else.
+type shape struct {
+	b, t     int
+	logProbs bool
+}
 
 type program struct {
 	lm   *model.LM
 	prog *nn.Program
 	lp   *model.Node // per-position log-probabilities (evaluation programs)
+	// rows picks one flat position per batch row; head holds the logits
+	// there, [B, vocab] (logits-only evaluation programs).
+	rows *nn.Input
+	head *model.Node
 }
 
 // Trainer trains the trainable parameters of a model and its hooks.
@@ -102,12 +114,12 @@ func NewTrainer(m *model.Model, sched nn.Schedule, wd float64, hooks ...model.Ho
 
 func (t *Trainer) dtype() tensor.Dtype { return t.Model.Params[0].Value.Dtype() }
 
-func (t *Trainer) program(b Batch, training bool) (*program, error) {
+func (t *Trainer) program(b Batch, training, logProbs bool) (*program, error) {
 	cache := t.eval
 	if training {
 		cache = t.train
 	}
-	key := shape{b.B, b.T}
+	key := shape{b.B, b.T, logProbs}
 	if p, ok := cache[key]; ok {
 		return p, nil
 	}
@@ -120,11 +132,21 @@ func (t *Trainer) program(b Batch, training bool) (*program, error) {
 	p := &program{lm: lm}
 	if training {
 		p.prog, err = nn.Compile(g, lm.Loss)
-	} else {
+	} else if logProbs {
 		if p.lp, err = nn.TokenLogProbs(lm.Logits, lm.Targets.Node); err != nil {
 			return nil, err
 		}
-		p.prog, err = nn.Compile(g, nil, p.lp, lm.Logits)
+		p.prog, err = nn.Compile(g, nil, p.lp)
+	} else {
+		p.rows = g.IntInput("rows", b.B)
+		var picked *model.Node
+		if picked, err = nn.Embedding(p.rows.Node, lm.Final); err != nil {
+			return nil, err
+		}
+		if p.head, err = nn.MatMul(picked, g.Param(t.Model.Param("wte.weight")), false, true); err != nil {
+			return nil, err
+		}
+		p.prog, err = nn.Compile(g, nil, p.head)
 	}
 	if err != nil {
 		return nil, err
@@ -152,7 +174,7 @@ func (t *Trainer) Step(b Batch) (float64, error) {
 		return 0, err
 	}
 	start := time.Now()
-	p, err := t.program(b, true)
+	p, err := t.program(b, true, false)
 	if err != nil {
 		return 0, err
 	}
@@ -180,12 +202,12 @@ func (t *Trainer) TokensPerSec() float64 {
 }
 
 // forward runs the evaluation program on b, metering it.
-func (t *Trainer) forward(b Batch) (*program, error) {
+func (t *Trainer) forward(b Batch, logProbs bool) (*program, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	p, err := t.program(b, false)
+	p, err := t.program(b, false, logProbs)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +231,7 @@ func (t *Trainer) EvalTokensPerSec() float64 {
 // LogProbs returns log p(target) at every position of b (zero where the
 // target is out of the vocabulary, e.g. padding marked -1).
 func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
-	p, err := t.forward(b)
+	p, err := t.forward(b, true)
 	if err != nil {
 		return nil, err
 	}
@@ -217,17 +239,29 @@ func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
 }
 
 // Logits runs b forward and returns the logits at each of the given flat
-// positions (row·T + column).
+// positions (row·T + column), one position per row of b at most.
 func (t *Trainer) Logits(b Batch, positions []int) ([][]float64, error) {
-	p, err := t.forward(b)
+	if len(positions) > b.B {
+		return nil, fmt.Errorf("train: %d positions for a batch of %d rows", len(positions), b.B)
+	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	p, err := t.program(b, false, false)
 	if err != nil {
 		return nil, err
 	}
-	all := nn.Float64s(p.prog.Value(p.lm.Logits))
+	rows := make([]int, b.B)
+	copy(rows, positions)
+	p.rows.SetInts(rows)
+	if _, err := t.forward(b, false); err != nil {
+		return nil, err
+	}
+	head := nn.Float64s(p.prog.Value(p.head))
 	v := t.Model.Config.Vocab
 	out := make([][]float64, len(positions))
-	for i, pos := range positions {
-		out[i] = all[pos*v : (pos+1)*v]
+	for i := range positions {
+		out[i] = head[i*v : (i+1)*v]
 	}
 	return out, nil
 }
