@@ -29,7 +29,10 @@ type Spec struct {
 	Seeds     []int
 	Train     trial.Settings
 	Methods   []MethodGrid // in file order
-	lines     map[string]int
+	// Controls are added beside the methods (trial.ZeroShot, trial.Scratch);
+	// both unless the spec says otherwise.
+	Controls []string
+	lines    map[string]int
 }
 
 // MethodGrid is one method's axes: hyper-parameter (or "lr") → values.
@@ -65,7 +68,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("sweep: %s: expected a mapping of fields", file)
 	}
-	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0},
+	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0}, Controls: []string{trial.ZeroShot, trial.Scratch},
 		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}}
 	root := doc.Content[0]
 	s.lines = map[string]int{}
@@ -88,8 +91,10 @@ func Parse(file string, data []byte) (*Spec, error) {
 			err = s.parseTrain(v)
 		case "methods":
 			err = s.parseMethods(v)
+		case "controls":
+			s.Controls, err = controls(v)
 		default:
-			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods)")
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls)")
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "sweep: ") {
@@ -328,38 +333,88 @@ func dataSize(x any) (int, bool) {
 	return n, ok && n > 0
 }
 
+// controls reads the controls field: a list (possibly empty) of control
+// names.
+func controls(v *yaml.Node) ([]string, error) {
+	var out []string
+	if err := v.Decode(&out); err != nil {
+		return nil, fmt.Errorf("want a list of controls (%s, %s)", trial.ZeroShot, trial.Scratch)
+	}
+	for _, c := range out {
+		if !trial.IsControl(c) {
+			return nil, fmt.Errorf("unknown control %q (have %s, %s)", c, trial.ZeroShot, trial.Scratch)
+		}
+	}
+	return out, nil
+}
+
 // Trials expands the spec: models × tasks × (each method's own grid) ×
-// data sizes × seeds. A method grid that sets data_size uses its own
-// sizes instead of the shared ones.
+// data sizes × seeds, then the controls. A method grid that sets
+// data_size uses its own sizes instead of the shared ones. Zero-shot is
+// one trial per model and task (it trains nothing, so seeds and sizes do
+// not apply); scratch gets full fine-tuning's budget: the learning rates
+// and data sizes of the spec's full grid, or full's defaults and the
+// shared sizes.
 func (s *Spec) Trials() []trial.Spec {
 	var out []trial.Spec
+	seen := map[string]bool{}
+	add := func(t trial.Spec) {
+		if id := t.ID(); !seen[id] {
+			seen[id] = true
+			out = append(out, t)
+		}
+	}
 	for _, mdl := range s.Models {
 		for _, task := range s.Tasks {
 			for _, g := range s.Methods {
-				m, _ := methods.Get(g.Method)
-				for _, point := range g.points() {
-					params, lr, size := split(point)
-					vals, _ := methods.Resolve(m, params)
-					settings := s.Train
-					settings.LR = m.DefaultLR()
-					if lr != nil {
-						settings.LR, _ = toFloat(lr)
-					}
-					sizes := s.DataSizes
-					if n, ok := dataSize(size); ok {
-						sizes = []int{n}
-					}
-					for _, n := range sizes {
-						for _, seed := range s.Seeds {
-							out = append(out, trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method,
-								MethodParams: map[string]any(vals), Seed: seed, Train: settings})
+				s.expand(mdl, task, g, add)
+			}
+			for _, c := range s.Controls {
+				switch c {
+				case trial.ZeroShot:
+					add(trial.Spec{Model: mdl, Task: task, Method: c, MethodParams: map[string]any{},
+						Train: trial.Settings{Batch: s.Train.Batch, MaxEval: s.Train.MaxEval}})
+				case trial.Scratch:
+					g := MethodGrid{Method: c, Axes: map[string][]any{}}
+					for _, full := range s.Methods {
+						if full.Method == "full" {
+							for _, k := range []string{"lr", "data_size"} {
+								if vals, ok := full.Axes[k]; ok {
+									g.Axes[k] = vals
+								}
+							}
 						}
 					}
+					s.expand(mdl, task, g, add)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// expand adds the trials of one method grid on one model and task.
+func (s *Spec) expand(mdl, task string, g MethodGrid, add func(trial.Spec)) {
+	m, _ := methods.Get(g.Method)
+	for _, point := range g.points() {
+		params, lr, size := split(point)
+		vals, _ := methods.Resolve(m, params)
+		settings := s.Train
+		settings.LR = m.DefaultLR()
+		if lr != nil {
+			settings.LR, _ = toFloat(lr)
+		}
+		sizes := s.DataSizes
+		if n, ok := dataSize(size); ok {
+			sizes = []int{n}
+		}
+		for _, n := range sizes {
+			for _, seed := range s.Seeds {
+				add(trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method,
+					MethodParams: map[string]any(vals), Seed: seed, Train: settings})
+			}
+		}
+	}
 }
 
 func toFloat(x any) (float64, bool) {

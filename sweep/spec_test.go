@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/trial"
 )
 
 const good = `name: t
@@ -30,8 +31,10 @@ func TestExpandPerMethodGrids(t *testing.T) {
 	trials := s.Trials()
 	// 2 tasks × (2 sizes × (3 + 2 + 2 + 1 grid points) + ia3's own 3
 	// sizes) × 2 seeds: the LoRA ranks never multiply with the prompt
-	// lengths, and ia3's data sizes replace the shared ones.
-	if want := 2 * (2*8 + 3) * 2; len(trials) != want {
+	// lengths, and ia3's data sizes replace the shared ones. Then the
+	// controls: one zero-shot trial per task, and scratch with full's
+	// grid (2 learning rates × 2 sizes × 2 seeds per task).
+	if want := 2*(2*8+3)*2 + 2 + 2*8; len(trials) != want {
 		t.Fatalf("%d trials, want %d", len(trials), want)
 	}
 	ids := map[string]bool{}
@@ -42,11 +45,17 @@ func TestExpandPerMethodGrids(t *testing.T) {
 		}
 		ids[tr.ID()] = true
 		perMethod[tr.Method]++
+		if tr.Method == trial.ZeroShot {
+			if tr.Train != (trial.Settings{Batch: 8, MaxEval: 50}) || tr.Seed != 0 || tr.DataSize != 0 {
+				t.Fatalf("zero-shot spec %+v", tr)
+			}
+			continue
+		}
 		if tr.Train.Epochs != 2 || tr.Train.Batch != 8 || tr.Train.MaxEval != 50 || !tr.Train.Select {
 			t.Fatalf("settings not carried: %+v", tr.Train)
 		}
 	}
-	if diff := cmp.Diff(map[string]int{"lora": 24, "prompt": 16, "full": 16, "bitfit": 8, "ia3": 12}, perMethod); diff != "" {
+	if diff := cmp.Diff(map[string]int{"lora": 24, "prompt": 16, "full": 16, "bitfit": 8, "ia3": 12, "zeroshot": 2, "scratch": 16}, perMethod); diff != "" {
 		t.Fatalf("trials per method:\n%s", diff)
 	}
 	// Hyper-parameters are resolved (defaults filled), so ids change when
@@ -60,7 +69,7 @@ func TestExpandPerMethodGrids(t *testing.T) {
 			if m, _ := methods.Get("lora"); tr.Train.LR != m.DefaultLR() {
 				t.Fatalf("lora lr %v, want its default", tr.Train.LR)
 			}
-		case "full":
+		case "full", trial.Scratch:
 			if tr.Train.LR != 1e-4 && tr.Train.LR != 3e-4 {
 				t.Fatalf("full lr %v", tr.Train.LR)
 			}
@@ -72,6 +81,31 @@ func TestExpandPerMethodGrids(t *testing.T) {
 		if tr.ID() != trials[i].ID() {
 			t.Fatal("expansion order changed between parses")
 		}
+	}
+	// Controls can be chosen or turned off; an unknown one is an error.
+	for _, c := range []struct {
+		line string
+		want map[string]int
+	}{
+		{"controls: []", map[string]int{}},
+		{"controls: [scratch]", map[string]int{trial.Scratch: 16}},
+	} {
+		s, err := Parse("c.yaml", []byte(good+c.line+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, tr := range s.Trials() {
+			if trial.IsControl(tr.Method) {
+				got[tr.Method]++
+			}
+		}
+		if !cmp.Equal(got, c.want) {
+			t.Fatalf("%s: controls %v", c.line, got)
+		}
+	}
+	if _, err := Parse("c.yaml", []byte(good+"controls: [majority]\n")); err == nil || !strings.Contains(err.Error(), `c.yaml:13: field "controls": unknown control "majority"`) {
+		t.Fatalf("unknown control: %v", err)
 	}
 }
 

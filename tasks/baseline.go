@@ -39,6 +39,57 @@ type BoWResult struct {
 	Vocab int     `json:"vocab"`
 }
 
+// majority is the most frequent training label (classification) or
+// answer (generation); ties go to the first label, or the smallest answer.
+func majority(t *Task, train []Example) (label int, answer string) {
+	if t.Kind == KindGeneration {
+		count := map[string]int{}
+		for _, e := range train {
+			count[e.Answer]++
+		}
+		for a, n := range count {
+			if n > count[answer] || (n == count[answer] && a < answer) {
+				answer = a
+			}
+		}
+		return -1, answer
+	}
+	counts := make([]int, len(t.Labels))
+	for _, e := range train {
+		counts[e.Label]++
+	}
+	for c := range counts {
+		if counts[c] > counts[label] {
+			label = c
+		}
+	}
+	return label, ""
+}
+
+// MajorityRight says for each test example whether always giving the
+// majority answer gets it right: the majority class as a per-example
+// control for paired tests.
+func MajorityRight(t *Task) ([]bool, error) {
+	train, err := t.Split("train")
+	if err != nil {
+		return nil, err
+	}
+	test, err := t.Split("test")
+	if err != nil {
+		return nil, err
+	}
+	label, answer := majority(t, train)
+	right := make([]bool, len(test))
+	for i, e := range test {
+		if t.Kind == KindGeneration {
+			right[i] = e.Answer == answer
+		} else {
+			right[i] = e.Label == label
+		}
+	}
+	return right, nil
+}
+
 // Baselines computes the task's reference points. For classification the
 // bag-of-words model is a multinomial logistic regression on binary word
 // presence (lower-cased runs of letters and digits seen in at least two
@@ -59,16 +110,7 @@ func Baselines(t *Task) (Baseline, error) {
 	}
 	b.TestSize = len(test)
 	if t.Kind == KindGeneration {
-		count := map[string]int{}
-		for _, e := range train {
-			count[e.Answer]++
-		}
-		best := ""
-		for a, n := range count {
-			if n > count[best] || (n == count[best] && a < best) {
-				best = a
-			}
-		}
+		_, best := majority(t, train)
 		hit := 0
 		for _, e := range test {
 			if e.Answer == best {
@@ -81,16 +123,7 @@ func Baselines(t *Task) (Baseline, error) {
 		return b, nil
 	}
 	k := len(t.Labels)
-	counts := make([]int, k)
-	for _, e := range train {
-		counts[e.Label]++
-	}
-	maj := 0
-	for c := range counts {
-		if counts[c] > counts[maj] {
-			maj = c
-		}
-	}
+	maj, _ := majority(t, train)
 	gold := labelsOf(test)
 	pred := make([]int, len(test))
 	for i := range pred {

@@ -74,3 +74,31 @@ func TestLogisticRegressionSeparable(t *testing.T) {
 		t.Errorf("training accuracy %v on separable data", acc)
 	}
 }
+
+// The per-example majority control scores what the recorded baseline says.
+func TestMajorityRightMatchesBaseline(t *testing.T) {
+	recorded, err := RecordedBaselines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sentiment", "spam", "topic", "arith"} {
+		task, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		right, err := MajorityRight(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range right {
+			if r {
+				n++
+			}
+		}
+		b := recorded[name]
+		if len(right) != b.TestSize || float64(n)/float64(len(right)) != b.Majority {
+			t.Errorf("%s: %d of %d right, the baseline says %v of %d", name, n, len(right), b.Majority, b.TestSize)
+		}
+	}
+}

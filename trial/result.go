@@ -29,15 +29,18 @@ type Result struct {
 	Log  []string `json:"log,omitempty"`
 	Spec Spec     `json:"spec"`
 
-	Metrics            Metrics `json:"metrics"`
-	NumTrainableParams int     `json:"num_trainable_params"`
-	NumTotalParams     int     `json:"num_total_params"`
-	FileSize           int64   `json:"file_size"`
-	TrainTime          float64 `json:"train_time"`
-	TokensPerSec       float64 `json:"tokens_per_sec"`
-	EvalTokensPerSec   float64 `json:"eval_tokens_per_sec"`
-	PeakMemoryBytes    int64   `json:"peak_memory_bytes"` // peak resident set of the trial's process
-	PeakHeapBytes      int64   `json:"peak_heap_bytes"`   // peak Go heap, sampled
+	Metrics Metrics `json:"metrics"`
+	// Outcomes are the per-example results on test and, when an epoch was
+	// selected on it, on validation.
+	Outcomes           []Outcomes `json:"outcomes,omitempty"`
+	NumTrainableParams int        `json:"num_trainable_params"`
+	NumTotalParams     int        `json:"num_total_params"`
+	FileSize           int64      `json:"file_size"`
+	TrainTime          float64    `json:"train_time"`
+	TokensPerSec       float64    `json:"tokens_per_sec"`
+	EvalTokensPerSec   float64    `json:"eval_tokens_per_sec"`
+	PeakMemoryBytes    int64      `json:"peak_memory_bytes"` // peak resident set of the trial's process
+	PeakHeapBytes      int64      `json:"peak_heap_bytes"`   // peak Go heap, sampled
 	// MemoryAccounted breaks the memory down analytically.
 	MemoryAccounted Memory `json:"memory_accounted"`
 	// Projected is the same method and batch projected onto large models
@@ -72,7 +75,6 @@ type Metrics struct {
 	ExactMatch    *float64  `json:"exact_match,omitempty"`
 	TrainLoss     float64   `json:"train_loss"`
 	EpochLoss     []float64 `json:"epoch_loss,omitempty"`
-	ZeroShot      *float64  `json:"zero_shot_accuracy,omitempty"`
 }
 
 // Path is where a result lives under a sweep's output directory.

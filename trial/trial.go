@@ -96,3 +96,16 @@ func SizeOrder(n int) float64 {
 	}
 	return float64(n)
 }
+
+// Controls: trials a sweep adds beside its methods, so that a report can
+// tell whether a method learnt anything from the base model at all.
+const (
+	// ZeroShot scores the base model as shipped, with no training.
+	ZeroShot = "zeroshot"
+	// Scratch trains every weight of the same architecture from a random
+	// initialisation with full fine-tuning's budget.
+	Scratch = "scratch"
+)
+
+// IsControl tells whether method is one of the controls.
+func IsControl(method string) bool { return method == ZeroShot || method == Scratch }

@@ -55,3 +55,33 @@ func TestResultsRoundTripAndReadAll(t *testing.T) {
 		t.Fatal("a result without a status was accepted")
 	}
 }
+
+func TestIndexRanges(t *testing.T) {
+	for _, c := range []struct {
+		idx []int
+		s   string
+	}{
+		{nil, ""}, {[]int{0}, "0"}, {[]int{0, 1, 2, 3}, "0-3"}, {[]int{0, 1, 2, 5, 7, 8}, "0-2,5,7-8"},
+	} {
+		if got := FormatIndex(c.idx); got != c.s {
+			t.Errorf("FormatIndex(%v) = %q, want %q", c.idx, got, c.s)
+		}
+		back, err := ParseIndex(c.s)
+		if err != nil || len(back) != len(c.idx) || (len(back) > 0 && !cmp.Equal(back, c.idx)) {
+			t.Errorf("ParseIndex(%q) = %v, %v", c.s, back, err)
+		}
+	}
+	for _, bad := range []string{"3-1", "0-2,1", "a", "-1", "0,,1"} {
+		if _, err := ParseIndex(bad); err == nil {
+			t.Errorf("ParseIndex(%q) accepted", bad)
+		}
+	}
+	o := NewOutcomes("test", []int{0, 1, 2}, []bool{true, false, true})
+	if o.Correct != "101" || o.Index != "0-2" || o.Accuracy() != 2.0/3 {
+		t.Fatalf("outcomes %+v", o)
+	}
+	o.Correct = "1x1"
+	if _, err := o.Positions(); err == nil {
+		t.Fatal("a bad outcome character was accepted")
+	}
+}

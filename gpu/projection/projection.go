@@ -540,7 +540,7 @@ func (a Arch) plan(method string, v methods.Values, pr Precision) (*plan, error)
 	e, A := int64(pr.Activation), int64(pr.Added.Weight)
 	pl := &plan{first: 0, perToken: make([]int64, L)}
 	switch method {
-	case "full":
+	case "full", "scratch": // scratch trains what full fine-tuning trains
 		pl.trainBase = a.NumParams()
 		pl.modules = []string{"all"}
 	case "lora", "dora":

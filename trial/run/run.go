@@ -68,9 +68,6 @@ func capped(t *tasks.Task, split string, n int) ([]tasks.Example, error) {
 
 func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	s := spec.Train
-	if s.Epochs < 1 || s.Batch < 1 || !(s.LR > 0) {
-		return fmt.Errorf("trial: train settings need epochs ≥ 1, batch ≥ 1 and lr > 0 (have %d, %d, %v)", s.Epochs, s.Batch, s.LR)
-	}
 	base, err := model.LoadBase(spec.Model)
 	if err != nil {
 		return err
@@ -79,11 +76,72 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	if err != nil {
 		return err
 	}
-	trainEx, err := task.Train(spec.DataSize, int64(spec.Seed))
+	a, err := methods.Attach(base, spec.Method, spec.MethodParams, uint64(spec.Seed))
 	if err != nil {
 		return err
 	}
+	m := base.Model
+	r.NumTrainableParams = a.NumTrainable(m)
+	r.NumTotalParams = m.NumParams() + ownOutside(a, m)
+	training := r.NumTrainableParams > 0
+	if s.Batch < 1 || (training && (s.Epochs < 1 || !(s.LR > 0))) {
+		return fmt.Errorf("trial: train settings need batch ≥ 1, and to train, epochs ≥ 1 and lr > 0 (have %d, %d, %v)", s.Batch, s.Epochs, s.LR)
+	}
 	testEx, err := capped(task, "test", s.MaxEval)
+	if err != nil {
+		return err
+	}
+	maxLen := m.Config.Context - a.Positions
+	tok := base.Tokenizer.Encode
+	labels := make([][]int, len(task.Labels))
+	for i, l := range task.Labels {
+		labels[i] = tok(l)
+	}
+	// A trainer with no steps scheduled serves evaluation alone.
+	tr := train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...)
+	defer tr.Close()
+	ev := &evaluator{tr: tr, task: task, labels: labels, batch: s.Batch, maxLen: maxLen, decode: base.Tokenizer.Decode}
+	if training {
+		if err := fit(spec, r, task, a, base, ev, logf); err != nil {
+			return err
+		}
+	}
+
+	test, err := ev.score("test", encode(tok, testEx))
+	if err != nil {
+		return err
+	}
+	r.Metrics.TestAccuracy = test.score
+	if task.Kind == tasks.KindGeneration {
+		r.Metrics.ExactMatch = &test.score
+	} else {
+		r.Metrics.MacroF1 = &test.macroF1
+	}
+	r.Outcomes = append([]trial.Outcomes{test.outcomes}, r.Outcomes...)
+	r.EvalTokensPerSec = tr.EvalTokensPerSec()
+	if !training {
+		logf("test %.4f with no training", test.score)
+		return nil
+	}
+
+	dir, err := os.MkdirTemp("", "peftbench-adapter-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if r.FileSize, err = a.Save(filepath.Join(dir, "adapter.safetensors")); err != nil {
+		return err
+	}
+	logf("test %.4f, %d trainable parameters, %.0f tokens/s", test.score, r.NumTrainableParams, r.TokensPerSec)
+	return nil
+}
+
+// fit fine-tunes on the trial's training sample, keeps the epoch with the
+// best validation score when the spec selects, and records the training
+// meters.
+func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached, base *model.Base, ev *evaluator, logf func(string, ...any)) error {
+	s, m, tr := spec.Train, base.Model, ev.tr
+	trainEx, err := task.Train(spec.DataSize, int64(spec.Seed))
 	if err != nil {
 		return err
 	}
@@ -93,43 +151,29 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 			return err
 		}
 	}
-	a, err := methods.Attach(base, spec.Method, spec.MethodParams, uint64(spec.Seed))
-	if err != nil {
-		return err
-	}
-	m := base.Model
-	r.NumTrainableParams = a.NumTrainable(m)
-	r.NumTotalParams = m.NumParams() + ownOutside(a, m)
-	maxLen := m.Config.Context - a.Positions
 	tok := base.Tokenizer.Encode
-	trainSet, validSet, testSet := encode(tok, trainEx), encode(tok, validEx), encode(tok, testEx)
-	labels := make([][]int, len(task.Labels))
-	for i, l := range task.Labels {
-		labels[i] = tok(l)
-	}
-
+	trainSet, validSet := encode(tok, trainEx), encode(tok, validEx)
 	steps := s.Epochs * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
-	tr := train.NewTrainer(m, nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}, s.WeightDecay, a.Hooks...)
-	defer tr.Close()
-	ev := &evaluator{tr: tr, task: task, labels: labels, batch: s.Batch, maxLen: maxLen, decode: base.Tokenizer.Decode}
+	tr.Sched = nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}
 
 	bestScore, bestEpoch, r0 := math.Inf(-1), 0, time.Now()
 	var best map[*nn.Param][]float64
+	var bestValid trial.Outcomes
 	for e := 1; e <= s.Epochs; e++ {
-		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
+		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, ev.maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
 		if err != nil {
 			return err
 		}
 		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
 		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, s.Epochs, curve[0])
 		if len(validSet.pairs) > 0 {
-			score, _, err := ev.score(validSet)
+			v, err := ev.score("validation", validSet)
 			if err != nil {
 				return err
 			}
-			line += fmt.Sprintf(", validation %.4f", score)
-			if score > bestScore {
-				bestScore, bestEpoch, best = score, e, snapshot(a, m)
+			line += fmt.Sprintf(", validation %.4f", v.score)
+			if v.score > bestScore {
+				bestScore, bestEpoch, best, bestValid = v.score, e, snapshot(a, m), v.outcomes
 			}
 		}
 		logf("%s", line)
@@ -141,6 +185,7 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 		}
 		r.BestEpoch = bestEpoch
 		r.Metrics.ValidAccuracy = &bestScore
+		r.Outcomes = append(r.Outcomes, bestValid)
 	}
 	r.TrainTime = tr.TrainTime.Seconds()
 	r.TokensPerSec = tr.TokensPerSec()
@@ -152,32 +197,8 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
 	r.MemoryAccounted = account(a, m, r.NumTotalParams, tr)
-	if r.Projected, err = project(spec); err != nil {
-		return err
-	}
-
-	score, f1, err := ev.score(testSet)
-	if err != nil {
-		return err
-	}
-	r.Metrics.TestAccuracy = score
-	if task.Kind == tasks.KindGeneration {
-		r.Metrics.ExactMatch = &score
-	} else {
-		r.Metrics.MacroF1 = &f1
-	}
-	r.EvalTokensPerSec = tr.EvalTokensPerSec()
-
-	dir, err := os.MkdirTemp("", "peftbench-adapter-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if r.FileSize, err = a.Save(filepath.Join(dir, "adapter.safetensors")); err != nil {
-		return err
-	}
-	logf("test %.4f, %d trainable parameters, %.0f tokens/s", score, r.NumTrainableParams, r.TokensPerSec)
-	return nil
+	r.Projected, err = project(spec)
+	return err
 }
 
 func hasSplit(t *tasks.Task, name string) bool {
@@ -247,34 +268,50 @@ type evaluator struct {
 	decode func([]int) string
 }
 
-func (ev *evaluator) score(set encoded) (score, macroF1 float64, err error) {
+// evaluation is a split's score and its per-example outcomes.
+type evaluation struct {
+	score, macroF1 float64
+	outcomes       trial.Outcomes
+}
+
+func (ev *evaluator) score(split string, set encoded) (evaluation, error) {
 	prompts := make([][]int, len(set.pairs))
+	index := make([]int, len(set.pairs)) // capped splits are their first examples
 	for i, p := range set.pairs {
-		prompts[i] = p.Prompt
+		prompts[i], index[i] = p.Prompt, i
 	}
+	right := make([]bool, len(prompts))
 	if ev.task.Kind == tasks.KindGeneration {
 		stop := ev.task.Stop
 		outs, err := train.Generate(ev.tr, prompts, ev.task.MaxNewTokens(), ev.batch, ev.maxLen, func(t []int) bool {
 			return stop != "" && strings.Contains(ev.decode(t), stop)
 		})
 		if err != nil {
-			return 0, 0, err
+			return evaluation{}, err
 		}
-		preds := make([]string, len(outs))
+		answers := make([]string, len(outs))
 		for i, o := range outs {
 			text := ev.decode(o)
 			if stop != "" {
 				text, _, _ = strings.Cut(text, stop)
 			}
-			preds[i] = text
+			answers[i] = tasks.NormaliseAnswer(text)
+			right[i] = answers[i] == tasks.NormaliseAnswer(set.answers[i])
 		}
-		return tasks.ExactMatch(preds, set.answers), 0, nil
+		o := trial.NewOutcomes(split, index, right)
+		o.Answers = answers
+		return evaluation{score: tasks.ExactMatch(answers, set.answers), outcomes: o}, nil
 	}
 	preds, _, err := train.Classify(ev.tr, prompts, ev.labels, ev.batch, ev.maxLen)
 	if err != nil {
-		return 0, 0, err
+		return evaluation{}, err
 	}
-	return tasks.Accuracy(preds, set.gold), tasks.MacroF1(preds, set.gold, len(ev.labels)), nil
+	for i := range preds {
+		right[i] = preds[i] == set.gold[i]
+	}
+	o := trial.NewOutcomes(split, index, right)
+	o.Labels, o.Predicted = ev.task.Labels, preds
+	return evaluation{score: tasks.Accuracy(preds, set.gold), macroF1: tasks.MacroF1(preds, set.gold, len(ev.labels)), outcomes: o}, nil
 }
 
 // account computes the breakdown for a trained trial.

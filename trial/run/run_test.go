@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/model/tokenizer"
+	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 	"gorgonia.org/tensor"
 )
@@ -78,7 +80,66 @@ func TestTrialEndToEnd(t *testing.T) {
 			if r.BestEpoch < 1 || r.BestEpoch > 3 || r.ID != teaSpec(base, c.method, c.params).ID() {
 				t.Fatalf("best epoch %d, id %s", r.BestEpoch, r.ID)
 			}
+			checkOutcomes(t, r, "test", m.TestAccuracy)
+			checkOutcomes(t, r, "validation", *m.ValidAccuracy)
 		})
+	}
+}
+
+// checkOutcomes asserts that a result's per-example outcomes on split
+// cover the whole split, agree with its score and name real labels.
+func checkOutcomes(t *testing.T, r *trial.Result, split string, score float64) {
+	t.Helper()
+	o, ok := r.OutcomesOn(split)
+	if !ok {
+		t.Fatalf("no outcomes on %s", split)
+	}
+	task, err := tasks.Load(r.Spec.Task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs, _ := task.Split(split)
+	idx, err := o.Positions()
+	if err != nil || len(idx) != len(exs) || o.Index != fmt.Sprintf("0-%d", len(exs)-1) {
+		t.Fatalf("%s: index %q for %d examples (%v)", split, o.Index, len(exs), err)
+	}
+	if o.Accuracy() != score {
+		t.Fatalf("%s: outcomes give %v, the metric %v", split, o.Accuracy(), score)
+	}
+	if len(o.Predicted) != len(exs) || !cmp.Equal(o.Labels, task.Labels) {
+		t.Fatalf("%s: %d predictions, labels %v", split, len(o.Predicted), o.Labels)
+	}
+	for i, right := range o.Right() {
+		if right != (o.Predicted[i] == exs[i].Label) {
+			t.Fatalf("%s example %d: right=%v, predicted %d, gold %d", split, i, right, o.Predicted[i], exs[i].Label)
+		}
+	}
+}
+
+// Zero-shot trains nothing and scores the base model; scratch trains a
+// fresh initialisation, so its first loss differs from full fine-tuning's.
+func TestControls(t *testing.T) {
+	base := tinyBase(t)
+	zs := teaSpec(base, trial.ZeroShot, nil)
+	zs.Train = trial.Settings{Batch: 4} // no epochs, no learning rate
+	r := Trial(zs, quiet)
+	if r.Status != trial.Success {
+		t.Fatalf("zero-shot: %s", r.Error)
+	}
+	if r.NumTrainableParams != 0 || r.Steps != 0 || len(r.Metrics.EpochLoss) != 0 || r.Metrics.ValidAccuracy != nil {
+		t.Fatalf("zero-shot trained: %+v", r.Metrics)
+	}
+	checkOutcomes(t, r, "test", r.Metrics.TestAccuracy)
+	if _, ok := r.OutcomesOn("validation"); ok {
+		t.Fatal("zero-shot selected on validation")
+	}
+	scratch, full := Trial(teaSpec(base, trial.Scratch, nil), quiet), Trial(teaSpec(base, "full", nil), quiet)
+	if scratch.Status != trial.Success || full.Status != trial.Success {
+		t.Fatalf("scratch %s, full %s", scratch.Error, full.Error)
+	}
+	if scratch.NumTrainableParams != full.NumTrainableParams || scratch.Metrics.EpochLoss[0] == full.Metrics.EpochLoss[0] {
+		t.Fatalf("scratch: %d trainable, first loss %v; full: %d, %v", scratch.NumTrainableParams, scratch.Metrics.EpochLoss[0],
+			full.NumTrainableParams, full.Metrics.EpochLoss[0])
 	}
 }
 

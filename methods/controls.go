@@ -1,0 +1,61 @@
+package methods
+
+import (
+	"fmt"
+
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/trial"
+)
+
+// The controls a sweep adds beside the methods (trial.ZeroShot,
+// trial.Scratch): they answer whether a method learnt anything from the
+// base model at all.
+
+// zeroShot trains nothing: the base model ranks the labels as shipped.
+type zeroShot struct{}
+
+// scratch is full fine-tuning of the same architecture after replacing
+// every weight with a fresh random initialisation (the model's own, seeded
+// by the trial), at full fine-tuning's learning rate: the same budget
+// without pre-training.
+type scratch struct{}
+
+func init() {
+	Register(zeroShot{})
+	Register(scratch{})
+}
+
+func (zeroShot) Name() string       { return trial.ZeroShot }
+func (zeroShot) Doc() string        { return "control: the base model with no training" }
+func (zeroShot) Params() []Spec     { return nil }
+func (zeroShot) DefaultLR() float64 { return 0 }
+
+func (zeroShot) Attach(base *model.Base, _ Values, _ uint64) (*Attached, error) {
+	base.Model.SetTrainable(false)
+	return &Attached{}, nil
+}
+
+func (scratch) Name() string { return trial.Scratch }
+func (scratch) Doc() string {
+	return "control: full fine-tuning from a random initialisation (no pre-training)"
+}
+func (scratch) Params() []Spec     { return nil }
+func (scratch) DefaultLR() float64 { return full{}.DefaultLR() }
+
+func (scratch) Attach(base *model.Base, _ Values, seed uint64) (*Attached, error) {
+	m := base.Model
+	fresh, err := model.New(m.Config, m.Params[0].Value.Dtype(), seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range m.Params {
+		q := fresh.Param(p.Name)
+		if q == nil || q.Size() != p.Size() {
+			return nil, fmt.Errorf("the fresh model has no weight %s of %d values", p.Name, p.Size())
+		}
+		setAll(p, nn.Float64s(q.Value))
+	}
+	m.SetTrainable(true)
+	return &Attached{Own: m.Params}, nil
+}
