@@ -58,6 +58,9 @@ type Group struct {
 	// first seed that carries a projection (it depends on the method, its
 	// hyper-parameters and the batch only); nil when none does.
 	Projected []trial.Projection
+	// TestOutcomes are the per-example test outcomes of the seeds that
+	// recorded them, in seed order: what paired tests compare.
+	TestOutcomes []trial.Outcomes
 }
 
 // MemoryAccount is trial.Memory averaged over seeds, in bytes.
@@ -172,6 +175,9 @@ func newGroup(c Config, rs []*trial.Result) *Group {
 		if g.Projected == nil && len(r.Projected) > 0 {
 			g.Projected = r.Projected
 		}
+		if o, ok := r.OutcomesOn("test"); ok {
+			g.TestOutcomes = append(g.TestOutcomes, o)
+		}
 	}
 	g.Test = Summarize(test)
 	if len(valid) > 0 {
@@ -210,7 +216,7 @@ func meanAccount(ms []trial.Memory) *MemoryAccount {
 
 // MethodOrder is the order methods are listed in; methods not named here
 // follow in alphabetical order.
-var MethodOrder = []string{"full", "lora", "dora", "adapter", "ia3", "bitfit", "prefix", "prompt"}
+var MethodOrder = []string{"full", "lora", "dora", "adapter", "ia3", "bitfit", "prefix", "prompt", trial.Scratch, trial.ZeroShot}
 
 func methodRank(m string) int {
 	for i, n := range MethodOrder {

@@ -166,7 +166,7 @@ type summaryLine struct {
 }
 
 func TestSummaries(t *testing.T) {
-	sums := Summaries(GroupResults(loadTestResults(t)), testInputs)
+	sums := Summaries(GroupResults(loadTestResults(t)), nil, nil, testInputs)
 	got := map[string][]summaryLine{}
 	for _, s := range sums {
 		if s.Model != "tiny" || s.DataSize != 0 {

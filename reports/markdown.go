@@ -31,22 +31,37 @@ func (p *page) render() (string, []*figure, error) {
 	r := p.t.Repro
 	p.line("# peftbench report: %s", filepath.Base(filepath.Clean(p.dir)))
 	p.line("")
-	methods := strings.Join(Methods(p.t.Groups), ", ")
-	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s.",
-		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(methods))
+	var methods, controls []string
+	for _, m := range Methods(p.t.Groups) {
+		if trial.IsControl(m) {
+			controls = append(controls, m)
+		} else {
+			methods = append(methods, m)
+		}
+	}
+	if len(p.t.ZeroShot) > 0 {
+		controls = append(controls, trial.ZeroShot)
+	}
+	if len(p.in.Majority) > 0 {
+		controls = append(controls, Majority)
+	}
+	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s; controls: %s.",
+		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
 	p.line("Accuracy is in percent: the mean over seeds ± the sample standard deviation, with a 95%% Student-t interval of the mean where there are two seeds or more.")
 	p.line("")
+	p.findings()
 	p.line("1. [Summary](#1-summary)")
-	p.line("2. [LoRA rank](#2-lora-rank)")
-	p.line("3. [Prompt length](#3-prompt-length)")
-	p.line("4. [Dataset size](#4-dataset-size)")
-	p.line("5. [Efficiency](#5-efficiency)")
-	p.line("6. [Memory, measured and accounted](#6-memory-measured-and-accounted)")
-	p.line("7. [Memory projected to large models](#7-memory-projected-to-large-models)")
-	p.line("8. [Throughput](#8-throughput)")
-	p.line("9. [Reproducibility](#9-reproducibility)")
+	p.line("2. [Paired tests](#2-paired-tests)")
+	p.line("3. [LoRA rank](#3-lora-rank)")
+	p.line("4. [Prompt length](#4-prompt-length)")
+	p.line("5. [Dataset size](#5-dataset-size)")
+	p.line("6. [Efficiency](#6-efficiency)")
+	p.line("7. [Memory, measured and accounted](#7-memory-measured-and-accounted)")
+	p.line("8. [Memory projected to large models](#8-memory-projected-to-large-models)")
+	p.line("9. [Throughput](#9-throughput)")
+	p.line("10. [Reproducibility](#10-reproducibility)")
 	p.line("")
-	for _, section := range []func() error{p.summary, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro} {
+	for _, section := range []func() error{p.summary, p.pairedTests, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro} {
 		if err := section(); err != nil {
 			return "", nil, err
 		}
@@ -126,22 +141,37 @@ func (p *page) summary() error {
 	}
 	p.line("Each method at its best configuration: among the configurations (hyper-parameters and learning rate) run at the task's largest data size, the one with the highest mean validation accuracy over seeds. Test accuracy is reported for that configuration only. With few seeds the 95%% interval is wide (t = 12.7 for two seeds) and can pass 100%%.")
 	p.line("")
-	header := []string{"method", "configuration", "lr", "data size", "seeds", "test acc. %", "95% CI", "valid acc. %",
+	header := []string{"method", "configuration", "lr", "data size", "seeds", "test acc. %", "95% CI", "vs majority, points [95% CI]", "p (Holm)", "valid acc. %",
 		"trainable params", "% of model", "peak memory", "train tokens/s", "adapter file", "configs compared"}
-	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR}
 	for _, s := range p.t.Summaries {
 		p.line("### %s", p.nm.name(s.TaskKey))
 		p.line("")
 		p.line("Data size: %s, the largest in the sweep for this task.", p.sizeText(s.Task, s.DataSize))
 		p.line("")
 		var rows [][]string
-		onTest, otherSize := false, false
+		onTest, otherSize, notAbove := false, false, false
 		for _, r := range s.Rows {
 			g := r.Best
 			method := r.Method
-			if r.SelectedOn == OnTest {
+			if r.Control() {
+				method = "_" + method + " (control)_"
+			}
+			if !r.AboveMajority() && r.VsMajority != nil {
+				method += " ◦"
+				notAbove = true
+			}
+			if r.SelectedOn == OnTest && r.Method != trial.ZeroShot {
 				method += " †"
 				onTest = true
+			}
+			vsMaj, p := "—", "—"
+			if t := r.VsMajority; t != nil {
+				vsMaj, p = diffCell(t.Comparison), pCell(t.Holm)
+			}
+			if r.Method == trial.ZeroShot {
+				rows = append(rows, []string{method, "no training", "—", "—", "—", accCell(g.Test), "—", vsMaj, p, "—", "0", "0%", mibCell(g.PeakMemoryBytes), "—", "—", "—"})
+				continue
 			}
 			size := sizeCell(g.DataSize)
 			if g.DataSize != s.DataSize {
@@ -153,7 +183,7 @@ func (p *page) summary() error {
 				valid = accCell(*g.Valid)
 			}
 			rows = append(rows, []string{method, orDash(ParamsLabel(g.MethodParams)), lrCell(g.Train.LR), size,
-				strconv.Itoa(g.Test.N), accCell(g.Test), ciCell(g.Test), valid, thousands(float64(g.TrainableParams)),
+				strconv.Itoa(g.Test.N), accCell(g.Test), ciCell(g.Test), vsMaj, p, valid, thousands(float64(g.TrainableParams)),
 				pctCell(r.TrainablePct), mibCell(g.PeakMemoryBytes), thousands(g.TokensPerSec.Mean), bytesCell(g.FileSize),
 				strconv.Itoa(r.Configs)})
 		}
@@ -183,6 +213,10 @@ func (p *page) summary() error {
 			p.line("‡ this method was not run at the task's largest data size; it is shown at its own largest.")
 			p.line("")
 		}
+		if notAbove {
+			p.line("◦ not significantly above the majority class (paired test, Holm-corrected; section 2): on this evidence it may have learnt nothing.")
+			p.line("")
+		}
 	}
 	p.line("Trainable parameters are a share of the model's total (base plus method parameters). Peak memory is the peak resident set of the trial's process; tokens/s counts training tokens per second of training; the adapter file is the saved method parameters.")
 	p.line("")
@@ -200,7 +234,7 @@ func refRow(header []string, name, acc string) []string {
 }
 
 func (p *page) rank() error {
-	p.line("## 2. LoRA rank")
+	p.line("## 3. LoRA rank")
 	p.line("")
 	if len(p.t.Rank) == 0 {
 		p.skipped("no task has LoRA (or DoRA) trials at two or more ranks.")
@@ -212,7 +246,7 @@ func (p *page) rank() error {
 }
 
 func (p *page) length() error {
-	p.line("## 3. Prompt length")
+	p.line("## 4. Prompt length")
 	p.line("")
 	if len(p.t.Length) == 0 {
 		p.skipped("no task has prompt- or prefix-tuning trials at two or more lengths.")
@@ -224,7 +258,7 @@ func (p *page) length() error {
 }
 
 func (p *page) dataSize() error {
-	p.line("## 4. Dataset size")
+	p.line("## 5. Dataset size")
 	p.line("")
 	if len(p.t.DataSize) == 0 {
 		p.skipped("no method was run at two or more data sizes.")
@@ -253,7 +287,7 @@ func (p *page) dataSize() error {
 }
 
 func (p *page) efficiency() error {
-	p.line("## 5. Efficiency")
+	p.line("## 6. Efficiency")
 	p.line("")
 	if len(p.t.Memory) == 0 && len(p.t.Params) == 0 {
 		p.skipped("no task has two or more configurations at its summary data size.")
@@ -303,7 +337,7 @@ func (p *page) efficiency() error {
 }
 
 func (p *page) measuredMemory() error {
-	p.line("## 6. Memory, measured and accounted")
+	p.line("## 7. Memory, measured and accounted")
 	p.line("")
 	if len(p.t.Measured) == 0 {
 		p.skipped("no trial succeeded.")
@@ -342,7 +376,7 @@ func (p *page) measuredMemory() error {
 }
 
 func (p *page) projectedMemory() error {
-	p.line("## 7. Memory projected to large models")
+	p.line("## 8. Memory projected to large models")
 	p.line("")
 	var have bool
 	for _, c := range p.t.Projected {
@@ -405,7 +439,7 @@ func (p *page) projectedInputs() (seqs, precisions string) {
 }
 
 func (p *page) throughput() error {
-	p.line("## 8. Throughput")
+	p.line("## 9. Throughput")
 	p.line("")
 	var rows []ThroughputRow
 	for _, r := range p.t.Throughput {
@@ -417,7 +451,7 @@ func (p *page) throughput() error {
 		p.skipped("no trial recorded its training throughput.")
 		return nil
 	}
-	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for raw tokens/s to compare (see [Reproducibility](#9-reproducibility)).")
+	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for raw tokens/s to compare (see [Reproducibility](#10-reproducibility)).")
 	p.line("")
 	p.line("Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process, through the same BLAS. MFU (model-FLOPs utilisation) is tokens/s times the model FLOPs of a training step per token, over the calibration; tokens/s per calibrated GFLOP/s divides the machine's speed out, so it compares across machines. Both are means over seeds; — where a trial's result file predates them.")
 	p.line("")
@@ -450,7 +484,7 @@ func (p *page) throughput() error {
 
 func (p *page) repro() error {
 	r := p.t.Repro
-	p.line("## 9. Reproducibility")
+	p.line("## 10. Reproducibility")
 	p.line("")
 	p.line("- Trials: %d (%d succeeded, %d failed), read from `%s`.", r.Trials, r.Succeeded, r.Failed, filepath.Join(p.dir, "trials"))
 	p.line("- Code version: %s.", countList(r.Commits))

@@ -29,7 +29,7 @@ type MemoryRow struct {
 func MemoryRows(sums []TaskSummary) []MemoryRow {
 	var out []MemoryRow
 	for _, s := range sums {
-		for _, r := range s.Rows {
+		for _, r := range s.Trained() {
 			g := r.Best
 			out = append(out, MemoryRow{TaskKey: s.TaskKey, Method: r.Method, Best: g, PeakRSS: g.PeakMemoryBytes,
 				PeakHeap: g.PeakHeapBytes, Accounted: g.Accounted, HeapToAccounted: g.HeapToAccounted})
@@ -67,6 +67,9 @@ func Projections(sums []TaskSummary) []ProjectedConfig {
 	var out []ProjectedConfig
 	for _, s := range sums {
 		for _, r := range s.Rows {
+			if r.Control() { // scratch would repeat full fine-tuning's projection
+				continue
+			}
 			g := r.Best
 			k := key{g.Method, g.Params, g.Train.Batch}
 			i, ok := index[k]

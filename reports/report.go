@@ -37,13 +37,33 @@ type Tables struct {
 	Measured  []MemoryRow
 	Projected []ProjectedConfig
 	Repro     Repro
+	// ZeroShot is the zero-shot control of each task, kept apart from the
+	// groups: it trains on no data size, so no curve or front holds it.
+	ZeroShot map[TaskKey]*Group
+	// Tests are the paired tests at every task and data size.
+	Tests []SizeTests
+	// MaxEval lists the caps on evaluated examples the results were run
+	// with (0: whole splits).
+	MaxEval []int
 }
 
 // Aggregate computes every table and series of a report.
 func Aggregate(results []*trial.Result, in Inputs) *Tables {
-	g := GroupResults(results)
-	sums := Summaries(g, in)
+	all := GroupResults(results)
+	zs := map[TaskKey]*Group{}
+	g := filter(all, func(g *Group) bool {
+		if g.Method == trial.ZeroShot {
+			zs[g.Key()] = g
+			return false
+		}
+		return true
+	})
+	tests := Significance(g, zs, in)
+	sums := Summaries(g, zs, tests, in)
 	return &Tables{
+		ZeroShot:   zs,
+		Tests:      tests,
+		MaxEval:    maxEvals(all),
 		Tasks:      TaskKeys(g),
 		Groups:     g,
 		Summaries:  sums,
@@ -57,6 +77,19 @@ func Aggregate(results []*trial.Result, in Inputs) *Tables {
 		Projected:  Projections(sums),
 		Repro:      Reproducibility(results),
 	}
+}
+
+func maxEvals(groups []*Group) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, g := range groups {
+		if n := g.Train.MaxEval; !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // Options are a report's settings.
@@ -124,10 +157,11 @@ func Build(dir string, opt Options) (string, error) {
 	return readme, removeStale(out, keep)
 }
 
-// TaskInputs looks up the recorded baselines and the training split sizes
-// of the results' tasks; notes say what could not be found.
+// TaskInputs looks up the recorded baselines, the training split sizes
+// and the majority class's per-example test outcomes of the results'
+// tasks; notes say what could not be found.
 func TaskInputs(results []*trial.Result) (Inputs, []string) {
-	in := Inputs{Baselines: map[string]tasks.Baseline{}, TrainSizes: map[string]int{}}
+	in := Inputs{Baselines: map[string]tasks.Baseline{}, TrainSizes: map[string]int{}, Majority: map[string]trial.Outcomes{}}
 	var notes []string
 	recorded, err := tasks.RecordedBaselines()
 	if err != nil {
@@ -143,27 +177,23 @@ func TaskInputs(results []*trial.Result) (Inputs, []string) {
 		if b, ok := recorded[name]; ok {
 			in.Baselines[name] = b
 		}
-		n, err := trainSize(name)
+		t, err := tasks.Load(name)
+		var train []tasks.Example
+		if err == nil {
+			train, err = t.Split("train")
+		}
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("task %s: training split size unknown (%v); data size \"all\" is drawn right of the largest size", name, err))
+			notes = append(notes, fmt.Sprintf("task %s: not readable here (%v): data size \"all\" is drawn right of the largest size and no majority-class control is tested", name, err))
 			continue
 		}
-		in.TrainSizes[name] = n
+		in.TrainSizes[name] = len(train)
+		if in.Majority[name], err = MajorityOutcomes(t); err != nil {
+			notes = append(notes, fmt.Sprintf("task %s: no majority-class control (%v)", name, err))
+			delete(in.Majority, name)
+		}
 	}
 	sort.Strings(notes)
 	return in, notes
-}
-
-func trainSize(name string) (int, error) {
-	t, err := tasks.Load(name)
-	if err != nil {
-		return 0, err
-	}
-	ex, err := t.Split("train")
-	if err != nil {
-		return 0, err
-	}
-	return len(ex), nil
 }
 
 // RebuildCommand is the command line that writes the same report again.

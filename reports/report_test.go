@@ -101,12 +101,12 @@ func TestBuild(t *testing.T) {
 		"name: reports-testdata", "Example CPU @ 3.0GHz, 16 cores, linux/amd64 (28 trials)", "BLAS: openblas (28 trials)",
 		"- GPU: no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory) (26 trials); — (2 trials).",
 		// The new sections, linked from the contents.
-		"6. [Memory, measured and accounted](#6-memory-measured-and-accounted)", "## 6. Memory, measured and accounted",
-		"7. [Memory projected to large models](#7-memory-projected-to-large-models)", "## 7. Memory projected to large models",
+		"7. [Memory, measured and accounted](#7-memory-measured-and-accounted)", "## 7. Memory, measured and accounted",
+		"8. [Memory projected to large models](#8-memory-projected-to-large-models)", "## 8. Memory projected to large models",
 		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "(512 tokens)",
 		"1 GiB of CUDA overhead", "about 1.9 times the accounted total", "GOGC=100",
 		"Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process",
-		"(see [Reproducibility](#9-reproducibility))",
+		"(see [Reproducibility](#10-reproducibility))",
 		"go run ./harness report testdata/sweep --out " + out + " --spec testdata/sweep.yaml",
 	} {
 		if !strings.Contains(md, s) {

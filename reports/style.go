@@ -23,6 +23,7 @@ var methodColors = map[string]color.RGBA{
 	"bitfit":  {0xcc, 0x79, 0xa7, 0xff}, // reddish purple
 	"prefix":  {0xd5, 0x5e, 0x00, 0xff}, // vermillion
 	"prompt":  {0xe6, 0x9f, 0x00, 0xff}, // orange
+	"scratch": {0x88, 0x88, 0x88, 0xff}, // grey: a control, not a method
 }
 
 // extraColors are for methods outside methodColors, picked by a hash of the
@@ -53,6 +54,7 @@ var methodGlyphs = map[string]draw.GlyphDrawer{
 	"bitfit":  marker{fill: polygon(6, 1.05, math.Pi/6)},
 	"prefix":  marker{stroke: [][2]vg.Point{{{X: -0.9, Y: -0.9}, {X: 0.9, Y: 0.9}}, {{X: -0.9, Y: 0.9}, {X: 0.9, Y: -0.9}}}},
 	"prompt":  marker{fill: star(5, 1.4, 0.6)},
+	"scratch": marker{stroke: [][2]vg.Point{{{X: -1, Y: 0}, {X: 1, Y: 0}}, {{X: 0, Y: -1}, {X: 0, Y: 1}}}},
 }
 
 // polygon is a regular n-gon of radius r turned by phase.

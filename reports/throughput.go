@@ -28,7 +28,7 @@ func Throughput(sums []TaskSummary) []ThroughputRow {
 				full = r.Best.TokensPerSec.Mean
 			}
 		}
-		for _, r := range s.Rows {
+		for _, r := range s.Trained() {
 			g := r.Best
 			out = append(out, ThroughputRow{TaskKey: s.TaskKey, Method: r.Method, TokensPerSec: g.TokensPerSec,
 				MFU: g.MFU, NormTokensPerSec: g.NormTokensPerSec, CalibrationGFLOPS: g.CalibrationGFLOPS,

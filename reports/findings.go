@@ -1,0 +1,227 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/stats"
+	"github.com/peftbench/peftbench/trial"
+)
+
+// diffCell writes a difference in accuracy points with its interval:
+// "+9.8 [6.1, 13.5]".
+func diffCell(c stats.Comparison) string {
+	return fmt.Sprintf("%+.1f [%.1f, %.1f]", 100*c.Diff, 100*c.Lo, 100*c.Hi)
+}
+
+// testText is a test in a sentence: "+9.8 points [6.1, 13.5], p = 2.0e-05"
+// (Holm-adjusted).
+func testText(t PairTest) string {
+	p := pCell(t.Holm)
+	if !strings.HasPrefix(p, "<") {
+		p = "= " + p
+	}
+	return fmt.Sprintf("%+.1f points [%.1f, %.1f], p %s", 100*t.Diff, 100*t.Lo, 100*t.Hi, p)
+}
+
+func (p *page) numTests() int {
+	n := 0
+	for _, st := range p.t.Tests {
+		n += len(st.Tests)
+	}
+	return n
+}
+
+// findings opens the report with what the paired tests support, task by
+// task, and says plainly what they leave open.
+func (p *page) findings() {
+	p.line("## Findings")
+	p.line("")
+	if len(p.t.Summaries) == 0 || p.numTests() == 0 {
+		p.line("No paired test could be run (no trial succeeded, or none recorded per-example outcomes): this report supports no finding.")
+		p.line("")
+		return
+	}
+	p.line("What the data supports, from %d paired tests over the same test examples, seeds combined, Holm-corrected at a %g%% family-wise error rate (p-values below are Holm-adjusted; section 2 has every test). Differences are in accuracy points with 95%% intervals.", p.numTests(), 100*stats.Alpha)
+	p.line("")
+	for _, s := range p.t.Summaries {
+		st := testsAt(p.t.Tests, s.TaskKey, s.DataSize)
+		if st == nil || len(st.Tests) == 0 {
+			continue
+		}
+		p.line("**%s** (%s, %s test examples):", p.nm.name(s.TaskKey), p.sizeText(s.Task, s.DataSize), thousands(float64(st.Tests[0].N)))
+		p.line("")
+		var above, level, methods []string
+		for _, r := range s.Rows {
+			if r.VsMajority == nil || r.Method == trial.ZeroShot { // zero-shot has a line of its own
+				continue
+			}
+			item := fmt.Sprintf("%s %s (%s)", r.Method, pctText(r.VsMajority.AccA), testText(*r.VsMajority))
+			if r.AboveMajority() {
+				above = append(above, item)
+			} else {
+				level = append(level, item)
+			}
+			if !r.Control() {
+				methods = append(methods, r.Method)
+			}
+		}
+		if maj := majorityAcc(st); maj >= 0 {
+			if len(above) > 0 {
+				p.line("- Above the majority class (%s): %s.", pctText(maj), strings.Join(above, "; "))
+			}
+			if len(level) > 0 {
+				p.line("- **Not** significantly above the majority class: %s. Inconclusive: these may have learnt nothing.", strings.Join(level, "; "))
+			}
+		}
+		p.bestVsRest(st, methods)
+		p.pretraining(s.TaskKey)
+		p.line("")
+	}
+	if capped := p.cappedEval(); capped != "" {
+		p.line("%s", capped)
+		p.line("")
+	}
+}
+
+// bestVsRest names the method with the highest test accuracy and which
+// others fall significantly below it.
+func (p *page) bestVsRest(st *SizeTests, methods []string) {
+	top, topAcc := "", -1.0
+	for _, c := range st.Contenders {
+		if contains(methods, c.Name) && c.Group.Test.Mean > topAcc {
+			top, topAcc = c.Name, c.Group.Test.Mean
+		}
+	}
+	if top == "" || len(methods) < 2 {
+		return
+	}
+	var below, tied []string
+	for _, m := range methods {
+		if m == top {
+			continue
+		}
+		t, ok := st.Vs(top, m)
+		switch {
+		case !ok:
+		case t.Significant && t.Diff > 0:
+			below = append(below, fmt.Sprintf("%s (%s)", m, testText(t)))
+		default:
+			tied = append(tied, m)
+		}
+	}
+	line := fmt.Sprintf("- Highest test accuracy: %s (%s).", top, pctText(topAcc))
+	if len(below) > 0 {
+		line += fmt.Sprintf(" Significantly below it: %s.", strings.Join(below, "; "))
+	}
+	if len(tied) > 0 {
+		line += fmt.Sprintf(" Not distinguishable from it (inconclusive, not equal): %s.", strings.Join(tied, ", "))
+	}
+	p.line("%s", line)
+}
+
+// pretraining states, at every data size, whether full fine-tuning of the
+// base model beats the same architecture trained from scratch, and
+// whether the base model ranks labels better than the majority class
+// with no training at all.
+func (p *page) pretraining(k TaskKey) {
+	var parts []string
+	var zs *PairTest
+	for _, st := range p.t.Tests {
+		if st.TaskKey != k {
+			continue
+		}
+		if t, ok := st.Vs("full", trial.Scratch); ok {
+			verdict := "not distinguishable"
+			if t.Significant {
+				verdict = map[bool]string{true: "full ahead", false: "scratch ahead"}[t.Diff > 0]
+			}
+			parts = append(parts, fmt.Sprintf("%s examples: %s (%s)", sizeCell(st.DataSize), verdict, testText(t)))
+		}
+		if t, ok := st.Vs(trial.ZeroShot, Majority); ok && zs == nil {
+			zs = &t
+		}
+	}
+	if len(parts) > 0 {
+		p.line("- Does pre-training matter? Full fine-tuning of the base model against the same architecture from a random initialisation with the same budget: %s.", strings.Join(parts, "; "))
+	}
+	if zs != nil {
+		verdict := "not distinguishable from"
+		if zs.Significant {
+			verdict = map[bool]string{true: "above", false: "below"}[zs.Diff > 0]
+		}
+		p.line("- Zero-shot, the base model with no training, is %s the majority class (%s, %s).", verdict, pctText(zs.AccA), testText(*zs))
+	}
+}
+
+func majorityAcc(st *SizeTests) float64 {
+	for _, t := range st.Tests {
+		if t.B.Name == Majority {
+			return t.AccB
+		}
+	}
+	return -1
+}
+
+func pctText(acc float64) string { return fmt.Sprintf("%.1f%%", 100*acc) }
+
+// cappedEval says when evaluation was capped by max_eval, empty when every
+// split was scored whole.
+func (p *page) cappedEval() string {
+	var caps []string
+	for _, n := range p.t.MaxEval {
+		if n > 0 {
+			caps = append(caps, thousands(float64(n)))
+		}
+	}
+	if len(caps) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Evaluation was capped (max_eval) at the first %s validation and test examples of each split: the tests above see only those, and a smaller test set resolves only larger differences.", strings.Join(caps, " / "))
+}
+
+// pairedTests is the section listing every paired test.
+func (p *page) pairedTests() error {
+	p.line("## 2. Paired tests")
+	p.line("")
+	if p.numTests() == 0 {
+		p.skipped("no per-example outcomes to pair.")
+		return nil
+	}
+	p.line("At every task and data size, each method at the configuration chosen on validation, the scratch and zero-shot controls and the majority class, against each other, paired on the test examples both were scored on. "+
+		"With one seed on each side the test is McNemar's exact test; otherwise a paired t-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy, with Welch–Satterthwaite degrees of freedom, so that an advantage one seed does not repeat is not called significant. "+
+		"The interval is the 95%% t interval of the difference. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
+	p.line("")
+	header := []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "p", "p (Holm)", "significant"}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
+	for _, st := range p.t.Tests {
+		if len(st.Tests) == 0 && len(st.Skipped) == 0 {
+			continue
+		}
+		p.line("### %s, %s", p.nm.name(st.TaskKey), p.sizeText(st.Task, st.DataSize))
+		p.line("")
+		var rows [][]string
+		for _, t := range st.Tests {
+			sig := "no"
+			if t.Significant {
+				sig = "**yes**"
+			}
+			rows = append(rows, []string{t.A.Name, t.B.Name, fmt.Sprintf("%.1f", 100*t.AccA), fmt.Sprintf("%.1f", 100*t.AccB),
+				fmt.Sprintf("%+.1f", 100*t.Diff), fmt.Sprintf("[%.1f, %.1f]", 100*t.Lo, 100*t.Hi),
+				fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, pCell(t.P), pCell(t.Holm), sig})
+		}
+		if len(rows) > 0 {
+			if err := p.table(header, rows, align); err != nil {
+				return err
+			}
+		}
+		for _, s := range st.Skipped {
+			p.line("Not tested: %s.", s)
+			p.line("")
+		}
+	}
+	p.line("A only / B only: examples that A's seeds get right more often than B's, and the reverse (McNemar's discordant pairs for one seed each).")
+	p.line("")
+	return nil
+}
