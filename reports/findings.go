@@ -9,10 +9,17 @@ import (
 	"github.com/peftbench/peftbench/trial"
 )
 
+// interval is the comparison's 95% interval in points, clipped to the
+// differences accuracy allows: with two seeds whose accuracies disagree,
+// the t interval (one degree of freedom) can reach past ±100.
+func interval(c stats.Comparison) string {
+	return fmt.Sprintf("[%.1f, %.1f]", 100*max(c.Lo, -1), 100*min(c.Hi, 1))
+}
+
 // diffCell writes a difference in accuracy points with its interval:
 // "+9.8 [6.1, 13.5]".
 func diffCell(c stats.Comparison) string {
-	return fmt.Sprintf("%+.1f [%.1f, %.1f]", 100*c.Diff, 100*c.Lo, 100*c.Hi)
+	return fmt.Sprintf("%+.1f %s", 100*c.Diff, interval(c))
 }
 
 // testText is a test in a sentence: "+9.8 points [6.1, 13.5], p = 2.0e-05"
@@ -22,7 +29,7 @@ func testText(t PairTest) string {
 	if !strings.HasPrefix(p, "<") {
 		p = "= " + p
 	}
-	return fmt.Sprintf("%+.1f points [%.1f, %.1f], p %s", 100*t.Diff, 100*t.Lo, 100*t.Hi, p)
+	return fmt.Sprintf("%+.1f points %s, p %s", 100*t.Diff, interval(t.Comparison), p)
 }
 
 func (p *page) numTests() int {
@@ -191,7 +198,7 @@ func (p *page) pairedTests() error {
 	}
 	p.line("At every task and data size, each method at the configuration chosen on validation, the scratch and zero-shot controls and the majority class, against each other, paired on the test examples both were scored on. "+
 		"With one seed on each side the test is McNemar's exact test; otherwise a paired t-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy, with Welch–Satterthwaite degrees of freedom, so that an advantage one seed does not repeat is not called significant. "+
-		"The interval is the 95%% t interval of the difference. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
+		"The interval is the 95%% t interval of the difference, clipped to ±100 points. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
 	p.line("")
 	header := []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "p", "p (Holm)", "significant"}
 	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
@@ -208,7 +215,7 @@ func (p *page) pairedTests() error {
 				sig = "**yes**"
 			}
 			rows = append(rows, []string{t.A.Name, t.B.Name, fmt.Sprintf("%.1f", 100*t.AccA), fmt.Sprintf("%.1f", 100*t.AccB),
-				fmt.Sprintf("%+.1f", 100*t.Diff), fmt.Sprintf("[%.1f, %.1f]", 100*t.Lo, 100*t.Hi),
+				fmt.Sprintf("%+.1f", 100*t.Diff), interval(t.Comparison),
 				fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, pCell(t.P), pCell(t.Holm), sig})
 		}
 		if len(rows) > 0 {
