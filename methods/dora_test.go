@@ -137,3 +137,90 @@ func maxAbs(x []float64) float64 {
 	}
 	return m
 }
+
+// DoRA's output on hand-computed cases, in the notation of Liu et al.
+// (2024) and HF PEFT: with W₀ [out, in], A [r, in], B [out, r] and
+// V = W₀ + (alpha/r)·B·A, the adapted weight is m ⊙ V/‖V‖_c, where ‖V‖_c
+// holds one L2 norm per output: of each row of V in this layout (HF's
+// weight.norm(p=2, dim=1)), a column of this package's [in, out]. For rows of
+// inputs, y = (m/‖V‖_c) ∘ (x·Vᵀ) + b: the bias is not rescaled. As in
+// TestLoRAOutputByHand, the test writes the paper's matrices and stores
+// their transposes. The first case is square with row norms (5, 3) and
+// column norms (3, 5), so a norm over the wrong axis, or of W₀ instead of
+// V, gives other numbers. Dropout is set but off in an inference pass.
+// After merging, the plain layer must give the same outputs.
+func TestDoRAOutputByHand(t *testing.T) {
+	for _, tc := range []struct {
+		layer    string
+		rank     int
+		alpha    float64
+		x        [][]float64 // [n, in]
+		w0, a, b [][]float64 // the paper's layout: [out, in], [r, in], [out, r]
+		mag      []float64   // m [out]
+		bias     []float64
+		want     [][]float64
+	}{{
+		// alpha/r = 2: V = [[3, 0], [0, 1]] + 2·[[0, 2], [0, 1]] = [[3, 4],
+		// [0, 3]], row norms (5, 3), m/‖V‖ = (1, 2). x·Vᵀ = (7, 3), (2, −3).
+		layer: "h.0.attn.q", rank: 1, alpha: 2,
+		x:    [][]float64{{1, 1}, {2, -1}},
+		w0:   [][]float64{{3, 0}, {0, 1}},
+		a:    [][]float64{{0, 1}},
+		b:    [][]float64{{2}, {1}},
+		mag:  []float64{5, 6},
+		bias: []float64{1, -1},
+		want: [][]float64{{8, 5}, {3, -7}},
+	}, {
+		// alpha/r = 1: V = W₀ + [[1, 1], [−1, −1], [2, 2]] = [[0, 2],
+		// [3, 4], [6, −8]], row norms (2, 5, 10), m/‖V‖ = (2, 1, 2).
+		// x·Vᵀ = (0, 3, 6), (−2, −1, 14).
+		layer: "h.1.mlp.fc", rank: 1, alpha: 1,
+		x:    [][]float64{{1, 0}, {1, -1}},
+		w0:   [][]float64{{-1, 1}, {4, 5}, {4, -10}},
+		a:    [][]float64{{1, 1}},
+		b:    [][]float64{{1}, {-1}, {2}},
+		mag:  []float64{4, 5, 20},
+		bias: []float64{0, 1, 0},
+		want: [][]float64{{0, 4, 12}, {-4, 0, 28}},
+	}} {
+		t.Run(tc.layer, func(t *testing.T) {
+			scale := tc.alpha / float64(tc.rank)
+			v := matMul(tc.b, tc.a)
+			for i := range v {
+				for j := range v[i] {
+					v[i][j] = tc.w0[i][j] + scale*v[i][j]
+				}
+			}
+			ref := matMul(tc.x, transpose(v))
+			for j, row := range v { // output j
+				norm := 0.0
+				for _, vji := range row {
+					norm += vji * vji
+				}
+				norm = math.Sqrt(norm)
+				for i := range ref {
+					ref[i][j] = tc.mag[j]/norm*ref[i][j] + tc.bias[j]
+				}
+			}
+			checkRows(t, "the formula on the hand-computed case", ref, tc.want)
+
+			base := newBase(t, tiny, tensor.Float64)
+			m := base.Model
+			a := attach(t, base, "dora", map[string]any{"targets": tc.layer, "rank": tc.rank, "alpha": tc.alpha, "dropout": 0.5})
+			setRows(t, weight(t, m, a, tc.layer+".weight"), transpose(tc.w0)...)
+			setRows(t, weight(t, m, a, tc.layer+".bias"), tc.bias)
+			setRows(t, weight(t, m, a, tc.layer+".lora_A"), transpose(tc.a)...)
+			setRows(t, weight(t, m, a, tc.layer+".lora_B"), transpose(tc.b)...)
+			setRows(t, weight(t, m, a, tc.layer+".lora_magnitude_vector"), tc.mag)
+			checkRows(t, "DoRA's output", throughLinear(t, m, tc.layer, tc.x, a.Hooks...), tc.want)
+
+			if err := a.Merger.Merge(); err != nil {
+				t.Fatal(err)
+			}
+			checkRows(t, "the merged layer's output", throughLinear(t, m, tc.layer, tc.x), tc.want)
+			if err := a.Merger.Unmerge(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

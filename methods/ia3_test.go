@@ -119,3 +119,99 @@ func TestIA3Placement(t *testing.T) {
 		})
 	}
 }
+
+// IA3's output on hand-computed cases (Liu et al., 2022, section 3.3):
+// keys and values are rescaled after their projection, bias included,
+// k' = l_k ⊙ (x·W_k + b_k) and v' = l_v ⊙ (x·W_v + b_v), and the MLP's
+// activation before its second layer, (l_ff ⊙ x)·W_proj + b_proj. Weights
+// here are in this package's layout, [in, out] with y = x·W + b. Each
+// layer gets scales of its own, so scales read from the wrong layer, k's
+// scales on v, or a scale on the input where the output is meant (or the
+// reverse) give other numbers. The layers IA3 leaves alone (q, o and fc,
+// whose output is the activation before GELU) must come out as x·W + b.
+// After merging, the plain layers must give the same outputs.
+func TestIA3OutputByHand(t *testing.T) {
+	x2 := [][]float64{{1, 1}, {0, 1}}
+	cases := []struct {
+		layer string
+		x     [][]float64
+		w     [][]float64 // [in, out]; nil: the model's own
+		bias  []float64
+		scale []float64 // l; nil for a layer IA3 leaves alone
+		input bool      // l scales the input (ff), not the output
+		want  [][]float64
+	}{
+		// x·W + b = (2, 3), (1, 1).
+		{layer: "h.0.attn.k", x: x2, w: [][]float64{{1, 2}, {0, 1}}, bias: []float64{1, 0}, scale: []float64{2, -1},
+			want: [][]float64{{4, -3}, {2, -1}}},
+		// x·W + b = (1, 1.5), (1, 0.5).
+		{layer: "h.0.attn.v", x: x2, w: [][]float64{{0, 1}, {1, 0}}, bias: []float64{0, 0.5}, scale: []float64{3, 0.5},
+			want: [][]float64{{3, 0.75}, {3, 0.25}}},
+		// x·W + b = (1, 1), (0, 1).
+		{layer: "h.1.attn.k", x: x2, w: [][]float64{{1, 0}, {0, 1}}, bias: []float64{0, 0}, scale: []float64{-2, 4},
+			want: [][]float64{{-2, 4}, {0, 4}}},
+		// l ⊙ x = (1, 1, −2), (2, 0, 2).
+		{layer: "h.0.mlp.proj", x: [][]float64{{1, 2, -1}, {2, 0, 1}}, w: [][]float64{{1, 0}, {0, 1}, {1, 1}},
+			bias: []float64{0.5, 0.5}, scale: []float64{1, 0.5, 2}, input: true,
+			want: [][]float64{{-0.5, -0.5}, {4.5, 2.5}}},
+		// l ⊙ x = (0.5, 0, 3), (1, 0, −3).
+		{layer: "h.1.mlp.proj", x: [][]float64{{1, 2, -1}, {2, 0, 1}}, w: [][]float64{{1, 0}, {0, 1}, {1, 1}},
+			bias: []float64{0, 0}, scale: []float64{0.5, 0, -3}, input: true,
+			want: [][]float64{{3.5, 3}, {-2, -3}}},
+		{layer: "h.0.attn.q", x: x2},
+		{layer: "h.1.attn.o", x: x2},
+		{layer: "h.0.mlp.fc", x: x2},
+	}
+	base := newBase(t, tiny, tensor.Float64)
+	m := base.Model
+	a := attach(t, base, "ia3", nil)
+	for _, tc := range cases {
+		if tc.w != nil {
+			setRows(t, weight(t, m, a, tc.layer+".weight"), tc.w...)
+			setRows(t, weight(t, m, a, tc.layer+".bias"), tc.bias)
+		}
+		if tc.scale != nil {
+			setRows(t, weight(t, m, a, tc.layer+".ia3_l"), tc.scale)
+		}
+	}
+	// The formula, from the weights as set.
+	for i, tc := range cases {
+		w, b := m.Param(tc.layer+".weight"), nn.Float64s(m.Param(tc.layer+".bias").Value)
+		x := tc.x
+		if tc.input {
+			x = make([][]float64, len(tc.x))
+			for r, row := range tc.x {
+				x[r] = make([]float64, len(row))
+				for c := range row {
+					x[r][c] = tc.scale[c] * row[c]
+				}
+			}
+		}
+		y := matMul(x, rowsOf(w, w.Value.Shape()[1]))
+		for r := range y {
+			for c := range y[r] {
+				y[r][c] += b[c]
+				if tc.scale != nil && !tc.input {
+					y[r][c] *= tc.scale[c]
+				}
+			}
+		}
+		if tc.want == nil {
+			cases[i].want = y
+		} else {
+			checkRows(t, tc.layer+": the formula on the hand-computed case", y, tc.want)
+		}
+	}
+	for _, tc := range cases {
+		checkRows(t, tc.layer+": IA3's output", throughLinear(t, m, tc.layer, tc.x, a.Hooks...), tc.want)
+	}
+	if err := a.Merger.Merge(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		checkRows(t, tc.layer+": the merged layer's output", throughLinear(t, m, tc.layer, tc.x), tc.want)
+	}
+	if err := a.Merger.Unmerge(); err != nil {
+		t.Fatal(err)
+	}
+}

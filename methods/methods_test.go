@@ -341,3 +341,123 @@ func containsStr(s, sub string) bool {
 	}
 	return false
 }
+
+// tiny is a model small enough to check a method's output by hand: d_model
+// 2 with one head, d_ff 3 (so mlp.fc is 2→3 and mlp.proj 3→2), two blocks.
+var tiny = model.Config{Vocab: 3, Context: 4, DModel: 2, Layers: 2, Heads: 1, DFF: 3}
+
+// weight returns the attached method's weight with the given name, or
+// else the model's.
+func weight(t *testing.T, m *model.Model, a *Attached, name string) *nn.Param {
+	t.Helper()
+	for _, p := range a.Own {
+		if p.Name == name {
+			return p
+		}
+	}
+	if p := m.Param(name); p != nil {
+		return p
+	}
+	t.Fatalf("no weight %q", name)
+	return nil
+}
+
+// setRows overwrites a parameter with the given rows (one row for a
+// vector), checking that they fill its shape.
+func setRows(t *testing.T, p *nn.Param, rows ...[]float64) {
+	t.Helper()
+	var flat []float64
+	for _, r := range rows {
+		flat = append(flat, r...)
+	}
+	s := p.Value.Shape()
+	if len(flat) != p.Size() || (len(s) == 2 && len(rows) != s[0]) {
+		t.Fatalf("%s is %v: cannot hold %v", p.Name, s, rows)
+	}
+	setAll(p, flat)
+}
+
+// transpose returns the transpose of a matrix given by its rows.
+func transpose(m [][]float64) [][]float64 {
+	out := make([][]float64, len(m[0]))
+	for j := range out {
+		out[j] = make([]float64, len(m))
+		for i := range m {
+			out[j][i] = m[i][j]
+		}
+	}
+	return out
+}
+
+// matMul is the plain product of two matrices given by their rows.
+func matMul(a, b [][]float64) [][]float64 {
+	out := make([][]float64, len(a))
+	for i := range a {
+		out[i] = make([]float64, len(b[0]))
+		for k := range b {
+			for j := range b[0] {
+				out[i][j] += a[i][k] * b[k][j]
+			}
+		}
+	}
+	return out
+}
+
+// throughLinear passes the rows of x through the named linear layer of m in
+// an inference graph, with the hooks applied where the model applies them:
+// input hooks, then x·W + b (weights are stored [in, out]), then output
+// hooks.
+func throughLinear(t *testing.T, m *model.Model, name string, x [][]float64, hooks ...model.Hook) [][]float64 {
+	t.Helper()
+	dt := m.Params[0].Value.Dtype()
+	g := nn.NewGraph(dt)
+	xp := nn.NewParam("x", dt, len(x), len(x[0]))
+	setRows(t, xp, x...)
+	c := &model.Ctx{Graph: g, Config: m.Config, B: 1, T: len(x), N: len(x)}
+	xn := g.Param(xp)
+	var err error
+	for _, h := range hooks {
+		if lh, ok := h.(model.LinearInputHook); ok {
+			if xn, err = lh.HookLinearInput(c, name, xn); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	y, err := nn.Linear(xn, g.Param(m.Param(name+".weight")), g.Param(m.Param(name+".bias")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hooks {
+		if lh, ok := h.(model.LinearHook); ok {
+			if y, err = lh.HookLinear(c, name, xn, y); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p, err := nn.Compile(g, nil, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	v, cols := nn.Float64s(p.Value(y)), y.Shape()[1]
+	out := make([][]float64, len(x))
+	for i := range out {
+		out[i] = v[i*cols : (i+1)*cols]
+	}
+	return out
+}
+
+// checkRows fails unless got and want agree to rounding.
+func checkRows(t *testing.T, what string, got, want [][]float64) {
+	t.Helper()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = len(got[i]) == len(want[i]) && maxDiff(got[i], want[i]) <= 1e-12*(1+maxAbs(want[i]))
+	}
+	if !ok {
+		t.Errorf("%s:\n got %v\nwant %v", what, got, want)
+	}
+}

@@ -1,6 +1,8 @@
 package methods
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -157,4 +159,176 @@ func TestPrefixDominates(t *testing.T) {
 	if d := maxDiff(plain, tokenLogits(t, m, ids1, a.Hooks...)); d < 1e-6 {
 		t.Fatalf("the dominant prefix moves the logits by only %.3g", d)
 	}
+}
+
+// Prefix tuning's output on hand-chosen weights, through the whole model.
+// In every layer each query attends to L learned key and value rows of
+// that layer's own besides its causal past (Li & Liang, 2021, in the deep
+// form of P-tuning v2): with the layer's q, k and v rows,
+//
+//	o_t = Σ_j softmax_j(q_t·κ_j/√d_head)·ν_j,  κ = [P_k; k_0 … k_t], ν = [P_v; v_0 … v_t].
+//
+// The model is set so that this is all a block does: embeddings are zero
+// and ln_1's gain is zero, so every position enters layer i's attention as
+// ln_1's bias a_i whatever came before; W_o is the identity and the MLP
+// gives zero (ln_2 all zero, fc zero, GELU(0) = 0), so block i adds exactly
+// its attention output to the residual stream and Hidden[i] = o⁰ + … + oⁱ.
+// Each layer's prefix differs, and keys from values, so the prefix of the
+// wrong layer, or keys and values swapped, give other numbers. With
+// projection the prefix is P = tanh(E·W_fc + b_fc)·W_head + b_head, one
+// head per layer and per key or value (HF PEFT's prefix_projection).
+func TestPrefixOutputByHand(t *testing.T) {
+	const L = 2
+	// Per layer: ln_1's bias, then W_q, W_k, W_v ([in, out]: q = a·W_q).
+	// Layer 0: q = (1, 1), k = (1, 0), v = (0, 1); layer 1: q = (0, 2),
+	// k = (1, 0), v = (3, −1).
+	blocks := []struct {
+		a          []float64
+		wq, wk, wv [][]float64
+	}{
+		{[]float64{1, 0}, [][]float64{{1, 1}, {0, 0}}, [][]float64{{1, 0}, {0, 1}}, [][]float64{{0, 1}, {0, 0}}},
+		{[]float64{0, 1}, [][]float64{{0, 0}, {0, 2}}, [][]float64{{0, 0}, {1, 0}}, [][]float64{{0, 0}, {3, -1}}},
+	}
+	// The stored prefix, per layer: keys and values [L, d].
+	storedK := [][][]float64{{{2, 0}, {0, -1}}, {{0, 1}, {1, 1}}}
+	storedV := [][][]float64{{{1, 0}, {2, 2}}, {{-1, 0}, {0, 4}}}
+	// The projection: E [L, d], W_fc [d, hidden], b_fc, and per layer the
+	// key and value heads [hidden, d] with their biases.
+	emb := [][]float64{{1, 0}, {0, 1}}
+	fcW, fcB := [][]float64{{0.5, 0}, {0, -1}}, []float64{0, 0.5}
+	headW := [][][]float64{{{2, 0}, {0, 1}}, {{0, 1}, {1, 0}}, {{1, 1}, {0, 0}}, {{1, 0}, {0, 3}}} // key 0, value 0, key 1, value 1
+	headB := [][]float64{{0, 0}, {1, 0}, {0, 1}, {0, -1}}
+
+	for _, projection := range []bool{false, true} {
+		t.Run(fmt.Sprintf("projection=%v", projection), func(t *testing.T) {
+			base := newBase(t, tiny, tensor.Float64)
+			m := base.Model
+			for _, p := range m.Params {
+				setAll(p, make([]float64, p.Size()))
+			}
+			for i, b := range blocks {
+				h := fmt.Sprintf("h.%d.", i)
+				setRows(t, m.Param(h+"ln_1.bias"), b.a)
+				setRows(t, m.Param(h+"attn.q.weight"), b.wq...)
+				setRows(t, m.Param(h+"attn.k.weight"), b.wk...)
+				setRows(t, m.Param(h+"attn.v.weight"), b.wv...)
+				setRows(t, m.Param(h+"attn.o.weight"), []float64{1, 0}, []float64{0, 1})
+			}
+			raw := map[string]any{"length": L}
+			if projection {
+				raw["projection"], raw["hidden"] = true, 2
+			}
+			a := attach(t, base, "prefix", raw)
+
+			pk, pv := storedK, storedV
+			if !projection {
+				for i := range blocks {
+					setRows(t, weight(t, m, a, fmt.Sprintf("prefix.h.%d.key", i)), storedK[i]...)
+					setRows(t, weight(t, m, a, fmt.Sprintf("prefix.h.%d.value", i)), storedV[i]...)
+				}
+			} else {
+				setRows(t, weight(t, m, a, "prefix.embedding"), emb...)
+				setRows(t, weight(t, m, a, "prefix.mlp.fc.weight"), fcW...)
+				setRows(t, weight(t, m, a, "prefix.mlp.fc.bias"), fcB)
+				hid := matMul(emb, fcW)
+				for r := range hid {
+					for c := range hid[r] {
+						hid[r][c] = math.Tanh(hid[r][c] + fcB[c])
+					}
+				}
+				pk, pv = nil, nil
+				for i := range blocks {
+					for j, kv := range []string{"key", "value"} {
+						w, b := headW[2*i+j], headB[2*i+j]
+						setRows(t, weight(t, m, a, fmt.Sprintf("prefix.h.%d.%s.weight", i, kv)), w...)
+						setRows(t, weight(t, m, a, fmt.Sprintf("prefix.h.%d.%s.bias", i, kv)), b)
+						p := matMul(hid, w)
+						for r := range p {
+							for c := range p[r] {
+								p[r][c] += b[c]
+							}
+						}
+						if kv == "key" {
+							pk = append(pk, p)
+						} else {
+							pv = append(pv, p)
+						}
+					}
+				}
+			}
+
+			// The formula, layer by layer, summed as the residual stream sums.
+			const B, T = 2, 2
+			scale := 1 / math.Sqrt(float64(tiny.DModel/tiny.Heads))
+			var want [][][]float64 // per layer, rows b·T+t
+			sum := make([][]float64, T)
+			for i, blk := range blocks {
+				q := matMul([][]float64{blk.a}, blk.wq)[0]
+				k := matMul([][]float64{blk.a}, blk.wk)[0]
+				v := matMul([][]float64{blk.a}, blk.wv)[0]
+				var rows [][]float64
+				for pos := range T {
+					keys, vals := append([][]float64{}, pk[i]...), append([][]float64{}, pv[i]...)
+					for range pos + 1 { // every position so far has the same k and v
+						keys, vals = append(keys, k), append(vals, v)
+					}
+					o := attend(q, keys, vals, scale)
+					if sum[pos] == nil {
+						sum[pos] = make([]float64, len(o))
+					}
+					for c := range o {
+						sum[pos][c] += o[c]
+					}
+					rows = append(rows, append([]float64(nil), sum[pos]...))
+				}
+				want = append(want, append(rows, rows...)) // both sequences alike
+			}
+
+			g := nn.NewGraph(tensor.Float64)
+			f, err := m.Build(g, B, T, a.Hooks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := nn.Compile(g, nil, f.Hidden...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+			for i, h := range f.Hidden {
+				var got [][]float64
+				for v := nn.Float64s(p.Value(h)); len(v) > 0; v = v[tiny.DModel:] {
+					got = append(got, v[:tiny.DModel])
+				}
+				checkRows(t, fmt.Sprintf("hidden state after block %d", i), got, want[i])
+			}
+		})
+	}
+}
+
+// attend is one query's attention output: the softmax of its scaled
+// scores against keys, weighting values.
+func attend(q []float64, keys, vals [][]float64, scale float64) []float64 {
+	scores := make([]float64, len(keys))
+	top := math.Inf(-1)
+	for j, k := range keys {
+		for c := range q {
+			scores[j] += q[c] * k[c] * scale
+		}
+		top = math.Max(top, scores[j])
+	}
+	total := 0.0
+	for j := range scores {
+		scores[j] = math.Exp(scores[j] - top)
+		total += scores[j]
+	}
+	out := make([]float64, len(vals[0]))
+	for j, v := range vals {
+		for c := range out {
+			out[c] += scores[j] / total * v[c]
+		}
+	}
+	return out
 }

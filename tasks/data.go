@@ -97,6 +97,12 @@ func parseJSONLine(file string, line int, b []byte, need []string) (record, erro
 	if _, err := dec.Token(); err != io.EOF {
 		return record{}, errorf(file, line, "", "invalid JSON: more than one value on the line")
 	}
+	// encoding/json quietly turns invalid UTF-8 into U+FFFD, so a Latin-1
+	// or binary file would load as text full of replacement characters.
+	// The check is on the raw bytes, and names the field when it can.
+	if !utf8.Valid(b) {
+		return record{}, badUTF8(file, line, b, need)
+	}
 	rec := record{line: line, fields: make(map[string]string, len(need))}
 	for _, f := range need {
 		v, ok := obj[f]
@@ -115,6 +121,41 @@ func parseJSONLine(file string, line int, b []byte, need []string) (record, erro
 		}
 	}
 	return rec, nil
+}
+
+// badUTF8 reports a JSONL line that is not valid UTF-8. It names the first
+// field (those the task uses first, then the others by name) whose raw value
+// holds an invalid byte; when the byte is in a key instead, it gives the
+// byte's column. b is a line that decoded to a JSON object.
+func badUTF8(file string, line int, b []byte, need []string) error {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(b, &raw) == nil {
+		keys := make([]string, 0, len(raw))
+		for k := range raw {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range append(append([]string(nil), need...), keys...) {
+			if v, ok := raw[k]; ok && !utf8.Valid(v) {
+				return errorf(file, line, k, "not valid UTF-8 (byte 0x%02x)", v[invalidAt(v)])
+			}
+		}
+	}
+	at := invalidAt(b)
+	return errorf(file, line, "", "not valid UTF-8 (byte 0x%02x at column %d)", b[at], at+1)
+}
+
+// invalidAt is the offset of the first byte of b that does not start a
+// valid UTF-8 sequence; b must not be valid UTF-8.
+func invalidAt(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return 0
 }
 
 func clip(s string, n int) string {

@@ -24,6 +24,11 @@ func FuzzLoadJSONL(f *testing.F) {
 			}
 			return
 		}
+		// encoding/json would turn invalid UTF-8 into U+FFFD; the reader
+		// must refuse such a line instead.
+		if !utf8.Valid(data) {
+			t.Fatalf("accepted input that is not valid UTF-8: %q", data)
+		}
 		checkRecords(t, recs, bytes.Count(data, []byte("\n"))+1)
 	})
 }

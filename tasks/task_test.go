@@ -320,6 +320,18 @@ labels:
 		{"empty text", map[string]string{
 			"test.jsonl": `{"text": "  ", "label": "pos"}`,
 		}, `tasks: {dir}/test.jsonl:1: field "text": empty text`},
+		{"JSONL text not UTF-8", map[string]string{ // Latin-1 "café"
+			"test.jsonl": `{"text": "ok", "label": "pos"}` + "\n" + "{\"text\": \"caf\xe9\", \"label\": \"pos\"}\n",
+		}, `tasks: {dir}/test.jsonl:2: field "text": not valid UTF-8 (byte 0xe9)`},
+		{"JSONL label not UTF-8", map[string]string{
+			"test.jsonl": "{\"text\": \"ok\", \"label\": \"p\xffs\"}\n",
+		}, `tasks: {dir}/test.jsonl:1: field "label": not valid UTF-8 (byte 0xff)`},
+		{"JSONL unused field not UTF-8", map[string]string{
+			"test.jsonl": "{\"note\": [\"\xc3\"], \"text\": \"ok\", \"label\": \"pos\"}\n",
+		}, `tasks: {dir}/test.jsonl:1: field "note": not valid UTF-8 (byte 0xc3)`},
+		{"JSONL key not UTF-8", map[string]string{
+			"test.jsonl": "{\"text\": \"ok\", \"label\": \"pos\", \"n\xe9\": 1}\n",
+		}, `tasks: {dir}/test.jsonl:1: not valid UTF-8 (byte 0xe9 at column 34)`},
 		{"not an object", map[string]string{
 			"test.jsonl": `["text", "pos"]`,
 		}, `tasks: {dir}/test.jsonl:1: want a JSON object per line, got "[\"text\", \"pos\"]"`},
@@ -384,6 +396,10 @@ labels:
 			"task.yaml": strings.Replace(goodYAML, "test.jsonl", "test.csv", 1),
 			"test.csv":  "label,text\npos,fine\n\nneg,\"two\nlines\"\nfoo,bar\n",
 		}, `tasks: {dir}/test.csv:6: field "label": unknown label "foo"`},
+		{"CSV text not UTF-8", map[string]string{
+			"task.yaml": strings.Replace(goodYAML, "test.jsonl", "test.csv", 1),
+			"test.csv":  "text,label\nfine,pos\ncaf\xe9,neg\n",
+		}, `tasks: {dir}/test.csv:3: field "text": not valid UTF-8`},
 		{"CSV missing column", map[string]string{
 			"task.yaml": strings.Replace(goodYAML, "test.jsonl", "test.csv", 1),
 			"test.csv":  "text,class\nfine,pos\n",

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/model/tokenizer"
 	"github.com/peftbench/peftbench/tasks"
@@ -158,25 +160,41 @@ func TestTrialDeterministic(t *testing.T) {
 
 func TestTrialFailuresAreResults(t *testing.T) {
 	base := tinyBase(t)
-	cases := map[string]trial.Spec{
-		"missing task":   teaSpec(base, "full", nil),
-		"unknown method": teaSpec(base, "lorax", nil),
-		"bad rank":       teaSpec(base, "lora", map[string]any{"rank": 0}),
-		"diverging lr":   teaSpec(base, "full", nil),
+	// Each failure's error must say what went wrong: the substrings a
+	// reader would look for, and a pattern where the details may vary.
+	cases := map[string]struct {
+		spec trial.Spec
+		want []string
+		re   string
+	}{
+		"missing task":   {spec: teaSpec(base, "full", nil), want: []string{"tasks/examples/gone.yaml", "no such file"}},
+		"unknown method": {spec: teaSpec(base, "lorax", nil), want: append([]string{`unknown method "lorax"`}, methods.Names()...)},
+		"bad rank":       {spec: teaSpec(base, "lora", map[string]any{"rank": 0}), want: []string{"lora", `field "rank"`, "0 is outside"}},
+		// Which check trips first, the loss or the gradient norm, and
+		// whether as NaN or infinity, may vary; the step must be named.
+		"diverging lr": {spec: teaSpec(base, "full", nil), re: `train: step \d+: .*(loss|gradient norm) is (NaN|[+-]Inf)`},
 	}
-	s := cases["missing task"]
-	s.Task = "../../tasks/examples/gone.yaml"
-	cases["missing task"] = s
-	s = cases["diverging lr"]
-	s.Train.LR = 1e30
-	cases["diverging lr"] = s
-	for name, spec := range cases {
+	c := cases["missing task"]
+	c.spec.Task = "../../tasks/examples/gone.yaml"
+	cases["missing task"] = c
+	c = cases["diverging lr"]
+	c.spec.Train.LR = 1e30
+	cases["diverging lr"] = c
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := Trial(spec, quiet)
+			r := Trial(tc.spec, quiet)
 			if r.Status != trial.Failed || r.Error == "" {
 				t.Fatalf("status %s, error %q", r.Status, r.Error)
 			}
 			t.Log(r.Error)
+			for _, w := range tc.want {
+				if !strings.Contains(r.Error, w) {
+					t.Errorf("error %q does not mention %q", r.Error, w)
+				}
+			}
+			if tc.re != "" && !regexp.MustCompile(tc.re).MatchString(r.Error) {
+				t.Errorf("error %q does not match %q", r.Error, tc.re)
+			}
 			dir := t.TempDir()
 			if err := r.Write(dir); err != nil {
 				t.Fatal(err)
