@@ -8,7 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/peftbench/peftbench/internal/machine"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/sweep"
+	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/run"
 	"github.com/spf13/cobra"
@@ -100,8 +104,11 @@ func trialCmd() *cobra.Command {
 		Long: `Run one trial in this process: fine-tune, select on validation where the
 spec says so, evaluate on test, and write OUT/trials/<id>.json atomically.
 Sweeps start one of these per trial; it is also the way to rerun a single
-trial by hand from the "spec" of a result file. Exits non-zero when the
-trial failed (the failed result is still written).`,
+trial by hand from the "spec" of a result file. A spec's task_hash and
+model_hash (content hashes a sweep records) must match the task's and the
+model's files as they are now, or the trial fails without running: its
+result would be filed under data it was not trained on. Exits non-zero
+when the trial failed (the failed result is still written).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var data []byte
@@ -149,5 +156,33 @@ func runTrial(spec trial.Spec) (r *trial.Result) {
 			r.Log = log[max(0, len(log)-20):]
 		}
 	}()
+	if err := checkContent(spec); err != nil {
+		return &trial.Result{ID: spec.ID(), Status: trial.Failed, Spec: spec, Env: machine.Describe(nn.BLAS()), Error: err.Error()}
+	}
 	return run.Trial(spec, logf)
+}
+
+// checkContent compares the content hashes a spec was planned with to the
+// task's and the model's files now (a spec without them is not checked).
+func checkContent(spec trial.Spec) error {
+	for _, c := range []struct {
+		what, name, field, want string
+		hash                    func(string) (string, error)
+	}{
+		{"task", spec.Task, "task_hash", spec.TaskHash, tasks.ContentHash},
+		{"model", spec.Model, "model_hash", spec.ModelHash, model.ContentHash},
+	} {
+		if c.want == "" {
+			continue
+		}
+		got, err := c.hash(c.name)
+		if err != nil {
+			return err
+		}
+		if got != c.want {
+			return fmt.Errorf("%s %s has changed since this trial was planned (its files hash to %s, the spec's %s is %s): rerun the sweep, which plans new trials for the new files, or remove %s from the spec to run this one on them",
+				c.what, c.name, got, c.field, c.want, c.field)
+		}
+	}
+	return nil
 }

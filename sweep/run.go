@@ -44,7 +44,9 @@ type Summary struct {
 const logLines = 20
 
 // Run executes the trials not yet done, Workers child processes at a time.
-// Every result, even of a child that crashed, ends up in Out/trials.
+// Every result, even of a child that crashed, ends up in Out/trials. It
+// holds Out's lock (LockDir) throughout, and fails at once when another
+// sweep holds it.
 func Run(trials []trial.Spec, opt Options) (*Summary, error) {
 	if opt.Workers < 1 {
 		opt.Workers = 1
@@ -58,6 +60,11 @@ func Run(trials []trial.Spec, opt Options) (*Summary, error) {
 		}
 		trials = mine
 	}
+	lock, err := LockDir(opt.Out, opt.Shard, opt.Shards)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	sum := &Summary{Total: len(trials)}
 	var pending []trial.Spec
 	for _, t := range trials {
@@ -75,9 +82,6 @@ func Run(trials []trial.Spec, opt Options) (*Summary, error) {
 	}
 	if len(pending) == 0 {
 		return sum, nil
-	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return nil, err
 	}
 	progress := opt.Progress
 	if progress == nil {

@@ -14,7 +14,13 @@ import (
 // The test binary doubles as a fake trial command: with FAKE_TRIAL set it
 // reads a spec, and by its seed succeeds, fails with a result, crashes
 // without one, or prints and exits cleanly without one.
+//
+// With HOLD_SWEEP_LOCK set to a folder it takes that folder's sweep lock,
+// says "locked" and waits to be killed (TestKilledHolderLeavesNoLock).
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("HOLD_SWEEP_LOCK"); dir != "" {
+		holdLock(dir)
+	}
 	if os.Getenv("FAKE_TRIAL") == "" {
 		os.Exit(m.Run())
 	}

@@ -33,6 +33,11 @@ type Spec struct {
 	// both unless the spec says otherwise.
 	Controls []string
 	lines    map[string]int
+	// sizeLines holds the line of each of DataSizes.
+	sizeLines []int
+	// taskHash and modelHash hold the content hash of each task and model,
+	// taken once when Parse checks them; Trials puts them in every trial.
+	taskHash, modelHash map[string]string
 }
 
 // MethodGrid is one method's axes: hyper-parameter (or "lr") → values.
@@ -68,6 +73,9 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("sweep: %s: expected a mapping of fields", file)
 	}
+	if err := duplicateKey(file, &doc, ""); err != nil {
+		return nil, err
+	}
 	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0}, Controls: []string{trial.ZeroShot, trial.Scratch},
 		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}}
 	root := doc.Content[0]
@@ -87,6 +95,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 			s.Seeds, err = intList(v, false)
 		case "data_sizes":
 			s.DataSizes, err = intList(v, true)
+			s.sizeLines = itemLines(v)
 		case "train":
 			err = s.parseTrain(v)
 		case "methods":
@@ -149,6 +158,18 @@ func intList(v *yaml.Node, allowAll bool) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// itemLines is the line of each item of a value or list.
+func itemLines(v *yaml.Node) []int {
+	if v.Kind != yaml.SequenceNode {
+		return []int{v.Line}
+	}
+	lines := make([]int, len(v.Content))
+	for i, it := range v.Content {
+		lines[i] = it.Line
+	}
+	return lines
 }
 
 func (s *Spec) parseTrain(v *yaml.Node) error {
@@ -230,27 +251,63 @@ func (s *Spec) parseMethods(v *yaml.Node) error {
 	return nil
 }
 
-// check validates names and every grid point against its method.
+// check validates names and every grid point against its method, checks
+// every data size against each task's training split, and takes the
+// content hash of each task and model.
 func (s *Spec) check() error {
 	var bases []*model.Base
+	s.modelHash = map[string]string{}
 	for _, name := range s.Models {
 		b, err := model.LoadBase(name)
+		if err == nil {
+			s.modelHash[name], err = model.ContentHash(name)
+		}
 		if err != nil {
 			return specError(s.File, s.lines["models"], "models", "%v", err)
 		}
 		bases = append(bases, b)
 	}
+	s.taskHash = map[string]string{}
+	trainSize := map[string]int{}
 	for _, t := range s.Tasks {
-		if _, err := tasks.Load(t); err != nil {
+		task, err := tasks.Load(t)
+		if err == nil {
+			trainSize[t], err = task.SplitSize("train")
+		}
+		if err == nil {
+			s.taskHash[t], err = tasks.ContentHash(t)
+		}
+		if err != nil {
 			return specError(s.File, s.lines["tasks"], "tasks", "%v", err)
+		}
+	}
+	// A size larger than a training split would fail only when its trial
+	// runs.
+	tooBig := func(n int) error {
+		for _, t := range s.Tasks {
+			if n > trainSize[t] {
+				return fmt.Errorf("data size %d exceeds the %s examples of %s's training split", n, thousands(trainSize[t]), t)
+			}
+		}
+		return nil
+	}
+	for i, n := range s.DataSizes {
+		if err := tooBig(n); err != nil {
+			line := s.lines["data_sizes"]
+			if i < len(s.sizeLines) {
+				line = s.sizeLines[i]
+			}
+			return specError(s.File, line, "data_sizes", "%v", err)
 		}
 	}
 	for _, g := range s.Methods {
 		m, _ := methods.Get(g.Method)
 		for _, point := range g.points() {
 			params, lr, size := split(point)
-			if _, ok := dataSize(size); size != nil && !ok {
+			if n, ok := dataSize(size); size != nil && !ok {
 				return specError(s.File, g.lines["data_size"], "methods."+g.Method+".data_size", "%v is not a positive integer or all", size)
+			} else if err := tooBig(n); err != nil {
+				return specError(s.File, g.lines["data_size"], "methods."+g.Method+".data_size", "%v", err)
 			}
 			if lr != nil {
 				if f, ok := toFloat(lr); !ok || !(f > 0) {
@@ -280,6 +337,15 @@ func (s *Spec) check() error {
 		}
 	}
 	return nil
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // points is the cartesian product of the grid's axes, keys in sorted
@@ -354,7 +420,9 @@ func controls(v *yaml.Node) ([]string, error) {
 // one trial per model and task (it trains nothing, so seeds and sizes do
 // not apply); scratch gets full fine-tuning's budget: the learning rates
 // and data sizes of the spec's full grid, or full's defaults and the
-// shared sizes.
+// shared sizes. Every trial carries the content hashes of its task and
+// model, taken once when Parse checked them, so a trial's id changes when
+// the task's data or the model's files do.
 func (s *Spec) Trials() []trial.Spec {
 	var out []trial.Spec
 	seen := map[string]bool{}
@@ -372,8 +440,9 @@ func (s *Spec) Trials() []trial.Spec {
 			for _, c := range s.Controls {
 				switch c {
 				case trial.ZeroShot:
-					add(trial.Spec{Model: mdl, Task: task, Method: c, MethodParams: map[string]any{},
-						Train: trial.Settings{Batch: s.Train.Batch, MaxEval: s.Train.MaxEval}})
+					add(trial.Spec{Model: mdl, Task: task, Method: c, Name: c, MethodParams: map[string]any{},
+						Train:    trial.Settings{Batch: s.Train.Batch, MaxEval: s.Train.MaxEval},
+						TaskHash: s.hash(&s.taskHash, task, tasks.ContentHash), ModelHash: s.hash(&s.modelHash, mdl, model.ContentHash)})
 				case trial.Scratch:
 					g := MethodGrid{Method: c, Axes: map[string][]any{}}
 					for _, full := range s.Methods {
@@ -396,6 +465,7 @@ func (s *Spec) Trials() []trial.Spec {
 // expand adds the trials of one method grid on one model and task.
 func (s *Spec) expand(mdl, task string, g MethodGrid, add func(trial.Spec)) {
 	m, _ := methods.Get(g.Method)
+	taskHash, modelHash := s.hash(&s.taskHash, task, tasks.ContentHash), s.hash(&s.modelHash, mdl, model.ContentHash)
 	for _, point := range g.points() {
 		params, lr, size := split(point)
 		vals, _ := methods.Resolve(m, params)
@@ -410,11 +480,48 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, add func(trial.Spec)) {
 		}
 		for _, n := range sizes {
 			for _, seed := range s.Seeds {
-				add(trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method,
-					MethodParams: map[string]any(vals), Seed: seed, Train: settings})
+				add(trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: g.name(point),
+					MethodParams: map[string]any(vals), Seed: seed, Train: settings,
+					TaskHash: taskHash, ModelHash: modelHash})
 			}
 		}
 	}
+}
+
+// name is the spec's name for a grid point: the method and each axis that
+// takes more than one value in the grid (data sizes aside, which the
+// check keys on by themselves), "lora rank=4". A value the spec or a
+// default changes under that name is then a change of the configuration,
+// not a new one.
+func (g MethodGrid) name(point map[string]any) string {
+	var keys []string
+	for k, vals := range g.Axes {
+		if len(vals) > 1 && k != "data_size" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	name := g.Method
+	for _, k := range keys {
+		name += " " + k + "=" + trial.FormatParam(point[k])
+	}
+	return name
+}
+
+// hash returns the content hash of a task or model, as taken by check. A
+// name check did not see (a Spec built or changed by hand) is hashed now
+// and remembered; one that cannot be read gets no hash, and its trials
+// fail when they load it.
+func (s *Spec) hash(cache *map[string]string, name string, content func(string) (string, error)) string {
+	if h, ok := (*cache)[name]; ok {
+		return h
+	}
+	if *cache == nil {
+		*cache = map[string]string{}
+	}
+	h, _ := content(name)
+	(*cache)[name] = h
+	return h
 }
 
 func toFloat(x any) (float64, bool) {

@@ -1,11 +1,17 @@
 package sweep
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 )
 
@@ -109,6 +115,107 @@ func TestExpandPerMethodGrids(t *testing.T) {
 	}
 }
 
+func TestDataSizesUpToTheSplit(t *testing.T) {
+	// The whole split, by number or as all, is fine.
+	if _, err := Parse("ok.yaml", []byte("tasks: [topic]\ndata_sizes: [1204, all]\nmethods:\n  ia3: {data_size: 1204}\n  bitfit:\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := thousands(1234567); got != "1,234,567" {
+		t.Fatalf("thousands: %s", got)
+	}
+	for n, want := range map[int]string{0: "0", 12: "12", 999: "999", 1000: "1,000", 3500: "3,500", 100000: "100,000"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %s", n, got)
+		}
+	}
+}
+
+// A trial's id covers its task's data and its model's files: editing a
+// user task's data gives new ids, so a resumed sweep does not keep results
+// of the old data.
+func TestTrialIDsCoverTheData(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"tea.yaml", "tea-train.jsonl", "tea-validation.csv", "tea-test.jsonl"} {
+		b, err := os.ReadFile(filepath.Join("..", "tasks", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yml := filepath.Join(dir, "tea.yaml")
+	spec := fmt.Sprintf("tasks: [%q, spam]\ndata_sizes: [4, all]\nseeds: [1, 2]\nmethods:\n  bitfit:\n  lora: {rank: [1, 2]}\n", yml)
+	expand := func() (tea, spam []string) {
+		t.Helper()
+		s, err := Parse("s.yaml", []byte(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		teaHash, err := tasks.ContentHash(yml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		modelHash, err := model.ContentHash("tiny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range s.Trials() {
+			if tr.ModelHash != modelHash || (tr.Task == yml) != (tr.TaskHash == teaHash) || tr.TaskHash == "" {
+				t.Fatalf("%s: task hash %q, model hash %q; want %s's %s and tiny's %s", tr.Label(), tr.TaskHash, tr.ModelHash, tr.Task, teaHash, modelHash)
+			}
+			if tr.Task == yml {
+				tea = append(tea, tr.ID())
+			} else {
+				spam = append(spam, tr.ID())
+			}
+		}
+		return tea, spam
+	}
+	tea, spam := expand()
+	if len(tea) != 2*3*2+1+2*2 { // (bitfit + 2 ranks) × 2 sizes × 2 seeds, zero-shot, scratch
+		t.Fatalf("%d tea trials", len(tea))
+	}
+	// Unchanged data: the same ids.
+	tea2, spam2 := expand()
+	if !cmp.Equal(tea, tea2) || !cmp.Equal(spam, spam2) {
+		t.Fatal("expanding twice changed the ids")
+	}
+	// One edited line of training data: every tea trial is new, spam's
+	// are not.
+	train := filepath.Join(dir, "tea-train.jsonl")
+	b, err := os.ReadFile(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), "fragrant", "fragrant and hot", 1)
+	if edited == string(b) {
+		t.Fatal("no line to edit")
+	}
+	if err := os.WriteFile(train, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tea3, spam3 := expand()
+	if !cmp.Equal(spam, spam3) {
+		t.Fatal("editing tea changed spam's ids")
+	}
+	old := map[string]bool{}
+	for _, id := range tea {
+		old[id] = true
+	}
+	for _, id := range tea3 {
+		if old[id] {
+			t.Fatalf("trial %s kept its id after its data changed", id)
+		}
+	}
+	// The hashes travel with the spec to the trial process.
+	tr := trial.Spec{Task: yml, TaskHash: "x"}
+	js, _ := json.Marshal(tr)
+	if !strings.Contains(string(js), `"task_hash":"x"`) {
+		t.Fatalf("spec JSON %s", js)
+	}
+}
+
 func TestBadSpecsNameFileLineAndField(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
@@ -126,6 +233,25 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 		{"missing methods", "tasks: [spam]\n", `field "methods": required`},
 		{"bad method data size", "tasks: [spam]\nmethods:\n  ia3: {data_size: [8, none]}\n", `bad.yaml:3: field "methods.ia3.data_size"`},
 		{"bad train field", "tasks: [spam]\ntrain: {epochs: 0}\nmethods: {full: {}}\n", `bad.yaml:2: field "train.epochs"`},
+		// A key given twice: YAML keeps the last value (or, for a method,
+		// runs both grids), which is never what its author meant.
+		{"seeds twice", "tasks: [spam]\nseeds: [1]\nmethods: {full: {}}\nseeds: [2]\n", `bad.yaml:4: field "seeds": duplicate key (first at line 2)`},
+		{"rank twice in a flow mapping", "tasks: [spam]\nmethods:\n  lora: {rank: 4, rank: 8}\n", `bad.yaml:3: field "methods.lora.rank": duplicate key (first at line 3)`},
+		{"rank twice in a block", "tasks: [spam]\nmethods:\n  lora:\n    rank: 4\n    alpha: 8\n    rank: [8, 16]\n", `bad.yaml:6: field "methods.lora.rank": duplicate key (first at line 4)`},
+		{"a method twice", "tasks: [spam]\nmethods:\n  lora: {rank: 4}\n  full: {}\n  lora: {rank: 8}\n", `bad.yaml:5: field "methods.lora": duplicate key (first at line 3)`},
+		{"a train setting twice", "tasks: [spam]\ntrain:\n  epochs: 2\n  batch: 8\n  epochs: 3\nmethods: {full: {}}\n", `bad.yaml:5: field "train.epochs": duplicate key (first at line 3)`},
+		{"a quoted key twice", "tasks: [spam]\nmethods: {full: {lr: 1e-4, \"lr\": 3e-4}}\n", `bad.yaml:2: field "methods.full.lr": duplicate key (first at line 2)`},
+		{"twice before any other error", "tasks: [nope]\nmethods: {full: {}}\nmethods: {lorax: {}}\n", `bad.yaml:3: field "methods": duplicate key (first at line 2)`},
+		// Data sizes above a task's training split are caught before any
+		// trial runs, with the split's size.
+		{"data size above the split", "tasks: [sentiment]\ndata_sizes: [64, 5000]\nmethods: {full: {}}\n",
+			`bad.yaml:2: field "data_sizes": data size 5000 exceeds the 3,500 examples of sentiment's training split`},
+		{"data size above the smaller split", "tasks: [spam, topic]\ndata_sizes:\n  - 64\n  - all\n  - 2000\nmethods: {full: {}}\n",
+			`bad.yaml:5: field "data_sizes": data size 2000 exceeds the 1,204 examples of topic's training split`},
+		{"method data size above the split", "tasks: [spam]\nmethods:\n  ia3: {data_size: [16, 100000]}\n",
+			`bad.yaml:3: field "methods.ia3.data_size": data size 100000 exceeds the 4,346 examples of spam's training split`},
+		{"full's data size, which scratch shares", "tasks: [topic]\nmethods:\n  full:\n    lr: 1e-4\n    data_size: 1205\n",
+			`bad.yaml:5: field "methods.full.data_size": data size 1205 exceeds the 1,204 examples of topic's training split`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -137,5 +263,33 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A trial's name is its method and the grid axes with more than one value,
+// data sizes aside: what the check matches a run to its baseline by.
+func TestTrialNames(t *testing.T) {
+	s, err := Parse("good.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]map[string]bool{}
+	for _, tr := range s.Trials() {
+		if names[tr.Method] == nil {
+			names[tr.Method] = map[string]bool{}
+		}
+		names[tr.Method][tr.Name] = true
+	}
+	want := map[string]map[string]bool{
+		"lora":     {"lora rank=1": true, "lora rank=4": true, "lora rank=16": true},
+		"prompt":   {"prompt length=4": true, "prompt length=8": true},
+		"full":     {"full lr=0.0001": true, "full lr=0.0003": true},
+		"bitfit":   {"bitfit": true},
+		"ia3":      {"ia3": true},
+		"scratch":  {"scratch lr=0.0001": true, "scratch lr=0.0003": true},
+		"zeroshot": {"zeroshot": true},
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Fatalf("names (-want +got):\n%s", diff)
 	}
 }

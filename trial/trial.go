@@ -24,6 +24,22 @@ type Spec struct {
 	MethodParams map[string]any `json:"method_params"` // resolved: every hyper-parameter
 	Seed         int            `json:"seed"`
 	Train        Settings       `json:"train"`
+	// TaskHash and ModelHash are content hashes of the task (its config
+	// and data files: tasks.ContentHash) and of the base model (config,
+	// weights and tokenizer: model.ContentHash), filled when a sweep is
+	// expanded. Being part of the spec they are part of the id, so editing
+	// a task's data or overwriting a checkpoint gives new trials rather
+	// than resuming stale results; a trial process checks them against
+	// what it loads. Empty (and then left out of the JSON, keeping the
+	// ids of specs written before them) means not checked.
+	TaskHash  string `json:"task_hash,omitempty"`
+	ModelHash string `json:"model_hash,omitempty"`
+	// Name is the sweep spec's name for the configuration: the method and
+	// the grid axes that take more than one value in the spec ("lora
+	// rank=4"). The regression check matches a run to its baseline by it,
+	// so a hyper-parameter changed under the same name is reported as a
+	// change. It labels and is not part of the id.
+	Name string `json:"name,omitempty"`
 }
 
 // Settings are the training and evaluation settings of a trial.
@@ -42,8 +58,12 @@ type Settings struct {
 }
 
 // ID is the hex SHA-256 of the spec's canonical JSON (Go's encoder sorts
-// map keys), shortened to 16 characters.
+// map keys), shortened to 16 characters. It covers the content hashes
+// (TaskHash, ModelHash) when the spec has them, so it names what the trial
+// trains on, not only where that lives. Name is left out: one trial
+// under two names is still one trial.
 func (s Spec) ID() string {
+	s.Name = ""
 	b, err := json.Marshal(s)
 	if err != nil {
 		panic(fmt.Sprintf("trial: spec does not encode: %v", err))

@@ -1,6 +1,9 @@
 package trial
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,6 +26,36 @@ func TestIDIsAContentHash(t *testing.T) {
 	c.Seed = 2
 	if a.ID() == c.ID() || len(a.ID()) != 16 {
 		t.Fatalf("ids %s and %s", a.ID(), c.ID())
+	}
+}
+
+func TestIDCoversContentHashes(t *testing.T) {
+	a := Spec{Model: "tiny", Task: "tea.yaml", Method: "lora", MethodParams: map[string]any{"rank": 4}, Seed: 1}
+	// A spec without content hashes encodes (and so hashes) as specs did
+	// before they existed: results written then keep their ids.
+	old := `{"model":"tiny","task":"tea.yaml","data_size":0,"method":"lora","method_params":{"rank":4},"seed":1,` +
+		`"train":{"lr":0,"epochs":0,"batch":0,"weight_decay":0,"warmup_frac":0,"select":false,"max_eval":0}}`
+	if sum := sha256.Sum256([]byte(old)); a.ID() != hex.EncodeToString(sum[:8]) {
+		b, _ := json.Marshal(a)
+		t.Fatalf("a spec without hashes encodes as\n%s\nnot as before\n%s", b, old)
+	}
+	ids := map[string]string{a.ID(): "no hashes"}
+	for name, s := range map[string]Spec{
+		"task hash":        {Model: "tiny", Task: "tea.yaml", Method: "lora", MethodParams: map[string]any{"rank": 4}, Seed: 1, TaskHash: "0123456789abcdef"},
+		"other task hash":  {Model: "tiny", Task: "tea.yaml", Method: "lora", MethodParams: map[string]any{"rank": 4}, Seed: 1, TaskHash: "0123456789abcdee"},
+		"model hash":       {Model: "tiny", Task: "tea.yaml", Method: "lora", MethodParams: map[string]any{"rank": 4}, Seed: 1, ModelHash: "0123456789abcdef"},
+		"other model hash": {Model: "tiny", Task: "tea.yaml", Method: "lora", MethodParams: map[string]any{"rank": 4}, Seed: 1, ModelHash: "0123456789abcdee"},
+	} {
+		if prev, dup := ids[s.ID()]; dup {
+			t.Fatalf("%s and %s give the same id", name, prev)
+		}
+		ids[s.ID()] = name
+		// The hashes survive the JSON round trip of harness trial SPEC.json.
+		b, _ := json.Marshal(s)
+		var back Spec
+		if err := json.Unmarshal(b, &back); err != nil || back.ID() != s.ID() {
+			t.Fatalf("%s: round trip %s: %v", name, b, err)
+		}
 	}
 }
 
@@ -83,5 +116,38 @@ func TestIndexRanges(t *testing.T) {
 	o.Correct = "1x1"
 	if _, err := o.Positions(); err == nil {
 		t.Fatal("a bad outcome character was accepted")
+	}
+}
+
+// Results scored on different examples pair on the examples all saw.
+func TestAlignPairsSharedExamples(t *testing.T) {
+	seq := func(first, n int, right func(int) bool) Outcomes {
+		idx, r := make([]int, n), make([]bool, n)
+		for i := range idx {
+			idx[i], r[i] = first+i, right(first+i)
+		}
+		return NewOutcomes("test", idx, r)
+	}
+	even := seq(0, 100, func(i int) bool { return i%2 == 0 })
+	all := seq(0, 60, func(int) bool { return true })
+	late := seq(50, 20, func(int) bool { return false })
+	got, err := Align([][]Outcomes{{even}, {all, late}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Shared: positions 50-59, in order.
+	want := [][][]bool{
+		{{true, false, true, false, true, false, true, false, true, false}},
+		{{true, true, true, true, true, true, true, true, true, true}, make([]bool, 10)},
+	}
+	if !cmp.Equal(got, want) {
+		t.Fatalf("aligned %v", got)
+	}
+	far := seq(500, 10, func(int) bool { return true })
+	if _, err := Align([][]Outcomes{{even}, {far}}); err == nil {
+		t.Fatal("disjoint examples were paired")
+	}
+	if _, err := Align([][]Outcomes{{even}, nil}); err == nil {
+		t.Fatal("a side without outcomes was paired")
 	}
 }
