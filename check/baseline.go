@@ -1,9 +1,12 @@
 // Package check guards a sweep against regressions. A baseline records,
-// for every configuration of a reference sweep (everything in a trial's
-// spec but its seed), the test accuracy over seeds, the training
+// for every configuration of a reference sweep (model, task, the spec's
+// name for the configuration and data size), what it was run with, each
+// seed's per-example test outcomes and final training loss, the
 // throughput and the peak memory; Compare sets a new sweep's results
-// against it with tolerances derived from the seed spread, and the report
-// says what moved and what regressed. The check reads result files only.
+// against it: a changed setup under the same name, a paired per-example
+// drop in accuracy (package stats), a higher final loss, slower training,
+// more memory or a failed trial is a regression. The check reads result
+// files only.
 package check
 
 import (
@@ -23,7 +26,7 @@ import (
 )
 
 // Format names the baseline file layout; ReadBaseline refuses others.
-const Format = "peftbench-baseline/1"
+const Format = "peftbench-baseline/2"
 
 // Throughput bases: what a configuration's throughput is measured in.
 const (
@@ -34,45 +37,110 @@ const (
 	Raw = "raw"
 )
 
-// Key identifies a configuration: everything in a trial's spec but its
-// seed. Trials of one configuration differ only in seed.
+// Key identifies a configuration as the user means it: the model, the
+// task, the sweep spec's name for the configuration (trial.Spec.Name) and
+// the data size. Trials of one configuration differ only in seed; what
+// else they were run with is their Setup, so a changed default or spec
+// value shows as a change of the same configuration.
 type Key struct {
-	Model  string `json:"model"`
-	Task   string `json:"task"`
-	Method string `json:"method"`
-	// MethodParams are the resolved hyper-parameters, normalised to what
-	// JSON decodes (numbers are float64) so equal values compare equal.
-	MethodParams map[string]any `json:"method_params"`
-	DataSize     int            `json:"data_size"`
-	// Train holds lr, epochs, batch and max_eval, and the other training
-	// settings, which are part of the configuration too.
-	Train trial.Settings `json:"train"`
+	Model    string `json:"model"`
+	Task     string `json:"task"`
+	Name     string `json:"name"`
+	DataSize int    `json:"data_size"`
 }
 
-// KeyOf is the configuration of a trial's spec.
+// KeyOf is the configuration of a trial's spec. A spec without a name
+// (written by hand, or before names) is named by its method and resolved
+// hyper-parameters.
 func KeyOf(s trial.Spec) Key {
-	return Key{Model: s.Model, Task: s.Task, Method: s.Method, MethodParams: normalParams(s.MethodParams),
-		DataSize: s.DataSize, Train: s.Train}
+	name := s.Name
+	if name == "" {
+		name = s.Method
+		if len(s.MethodParams) > 0 {
+			name += " " + canonical(normalParams(s.MethodParams))
+		}
+	}
+	return Key{Model: s.Model, Task: s.Task, Name: name, DataSize: s.DataSize}
 }
 
-// String is the key's canonical JSON (map keys sorted): equal
-// configurations give equal strings.
-func (k Key) String() string {
-	k.MethodParams = normalParams(k.MethodParams)
-	b, err := json.Marshal(k)
+// String is the key's canonical JSON: equal configurations give equal
+// strings.
+func (k Key) String() string { return canonical(k) }
+
+func canonical(v any) string {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprintf("%s/%s/%s %v n=%d %+v", k.Model, k.Task, k.Method, k.MethodParams, k.DataSize, k.Train)
+		return fmt.Sprint(v)
 	}
 	return string(b)
 }
 
-// ParamsJSON is the canonical JSON of the method's hyper-parameters.
-func (k Key) ParamsJSON() string {
-	b, err := json.Marshal(normalParams(k.MethodParams))
-	if err != nil {
-		return fmt.Sprint(k.MethodParams)
+// Setup is what a configuration's trials were run with beyond their key:
+// the method, every resolved hyper-parameter, the training settings and
+// the content hashes of the task's data and the base model.
+type Setup struct {
+	Method string `json:"method"`
+	// MethodParams are normalised to what JSON decodes (numbers are
+	// float64) so equal values compare equal.
+	MethodParams map[string]any `json:"method_params"`
+	Train        trial.Settings `json:"train"`
+	TaskHash     string         `json:"task_hash,omitempty"`
+	ModelHash    string         `json:"model_hash,omitempty"`
+}
+
+func setupOf(s trial.Spec) Setup {
+	return Setup{Method: s.Method, MethodParams: normalParams(s.MethodParams), Train: s.Train, TaskHash: s.TaskHash, ModelHash: s.ModelHash}
+}
+
+// Changes lists what differs from old to s, one "field: old → new" each,
+// sorted by field; none when the setups agree.
+func (s Setup) Changes(old Setup) []string {
+	a, b := flatten(old), flatten(s)
+	var fields []string
+	for f := range a {
+		fields = append(fields, f)
 	}
-	return string(b)
+	for f := range b {
+		if _, ok := a[f]; !ok {
+			fields = append(fields, f)
+		}
+	}
+	sort.Strings(fields)
+	var out []string
+	for _, f := range fields {
+		if a[f] != b[f] {
+			out = append(out, fmt.Sprintf("%s: %s → %s", f, orNone(a[f]), orNone(b[f])))
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// flatten writes a setup as dotted field names and their JSON values.
+func flatten(s Setup) map[string]string {
+	var m map[string]any
+	if json.Unmarshal([]byte(canonical(s)), &m) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if obj, ok := v.(map[string]any); ok {
+			for k, x := range obj {
+				walk(strings.TrimPrefix(prefix+"."+k, "."), x)
+			}
+			return
+		}
+		out[prefix] = canonical(v)
+	}
+	walk("", m)
+	return out
 }
 
 // normalParams round-trips p through JSON, so that 8 and 8.0, or []string
@@ -122,9 +190,13 @@ type SeedResult struct {
 	Seed              int     `json:"seed"`
 	ID                string  `json:"id"`
 	TestAccuracy      float64 `json:"test_accuracy"`
+	TrainLoss         float64 `json:"train_loss"`
 	TokensPerSec      float64 `json:"tokens_per_sec"`
 	CalibrationGFLOPS float64 `json:"calibration_gflops,omitempty"`
 	PeakMemoryBytes   int64   `json:"peak_memory_bytes"`
+	// Outcomes are the per-example test outcomes (which examples were
+	// right), for paired comparisons; nil for results without them.
+	Outcomes *trial.Outcomes `json:"test_outcomes,omitempty"`
 }
 
 // Failure is one failed trial of a configuration.
@@ -137,12 +209,19 @@ type Failure struct {
 // Config is one configuration summarised over its seeds.
 type Config struct {
 	Key   Key          `json:"config"`
+	Setup Setup        `json:"setup"`
 	Seeds []SeedResult `json:"seeds"` // successful trials, by seed
 	// Failed lists the configuration's failed trials; they are left out
 	// of every statistic.
 	Failed []Failure `json:"failed,omitempty"`
 	// Accuracy is the test accuracy over the successful seeds.
 	Accuracy Stat `json:"accuracy"`
+	// TrainLoss is the mean final training loss (0 for a configuration
+	// that does not train).
+	TrainLoss float64 `json:"train_loss"`
+	// Mixed lists setups that differ from Setup among the configuration's
+	// trials (results of different sweeps in one folder).
+	Mixed []string `json:"mixed,omitempty"`
 	// TokensPerSec is the mean training throughput.
 	TokensPerSec float64 `json:"tokens_per_sec"`
 	// NormalizedThroughput is the mean of tokens/s ÷ calibration GFLOP/s,
@@ -234,9 +313,11 @@ func aggregate(results []Trial) ([]*Config, Meta) {
 		ks := k.String()
 		c, ok := byKey[ks]
 		if !ok {
-			c = &Config{Key: k}
+			c = &Config{Key: k, Setup: setupOf(t.Spec)}
 			byKey[ks] = c
 			configs = append(configs, c)
+		} else if ch := setupOf(t.Spec).Changes(c.Setup); len(ch) > 0 {
+			c.Mixed = append(c.Mixed, fmt.Sprintf("trial %s: %s", t.ID, strings.Join(ch, "; ")))
 		}
 		versions[codeVersion(t)] = true
 		machines[machineOf(t)] = true
@@ -245,8 +326,14 @@ func aggregate(results []Trial) ([]*Config, Meta) {
 			c.Failed = append(c.Failed, Failure{Seed: t.Spec.Seed, ID: t.ID, Error: t.Error})
 			continue
 		}
-		c.Seeds = append(c.Seeds, SeedResult{Seed: t.Spec.Seed, ID: t.ID, TestAccuracy: t.Metrics.TestAccuracy,
-			TokensPerSec: t.TokensPerSec, CalibrationGFLOPS: t.CalibrationGFLOPS, PeakMemoryBytes: t.PeakMemoryBytes})
+		sr := SeedResult{Seed: t.Spec.Seed, ID: t.ID, TestAccuracy: t.Metrics.TestAccuracy, TrainLoss: t.Metrics.TrainLoss,
+			TokensPerSec: t.TokensPerSec, CalibrationGFLOPS: t.CalibrationGFLOPS, PeakMemoryBytes: t.PeakMemoryBytes}
+		if o, ok := t.OutcomesOn("test"); ok {
+			// Which examples were right is what pairing needs; the answers
+			// stay in the result files.
+			sr.Outcomes = &trial.Outcomes{Split: o.Split, Index: o.Index, Correct: o.Correct}
+		}
+		c.Seeds = append(c.Seeds, sr)
 		if _, ok := t.NormalizedThroughput(); ok {
 			calibrated[c]++
 		}
@@ -262,9 +349,10 @@ func aggregate(results []Trial) ([]*Config, Meta) {
 			return c.Seeds[i].ID < c.Seeds[j].ID
 		})
 		sort.SliceStable(c.Failed, func(i, j int) bool { return c.Failed[i].Seed < c.Failed[j].Seed })
-		var acc, tps, norm, mem []float64
+		var acc, loss, tps, norm, mem []float64
 		for _, s := range c.Seeds {
 			acc = append(acc, s.TestAccuracy)
+			loss = append(loss, s.TrainLoss)
 			tps = append(tps, s.TokensPerSec)
 			mem = append(mem, float64(s.PeakMemoryBytes))
 			if s.CalibrationGFLOPS > 0 {
@@ -272,6 +360,7 @@ func aggregate(results []Trial) ([]*Config, Meta) {
 			}
 		}
 		c.Accuracy = summarize(acc)
+		c.TrainLoss = summarize(loss).Mean
 		c.TokensPerSec = summarize(tps).Mean
 		if len(c.Seeds) > 0 && calibrated[c] == len(c.Seeds) {
 			c.NormalizedThroughput = summarize(norm).Mean
@@ -323,26 +412,18 @@ func joinSet(set map[string]bool, sep string) string {
 	return strings.Join(xs, sep)
 }
 
-// keyLess orders configurations by model, task, method, data size (0,
-// meaning all, last), hyper-parameters, learning rate, then the rest.
+// keyLess orders configurations by model, task, name and data size (0,
+// meaning all, last).
 func keyLess(a, b Key) bool {
 	switch {
 	case a.Model != b.Model:
 		return a.Model < b.Model
 	case a.Task != b.Task:
 		return a.Task < b.Task
-	case a.Method != b.Method:
-		return a.Method < b.Method
-	case a.DataSize != b.DataSize:
-		return trial.SizeOrder(a.DataSize) < trial.SizeOrder(b.DataSize)
+	case a.Name != b.Name:
+		return a.Name < b.Name
 	}
-	if pa, pb := a.ParamsJSON(), b.ParamsJSON(); pa != pb {
-		return pa < pb
-	}
-	if a.Train.LR != b.Train.LR {
-		return a.Train.LR < b.Train.LR
-	}
-	return a.String() < b.String()
+	return trial.SizeOrder(a.DataSize) < trial.SizeOrder(b.DataSize)
 }
 
 // Write stores the baseline at path atomically, creating its directory.
@@ -391,11 +472,11 @@ func (b *Baseline) validate() error {
 	seen := map[string]int{}
 	for i := range b.Configs {
 		c := &b.Configs[i]
-		c.Key.MethodParams = normalParams(c.Key.MethodParams)
-		where := fmt.Sprintf("configs[%d] (%s/%s)", i, c.Key.Task, c.Key.Method)
+		c.Setup.MethodParams = normalParams(c.Setup.MethodParams)
+		where := fmt.Sprintf("configs[%d] (%s/%s)", i, c.Key.Task, c.Key.Name)
 		switch {
-		case c.Key.Task == "" || c.Key.Method == "":
-			return fmt.Errorf("configs[%d]: missing task or method", i)
+		case c.Key.Task == "" || c.Key.Name == "" || c.Setup.Method == "":
+			return fmt.Errorf("configs[%d]: missing task, name or method", i)
 		case c.Accuracy.N != len(c.Seeds):
 			return fmt.Errorf("%s: accuracy.n is %d but %d seeds are listed", where, c.Accuracy.N, len(c.Seeds))
 		case c.Accuracy.N == 0:

@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,25 +22,30 @@ var methodParams = map[string]map[string]any{
 
 var baseAcc = map[string]float64{"full": 0.80, "lora": 0.78, "prompt": 0.70}
 
-// seedOffset gives each configuration a small seed spread (sd 0.01), so
-// two standard errors of the difference (0.016 with n = 3) lie under the
-// default floor.
+var baseLoss = map[string]float64{"full": 0.2, "lora": 0.5, "prompt": 1.5}
+
+// testExamples is the size of the synthetic test split.
+const testExamples = 1000
+
+// seedOffset gives each configuration a small seed spread (±10 examples).
 var seedOffset = map[int]float64{1: 0.01, 2: -0.01, 3: 0}
 
-// synthetic is a sweep of one task, three methods and three seeds; edit,
-// when given, changes each trial before it is returned.
+// synthetic is a sweep of one task, three methods and three seeds, each
+// trial right on the first examples of the test split up to its accuracy;
+// edit, when given, changes each trial before it is returned.
 func synthetic(edit func(*Trial)) []Trial {
 	var out []Trial
 	for _, m := range []string{"full", "lora", "prompt"} {
 		for _, seed := range []int{1, 2, 3} {
-			spec := trial.Spec{Model: "tiny", Task: "sentiment", DataSize: 64, Method: m, MethodParams: methodParams[m], Seed: seed,
-				Train: trial.Settings{LR: 1e-3, Epochs: 3, Batch: 16, Select: true, MaxEval: 100}}
+			spec := trial.Spec{Model: "tiny", Task: "sentiment", DataSize: 64, Method: m, Name: m, MethodParams: methodParams[m], Seed: seed,
+				Train: trial.Settings{LR: 1e-3, Epochs: 3, Batch: 16, Select: true}}
 			r := &trial.Result{ID: spec.ID(), Status: trial.Success, Spec: spec,
-				Metrics:         trial.Metrics{TestAccuracy: baseAcc[m] + seedOffset[seed]},
+				Metrics:         trial.Metrics{TrainLoss: baseLoss[m]},
 				TokensPerSec:    1000 + 10*float64(seed),
 				PeakMemoryBytes: 200 << 20,
 				Env:             machine.Info{GitCommit: "0123456789abcdef", CPU: "test cpu", Cores: 2, BLAS: "gonum", GoVersion: "go1.26", OS: "linux/amd64"}}
 			t := Trial{Result: r}
+			setAcc(&t, baseAcc[m]+seedOffset[seed])
 			if edit != nil {
 				edit(&t)
 			}
@@ -47,6 +53,17 @@ func synthetic(edit func(*Trial)) []Trial {
 		}
 	}
 	return out
+}
+
+// setAcc makes a trial right on the first acc·testExamples test examples.
+func setAcc(t *Trial, acc float64) {
+	idx, right := make([]int, testExamples), make([]bool, testExamples)
+	k := int(math.Round(acc * testExamples))
+	for i := range idx {
+		idx[i], right[i] = i, i < k
+	}
+	t.Outcomes = []trial.Outcomes{trial.NewOutcomes("test", idx, right)}
+	t.Metrics.TestAccuracy = float64(k) / testExamples
 }
 
 // only applies f to the trials of one method.
@@ -66,14 +83,27 @@ func both(fs ...func(*Trial)) func(*Trial) {
 	}
 }
 
-func shiftAcc(d float64) func(*Trial) { return func(t *Trial) { t.Metrics.TestAccuracy += d } }
+func shiftAcc(d float64) func(*Trial) { return func(t *Trial) { setAcc(t, t.Metrics.TestAccuracy+d) } }
 
-// spread replaces the seed spread with a wide one (sd 0.08).
-func spread(t *Trial) {
-	t.Metrics.TestAccuracy = baseAcc[t.Spec.Method] + 8*seedOffset[t.Spec.Seed]
+// spread replaces the seed spread with a wide one (±80 examples).
+func spread(t *Trial) { setAcc(t, baseAcc[t.Spec.Method]+8*seedOffset[t.Spec.Seed]) }
+
+func flat(t *Trial) { setAcc(t, baseAcc[t.Spec.Method]) }
+
+func noOutcomes(t *Trial) { t.Outcomes = nil }
+
+func scaleLoss(f float64) func(*Trial) { return func(t *Trial) { t.Metrics.TrainLoss *= f } }
+
+func setParam(k string, v any) func(*Trial) {
+	return func(t *Trial) {
+		p := map[string]any{}
+		for a, b := range t.Spec.MethodParams {
+			p[a] = b
+		}
+		p[k] = v
+		t.Spec.MethodParams = p
+	}
 }
-
-func flat(t *Trial) { t.Metrics.TestAccuracy = baseAcc[t.Spec.Method] }
 
 func scaleTPS(f float64) func(*Trial) { return func(t *Trial) { t.TokensPerSec *= f } }
 
@@ -94,22 +124,37 @@ func TestCompare(t *testing.T) {
 		errHas    string
 	}{
 		{name: "unchanged rerun passes"},
-		{name: "accuracy drop beyond tolerance fails and names the method",
+		{name: "paired accuracy drop fails and names the configuration",
 			run:      only("lora", shiftAcc(-0.05)),
 			wantFail: true, want: map[string]string{"lora": "regression: accuracy"}, wantMoved: []string{"lora"},
-			errHas: "sentiment/lora (accuracy)"},
+			errHas: "sentiment/lora n=64 (accuracy)"},
 		{name: "drop within the seed noise passes",
-			base: spread, run: both(spread, only("lora", shiftAcc(-0.06)))},
-		{name: "drop below the floor passes with zero spread",
-			base: flat, run: both(flat, only("lora", shiftAcc(-0.015)))},
-		{name: "drop above the floor fails with zero spread",
-			base: flat, run: both(flat, only("prompt", shiftAcc(-0.025))),
+			base: spread, run: both(spread, only("lora", shiftAcc(-0.03)))},
+		{name: "a significant drop below the floor passes",
+			base: flat, run: both(flat, only("lora", shiftAcc(-0.008)))},
+		{name: "a significant drop above the floor fails",
+			base: flat, run: both(flat, only("prompt", shiftAcc(-0.015))),
 			wantFail: true, want: map[string]string{"prompt": "regression: accuracy"}, wantMoved: []string{"prompt"}},
-		{name: "a lower floor catches a small drop",
-			run: only("lora", shiftAcc(-0.018)), tol: func(t *Tolerances) { t.AccFloor = 0.01 },
+		{name: "without outcomes, means above the floor fail",
+			base: noOutcomes, run: both(noOutcomes, only("lora", shiftAcc(-0.05))),
 			wantFail: true, want: map[string]string{"lora": "regression: accuracy"}, wantMoved: []string{"lora"}},
 		{name: "accuracy gain moves but passes",
 			run: only("full", shiftAcc(0.1)), wantMoved: []string{"full"}},
+		{name: "final loss five times higher fails",
+			run:      only("lora", scaleLoss(5)),
+			wantFail: true, want: map[string]string{"lora": "regression: loss"}, wantMoved: []string{"lora"}},
+		{name: "final loss 20% higher passes",
+			run: scaleLoss(1.2)},
+		{name: "a changed hyper-parameter under the same name fails",
+			run:      only("lora", setParam("alpha", 16)),
+			wantFail: true, want: map[string]string{"lora": "regression: changed"}, wantMoved: []string{"lora"},
+			errHas: "sentiment/lora n=64 (changed)"},
+		{name: "a changed learning rate fails",
+			run:      only("full", func(t *Trial) { t.Spec.Train.LR = 1e-5 }),
+			wantFail: true, want: map[string]string{"full": "regression: changed"}, wantMoved: []string{"full"}},
+		{name: "changed task data fails",
+			run:      only("prompt", func(t *Trial) { t.Spec.TaskHash = "beef" }),
+			wantFail: true, want: map[string]string{"prompt": "regression: changed"}, wantMoved: []string{"prompt"}},
 		{name: "throughput falling 40% fails",
 			run:      only("prompt", scaleTPS(0.6)),
 			wantFail: true, want: map[string]string{"prompt": "regression: throughput"}, wantMoved: []string{"prompt"}},
@@ -135,7 +180,7 @@ func TestCompare(t *testing.T) {
 				}
 			},
 			wantFail: true, want: map[string]string{"prompt": "regression: failed"}, wantMoved: []string{"prompt"},
-			errHas: "sentiment/prompt (failed)"},
+			errHas: "sentiment/prompt n=64 (failed)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,18 +197,18 @@ func TestCompare(t *testing.T) {
 				t.Fatalf("%d rows, want 3", len(rep.Rows))
 			}
 			for _, row := range rep.Rows {
-				want := tc.want[row.Key.Method]
+				want := tc.want[row.Key.Name]
 				if want == "" {
 					want = "ok"
 				}
 				if got := row.Verdict(); got != want {
-					t.Errorf("%s: verdict %q, want %q (drop %.4f, tol %.4f, throughput ×%.2f, memory ×%.2f)",
-						row.Label, got, want, row.AccDrop, row.AccTol, row.ThroughputRatio, row.MemoryRatio)
+					t.Errorf("%s: verdict %q, want %q (drop %.4f, p %.3g, loss ×%.2f, throughput ×%.2f, memory ×%.2f, notes %v)",
+						row.Label, got, want, row.AccDrop, row.AccP, row.LossRatio, row.ThroughputRatio, row.MemoryRatio, row.Notes)
 				}
 			}
 			var moved []string
 			for _, row := range rep.Moved() {
-				moved = append(moved, row.Key.Method)
+				moved = append(moved, row.Key.Name)
 			}
 			if diff := cmp.Diff(tc.wantMoved, moved); diff != "" {
 				t.Errorf("moved rows (-want +got):\n%s", diff)
@@ -178,19 +223,32 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-func TestToleranceArithmetic(t *testing.T) {
-	b, err := NewBaseline(synthetic(spread))
+// The paired comparison is the run against the baseline over the shared
+// test examples, its p-value Holm-adjusted over the check's rows, and a
+// changed setup is listed field by field.
+func TestPairedArithmetic(t *testing.T) {
+	b, err := NewBaseline(synthetic(flat))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Compare(b, synthetic(both(spread, shiftAcc(-0.05))), DefaultTolerances())
-	row := rep.Rows[0]
-	// sd 0.08 on both sides, n = 3: 2·√(2·0.0064/3) = 0.1306.
-	if diff := row.AccNoise - 0.13064; diff > 1e-4 || diff < -1e-4 {
-		t.Errorf("noise %.5f, want 0.13064", row.AccNoise)
+	rep := Compare(b, synthetic(both(flat, only("lora", both(shiftAcc(-0.05), setParam("alpha", 16))))), DefaultTolerances())
+	row := rep.Rows[1]
+	c := row.Paired
+	// Every seed right on 780 examples in the baseline and 730 in the run:
+	// 50 examples flip, none the other way, with no seed variance.
+	if c == nil || c.N != testExamples || c.OnlyA != 0 || c.OnlyB != 50 || math.Abs(c.Diff+0.05) > 1e-12 || c.SeedsA != 3 {
+		t.Fatalf("paired %+v", c)
 	}
-	if row.AccTol != row.AccNoise || row.AccDrop < 0.0499 || row.AccDrop > 0.0501 {
-		t.Errorf("tol %.5f drop %.5f", row.AccTol, row.AccDrop)
+	// Three rows are paired; the two unchanged have p = 1, so Holm
+	// multiplies the smallest by 3.
+	if math.Abs(row.AccP-math.Min(1, 3*c.P)) > 1e-15 {
+		t.Errorf("Holm p %g from raw %g", row.AccP, c.P)
+	}
+	if diff := cmp.Diff([]string{"method_params.alpha: 8 → 16"}, row.Changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	if row.Verdict() != "regression: changed, accuracy" {
+		t.Errorf("verdict %q", row.Verdict())
 	}
 }
 
@@ -205,7 +263,7 @@ func TestMissingAndNew(t *testing.T) {
 		case "prompt":
 			continue // missing from the run
 		case "lora":
-			tr.Spec.MethodParams = map[string]any{"rank": 8, "alpha": 8.0} // a new configuration
+			tr.Spec.Name = "lora rank=8" // a new configuration
 		}
 		run = append(run, tr)
 	}
@@ -218,7 +276,7 @@ func TestMissingAndNew(t *testing.T) {
 			got[row.Label] = row.Status
 		}
 		want := map[string]Status{
-			"sentiment/full": OK, "sentiment/lora rank=4": Missing, "sentiment/lora rank=8": New, "sentiment/prompt": Missing,
+			"sentiment/full n=64": OK, "sentiment/lora n=64": Missing, "sentiment/lora rank=8 n=64": New, "sentiment/prompt n=64": Missing,
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("statuses (-want +got):\n%s", diff)
@@ -245,7 +303,7 @@ func TestRowsSortedStably(t *testing.T) {
 	for _, row := range Compare(b, run, DefaultTolerances()).Rows {
 		labels = append(labels, row.Label)
 	}
-	if diff := cmp.Diff([]string{"sentiment/full", "sentiment/lora", "sentiment/prompt"}, labels); diff != "" {
+	if diff := cmp.Diff([]string{"sentiment/full n=64", "sentiment/lora n=64", "sentiment/prompt n=64"}, labels); diff != "" {
 		t.Errorf("row order (-want +got):\n%s", diff)
 	}
 }
@@ -259,7 +317,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 		t.Fatalf("baseline: %d configs, %d trials, throughput %q, code %q", len(b.Configs), b.Trials, b.Throughput, b.CodeVersion)
 	}
 	lora := b.Configs[1]
-	if lora.Key.Method != "lora" || lora.Accuracy.N != 3 || lora.Accuracy.Mean < 0.7799 || lora.Accuracy.Mean > 0.7801 ||
+	if lora.Key.Name != "lora" || lora.Setup.Method != "lora" || lora.TrainLoss != 0.5 || lora.Seeds[0].Outcomes == nil || lora.Accuracy.N != 3 || lora.Accuracy.Mean < 0.7799 || lora.Accuracy.Mean > 0.7801 ||
 		lora.Accuracy.Std < 0.0099 || lora.Accuracy.Std > 0.0101 || lora.TokensPerSec != 1020 || lora.NormalizedThroughput != 1020/12.5 {
 		t.Fatalf("lora summary %+v", lora)
 	}
@@ -293,10 +351,11 @@ func TestReadBaselineErrors(t *testing.T) {
 		name, content, want string
 	}{
 		{"missing", "", "does not exist"},
-		{"syntax", "{\n  \"format\": \"peftbench-baseline/1\",\n  \"configs\": [\n}", "line 4"},
+		{"syntax", "{\n  \"format\": \"peftbench-baseline/2\",\n  \"configs\": [\n}", "line 4"},
 		{"no format", `{"configs": []}`, `no "format" field`},
 		{"other format", `{"format": "peftbench-baseline/9"}`, `format "peftbench-baseline/9"`},
-		{"empty", `{"format": "peftbench-baseline/1", "configs": []}`, "no configurations"},
+		{"empty", `{"format": "peftbench-baseline/2", "configs": []}`, "no configurations"},
+		{"old format", `{"format": "peftbench-baseline/1", "configs": []}`, "regenerate it"},
 		{"duplicate", string(dupJSON), "repeats the configuration"},
 	}
 	for _, tc := range tests {
@@ -375,16 +434,16 @@ func TestOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"sentiment/lora", "regression: accuracy", "0.780 ± 0.010 (n=3)", "FAIL", "raw tokens/s"} {
+	for _, want := range []string{"sentiment/lora n=64", "regression: accuracy", "0.780 ± 0.010 (n=3)", "-5.0 pts [", "0.5 → 0.5 (1.00×)", "FAIL", "raw tokens/s"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
 		}
 	}
-	if strings.Contains(s, "sentiment/full") {
+	if strings.Contains(s, "sentiment/full n=64") {
 		t.Errorf("table shows an unchanged configuration:\n%s", s)
 	}
 	md := string(rep.Markdown())
-	for _, want := range []string{"# Regression check: FAILED", "## Regressions", "**sentiment/lora**", "| sentiment/full | ok |", "`results/ci`"} {
+	for _, want := range []string{"# Regression check: FAILED", "## Regressions", "**sentiment/lora n=64**", "significant over 1000 paired examples", "| sentiment/full n=64 | ok |", "`results/ci`"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
@@ -408,7 +467,7 @@ func TestTolerancesValidate(t *testing.T) {
 		func(t *Tolerances) { t.ThroughputRatio = 1.5 },
 		func(t *Tolerances) { t.ThroughputRatio = 0 },
 		func(t *Tolerances) { t.MemoryRatio = 0.9 },
-		func(t *Tolerances) { t.AccSigmas = -1 },
+		func(t *Tolerances) { t.LossRatio = 0.5 },
 	} {
 		tol := DefaultTolerances()
 		f(&tol)

@@ -7,16 +7,20 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/peftbench/peftbench/stats"
+	"github.com/peftbench/peftbench/trial"
 )
 
 // Tolerances say how far a run may move from its baseline.
 type Tolerances struct {
-	// AccFloor is the accuracy drop always tolerated, however small the
-	// seed spread.
+	// AccFloor is the accuracy drop always tolerated, even when the paired
+	// test calls it significant: machines that round differently move a
+	// few examples.
 	AccFloor float64
-	// AccSigmas is the number of standard errors of the difference of
-	// means, √(sd_b²/n_b + sd_r²/n_r), a drop must also exceed.
-	AccSigmas float64
+	// LossRatio: a run's mean final training loss above LossRatio ×
+	// the baseline's + LossSlack is a regression.
+	LossRatio float64
 	// ThroughputRatio: run throughput below ThroughputRatio × baseline is
 	// a regression.
 	ThroughputRatio float64
@@ -28,11 +32,15 @@ type Tolerances struct {
 	FailMissing bool
 }
 
-// DefaultTolerances are the check's defaults: a drop in accuracy must
-// exceed both 0.02 and two standard errors; throughput may fall to 0.7×,
-// memory grow to 1.3×.
+// LossSlack is the absolute rise in final training loss always tolerated,
+// so that a loss near zero may double without failing.
+const LossSlack = 0.05
+
+// DefaultTolerances are the check's defaults: an accuracy drop must be
+// significant in the paired test and exceed 0.01; the final loss may grow
+// to 1.25× (+0.05), throughput fall to 0.7×, memory grow to 1.3×.
 func DefaultTolerances() Tolerances {
-	return Tolerances{AccFloor: 0.02, AccSigmas: 2, ThroughputRatio: 0.7, MemoryRatio: 1.3}
+	return Tolerances{AccFloor: 0.01, LossRatio: 1.25, ThroughputRatio: 0.7, MemoryRatio: 1.3}
 }
 
 // Validate rejects tolerances that cannot be meant.
@@ -40,8 +48,8 @@ func (t Tolerances) Validate() error {
 	switch {
 	case t.AccFloor < 0 || t.AccFloor > 1 || math.IsNaN(t.AccFloor):
 		return fmt.Errorf("accuracy floor %g: want a drop in [0, 1]", t.AccFloor)
-	case t.AccSigmas < 0 || math.IsNaN(t.AccSigmas):
-		return fmt.Errorf("accuracy sigmas %g: want ≥ 0", t.AccSigmas)
+	case !(t.LossRatio >= 1) || math.IsInf(t.LossRatio, 1):
+		return fmt.Errorf("loss ratio %g: want a finite factor ≥ 1", t.LossRatio)
 	case !(t.ThroughputRatio > 0 && t.ThroughputRatio <= 1):
 		return fmt.Errorf("throughput ratio %g: want a fraction in (0, 1]", t.ThroughputRatio)
 	case !(t.MemoryRatio >= 1) || math.IsInf(t.MemoryRatio, 1):
@@ -63,7 +71,9 @@ const (
 
 // Reasons for a regression.
 const (
+	ReasonChanged    = "changed" // run with another setup under the same name
 	ReasonAccuracy   = "accuracy"
+	ReasonLoss       = "loss"
 	ReasonThroughput = "throughput"
 	ReasonMemory     = "memory"
 	ReasonFailed     = "failed" // a trial of the run failed
@@ -72,21 +82,30 @@ const (
 // Row is one configuration's comparison.
 type Row struct {
 	Key Key
-	// Label names the configuration by its task, method and whichever
-	// other parts of the key vary in the report.
+	// Label names the configuration: task, name and data size (and the
+	// model when the rows have several).
 	Label   string
 	Status  Status
 	Reasons []string // why it is a regression, in the order of the Reason constants
 	// Old is the baseline's summary, nil for a new configuration; New is
 	// the run's, nil for a missing one.
 	Old, New *Config
+	// Changes are the setup's differences, "field: old → new".
+	Changes []string
 
-	// Accuracy: Compared says whether both sides had successful seeds.
+	// Accuracy: Compared says whether both sides had successful seeds;
+	// Drop is the baseline's mean minus the run's. Paired is the run
+	// against the baseline over the test examples both scored, seeds
+	// combined, nil when either side lacks per-example outcomes; AccP is
+	// its p-value Holm-adjusted over every paired row of the check.
 	AccCompared bool
-	AccDrop     float64 // baseline mean − run mean; negative is a gain
-	AccNoise    float64 // AccSigmas standard errors of the difference
-	AccTol      float64 // max(AccFloor, AccNoise): the drop tolerated
+	AccDrop     float64
+	Paired      *stats.Comparison
+	AccP        float64
 
+	// LossRatio is run ÷ baseline mean final training loss, 0 when not
+	// compared.
+	LossRatio float64
 	// Throughput: Basis is Normalized when both sides carry a calibration,
 	// else Raw; Ratio is run ÷ baseline, 0 when not compared.
 	ThroughputBasis string
@@ -122,14 +141,25 @@ type Report struct {
 
 // Compare checks a run's results against a baseline.
 //
-// For a configuration present in both, with means m, sample standard
-// deviations sd and seed counts n, the accuracy drop d = m_b − m_r is a
-// regression when d > AccFloor and d > AccSigmas·√(sd_b²/n_b + sd_r²/n_r).
-// Throughput, normalised by the calibration GFLOP/s where both sides carry
-// it and raw tokens/s otherwise, regresses when run < ThroughputRatio ×
-// baseline; peak memory when run > MemoryRatio × baseline. A failed trial
-// in the run is a regression of its configuration. Baseline configurations
-// the run lacks are Missing, run configurations the baseline lacks New.
+// Configurations are matched by Key. For one present in both:
+//   - a setup that differs (a hyper-parameter, training setting, method or
+//     data) is a change, and a regression: the run no longer measures what
+//     the baseline measured;
+//   - accuracy regresses when the run is below the baseline in a paired
+//     test over the test examples both scored, seeds combined
+//     (stats.Compare), significant after Holm's correction over every
+//     configuration of the check, and the drop exceeds AccFloor; without
+//     per-example outcomes on both sides, when the drop of the means
+//     exceeds AccFloor;
+//   - the final training loss regresses above LossRatio × baseline +
+//     LossSlack;
+//   - throughput, normalised by the calibration GFLOP/s where both sides
+//     carry it and raw tokens/s otherwise, regresses below ThroughputRatio
+//     × baseline; peak memory above MemoryRatio × baseline;
+//   - a failed trial in the run is a regression of its configuration.
+//
+// Baseline configurations the run lacks are Missing, run configurations
+// the baseline lacks New.
 func Compare(b *Baseline, results []Trial, tol Tolerances) Report {
 	runCfgs, runMeta := aggregate(results)
 	rep := Report{Tolerances: tol, Baseline: b.Meta, Run: runMeta}
@@ -168,6 +198,7 @@ func Compare(b *Baseline, results []Trial, tol Tolerances) Report {
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
+	judgeAccuracy(rep.Rows, tol)
 	labelRows(rep.Rows)
 
 	if raw > 0 {
@@ -221,17 +252,28 @@ func compareOne(k Key, old, cur *Config, tol Tolerances) Row {
 	row.Status = OK
 	var reasons []string
 
+	if row.Changes = cur.Setup.Changes(old.Setup); len(row.Changes) > 0 {
+		reasons = append(reasons, ReasonChanged)
+		row.Notes = append(row.Notes, "run with another setup under the same name: "+strings.Join(row.Changes, "; "))
+	}
+	for _, m := range cur.Mixed {
+		row.Notes = append(row.Notes, "the run mixes setups: "+m)
+	}
+
 	if old.Accuracy.N > 0 && cur.Accuracy.N > 0 {
 		row.AccCompared = true
 		row.AccDrop = old.Accuracy.Mean - cur.Accuracy.Mean
-		se := math.Sqrt(old.Accuracy.Std*old.Accuracy.Std/float64(old.Accuracy.N) +
-			cur.Accuracy.Std*cur.Accuracy.Std/float64(cur.Accuracy.N))
-		row.AccNoise = tol.AccSigmas * se
-		row.AccTol = max(tol.AccFloor, row.AccNoise)
-		if row.AccDrop > row.AccTol+eps {
-			reasons = append(reasons, ReasonAccuracy)
+		if c, err := pairSeeds(cur, old); err == nil {
+			row.Paired = &c
+		} else {
+			row.Notes = append(row.Notes, "accuracy compared by means only: "+err.Error())
 		}
-		if math.Abs(row.AccDrop) > row.AccTol+eps {
+	}
+
+	if old.TrainLoss > 0 && cur.TrainLoss > 0 {
+		row.LossRatio = cur.TrainLoss / old.TrainLoss
+		if cur.TrainLoss > tol.LossRatio*old.TrainLoss+LossSlack+eps {
+			reasons = append(reasons, ReasonLoss)
 			row.Moved = true
 		}
 	}
@@ -269,10 +311,68 @@ func compareOne(k Key, old, cur *Config, tol Tolerances) Row {
 	if bs, rs := seedList(old), seedList(cur); bs != rs {
 		row.Notes = append(row.Notes, fmt.Sprintf("seeds differ: baseline %s, run %s", bs, rs))
 	}
-	if len(reasons) > 0 {
-		row.Status, row.Reasons, row.Moved = Regression, reasons, true
-	}
+	row.Reasons = reasons
 	return row
+}
+
+// pairSeeds tests the run's seeds against the baseline's, paired on the
+// test examples both scored.
+func pairSeeds(cur, old *Config) (stats.Comparison, error) {
+	var sides [2][]trial.Outcomes
+	for s, c := range []*Config{cur, old} {
+		for _, r := range c.Seeds {
+			if r.Outcomes == nil {
+				return stats.Comparison{}, fmt.Errorf("seed %d of the %s has no per-example outcomes", r.Seed, map[int]string{0: "run", 1: "baseline"}[s])
+			}
+			sides[s] = append(sides[s], *r.Outcomes)
+		}
+	}
+	paired, err := trial.Align(sides[:])
+	if err != nil {
+		return stats.Comparison{}, err
+	}
+	return stats.Compare(paired[0], paired[1])
+}
+
+// judgeAccuracy adjusts the paired p-values over every row (Holm) and
+// decides each row's accuracy verdict, then its status.
+func judgeAccuracy(rows []Row, tol Tolerances) {
+	var ps []float64
+	var at []int
+	for i, r := range rows {
+		if r.Paired != nil {
+			ps, at = append(ps, r.Paired.P), append(at, i)
+		}
+	}
+	for j, p := range stats.Holm(ps) {
+		rows[at[j]].AccP = p
+	}
+	for i := range rows {
+		r := &rows[i]
+		if !r.AccCompared {
+			continue
+		}
+		significant := r.Paired == nil || r.AccP < stats.Alpha // means only: the floor alone decides
+		if significant && r.AccDrop > tol.AccFloor+eps {
+			r.Reasons = append([]string{ReasonAccuracy}, r.Reasons...)
+		}
+		if significant && math.Abs(r.AccDrop) > tol.AccFloor+eps {
+			r.Moved = true
+		}
+		sort.SliceStable(r.Reasons, func(a, b int) bool { return reasonRank(r.Reasons[a]) < reasonRank(r.Reasons[b]) })
+		if len(r.Reasons) > 0 {
+			r.Status, r.Moved = Regression, true
+		}
+	}
+}
+
+func reasonRank(reason string) int {
+	for i, x := range []string{ReasonChanged, ReasonAccuracy, ReasonLoss, ReasonThroughput, ReasonMemory, ReasonFailed} {
+		if x == reason {
+			return i
+		}
+	}
+	return 99
 }
 
 func failureNotes(fs []Failure) []string {

@@ -2,121 +2,34 @@ package check
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
-	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/stats"
 )
 
-// labelRows names each row by model, task and method plus whichever other
-// parts of the key take more than one value among the rows (a
-// hyper-parameter counts when it varies within its method), so labels are
-// short yet tell rows apart. Rows that still collide get a hash suffix.
+// labelRows names each row by task, name and data size, with the model
+// when the rows have more than one.
 func labelRows(rows []Row) {
-	type part struct {
-		name string
-		val  func(Key) string
-	}
-	parts := []part{
-		{"n", func(k Key) string {
-			if k.DataSize == 0 {
-				return "all"
-			}
-			return strconv.Itoa(k.DataSize)
-		}},
-		{"lr", func(k Key) string { return num(k.Train.LR) }},
-		{"epochs", func(k Key) string { return strconv.Itoa(k.Train.Epochs) }},
-		{"batch", func(k Key) string { return strconv.Itoa(k.Train.Batch) }},
-		{"max_eval", func(k Key) string { return strconv.Itoa(k.Train.MaxEval) }},
-		{"weight_decay", func(k Key) string { return num(k.Train.WeightDecay) }},
-		{"warmup", func(k Key) string { return num(k.Train.WarmupFrac) }},
-		{"select", func(k Key) string { return strconv.FormatBool(k.Train.Select) }},
-	}
-	varies := func(val func(Key) string, keep func(Key) bool) bool {
-		seen := map[string]bool{}
-		for _, r := range rows {
-			if keep(r.Key) {
-				seen[val(r.Key)] = true
-			}
-		}
-		return len(seen) > 1
-	}
-	all := func(Key) bool { return true }
-	showModel := varies(func(k Key) string { return k.Model }, all)
-	var shown []part
-	for _, p := range parts {
-		if varies(p.val, all) {
-			shown = append(shown, p)
-		}
-	}
-	// Hyper-parameters shown per method.
-	params := map[string][]string{}
+	models := map[string]bool{}
 	for _, r := range rows {
-		m := r.Key.Method
-		for name := range r.Key.MethodParams {
-			if !contains(params[m], name) {
-				params[m] = append(params[m], name)
-			}
-		}
+		models[r.Key.Model] = true
 	}
-	showParam := map[string][]string{}
-	for m, names := range params {
-		sort.Strings(names)
-		for _, name := range names {
-			val := func(k Key) string {
-				v, ok := k.MethodParams[name]
-				if !ok {
-					return "\x00absent"
-				}
-				return trial.FormatParam(v)
-			}
-			if varies(val, func(k Key) bool { return k.Method == m }) {
-				showParam[m] = append(showParam[m], name)
-			}
-		}
-	}
-
-	count := map[string]int{}
 	for i := range rows {
 		k := rows[i].Key
-		var b strings.Builder
-		if showModel {
-			b.WriteString(k.Model + " ")
+		size := "all"
+		if k.DataSize > 0 {
+			size = strconv.Itoa(k.DataSize)
 		}
-		b.WriteString(k.Task + "/" + k.Method)
-		for _, name := range showParam[k.Method] {
-			if v, ok := k.MethodParams[name]; ok {
-				b.WriteString(" " + name + "=" + trial.FormatParam(v))
-			}
-		}
-		for _, p := range shown {
-			b.WriteString(" " + p.name + "=" + p.val(k))
-		}
-		rows[i].Label = b.String()
-		count[rows[i].Label]++
-	}
-	for i := range rows {
-		if count[rows[i].Label] > 1 {
-			sum := sha256.Sum256([]byte(rows[i].Key.String()))
-			rows[i].Label += " #" + hex.EncodeToString(sum[:3])
+		rows[i].Label = fmt.Sprintf("%s/%s n=%s", k.Task, k.Name, size)
+		if len(models) > 1 {
+			rows[i].Label = k.Model + " " + rows[i].Label
 		}
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
@@ -133,15 +46,41 @@ func accCell(c *Config) string {
 	return fmt.Sprintf("%.3f ± %.3f (n=%d)", c.Accuracy.Mean, c.Accuracy.Std, c.Accuracy.N)
 }
 
+// deltaCell is the run's accuracy minus the baseline's in points, with
+// the paired interval and Holm-adjusted p-value where there is one.
 func deltaCell(r Row) string {
 	if !r.AccCompared {
 		return "—"
 	}
-	d := fmt.Sprintf("%+.3f", -r.AccDrop)
-	if d == "-0.000" || d == "+0.000" {
-		d = "0.000"
+	if r.Paired == nil {
+		return fmt.Sprintf("%+.1f pts (means only)", -100*r.AccDrop)
 	}
-	return fmt.Sprintf("%s (tol %.3f)", d, r.AccTol)
+	c := r.Paired
+	return fmt.Sprintf("%+.1f pts [%.1f, %.1f], p %s", 100*c.Diff, 100*max(c.Lo, -1), 100*min(c.Hi, 1), pText(r.AccP))
+}
+
+func pText(p float64) string {
+	switch {
+	case p < 1e-12:
+		return "< 1e-12"
+	case p < 0.001:
+		return fmt.Sprintf("= %.1e", p)
+	}
+	return fmt.Sprintf("= %.3f", p)
+}
+
+func lossCell(r Row) string {
+	one := func(c *Config) string {
+		if c == nil || c.TrainLoss == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.4g", c.TrainLoss)
+	}
+	s := one(r.Old) + " → " + one(r.New)
+	if r.LossRatio > 0 {
+		s += fmt.Sprintf(" (%.2f×)", r.LossRatio)
+	}
+	return s
 }
 
 func throughputOf(c *Config, basis string) float64 {
@@ -195,10 +134,10 @@ func memoryCell(r Row) string {
 	return s
 }
 
-var header = []any{"configuration", "verdict", "accuracy (baseline)", "accuracy (run)", "Δ accuracy", "throughput", "peak memory"}
+var header = []any{"configuration", "verdict", "accuracy (baseline)", "accuracy (run)", "Δ accuracy, paired", "final loss", "throughput", "peak memory"}
 
 func cells(r Row) []string {
-	return []string{r.Label, r.Verdict(), accCell(r.Old), accCell(r.New), deltaCell(r), throughputCell(r), memoryCell(r)}
+	return []string{r.Label, r.Verdict(), accCell(r.Old), accCell(r.New), deltaCell(r), lossCell(r), throughputCell(r), memoryCell(r)}
 }
 
 // Counts is a one-line tally: "12 configurations: 10 ok, 1 regression,
@@ -275,15 +214,16 @@ func (r Report) Markdown() []byte {
 	if t.FailMissing {
 		missing = "failure"
 	}
-	fmt.Fprintf(&b, "\nTolerances: an accuracy drop is a regression when it exceeds both %g and %g standard errors of the difference "+
-		"of means (√(sd_b²/n_b + sd_r²/n_r)); throughput below %g× the baseline and peak memory above %g× it are regressions; "+
-		"a failed trial is a regression; a missing configuration is a %s.\n\n", t.AccFloor, t.AccSigmas, t.ThroughputRatio, t.MemoryRatio, missing)
+	fmt.Fprintf(&b, "\nTolerances: a setup changed under the same name is a regression; an accuracy drop is a regression when the paired "+
+		"test over the test examples both sides scored (seeds combined, Holm-corrected over the check) finds it significant at %g and it exceeds %g; "+
+		"a final training loss above %g× the baseline's + %g, throughput below %g× the baseline and peak memory above %g× it are regressions; "+
+		"a failed trial is a regression; a missing configuration is a %s.\n\n", stats.Alpha, t.AccFloor, t.LossRatio, LossSlack, t.ThroughputRatio, t.MemoryRatio, missing)
 	fmt.Fprintf(&b, "%s.\n", r.Counts())
 
 	if reg := r.Regressions(); len(reg) > 0 {
 		fmt.Fprintf(&b, "\n## Regressions\n\n")
 		for _, row := range reg {
-			fmt.Fprintf(&b, "- **%s**: %s\n", mdText(row.Label), mdText(explain(row, t.AccFloor)))
+			fmt.Fprintf(&b, "- **%s**: %s\n", mdText(row.Label), mdText(explain(row, t)))
 		}
 	}
 	var notes []string
@@ -319,13 +259,20 @@ func (r Report) Markdown() []byte {
 }
 
 // explain says in words why a row regressed.
-func explain(r Row, floor float64) string {
+func explain(r Row, t Tolerances) string {
 	var out []string
 	for _, reason := range r.Reasons {
 		switch reason {
+		case ReasonChanged:
+			out = append(out, "run with another setup under the same name ("+strings.Join(r.Changes, "; ")+")")
 		case ReasonAccuracy:
-			out = append(out, fmt.Sprintf("accuracy %.3f → %.3f, a drop of %.3f beyond the tolerated %.3f (floor %.3f, noise %.3f)",
-				r.Old.Accuracy.Mean, r.New.Accuracy.Mean, r.AccDrop, r.AccTol, floor, r.AccNoise))
+			s := fmt.Sprintf("accuracy %.3f → %.3f, a drop of %.3f beyond the tolerated %.3f", r.Old.Accuracy.Mean, r.New.Accuracy.Mean, r.AccDrop, t.AccFloor)
+			if r.Paired != nil {
+				s += fmt.Sprintf(", significant over %d paired examples (%s)", r.Paired.N, deltaCell(r))
+			}
+			out = append(out, s)
+		case ReasonLoss:
+			out = append(out, fmt.Sprintf("final training loss %s, above %g× + %g", lossCell(r), t.LossRatio, LossSlack))
 		case ReasonThroughput:
 			out = append(out, "throughput "+throughputCell(r))
 		case ReasonMemory:

@@ -17,14 +17,19 @@ func checkCmd() *cobra.Command {
 		Use:   "check --baseline FILE DIR",
 		Short: "Check a sweep's results against a baseline; exit non-zero on a regression",
 		Long: `Compare the results under DIR/trials with a baseline made by 'harness
-baseline', configuration by configuration (everything in a trial's spec
-but its seed; seeds are averaged).
+baseline', configuration by configuration: model, task, the sweep spec's
+name for the configuration (the method and the grid axes that take more
+than one value, e.g. "lora rank=4") and data size; seeds are combined.
 
 A configuration regresses when
-  - its mean test accuracy drops by more than --acc-floor AND by more than
-    --acc-sigmas standard errors of the difference of means,
-    sqrt(sd_b²/n_b + sd_r²/n_r), so that a drop within the seed noise, or
-    below the floor even with no spread, passes;
+  - it was run with another setup under the same name: a hyper-parameter,
+    training setting, method or the task's or model's data changed (a
+    method's default changed in code shows here);
+  - its test accuracy is lower in a paired test over the test examples both
+    sides scored (seeds combined; McNemar for one seed a side), significant
+    after Holm's correction over the whole check, by more than --acc-floor;
+  - its mean final training loss exceeds --loss-ratio × the baseline's
+    + 0.05;
   - its training throughput falls below --throughput-ratio × the baseline.
     Throughput is tokens/s divided by the calibration GFLOP/s measured in
     the trial's process where both sides record one, which makes machines
@@ -76,8 +81,8 @@ configuration. The exit status is non-zero when the check fails.`,
 	f := cmd.Flags()
 	f.StringVar(&baseline, "baseline", "", "baseline file to check against (required), e.g. results/baselines/ci.json")
 	f.StringVar(&summary, "summary", "", "Markdown summary to write (default DIR/check.md)")
-	f.Float64Var(&tol.AccFloor, "acc-floor", tol.AccFloor, "accuracy drop always tolerated, however small the seed spread")
-	f.Float64Var(&tol.AccSigmas, "acc-sigmas", tol.AccSigmas, "standard errors of the difference of means an accuracy drop must also exceed")
+	f.Float64Var(&tol.AccFloor, "acc-floor", tol.AccFloor, "accuracy drop always tolerated, even when significant")
+	f.Float64Var(&tol.LossRatio, "loss-ratio", tol.LossRatio, "fail when the mean final training loss grows above this multiple of the baseline's (+0.05)")
 	f.Float64Var(&tol.ThroughputRatio, "throughput-ratio", tol.ThroughputRatio, "fail when throughput falls below this fraction of the baseline's")
 	f.Float64Var(&tol.MemoryRatio, "memory-ratio", tol.MemoryRatio, "fail when peak memory grows above this multiple of the baseline's")
 	f.BoolVar(&tol.FailMissing, "fail-missing", false, "fail when a baseline configuration is missing from the run (default: warn)")
@@ -126,7 +131,7 @@ reported here. Commit the baseline beside the sweep spec it came from.`,
 			}
 			for _, c := range b.Configs {
 				for _, f := range c.Failed {
-					fmt.Fprintf(os.Stderr, "warning: trial %s (%s/%s, seed %d) failed and is left out: %s\n", f.ID, c.Key.Task, c.Key.Method, f.Seed, f.Error)
+					fmt.Fprintf(os.Stderr, "warning: trial %s (%s/%s, seed %d) failed and is left out: %s\n", f.ID, c.Key.Task, c.Key.Name, f.Seed, f.Error)
 				}
 			}
 			if skipped := b.FailedTrials - countFailed(b); skipped > 0 {

@@ -113,7 +113,7 @@ func Significance(groups []*Group, zeroShot map[TaskKey]*Group, in Inputs) []Siz
 }
 
 func (st *SizeTests) test(a, b Contender, sides [][]trial.Outcomes) {
-	paired, err := align(sides)
+	paired, err := trial.Align(sides)
 	var c stats.Comparison
 	if err == nil {
 		c, err = stats.Compare(paired[0], paired[1])
@@ -142,61 +142,6 @@ func holm(sts []SizeTests) {
 			i++
 		}
 	}
-}
-
-// align pairs the outcomes of several sides (each a list of seeds) on the
-// test examples every one of them scored, in split order.
-func align(sides [][]trial.Outcomes) ([]stats.Outcomes, error) {
-	type seed struct {
-		pos   []int
-		right []bool
-	}
-	decoded := make([][]seed, len(sides))
-	count := map[int]int{}
-	total := 0
-	for s, side := range sides {
-		if len(side) == 0 {
-			return nil, fmt.Errorf("no per-example outcomes recorded")
-		}
-		for _, o := range side {
-			pos, err := o.Positions()
-			if err != nil {
-				return nil, err
-			}
-			decoded[s] = append(decoded[s], seed{pos, o.Right()})
-			for _, p := range pos {
-				count[p]++
-			}
-			total++
-		}
-	}
-	var common []int
-	for p, n := range count {
-		if n == total {
-			common = append(common, p)
-		}
-	}
-	if len(common) == 0 {
-		return nil, fmt.Errorf("no test example scored by both")
-	}
-	sort.Ints(common)
-	at := make(map[int]int, len(common))
-	for i, p := range common {
-		at[p] = i
-	}
-	out := make([]stats.Outcomes, len(sides))
-	for s, side := range decoded {
-		for _, sd := range side {
-			row := make([]bool, len(common))
-			for i, p := range sd.pos {
-				if j, ok := at[p]; ok {
-					row[j] = sd.right[i]
-				}
-			}
-			out[s] = append(out[s], row)
-		}
-	}
-	return out, nil
 }
 
 // MajorityOutcomes are the majority class's outcomes on the task's whole

@@ -135,24 +135,3 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 		t.Error("the summary does not mark exactly the methods not above the majority class")
 	}
 }
-
-// Results scored on different numbers of test examples pair on the
-// examples both saw.
-func TestAlignPairsSharedExamples(t *testing.T) {
-	a := toyResult("lora", 64, 1, 0, pattern(100, func(i int) bool { return i%2 == 0 })).Outcomes
-	b := toyResult("full", 64, 1, 0, pattern(60, func(i int) bool { return true })).Outcomes
-	got, err := align([][]trial.Outcomes{a, b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got[0][0]) != 60 || len(got[1][0]) != 60 || got[0][0][1] || !got[0][0][2] {
-		t.Fatalf("aligned %d and %d examples", len(got[0][0]), len(got[1][0]))
-	}
-	far := toyResult("full", 64, 1, 500, pattern(10, func(int) bool { return true })).Outcomes
-	if _, err := align([][]trial.Outcomes{a, far}); err == nil {
-		t.Fatal("disjoint examples were paired")
-	}
-	if _, err := align([][]trial.Outcomes{a, nil}); err == nil {
-		t.Fatal("a side without outcomes was paired")
-	}
-}

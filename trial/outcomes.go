@@ -2,6 +2,7 @@ package trial
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -116,6 +117,62 @@ func ParseIndex(s string) ([]int, error) {
 		}
 		for k := a; k <= b; k++ {
 			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// Align pairs the outcomes of several sides (each a list of seeds) on the
+// examples every one of them scored, in split order: out[side][seed][i]
+// says whether that seed got the i-th shared example right.
+func Align(sides [][]Outcomes) ([][][]bool, error) {
+	type seed struct {
+		pos   []int
+		right []bool
+	}
+	decoded := make([][]seed, len(sides))
+	count := map[int]int{}
+	total := 0
+	for s, side := range sides {
+		if len(side) == 0 {
+			return nil, fmt.Errorf("trial: no per-example outcomes recorded")
+		}
+		for _, o := range side {
+			pos, err := o.Positions()
+			if err != nil {
+				return nil, err
+			}
+			decoded[s] = append(decoded[s], seed{pos, o.Right()})
+			for _, p := range pos {
+				count[p]++
+			}
+			total++
+		}
+	}
+	var common []int
+	for p, n := range count {
+		if n == total {
+			common = append(common, p)
+		}
+	}
+	if len(common) == 0 {
+		return nil, fmt.Errorf("trial: no example scored by every side")
+	}
+	sort.Ints(common)
+	at := make(map[int]int, len(common))
+	for i, p := range common {
+		at[p] = i
+	}
+	out := make([][][]bool, len(sides))
+	for s, side := range decoded {
+		for _, sd := range side {
+			row := make([]bool, len(common))
+			for i, p := range sd.pos {
+				if j, ok := at[p]; ok {
+					row[j] = sd.right[i]
+				}
+			}
+			out[s] = append(out[s], row)
 		}
 	}
 	return out, nil
