@@ -55,6 +55,10 @@ func attnProbsDo[T Float](op *attnProbsOp, pre G.Value, in []G.Value) (G.Value, 
 }
 
 // attnProbsHeads computes the probabilities of heads [lo, hi) (index b·H+h).
+// The attention ops split by heads; each head's products are one BLAS
+// call, whichever worker runs it (cutting them into blocks, as gemmStrided
+// cuts larger products, would only add calls run in turn), so their bits
+// depend on the shapes alone.
 func attnProbsHeads[T Float](t *task, _, lo, hi int) {
 	op := t.op.(*attnProbsOp)
 	Tq, S, H := op.T, op.S, op.H
@@ -65,7 +69,7 @@ func attnProbsHeads[T Float](t *task, _, lo, hi int) {
 	for bh := lo; bh < hi; bh++ {
 		b, h := bh/H, bh%H
 		blk := p[bh*Tq*S : (bh+1)*Tq*S]
-		gemmStrided(false, true, Tq, S, dh, scale, q[b*Tq*d+h*dh:], d, k[b*S*d+h*dh:], d, 0, blk, S)
+		gemmBLAS(false, true, Tq, S, dh, scale, q[b*Tq*d+h*dh:], d, k[b*S*d+h*dh:], d, 0, blk, S)
 		for t := 0; t < Tq; t++ {
 			softmaxPrefix(blk[t*S:(t+1)*S], op.visible(t))
 		}
@@ -171,9 +175,9 @@ func attnProbsGradHeads[T Float](t *task, w, lo, hi int) {
 			clear(dr[n:])
 		}
 		if op.wrtK { // dk[S,dh] = dSᵀ[S,T]·Q[T,dh]
-			gemmStrided(true, false, S, dh, Tq, 1, ds, S, q[b*Tq*d+h*dh:], d, 0, res[b*S*d+h*dh:], d)
+			gemmBLAS(true, false, S, dh, Tq, 1, ds, S, q[b*Tq*d+h*dh:], d, 0, res[b*S*d+h*dh:], d)
 		} else { // dq[T,dh] = dS[T,S]·K[S,dh]
-			gemmStrided(false, false, Tq, dh, S, 1, ds, S, k[b*S*d+h*dh:], d, 0, res[b*Tq*d+h*dh:], d)
+			gemmBLAS(false, false, Tq, dh, S, 1, ds, S, k[b*S*d+h*dh:], d, 0, res[b*Tq*d+h*dh:], d)
 		}
 	}
 }
@@ -220,7 +224,7 @@ func attnMixHeads[T Float](t *task, _, lo, hi int) {
 	p, v, y := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
 	for bh := lo; bh < hi; bh++ {
 		b, h := bh/H, bh%H
-		gemmStrided(false, false, Tq, dh, S, 1, p[bh*Tq*S:], S, v[b*S*d+h*dh:], d, 0, y[b*Tq*d+h*dh:], d)
+		gemmBLAS(false, false, Tq, dh, S, 1, p[bh*Tq*S:], S, v[b*S*d+h*dh:], d, 0, y[b*Tq*d+h*dh:], d)
 	}
 }
 func (op *attnMixOp) DiffWRT(int) []bool { return []bool{true, true} }
@@ -275,14 +279,14 @@ func attnMixGradHeads[T Float](t *task, _, lo, hi int) {
 			d := t.in[1].Shape()[1]
 			dh := d / H
 			p, g, dv := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
-			gemmStrided(true, false, S, dh, Tq, 1, p[bh*Tq*S:], S, g[b*Tq*d+h*dh:], d, 0, dv[b*S*d+h*dh:], d)
+			gemmBLAS(true, false, S, dh, Tq, 1, p[bh*Tq*S:], S, g[b*Tq*d+h*dh:], d, 0, dv[b*S*d+h*dh:], d)
 			continue
 		}
 		d := t.in[0].Shape()[1]
 		dh := d / H
 		g, v, dp := dense[T](t.in[0]), dense[T](t.in[1]), dense[T](t.out)
 		// dP[T,S] = G[T,dh]·Vᵀ[dh,S]
-		gemmStrided(false, true, Tq, S, dh, 1, g[b*Tq*d+h*dh:], d, v[b*S*d+h*dh:], d, 0, dp[bh*Tq*S:], S)
+		gemmBLAS(false, true, Tq, S, dh, 1, g[b*Tq*d+h*dh:], d, v[b*S*d+h*dh:], d, 0, dp[bh*Tq*S:], S)
 	}
 }
 

@@ -65,8 +65,9 @@ func (o *AdamW) Step(p *Program, lr float64) float64 {
 // gradient clipping scale and bias corrections.
 type adamStep struct{ b1, b2, eps, lr, decay, scale, bc1, bc2 float64 }
 
-// adamSpan updates elements [lo, hi) of one parameter; element-wise, so
-// any split gives the same weights.
+// adamSpan updates elements [lo, hi) of one parameter, element-wise; the
+// ranges depend on the parameter's size alone (parallel.go), so the
+// weights do not depend on the number of workers.
 type adamSpan struct {
 	st  *adamState
 	g   G.Value

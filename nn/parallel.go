@@ -9,14 +9,23 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Kernels split their rows (or columns, for sums over rows) into a few
-// contiguous ranges per worker, which the caller and the workers take in
-// turn: each element is computed by the same code in the same order
-// whatever the split, so results do not depend on the number of workers
-// or on who ran which range. Workers are goroutines started once; a split hands
-// them a pointer to a task the op keeps, so a run allocates nothing.
-// While one split runs, another (a product inside an attention head, or a
-// second trainer in the same process) runs serially instead of waiting.
+// Kernels split their rows (or columns, for sums over rows) into
+// contiguous ranges, which the caller and the workers take in turn. The
+// ranges are fixed by the shape of the work alone (n and the grain, see
+// chunks), never by the number of workers: one worker, or a split that
+// finds the pool busy, runs the very same ranges one after another. So
+// each element is computed by the same kernel call over the same range
+// whoever runs it, and results are bit-identical whatever the number of
+// workers (GOMAXPROCS, or harness sweep --workers) even for kernels whose
+// rounding depends on the range they are given: a BLAS product rounds an
+// element differently by the rows it is computed with (blas.go), and the
+// vectorised float32 kernels of the openblas build round the scalar tail
+// of a range differently from its vector body (GELU does: cut 2^19
+// elements into 12 ranges, and a few elements change in their last bit).
+// Workers are goroutines started once; a split hands them a pointer to a
+// task the op keeps, so a run allocates nothing. While one split runs,
+// another (a second trainer's in the same process) runs its ranges
+// serially instead of waiting.
 
 // spanner is work over index ranges; w is the worker running [lo, hi).
 type spanner interface{ span(w, lo, hi int) }
@@ -37,9 +46,12 @@ func (j job) run() {
 		if c >= j.chunks {
 			return
 		}
-		j.s.span(j.w, int(c*j.n/j.chunks), int((c+1)*j.n/j.chunks))
+		j.s.span(j.w, bound(c, j.n, j.chunks), bound(c+1, j.n, j.chunks))
 	}
 }
+
+// bound is where range c of [0, n) cut into chunks ranges starts.
+func bound(c, n, chunks int64) int { return int(c * n / chunks) }
 
 // worker is a goroutine that runs the jobs posted to it. Between jobs it
 // polls for a while before parking: a training step splits ~150 kernels
@@ -115,27 +127,47 @@ func newPool(n int) *pool {
 }
 
 // Workers is the number of goroutines kernels split their work across
-// (GOMAXPROCS when the process started).
+// (GOMAXPROCS when the process started). Results do not depend on it.
 func Workers() int { return workers.n }
 
-// chunksPerWorker is how finely a split is cut: enough pieces that one
-// core can take over most of the work when the other is busy elsewhere.
-const chunksPerWorker = 4
+// maxChunks is the most ranges a split cuts its work into: enough that
+// one of two cores can take over most of the work when the other is busy
+// elsewhere, and that up to eight cores share a large split. It is a
+// constant, not a multiple of the number of workers, so that the ranges
+// (and so the results) are the same whatever that number is.
+const maxChunks = 8
 
-// parallel runs s over [0, n) on up to Workers() workers, in ranges of at
-// least grain indices each.
+// chunks is how many ranges parallel cuts [0, n) into: as many as there
+// are grains of work, up to maxChunks. It depends on n and grain alone.
+func chunks(n, grain int) int { return max(1, min(maxChunks, n/max(grain, 1))) }
+
+// parallel runs s over [0, n), cut into chunks(n, grain) ranges shared by
+// the workers, or run in order by the caller when there is one worker or
+// the pool is busy with another split: the ranges are the same either way.
 func parallel(n, grain int, s spanner) {
-	chunks := min(workers.n*chunksPerWorker, n/max(grain, 1))
-	if chunks <= 1 || workers.n == 1 || !workers.mu.TryLock() {
+	c := chunks(n, grain)
+	if c == 1 {
 		s.span(0, 0, n)
 		return
 	}
-	workers.run(n, chunks, s)
+	if workers.n == 1 || !workers.mu.TryLock() {
+		serial(n, c, s)
+		return
+	}
+	workers.run(n, c, s)
 	workers.mu.Unlock()
 }
 
+// serial runs the ranges of [0, n) cut into chunks ranges one after
+// another on the caller, as worker 0.
+func serial(n, chunks int, s spanner) {
+	for c := range int64(chunks) {
+		s.span(0, bound(c, int64(n), int64(chunks)), bound(c+1, int64(n), int64(chunks)))
+	}
+}
+
 // run splits [0, n) into chunks ranges and runs them on the caller and
-// the workers.
+// the workers; the caller holds p.mu.
 func (p *pool) run(n, chunks int, s spanner) {
 	p.next.Store(0)
 	k := min(p.n, chunks)

@@ -51,7 +51,7 @@ func twoLayer(t *testing.T, dt tensor.Dtype) (*Program, []*Param) {
 	return p, []*Param{x, g, b, w1, w2}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
