@@ -287,7 +287,7 @@ func NewBaseline(results []Trial) (*Baseline, error) {
 func basisOf(cs []Config) string {
 	seen := map[string]bool{}
 	for i := range cs {
-		if cs[i].Accuracy.N > 0 {
+		if cs[i].Accuracy.N > 0 && cs[i].TokensPerSec > 0 { // a configuration that trains nothing has no throughput
 			seen[cs[i].Basis()] = true
 		}
 	}
