@@ -270,7 +270,11 @@ func compareOne(k Key, old, cur *Config, tol Tolerances) Row {
 		}
 	}
 
-	if old.TrainLoss > 0 && cur.TrainLoss > 0 {
+	switch {
+	case old.TrainLoss > 0 && cur.TrainLoss == 0 && cur.Accuracy.N > 0:
+		reasons = append(reasons, ReasonLoss)
+		row.Notes = append(row.Notes, "the baseline trained and the run records no training loss")
+	case old.TrainLoss > 0:
 		row.LossRatio = cur.TrainLoss / old.TrainLoss
 		if cur.TrainLoss > tol.LossRatio*old.TrainLoss+LossSlack+eps {
 			reasons = append(reasons, ReasonLoss)

@@ -83,7 +83,10 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	m := base.Model
 	r.NumTrainableParams = a.NumTrainable(m)
 	r.NumTotalParams = m.NumParams() + ownOutside(a, m)
-	training := r.NumTrainableParams > 0
+	// Only zero-shot trains nothing by design; any other method that
+	// leaves nothing trainable fails in the trainer rather than being
+	// scored untrained.
+	training := spec.Method != trial.ZeroShot
 	if s.Batch < 1 || (training && (s.Epochs < 1 || !(s.LR > 0))) {
 		return fmt.Errorf("trial: train settings need batch ≥ 1, and to train, epochs ≥ 1 and lr > 0 (have %d, %d, %v)", s.Batch, s.Epochs, s.LR)
 	}
