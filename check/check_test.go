@@ -143,6 +143,12 @@ func TestCompare(t *testing.T) {
 		{name: "final loss five times higher fails",
 			run:      only("lora", scaleLoss(5)),
 			wantFail: true, want: map[string]string{"lora": "regression: loss"}, wantMoved: []string{"lora"}},
+		{name: "a configuration whose every trial failed is a regression",
+			run: only("prompt", func(t *Trial) {
+				t.Status, t.Error, t.Metrics = trial.Failed, "train: nothing to train: every parameter is frozen", trial.Metrics{}
+			}),
+			wantFail: true, want: map[string]string{"prompt": "regression: failed"}, wantMoved: []string{"prompt"},
+			errHas: "sentiment/prompt n=64 (failed)"},
 		{name: "a run that records no training loss fails",
 			run:      only("prompt", func(t *Trial) { t.Metrics.TrainLoss = 0 }),
 			wantFail: true, want: map[string]string{"prompt": "regression: loss"}, wantMoved: []string{"prompt"}},

@@ -353,15 +353,14 @@ func judgeAccuracy(rows []Row, tol Tolerances) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		if !r.AccCompared {
-			continue
-		}
-		significant := r.Paired == nil || r.AccP < stats.Alpha // means only: the floor alone decides
-		if significant && r.AccDrop > tol.AccFloor+eps {
-			r.Reasons = append([]string{ReasonAccuracy}, r.Reasons...)
-		}
-		if significant && math.Abs(r.AccDrop) > tol.AccFloor+eps {
-			r.Moved = true
+		if r.AccCompared {
+			significant := r.Paired == nil || r.AccP < stats.Alpha // means only: the floor alone decides
+			if significant && r.AccDrop > tol.AccFloor+eps {
+				r.Reasons = append([]string{ReasonAccuracy}, r.Reasons...)
+			}
+			if significant && math.Abs(r.AccDrop) > tol.AccFloor+eps {
+				r.Moved = true
+			}
 		}
 		sort.SliceStable(r.Reasons, func(a, b int) bool { return reasonRank(r.Reasons[a]) < reasonRank(r.Reasons[b]) })
 		if len(r.Reasons) > 0 {
