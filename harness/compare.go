@@ -16,9 +16,9 @@ func compareCmd() *cobra.Command {
 		Long: `Test configuration A against B on the examples both were scored on, as
 reports do: the files before -- are A's seeds, those after are B's. With
 one seed a side the test is McNemar's exact test; otherwise a paired
-t-test whose variance adds the spread over examples of the per-example
+z-test whose variance adds the spread over examples of the per-example
 difference (seed-averaged) and the spread of each side's per-seed
-accuracy, with Welch–Satterthwaite degrees of freedom. The p-value is
+accuracy, as a bootstrap resampling both would estimate. The p-value is
 not corrected for multiple comparisons (reports correct theirs with
 Holm's method over every test of the report).`,
 		Example: `  harness compare results/default/trials/aaa.json -- results/default/trials/bbb.json
@@ -54,7 +54,7 @@ Holm's method over every test of the report).`,
 			}
 			fmt.Printf("%d paired %s examples; A: %d seed(s), accuracy %.4f; B: %d seed(s), accuracy %.4f\n",
 				c.N, split, c.SeedsA, c.AccA, c.SeedsB, c.AccB)
-			fmt.Printf("A − B = %+.4f, 95%% interval [%.4f, %.4f] (t, %.1f degrees of freedom)\n", c.Diff, c.Lo, c.Hi, c.DF)
+			fmt.Printf("A − B = %+.4f, 95%% interval [%.4f, %.4f]\n", c.Diff, c.Lo, c.Hi)
 			fmt.Printf("examples A gets right more often: %d; B: %d\n", c.OnlyA, c.OnlyB)
 			fmt.Printf("%s: p = %.4g\n", c.Test, c.P)
 			return nil

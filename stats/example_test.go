@@ -22,7 +22,7 @@ func ExampleCompare() {
 	fmt.Printf("accuracy %.3f vs %.3f, diff %+.3f [%+.3f, %+.3f]\n", c.AccA, c.AccB, c.Diff, c.Lo, c.Hi)
 	fmt.Printf("%s: %d vs %d discordant, p = %.4f, significant: %v\n", c.Test, c.OnlyA, c.OnlyB, c.P, c.P < stats.Alpha)
 	// Output:
-	// accuracy 0.750 vs 0.660, diff +0.090 [+0.027, +0.153]
+	// accuracy 0.750 vs 0.660, diff +0.090 [+0.028, +0.152]
 	// McNemar exact: 30 vs 12 discordant, p = 0.0079, significant: true
 }
 

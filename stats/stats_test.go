@@ -101,7 +101,7 @@ func TestCompareIdentical(t *testing.T) {
 		name string
 		o    Outcomes
 		test string
-	}{{"one seed", one, McNemar}, {"three seeds", three, Welch}} {
+	}{{"one seed", one, McNemar}, {"three seeds", three, Paired}} {
 		c, err := Compare(tc.o, tc.o)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -166,8 +166,8 @@ func TestCompareSeedSpread(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !near(c.Diff, tc.diff, 1e-12) || c.Test != Welch {
-			t.Errorf("%s: %+v, want Diff %v by %q", tc.name, c, tc.diff, Welch)
+		if !near(c.Diff, tc.diff, 1e-12) || c.Test != Paired {
+			t.Errorf("%s: %+v, want Diff %v by %q", tc.name, c, tc.diff, Paired)
 		}
 		if got := c.P < Alpha; got != tc.significant {
 			t.Errorf("%s: P = %v, significant %v, want %v", tc.name, c.P, got, tc.significant)
@@ -178,17 +178,17 @@ func TestCompareSeedSpread(t *testing.T) {
 	}
 }
 
-// TestCompareWelchByHand checks a case small enough to work on paper.
+// TestComparePairedByHand checks a case small enough to work on paper.
 //
 //	A seeds: TTTF (0.75), TFTF (0.5)  → a = 1, .5, 1, 0
 //	B seeds: TFFF (0.25), FFTF (0.25) → b = .5, 0, .5, 0
 //	d = .5, .5, .5, 0: mean 0.375, s² = 0.0625, v_e = 0.0625/4 = 0.015625
 //	v_A = s²(0.75, 0.5)/2 = 0.015625, v_B = 0
-//	var = 0.03125, DF = var²/(v_e²/3 + v_A²/1) = 3
+//	var = 0.03125, z = 0.375/√0.03125 = 2.1213
 //
-// Student's t with 3 degrees of freedom has a closed-form CDF, which gives
-// an independent check of the p-value; t_{0.975,3} = 3.182446305284263.
-func TestCompareWelchByHand(t *testing.T) {
+// The normal CDF through math.Erfc gives an independent check of the
+// p-value; z_{0.975} = 1.959963984540054.
+func TestComparePairedByHand(t *testing.T) {
 	a := Outcomes{{true, true, true, false}, {true, false, true, false}}
 	b := Outcomes{{true, false, false, false}, {false, false, true, false}}
 	c, err := Compare(a, b)
@@ -196,12 +196,10 @@ func TestCompareWelchByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	se := math.Sqrt(0.03125)
-	ts := -0.375 / se
-	cdf3 := 0.5 + (ts/(math.Sqrt(3)*(1+ts*ts/3))+math.Atan(ts/math.Sqrt(3)))/math.Pi
 	want := Comparison{
 		N: 4, SeedsA: 2, SeedsB: 2, AccA: 0.625, AccB: 0.25, Diff: 0.375,
-		Lo: 0.375 - 3.182446305284263*se, Hi: 0.375 + 3.182446305284263*se,
-		P: 2 * cdf3, Test: Welch, DF: 3, OnlyA: 3, OnlyB: 0,
+		Lo: 0.375 - 1.959963984540054*se, Hi: 0.375 + 1.959963984540054*se,
+		P: math.Erfc(0.375 / se / math.Sqrt2), Test: Paired, OnlyA: 3, OnlyB: 0,
 	}
 	if c.N != want.N || c.SeedsA != want.SeedsA || c.SeedsB != want.SeedsB || c.Test != want.Test ||
 		c.OnlyA != want.OnlyA || c.OnlyB != want.OnlyB {
@@ -212,7 +210,7 @@ func TestCompareWelchByHand(t *testing.T) {
 		got, want float64
 	}{
 		{"AccA", c.AccA, want.AccA}, {"AccB", c.AccB, want.AccB}, {"Diff", c.Diff, want.Diff},
-		{"DF", c.DF, want.DF}, {"Lo", c.Lo, want.Lo}, {"Hi", c.Hi, want.Hi}, {"P", c.P, want.P},
+		{"Lo", c.Lo, want.Lo}, {"Hi", c.Hi, want.Hi}, {"P", c.P, want.P},
 	} {
 		if !near(f.got, f.want, 1e-9) {
 			t.Errorf("%s = %v, want %v", f.name, f.got, f.want)
@@ -229,8 +227,8 @@ func TestCompareNoVariance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Diff != 1 || c.Lo != 1 || c.Hi != 1 || c.P != 0 || c.DF != 9 {
-		t.Errorf("%+v, want Diff = Lo = Hi = 1, P 0, DF 9", c)
+	if c.Diff != 1 || c.Lo != 1 || c.Hi != 1 || c.P != 0 {
+		t.Errorf("%+v, want Diff = Lo = Hi = 1, P 0", c)
 	}
 }
 
