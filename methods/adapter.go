@@ -2,9 +2,10 @@ package methods
 
 import (
 	"fmt"
-	"math"
+	"image/color"
 	"math/rand/v2"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -89,7 +90,6 @@ func newAdapters(m *model.Model, v Values, seed uint64) (*adapterHook, []*nn.Par
 	}
 	d, r := m.Config.DModel, v.Int("bottleneck")
 	rng := rand.New(rand.NewPCG(seed, 0xada))
-	bound := 1 / math.Sqrt(float64(d))
 	h := &adapterHook{layers: make([]map[string]*adapterLayer, m.Config.Layers)}
 	var own []*nn.Param
 	for i := range m.Config.Layers {
@@ -102,9 +102,7 @@ func newAdapters(m *model.Model, v Values, seed uint64) (*adapterHook, []*nn.Par
 				up:    newOwn(m, name+"_up.weight", r, d),
 				upB:   newOwn(m, name+"_up.bias", d),
 			}
-			for j := range l.down.Size() {
-				l.down.Value.Set(j, cast(l.down, (2*rng.Float64()-1)*bound))
-			}
+			uniformInit(l.down, rng, d)
 			h.layers[i][br] = l
 			own = append(own, l.down, l.downB, l.up, l.upB)
 		}
@@ -132,4 +130,25 @@ func (h *adapterHook) HookBlock(c *model.Ctx, layer int, branch string, x *model
 		return nil, err
 	}
 	return nn.Add(x, z)
+}
+
+// Footprint: layers·branches·(2·d·m + m + d) weights; every block keeps
+// each adapter's input and its bottleneck before and after the activation.
+func (adapter) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	d, m := int64(a.DModel), int64(v.Int("bottleneck"))
+	branches := int64(1)
+	if v.String("placement") == "both" {
+		branches = 2
+	}
+	fp := &Footprint{Added: int64(a.Layers) * branches * (2*d*m + m + d), PerToken: make([]int64, a.Layers),
+		Modules: []string{"adapters after " + v.String("placement")}}
+	for i := range fp.PerToken {
+		fp.PerToken[i] = branches * (d + 2*m) * a.AddedBytes // input, bottleneck before and after the activation
+	}
+	return fp, nil
+}
+
+// Display: brown, a downward triangle.
+func (adapter) Display() display.Style {
+	return display.Style{Order: 40, Color: color.RGBA{0x8c, 0x56, 0x4b, 0xff}, Marker: display.TriangleDown}
 }

@@ -108,7 +108,7 @@ func TestAdapterUpMovesLogits(t *testing.T) {
 			for i := range vals {
 				vals[i] = rng.NormFloat64() * 0.5
 			}
-			setAll(p, vals)
+			SetValues(p, vals)
 		}
 		if d := maxDiff(plain, logits(t, base.Model, a.Hooks...)); d < 1e-6 {
 			t.Errorf("W_up%s perturbed: logits move by only %.3g", only, d)

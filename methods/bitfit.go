@@ -2,8 +2,10 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 	"strings"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -87,4 +89,63 @@ func bitfitKind(name string) string {
 		return "layernorm"
 	}
 	return ""
+}
+
+// Footprint: the bias terms of the group that the architecture has (Llama
+// has none); the backward pass runs through every block that holds one.
+func (bitfit) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	group := v.String("biases")
+	first, n := projectedBiases(a, group)
+	fp := &Footprint{TrainBase: n, First: first, Modules: []string{group + " biases"}}
+	if n == 0 {
+		fp.Modules = nil
+		fp.Notes = append(fp.Notes, fmt.Sprintf("bitfit: %s has no %s bias terms (linear layers without biases, %s without a bias), so BitFit trains nothing here", a.Name, group, a.Norm))
+	} else if !a.Bias || a.Norm != "layernorm" {
+		fp.Notes = append(fp.Notes, fmt.Sprintf("bitfit: %s lacks some bias terms; BitFit trains only those that exist", a.Name))
+	}
+	return fp, nil
+}
+
+// projectedBiases counts the bias terms of a group on a projected
+// architecture and the earliest block holding one (Layers when only the
+// final norm's).
+func projectedBiases(a ProjectionArch, group string) (first int, n int64) {
+	d, f, dkv := int64(a.DModel), int64(a.DFF), int64(a.DKV)
+	var attn, mlp, norm int64
+	if a.Bias {
+		attn = 2*d + 2*dkv
+		mlp = f + d
+		if a.SwiGLU {
+			mlp = 2*f + d
+		}
+	}
+	if a.Norm == "layernorm" {
+		norm = 2 * d
+	}
+	var perLayer, final int64
+	switch group {
+	case "all":
+		perLayer, final = attn+mlp+norm, norm/2
+	case "linear":
+		perLayer = attn + mlp
+	case "attention":
+		perLayer = attn
+	case "mlp":
+		perLayer = mlp
+	case "layernorm":
+		perLayer, final = norm, norm/2
+	}
+	n = int64(a.Layers)*perLayer + final
+	switch {
+	case perLayer > 0:
+		first = 0
+	default:
+		first = a.Layers
+	}
+	return first, n
+}
+
+// Display: reddish purple, a hexagon.
+func (bitfit) Display() display.Style {
+	return display.Style{Order: 60, Color: color.RGBA{0xcc, 0x79, 0xa7, 0xff}, Marker: display.Hexagon}
 }

@@ -2,7 +2,9 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/trial"
@@ -54,8 +56,23 @@ func (scratch) Attach(base *model.Base, _ Values, seed uint64) (*Attached, error
 		if q == nil || q.Size() != p.Size() {
 			return nil, fmt.Errorf("the fresh model has no weight %s of %d values", p.Name, p.Size())
 		}
-		setAll(p, nn.Float64s(q.Value))
+		SetValues(p, nn.Float64s(q.Value))
 	}
 	m.SetTrainable(true)
 	return &Attached{Own: m.Params}, nil
 }
+
+// Footprint is full fine-tuning's: scratch trains what it trains. Zero-shot
+// trains nothing and has no footprint to project.
+func (scratch) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	return full{}.Footprint(a, v)
+}
+
+// Display: the controls follow the methods; scratch is grey, a control and
+// not a method, with a plus. Zero-shot declares only its place: it takes
+// the fallback colour and marker.
+func (scratch) Display() display.Style {
+	return display.Style{Order: 1000, Color: color.RGBA{0x88, 0x88, 0x88, 0xff}, Marker: display.Plus}
+}
+
+func (zeroShot) Display() display.Style { return display.Style{Order: 1001} }

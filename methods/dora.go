@@ -2,8 +2,10 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -37,7 +39,10 @@ func (dora) Doc() string {
 func (dora) DefaultLR() float64 { return lora{}.DefaultLR() }
 func (dora) Params() []Spec     { return loraSpecs() }
 
-// doraLayer is the adapted state of one linear layer.
+// doraLayer is the adapted state of one linear layer. It embeds LoRA's
+// layer by design: DoRA's direction is LoRA's update, with LoRA's
+// hyper-parameters, initialisation (newLoRA, the same random draws for the
+// same seed) and merge arithmetic (addUpdate).
 type doraLayer struct {
 	*loraLayer
 	w, bias *nn.Param // the frozen base weight and bias
@@ -70,7 +75,7 @@ func (dora) Attach(base *model.Base, v Values, seed uint64) (*Attached, error) {
 		_, out := linearDims(m, name)
 		// HF PEFT's name for the magnitude, so adapter files read alike.
 		l.mag = newOwn(m, name+".lora_magnitude_vector", out)
-		setAll(l.mag, colNorms(l.w))
+		SetValues(l.mag, colNorms(l.w))
 		h.layers[name] = l
 		own = append(own, l.a, l.b, l.mag)
 	}
@@ -144,11 +149,9 @@ func (h *doraHook) HookLinear(c *model.Ctx, name string, x, y *model.Node) (*mod
 	if xw, err = nn.ScaleColumns(xw, s); err != nil {
 		return nil, err
 	}
-	xd := x
-	if h.dropout > 0 && g.Training {
-		if xd, err = nn.Dropout(x, h.dropout, h.seed^hashName(name)); err != nil {
-			return nil, err
-		}
+	xd, err := layerDropout(c, name, x, h.dropout, h.seed)
+	if err != nil {
+		return nil, err
 	}
 	xa, err := nn.MatMul(xd, a, false, false)
 	if err != nil {
@@ -201,10 +204,10 @@ func (dm *doraMerger) Merge() error {
 		for _, p := range []*nn.Param{l.w, l.b, l.mag} {
 			dm.saved[p] = nn.Float64s(p.Value)
 		}
-		setAll(l.w, merged[name])
-		setAll(l.b, make([]float64, l.b.Size()))
+		SetValues(l.w, merged[name])
+		SetValues(l.b, make([]float64, l.b.Size()))
 		// Norms of W as stored (after rounding to its dtype).
-		setAll(l.mag, colNorms(l.w))
+		SetValues(l.mag, colNorms(l.w))
 	}
 	return nil
 }
@@ -216,17 +219,8 @@ func (dm *doraMerger) Unmerge() error { return restore(&dm.saved, "dora") }
 func doraMergedWeight(l *doraLayer) ([]float64, error) {
 	s := l.w.Value.Shape()
 	in, out := s[0], s[1]
-	r := l.a.Value.Shape()[1]
 	v := nn.Float64s(l.w.Value)
-	a, b := nn.Float64s(l.a.Value), nn.Float64s(l.b.Value)
-	for i := range in {
-		for k := range r {
-			aik := a[i*r+k] * l.scale
-			for j := range out {
-				v[i*out+j] += aik * b[k*out+j]
-			}
-		}
-	}
+	l.addUpdate(v, nn.Float64s(l.b.Value))
 	norms := colNormsOf(v, in, out)
 	m := nn.Float64s(l.mag.Value)
 	for j, n := range norms {
@@ -241,4 +235,15 @@ func doraMergedWeight(l *doraLayer) ([]float64, error) {
 		}
 	}
 	return v, nil
+}
+
+// Footprint is LoRA's, plus the magnitude and what its gradient keeps
+// (loraFootprint).
+func (dora) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	return loraFootprint(a, v, true)
+}
+
+// Display: sky blue, a diamond.
+func (dora) Display() display.Style {
+	return display.Style{Order: 30, Color: color.RGBA{0x56, 0xb4, 0xe9, 0xff}, Marker: display.Diamond}
 }

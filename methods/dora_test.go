@@ -108,7 +108,7 @@ func TestDoRADropoutOnLowRankPathOnly(t *testing.T) {
 		for j := range m {
 			m[j] *= 1 + 0.5*rng.NormFloat64()
 		}
-		setAll(l.mag, m)
+		SetValues(l.mag, m)
 	}
 	eval := logits(t, base.Model, a.Hooks...)
 	if d := maxDiff(eval, forward(t, base.Model, true, a.Hooks...)); d > 1e-12 {
@@ -122,7 +122,7 @@ func TestDoRADropoutOnLowRankPathOnly(t *testing.T) {
 		for i := range b {
 			b[i] = 0.3 * rng.NormFloat64()
 		}
-		setAll(l.b, b)
+		SetValues(l.b, b)
 	}
 	eval = logits(t, base.Model, a.Hooks...)
 	if d := maxDiff(eval, forward(t, base.Model, true, a.Hooks...)); d < 1e-6 {

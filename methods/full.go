@@ -1,6 +1,11 @@
 package methods
 
-import "github.com/peftbench/peftbench/model"
+import (
+	"image/color"
+
+	"github.com/peftbench/peftbench/methods/display"
+	"github.com/peftbench/peftbench/model"
+)
 
 // full is full fine-tuning: every weight trains. It is the reference the
 // parameter-efficient methods are measured against.
@@ -21,4 +26,15 @@ func (full) DefaultLR() float64 { return 5e-4 }
 func (full) Attach(base *model.Base, _ Values, _ uint64) (*Attached, error) {
 	base.Model.SetTrainable(true)
 	return &Attached{Own: base.Model.Params}, nil
+}
+
+// Footprint: every model weight trains, so the backward pass runs through
+// every block.
+func (full) Footprint(a ProjectionArch, _ Values) (*Footprint, error) {
+	return &Footprint{TrainBase: a.NumParams, Modules: []string{"all"}}, nil
+}
+
+// Display: black, a square.
+func (full) Display() display.Style {
+	return display.Style{Order: 10, Color: color.RGBA{0x00, 0x00, 0x00, 0xff}, Marker: display.Square}
 }

@@ -2,7 +2,9 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -70,7 +72,7 @@ func (ia3) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) {
 			}
 			// HF PEFT's name for the vector.
 			s.l = newOwn(m, name+".ia3_l", n)
-			setAll(s.l, ones(n))
+			SetValues(s.l, ones(n))
 			h.scales[name] = s
 			h.order = append(h.order, name)
 			own = append(own, s.l)
@@ -78,14 +80,6 @@ func (ia3) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) {
 	}
 	m.SetTrainable(false)
 	return &Attached{Hooks: []model.Hook{h}, Own: own, Merger: &ia3Merger{h: h}}, nil
-}
-
-func ones(n int) []float64 {
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = 1
-	}
-	return out
 }
 
 // HookLinear rescales the output of k and v, bias included, as HF PEFT
@@ -138,18 +132,46 @@ func (im *ia3Merger) Merge() error {
 				}
 			}
 		}
-		setAll(s.w, w)
+		SetValues(s.w, w)
 		if !s.input {
 			b := nn.Float64s(s.bias.Value)
 			im.saved[s.bias] = append([]float64(nil), b...)
 			for j := range b {
 				b[j] *= l[j]
 			}
-			setAll(s.bias, b)
+			SetValues(s.bias, b)
 		}
-		setAll(s.l, ones(len(l)))
+		SetValues(s.l, ones(len(l)))
 	}
 	return nil
 }
 
 func (im *ia3Merger) Unmerge() error { return restore(&im.saved, "ia3") }
+
+// Footprint: layers·(2·d_kv + d_ff) weights for k, v and ff (ff scales
+// the input of mlp.proj, Llama's down_proj); every block keeps the tensor
+// each scale multiplies.
+func (ia3) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	fp := &Footprint{PerToken: make([]int64, a.Layers)}
+	var per int64
+	for _, t := range v.List("targets") {
+		switch t {
+		case "k", "v":
+			per += int64(a.DKV)
+			fp.Modules = append(fp.Modules, map[bool]string{true: t + "_proj output", false: "attn." + t + " output"}[a.SwiGLU])
+		case "ff":
+			per += int64(a.DFF)
+			fp.Modules = append(fp.Modules, map[bool]string{true: "down_proj input", false: "mlp.proj input"}[a.SwiGLU])
+		}
+	}
+	fp.Added = int64(a.Layers) * per
+	for i := range fp.PerToken {
+		fp.PerToken[i] = per * a.ActivationBytes // the tensor each scale multiplies
+	}
+	return fp, nil
+}
+
+// Display: bluish green, an upward triangle.
+func (ia3) Display() display.Style {
+	return display.Style{Order: 50, Color: color.RGBA{0x00, 0x9e, 0x73, 0xff}, Marker: display.TriangleUp}
+}

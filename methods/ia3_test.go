@@ -88,14 +88,14 @@ func TestIA3Placement(t *testing.T) {
 			for j := range bv {
 				bv[j] = 0.05 * float64(j+1) // biases start at zero: give them a value
 			}
-			setAll(b, bv)
+			SetValues(b, bv)
 			const c = 2.5
 			vals := nn.Float64s(l.Value)
 			vals[1] = c
-			setAll(l, vals)
+			SetValues(l, vals)
 			adapted := logits(t, base.Model, a.Hooks...)
 
-			setAll(l, ones(len(vals)))
+			SetValues(l, ones(len(vals)))
 			in, out := linearDims(base.Model, tc.layer)
 			wv := nn.Float64s(w.Value)
 			for i := range in {
@@ -105,10 +105,10 @@ func TestIA3Placement(t *testing.T) {
 					}
 				}
 			}
-			setAll(w, wv)
+			SetValues(w, wv)
 			if !tc.rows {
 				bv[1] *= c
-				setAll(b, bv)
+				SetValues(b, bv)
 			}
 			if d := maxDiff(adapted, logits(t, base.Model)); d > 1e-12 {
 				t.Fatalf("scaling %s differs from scaling the weights by %.3g", tc.target, d)

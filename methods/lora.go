@@ -2,12 +2,14 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"math/rand/v2"
+	"strings"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
-	"gorgonia.org/tensor"
 )
 
 // lora is LoRA (Hu et al., 2021, arXiv 2106.09685): each targeted linear
@@ -39,10 +41,29 @@ func loraSpecs() []Spec {
 	}
 }
 
-// loraLayer is the update of one linear layer.
+// loraLayer is the update of one linear layer. DoRA builds on it by
+// design: its layers embed a loraLayer, made by newLoRA with LoRA's
+// hyper-parameters and initialisation, and merge through addUpdate.
 type loraLayer struct {
 	a, b  *nn.Param
 	scale float64
+}
+
+// addUpdate adds (alpha/r)·A·B to dst, a [in, out] weight in row-major
+// order, reading B from b (a saved copy, or B's values).
+func (l *loraLayer) addUpdate(dst, b []float64) {
+	s := l.a.Value.Shape()
+	in, r := s[0], s[1]
+	out := len(dst) / in
+	a := nn.Float64s(l.a.Value)
+	for i := range in {
+		for k := range r {
+			aik := a[i*r+k] * l.scale
+			for j := range out {
+				dst[i*out+j] += aik * b[k*out+j]
+			}
+		}
+	}
 }
 
 // loraHook adds the updates to the outputs of their layers.
@@ -78,22 +99,11 @@ func newLoRA(m *model.Model, v Values, seed uint64) (*loraHook, []*nn.Param, err
 			return nil, nil, fmt.Errorf("field \"rank\": %d exceeds the smaller side of %s (%d×%d)", r, name, in, out)
 		}
 		a, b := newOwn(m, name+".lora_A", in, r), newOwn(m, name+".lora_B", r, out)
-		bound := 1 / math.Sqrt(float64(in))
-		for i := range a.Size() {
-			a.Value.Set(i, cast(a, (2*rng.Float64()-1)*bound))
-		}
+		uniformInit(a, rng, in)
 		h.layers[name] = &loraLayer{a: a, b: b, scale: v.Float("alpha") / float64(r)}
 		own = append(own, a, b)
 	}
 	return h, own, nil
-}
-
-// cast converts x to the parameter's element type for tensor.Set.
-func cast(p *nn.Param, x float64) any {
-	if p.Value.Dtype() == tensor.Float64 {
-		return x
-	}
-	return float32(x)
 }
 
 func (h *loraHook) HookLinear(c *model.Ctx, name string, x, y *model.Node) (*model.Node, error) {
@@ -110,11 +120,9 @@ func (h *loraHook) HookLinear(c *model.Ctx, name string, x, y *model.Node) (*mod
 
 // update is (alpha/r)·dropout(x)·A·B.
 func (h *loraHook) update(c *model.Ctx, name string, l *loraLayer, x *model.Node) (*model.Node, error) {
-	var err error
-	if h.dropout > 0 && c.Graph.Training {
-		if x, err = nn.Dropout(x, h.dropout, h.seed^hashName(name)); err != nil {
-			return nil, err
-		}
+	x, err := layerDropout(c, name, x, h.dropout, h.seed)
+	if err != nil {
+		return nil, err
 	}
 	xa, err := nn.MatMul(x, c.Graph.Param(l.a), false, false)
 	if err != nil {
@@ -125,15 +133,6 @@ func (h *loraHook) update(c *model.Ctx, name string, l *loraLayer, x *model.Node
 		return nil, err
 	}
 	return nn.Scale(u, l.scale)
-}
-
-// hashName gives each layer its own dropout stream.
-func hashName(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * 1099511628211
-	}
-	return h
 }
 
 // loraMerger folds W += (alpha/r)·A·B into the base weights and zeroes B,
@@ -154,59 +153,100 @@ func (lm *loraMerger) Merge() error {
 		w := lm.m.Param(name + ".weight")
 		lm.saved[w], lm.saved[l.b] = nn.Float64s(w.Value), nn.Float64s(l.b.Value)
 		in, out := linearDims(lm.m, name)
-		r := l.a.Value.Shape()[1]
-		a, b := nn.Float64s(l.a.Value), lm.saved[l.b]
 		delta := make([]float64, in*out)
-		for i := range in {
-			for k := range r {
-				aik := a[i*r+k] * l.scale
-				for j := range out {
-					delta[i*out+j] += aik * b[k*out+j]
-				}
-			}
-		}
+		l.addUpdate(delta, lm.saved[l.b])
 		addTo(w, delta)
-		setAll(l.b, make([]float64, r*out))
+		SetValues(l.b, make([]float64, l.b.Size()))
 	}
 	return nil
 }
 
 func (lm *loraMerger) Unmerge() error { return restore(&lm.saved, "lora") }
 
-// restore puts saved parameter values back, as every merger's Unmerge does.
-func restore(saved *map[*nn.Param][]float64, method string) error {
-	if *saved == nil {
-		return fmt.Errorf("methods: %s: not merged", method)
-	}
-	for p, vals := range *saved {
-		setAll(p, vals)
-	}
-	*saved = nil
-	return nil
+// Footprint: r·(in + out) weights per adapted linear layer, and the
+// backward pass runs from the earliest adapted block. Per token each
+// adapted layer keeps x·A (r wide) for B's gradient, its input cast to the
+// adapter's dtype where that differs from the activations' (PEFT casts the
+// input to lora_A's dtype) for A's gradient, and with dropout the dropped
+// input and its mask.
+func (lora) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	return loraFootprint(a, v, false)
 }
 
-// addTo adds delta to a parameter's values.
-func addTo(p *nn.Param, delta []float64) {
-	switch d := p.Value.Data().(type) {
-	case []float32:
-		for i := range d {
-			d[i] += float32(delta[i])
-		}
-	case []float64:
-		for i := range d {
-			d[i] += delta[i]
+// loraFootprint is LoRA's footprint, and with dora DoRA's: out more
+// weights per layer (the magnitude), the base and low-rank outputs the
+// magnitude's gradient needs per token, and one dense update W + s·A·B at
+// a time for its column norms.
+func loraFootprint(a ProjectionArch, v Values, dora bool) (*Footprint, error) {
+	L, e, A := a.Layers, a.ActivationBytes, a.AddedBytes
+	r := int64(v.Int("rank"))
+	dropout := v.Float("dropout") > 0
+	chosen, err := projectedTargets(L, v.List("targets"))
+	if err != nil {
+		return nil, err
+	}
+	fp := &Footprint{First: L, PerToken: make([]int64, L)}
+	seen := map[string]bool{}
+	var dense int64
+	for _, t := range chosen {
+		fp.First = min(fp.First, t.layer)
+		for _, l := range a.Linears {
+			if l.Ours != t.suffix {
+				continue
+			}
+			in, out := int64(l.In), int64(l.Out)
+			if r > min(in, out) {
+				return nil, fmt.Errorf("field \"rank\": %d exceeds the smaller side of %s (%d×%d)", r, l.Module, in, out)
+			}
+			fp.Added += r * (in + out)
+			tok := r * A // x·A, kept for B's gradient
+			if A != e {
+				tok += in * A // the input cast to the adapter's dtype, kept for A's gradient
+			}
+			if dropout {
+				tok += in * (A + 1) // dropped input and its mask
+			}
+			if dora {
+				fp.Added += out              // the magnitude
+				tok += out * (e + A)         // base and low-rank outputs, for the magnitude's gradient
+				dense = max(dense, in*out*A) // ‖W + s·B·A‖ materialises one dense update at a time
+			}
+			fp.PerToken[t.layer] += tok
+			if !seen[l.Module] {
+				seen[l.Module] = true
+				fp.Modules = append(fp.Modules, l.Module)
+			}
 		}
 	}
+	fp.Global = dense
+	return fp, nil
 }
 
-// setAll overwrites a parameter's values.
-func setAll(p *nn.Param, vals []float64) {
-	switch d := p.Value.Data().(type) {
-	case []float32:
-		for i := range d {
-			d[i] = float32(vals[i])
-		}
-	case []float64:
-		copy(d, vals)
+// projectedTarget is one adapted layer of a projected architecture: block
+// and peftbench suffix (attn.q …).
+type projectedTarget struct {
+	layer  int
+	suffix string
+}
+
+// projectedTargets resolves target patterns against the peftbench layer
+// names (h.<i>.attn.q …) of a model with the given number of blocks,
+// exactly as the methods do.
+func projectedTargets(layers int, patterns []string) ([]projectedTarget, error) {
+	names, err := MatchLinear(layers, patterns)
+	if err != nil {
+		return nil, err
 	}
+	out := make([]projectedTarget, len(names))
+	for k, name := range names {
+		var i int
+		fmt.Sscanf(name, "h.%d.", &i)
+		out[k] = projectedTarget{i, strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i))}
+	}
+	return out, nil
+}
+
+// Display: blue, a circle.
+func (lora) Display() display.Style {
+	return display.Style{Order: 20, Color: color.RGBA{0x00, 0x72, 0xb2, 0xff}, Marker: display.Circle}
 }

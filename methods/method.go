@@ -3,14 +3,16 @@
 // prompt tuning, prefix tuning, IA3, BitFit, adapters). Each method lives
 // in one file, attaches to a model through its hook points (never by
 // editing model code), declares its hyper-parameters with defaults and
-// valid ranges, and registers itself at init: adding a method touches no
-// other file.
+// valid ranges, states its part of the GPU memory projection (Projector)
+// and how reports show it (Displayed), and registers itself at init:
+// adding a method touches no other file.
 package methods
 
 import (
 	"fmt"
 	"sort"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -36,7 +38,8 @@ type Method interface {
 type Attached struct {
 	Method string
 	Values Values
-	// Hooks go to every forward pass built for the model.
+	// Hooks go to every forward pass built for the model; Attach rejects
+	// any that model.CheckHooks does (a mistyped hook method).
 	Hooks []model.Hook
 	// Own are the method's weights (for full fine-tuning and BitFit, the
 	// model weights it trains): what its adapter file holds.
@@ -78,15 +81,31 @@ func (a *Attached) NumTrainable(m *model.Model) int {
 	return n
 }
 
+// Displayed is implemented by a method that says how reports show it: its
+// place in tables, its colour and marker (package display).
+type Displayed interface {
+	Display() display.Style
+}
+
 var registry = map[string]Method{}
 
-// Register adds a method; it panics on a duplicate name (a programming
-// error caught at init).
+// Register adds a method, and its style when it has one; it panics on a
+// duplicate name (a programming error caught at init).
 func Register(m Method) {
 	if _, dup := registry[m.Name()]; dup {
 		panic("methods: duplicate method " + m.Name())
 	}
 	registry[m.Name()] = m
+	if d, ok := m.(Displayed); ok {
+		display.Register(m.Name(), d.Display())
+	}
+}
+
+// Unregister removes a method and its style, for tests that register a
+// throwaway method.
+func Unregister(name string) {
+	delete(registry, name)
+	display.Unregister(name)
 }
 
 // Get returns the named method.
@@ -119,16 +138,12 @@ func Attach(base *model.Base, name string, raw map[string]any, seed uint64) (*At
 		return nil, err
 	}
 	a, err := m.Attach(base, v, seed)
+	if err == nil {
+		err = model.CheckHooks(a.Hooks...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("methods: %s: %w", name, err)
 	}
 	a.Method, a.Values = name, v
 	return a, nil
-}
-
-// newOwn makes a trainable parameter of the model's dtype.
-func newOwn(m *model.Model, name string, shape ...int) *nn.Param {
-	p := nn.NewParam(name, m.Params[0].Value.Dtype(), shape...)
-	p.Trainable = true
-	return p
 }

@@ -52,7 +52,7 @@ func perturb(a *Attached, m *model.Model, rng *rand.Rand) {
 		for i := range vals {
 			vals[i] += rng.NormFloat64() * 0.3
 		}
-		setAll(p, vals)
+		SetValues(p, vals)
 	}
 }
 
@@ -374,7 +374,7 @@ func setRows(t *testing.T, p *nn.Param, rows ...[]float64) {
 	if len(flat) != p.Size() || (len(s) == 2 && len(rows) != s[0]) {
 		t.Fatalf("%s is %v: cannot hold %v", p.Name, s, rows)
 	}
-	setAll(p, flat)
+	SetValues(p, flat)
 }
 
 // transpose returns the transpose of a matrix given by its rows.

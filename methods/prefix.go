@@ -2,10 +2,12 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"math/rand/v2"
 	"sync"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -118,20 +120,6 @@ func (prefix) Attach(base *model.Base, v Values, seed uint64) (*Attached, error)
 	return &Attached{Hooks: []model.Hook{h}, Own: own}, nil
 }
 
-func normalInit(p *nn.Param, rng *rand.Rand, std float64) {
-	for i := range p.Size() {
-		p.Value.Set(i, cast(p, rng.NormFloat64()*std))
-	}
-}
-
-// uniformInit draws U(−1/√fanIn, 1/√fanIn), torch.nn.Linear's default.
-func uniformInit(p *nn.Param, rng *rand.Rand, fanIn int) {
-	bound := 1 / math.Sqrt(float64(fanIn))
-	for i := range p.Size() {
-		p.Value.Set(i, cast(p, (2*rng.Float64()-1)*bound))
-	}
-}
-
 func (h *prefixHook) HookPrefix(c *model.Ctx, layer int) (k, v *model.Node, err error) {
 	g := c.Graph
 	if h.emb == nil {
@@ -166,4 +154,31 @@ func (h *prefixHook) hiddenOf(g *nn.Graph) (*model.Node, error) {
 	}
 	h.hidden[g] = n
 	return n, nil
+}
+
+// Footprint: 2·layers·L·d_kv weights, or with projection L·d + d·h + h +
+// 2·layers·(h·d_kv + d_kv) and the MLP's hidden values (before and after
+// tanh) and output kept once per step; every block attends over L more
+// keys and values and keeps its activations.
+func (prefix) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	lp := v.Int("length")
+	if lp >= a.Context {
+		return nil, fmt.Errorf("field \"length\": a prefix of %d is not shorter than the context of %d", lp, a.Context)
+	}
+	L, d, dkv, LP := int64(a.Layers), int64(a.DModel), int64(a.DKV), int64(lp)
+	fp := &Footprint{KVExtra: lp, Modules: []string{"prefix keys and values"}}
+	if v.Bool("projection") {
+		h := int64(v.Int("hidden"))
+		fp.Added = LP*d + d*h + h + L*2*(h*dkv+dkv)
+		fp.Global = LP * (2*h + 2*L*dkv) * a.AddedBytes // the MLP's hidden before and after tanh, and its output
+	} else {
+		fp.Added = 2 * L * LP * dkv
+	}
+	fp.Notes = []string{fmt.Sprintf("prefix: %d key/value rows, d_kv = %d wide, in every block; every block keeps its activations", lp, dkv)}
+	return fp, nil
+}
+
+// Display: vermillion, a cross (×).
+func (prefix) Display() display.Style {
+	return display.Style{Order: 70, Color: color.RGBA{0xd5, 0x5e, 0x00, 0xff}, Marker: display.Cross}
 }

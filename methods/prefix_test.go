@@ -150,8 +150,8 @@ func TestPrefixDominates(t *testing.T) {
 			vals[j] = rng.NormFloat64()
 			vals[d+j] = vals[j]
 		}
-		setAll(h.keys[i], keys)
-		setAll(h.values[i], vals)
+		SetValues(h.keys[i], keys)
+		SetValues(h.values[i], vals)
 	}
 	if d := sameAfterFirst(a.Hooks...); d > 1e-9 {
 		t.Fatalf("with a dominant prefix, changing the first token still moves later logits by %.3g", d)
@@ -204,7 +204,7 @@ func TestPrefixOutputByHand(t *testing.T) {
 			base := newBase(t, tiny, tensor.Float64)
 			m := base.Model
 			for _, p := range m.Params {
-				setAll(p, make([]float64, p.Size()))
+				SetValues(p, make([]float64, p.Size()))
 			}
 			for i, b := range blocks {
 				h := fmt.Sprintf("h.%d.", i)

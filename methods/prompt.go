@@ -2,9 +2,11 @@ package methods
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"math/rand/v2"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 )
@@ -61,17 +63,14 @@ func (prompt) Attach(base *model.Base, v Values, seed uint64) (*Attached, error)
 	emb := newOwn(m, "prompt_embeddings", L, m.Config.DModel)
 	if ids == nil {
 		// Random: the scale of GPT-2's token embeddings at initialisation.
-		rng := rand.New(rand.NewPCG(seed, 0x9a0))
-		for i := range emb.Size() {
-			emb.Value.Set(i, cast(emb, rng.NormFloat64()*0.02))
-		}
+		normalInit(emb, rand.New(rand.NewPCG(seed, 0x9a0)), 0.02)
 	} else {
 		wte, d := nn.Float64s(m.Param("wte.weight").Value), m.Config.DModel
 		vals := make([]float64, 0, L*d)
 		for _, id := range ids {
 			vals = append(vals, wte[id*d:(id+1)*d]...)
 		}
-		setAll(emb, vals)
+		SetValues(emb, vals)
 	}
 	m.SetTrainable(false)
 	return &Attached{Hooks: []model.Hook{&promptHook{emb: emb}}, Own: []*nn.Param{emb}, Positions: L}, nil
@@ -130,4 +129,20 @@ func (h *promptHook) HookInput(c *model.Ctx, x *model.Node) (*model.Node, int, e
 		return nil, 0, err
 	}
 	return y, h.emb.Value.Shape()[0], nil
+}
+
+// Footprint: L·d_model weights; the gradient reaches the input, so every
+// block keeps its activations, over L more positions.
+func (prompt) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
+	lp := v.Int("length")
+	if lp >= a.Context {
+		return nil, fmt.Errorf("field \"length\": %d virtual tokens leave no position for real tokens in the context of %d", lp, a.Context)
+	}
+	return &Footprint{Added: int64(lp) * int64(a.DModel), SeqExtra: lp, Modules: []string{"prompt embeddings"},
+		Notes: []string{fmt.Sprintf("prompt: the gradient reaches the input, so every block keeps its activations, over %d more positions; logits over every position, as HF PEFT computes them", lp)}}, nil
+}
+
+// Display: orange, a star.
+func (prompt) Display() display.Style {
+	return display.Style{Order: 80, Color: color.RGBA{0xe6, 0x9f, 0x00, 0xff}, Marker: display.Star}
 }

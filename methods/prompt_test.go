@@ -157,7 +157,7 @@ func TestPromptSteersLogits(t *testing.T) {
 	for i := range vals {
 		vals[i] = -3 * vals[i]
 	}
-	setAll(emb, vals)
+	SetValues(emb, vals)
 	after := logits(t, base.Model, a.Hooks...)
 	if d := maxDiff(before, after); d < 1e-6 {
 		t.Fatalf("changing the virtual embeddings moves the logits by only %.3g", d)

@@ -1,6 +1,11 @@
 package model
 
 import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
 	"github.com/peftbench/peftbench/nn"
 	G "gorgonia.org/gorgonia"
 )
@@ -9,10 +14,91 @@ import (
 type Node = G.Node
 
 // Hook is anything a fine-tuning method attaches to a forward pass. A hook
-// implements any of the interfaces below; Build calls each at its point,
-// in the order the hooks were given. Hooks add their own parameters with
-// Ctx.Graph.Param, so the model's code never changes for a method.
+// implements one or more of the interfaces below; Build calls each at its
+// point, in the order the hooks were given. Hooks add their own parameters
+// with Ctx.Graph.Param, so the model's code never changes for a method.
+//
+// Go cannot check a type against "one of these interfaces" at compile
+// time, so CheckHooks does it when hooks are attached and built: a hook
+// that implements none of them, or has a Hook… method whose signature is
+// not its interface's, is an error rather than a hook that silently does
+// nothing.
 type Hook any
+
+// hookPoints are the hook interfaces by the name of their one method.
+var hookPoints = map[string]reflect.Type{
+	"HookInput":       reflect.TypeFor[InputHook](),
+	"HookLinearInput": reflect.TypeFor[LinearInputHook](),
+	"HookLinear":      reflect.TypeFor[LinearHook](),
+	"HookPrefix":      reflect.TypeFor[PrefixHook](),
+	"HookBlock":       reflect.TypeFor[BlockHook](),
+	"HookHidden":      reflect.TypeFor[HiddenHook](),
+}
+
+// CheckHooks reports the first hook that is nil, implements none of the
+// hook interfaces, or has a method named Hook… that does not implement the
+// interface of that name (a mistyped signature, or a hook point that does
+// not exist). The error names the hook's type.
+func CheckHooks(hooks ...Hook) error {
+	for i, h := range hooks {
+		if h == nil {
+			return fmt.Errorf("model: hook %d is nil", i)
+		}
+		t := reflect.TypeOf(h)
+		for j := range t.NumMethod() {
+			name := t.Method(j).Name
+			if !strings.HasPrefix(name, "Hook") {
+				continue
+			}
+			iface, ok := hookPoints[name]
+			if !ok {
+				return fmt.Errorf("model: hook %s: method %s is no hook point (have %s)", t, name, strings.Join(hookNames(), ", "))
+			}
+			if !t.Implements(iface) {
+				return fmt.Errorf("model: hook %s: method %s is %s, not %s's %s", t, name, withoutReceiver(t.Method(j).Type), iface, iface.Method(0).Type)
+			}
+		}
+		if !implementsAny(t) {
+			if t.Kind() != reflect.Pointer && implementsAny(reflect.PointerTo(t)) {
+				return fmt.Errorf("model: hook %s implements no hook interface; *%s does (pass a pointer)", t, t)
+			}
+			return fmt.Errorf("model: hook %s implements no hook interface (their methods: %s)", t, strings.Join(hookNames(), ", "))
+		}
+	}
+	return nil
+}
+
+// withoutReceiver is a method's type as its interface would declare it.
+func withoutReceiver(f reflect.Type) reflect.Type {
+	in := make([]reflect.Type, f.NumIn()-1)
+	for i := range in {
+		in[i] = f.In(i + 1)
+	}
+	out := make([]reflect.Type, f.NumOut())
+	for i := range out {
+		out[i] = f.Out(i)
+	}
+	return reflect.FuncOf(in, out, f.IsVariadic())
+}
+
+func implementsAny(t reflect.Type) bool {
+	for _, iface := range hookPoints {
+		if t.Implements(iface) {
+			return true
+		}
+	}
+	return false
+}
+
+// hookNames lists the hook interfaces' methods, sorted.
+func hookNames() []string {
+	var out []string
+	for name := range hookPoints {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Ctx describes the forward pass a hook is called in.
 type Ctx struct {

@@ -171,8 +171,11 @@ type Forward struct {
 }
 
 // Build adds the forward pass for B sequences of T tokens to g, with the
-// given hooks attached.
+// given hooks attached; hooks that CheckHooks rejects are an error.
 func (m *Model) Build(g *nn.Graph, B, T int, hooks ...Hook) (*Forward, error) {
+	if err := CheckHooks(hooks...); err != nil {
+		return nil, err
+	}
 	f := &Forward{Graph: g, B: B, T: T, IDs: g.IntInput("ids", B*T)}
 	c := &Ctx{Graph: g, B: B, T: T, Config: m.Config}
 	x, err := nn.Embedding(f.IDs.Node, g.Param(m.Param("wte.weight")))

@@ -3,16 +3,18 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 )
 
-// Config identifies one configuration: everything in a trial's spec but its
+// config identifies one configuration: everything in a trial's spec but its
 // seed. Trials of one configuration differ only in seed, and are averaged.
-type Config struct {
+type config struct {
 	Model, Task, Method string
 	// Params is the canonical JSON of the method's hyper-parameters (keys
 	// sorted), so that equal hyper-parameters compare equal.
@@ -23,28 +25,28 @@ type Config struct {
 	Train trial.Settings
 }
 
-// Group is one configuration's successful trials, summarised over seeds.
-type Group struct {
-	Config
+// group is one configuration's successful trials, summarised over seeds.
+type group struct {
+	config
 	MethodParams map[string]any
 	Seeds        []int    // sorted
 	IDs          []string // in seed order
-	Test         Stat     // test accuracy
+	Test         seedStat // test accuracy
 	// Valid is the validation accuracy, nil when no trial of the group
 	// reports one.
-	Valid           *Stat
+	Valid           *seedStat
 	TrainableParams int // of the first seed; the same for every seed
 	TotalParams     int
-	PeakMemoryBytes float64 // mean over seeds
-	TokensPerSec    Stat    // training throughput
-	FileSize        int64   // largest over seeds
+	PeakMemoryBytes float64  // mean over seeds
+	TokensPerSec    seedStat // training throughput
+	FileSize        int64    // largest over seeds
 
 	// PeakHeapBytes is the mean peak Go heap over the seeds that report
 	// one; 0 when none does.
 	PeakHeapBytes float64
 	// Accounted is the analytic memory account, each part the mean over
 	// the seeds that report one; nil when none does.
-	Accounted *MemoryAccount
+	Accounted *memoryAccount
 	// HeapToAccounted is the mean over seeds of the peak heap divided by
 	// the accounted total, over the seeds that report both; NaN when none
 	// does.
@@ -53,7 +55,7 @@ type Group struct {
 	// fraction), NormTokensPerSec the training tokens per second per
 	// calibrated GFLOP/s and CalibrationGFLOPS the calibration itself, each
 	// over the seeds that report it (N = 0 when none does).
-	MFU, NormTokensPerSec, CalibrationGFLOPS Stat
+	MFU, NormTokensPerSec, CalibrationGFLOPS seedStat
 	// Projected is the configuration projected onto large models, from the
 	// first seed that carries a projection (it depends on the method, its
 	// hyper-parameters and the batch only); nil when none does.
@@ -63,41 +65,41 @@ type Group struct {
 	TestOutcomes []trial.Outcomes
 }
 
-// MemoryAccount is trial.Memory averaged over seeds, in bytes.
-type MemoryAccount struct {
+// memoryAccount is trial.Memory averaged over seeds, in bytes.
+type memoryAccount struct {
 	Weights, Trainable, Gradients, Optimizer, Step, Total float64
 }
 
 // Selection names the score a configuration is chosen by.
 const (
-	OnValidation = "validation"
-	OnTest       = "test"
+	chosenOnValidation = "validation"
+	chosenOnTest       = "test"
 )
 
 // Score is the number configurations are ranked by: mean validation
 // accuracy, or mean test accuracy when the group has no validation score;
 // on says which.
-func (g *Group) Score() (score float64, on string) {
+func (g *group) Score() (score float64, on string) {
 	if g.Valid != nil {
-		return g.Valid.Mean, OnValidation
+		return g.Valid.Mean, chosenOnValidation
 	}
-	return g.Test.Mean, OnTest
+	return g.Test.Mean, chosenOnTest
 }
 
-// TaskKey is a task of one base model: the unit every table and figure is
+// taskKey is a task of one base model: the unit every table and figure is
 // drawn per.
-type TaskKey struct{ Model, Task string }
+type taskKey struct{ Model, Task string }
 
 // Key returns the group's task.
-func (c Config) Key() TaskKey { return TaskKey{c.Model, c.Task} }
+func (c config) Key() taskKey { return taskKey{c.Model, c.Task} }
 
-// Group collects the successful results by configuration and summarises
-// each over its seeds. Failed results are ignored (see Repro). Groups come
-// sorted by model, task, method (MethodOrder), data size (all last),
+// groupResults collects the successful results by configuration and summarises
+// each over its seeds. Failed results are ignored (see repro). Groups come
+// sorted by model, task, method (methodRank), data size (all last),
 // hyper-parameters and learning rate.
-func GroupResults(results []*trial.Result) []*Group {
-	byCfg := map[Config][]*trial.Result{}
-	var order []Config
+func groupResults(results []*trial.Result) []*group {
+	byCfg := map[config][]*trial.Result{}
+	var order []config
 	for _, r := range results {
 		if r.Status != trial.Success {
 			continue
@@ -108,16 +110,16 @@ func GroupResults(results []*trial.Result) []*Group {
 		}
 		byCfg[c] = append(byCfg[c], r)
 	}
-	groups := make([]*Group, 0, len(order))
+	groups := make([]*group, 0, len(order))
 	for _, c := range order {
 		groups = append(groups, newGroup(c, byCfg[c]))
 	}
-	sort.SliceStable(groups, func(i, j int) bool { return configLess(groups[i].Config, groups[j].Config) })
+	sort.SliceStable(groups, func(i, j int) bool { return configLess(groups[i].config, groups[j].config) })
 	return groups
 }
 
-func configOf(s trial.Spec) Config {
-	return Config{Model: s.Model, Task: s.Task, Method: s.Method, Params: canonicalParams(s.MethodParams), DataSize: s.DataSize, Train: s.Train}
+func configOf(s trial.Spec) config {
+	return config{Model: s.Model, Task: s.Task, Method: s.Method, Params: canonicalParams(s.MethodParams), DataSize: s.DataSize, Train: s.Train}
 }
 
 // canonicalParams encodes hyper-parameters with sorted keys; numbers
@@ -133,14 +135,14 @@ func canonicalParams(p map[string]any) string {
 	return string(b)
 }
 
-func newGroup(c Config, rs []*trial.Result) *Group {
+func newGroup(c config, rs []*trial.Result) *group {
 	sort.Slice(rs, func(i, j int) bool {
 		if rs[i].Spec.Seed != rs[j].Spec.Seed {
 			return rs[i].Spec.Seed < rs[j].Spec.Seed
 		}
 		return rs[i].ID < rs[j].ID
 	})
-	g := &Group{Config: c, MethodParams: rs[0].Spec.MethodParams,
+	g := &group{config: c, MethodParams: rs[0].Spec.MethodParams,
 		TrainableParams: rs[0].NumTrainableParams, TotalParams: rs[0].NumTotalParams}
 	var test, valid, tps, mem, heap, ratio, mfu, norm, calib []float64
 	var acc []trial.Memory
@@ -179,28 +181,28 @@ func newGroup(c Config, rs []*trial.Result) *Group {
 			g.TestOutcomes = append(g.TestOutcomes, o)
 		}
 	}
-	g.Test = Summarize(test)
+	g.Test = summarize(test)
 	if len(valid) > 0 {
-		v := Summarize(valid)
+		v := summarize(valid)
 		g.Valid = &v
 	}
-	g.TokensPerSec = Summarize(tps)
-	g.PeakMemoryBytes = Summarize(mem).Mean
+	g.TokensPerSec = summarize(tps)
+	g.PeakMemoryBytes = summarize(mem).Mean
 	if len(heap) > 0 {
-		g.PeakHeapBytes = Summarize(heap).Mean
+		g.PeakHeapBytes = summarize(heap).Mean
 	}
 	g.Accounted = meanAccount(acc)
-	g.HeapToAccounted = Summarize(ratio).Mean
-	g.MFU, g.NormTokensPerSec, g.CalibrationGFLOPS = Summarize(mfu), Summarize(norm), Summarize(calib)
+	g.HeapToAccounted = summarize(ratio).Mean
+	g.MFU, g.NormTokensPerSec, g.CalibrationGFLOPS = summarize(mfu), summarize(norm), summarize(calib)
 	return g
 }
 
 // meanAccount averages memory accounts part by part; nil for none.
-func meanAccount(ms []trial.Memory) *MemoryAccount {
+func meanAccount(ms []trial.Memory) *memoryAccount {
 	if len(ms) == 0 {
 		return nil
 	}
-	var a MemoryAccount
+	var a memoryAccount
 	for _, m := range ms {
 		a.Weights += float64(m.WeightBytes)
 		a.Trainable += float64(m.TrainableBytes)
@@ -210,21 +212,18 @@ func meanAccount(ms []trial.Memory) *MemoryAccount {
 		a.Total += float64(m.TotalBytes)
 	}
 	n := float64(len(ms))
-	return &MemoryAccount{Weights: a.Weights / n, Trainable: a.Trainable / n, Gradients: a.Gradients / n,
+	return &memoryAccount{Weights: a.Weights / n, Trainable: a.Trainable / n, Gradients: a.Gradients / n,
 		Optimizer: a.Optimizer / n, Step: a.Step / n, Total: a.Total / n}
 }
 
-// MethodOrder is the order methods are listed in; methods not named here
-// follow in alphabetical order.
-var MethodOrder = []string{"full", "lora", "dora", "adapter", "ia3", "bitfit", "prefix", "prompt", trial.Scratch, trial.ZeroShot}
-
+// methodRank places a method in tables and legends by the order its
+// style declares (package display, from the method's own file); methods
+// without a style come last, alphabetically.
 func methodRank(m string) int {
-	for i, n := range MethodOrder {
-		if n == m {
-			return i
-		}
+	if s, ok := display.Lookup(m); ok {
+		return s.Order
 	}
-	return len(MethodOrder)
+	return math.MaxInt
 }
 
 func methodLess(a, b string) bool {
@@ -237,7 +236,7 @@ func methodLess(a, b string) bool {
 // sizeLess orders data sizes with 0 (all) last.
 func sizeLess(a, b int) bool { return trial.SizeOrder(a) < trial.SizeOrder(b) }
 
-func configLess(a, b Config) bool {
+func configLess(a, b config) bool {
 	switch {
 	case a.Model != b.Model:
 		return a.Model < b.Model
@@ -257,10 +256,10 @@ func configLess(a, b Config) bool {
 	return string(ab) < string(bb)
 }
 
-// TaskKeys lists the tasks of the groups, sorted.
-func TaskKeys(groups []*Group) []TaskKey {
-	seen := map[TaskKey]bool{}
-	var out []TaskKey
+// taskKeys lists the tasks of the groups, sorted.
+func taskKeys(groups []*group) []taskKey {
+	seen := map[taskKey]bool{}
+	var out []taskKey
 	for _, g := range groups {
 		if k := g.Key(); !seen[k] {
 			seen[k] = true
@@ -276,8 +275,8 @@ func TaskKeys(groups []*Group) []TaskKey {
 	return out
 }
 
-// Methods lists the methods of the groups in MethodOrder.
-func Methods(groups []*Group) []string {
+// methodList lists the methods of the groups in methodRank order.
+func methodList(groups []*group) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, g := range groups {
@@ -290,11 +289,11 @@ func Methods(groups []*Group) []string {
 	return out
 }
 
-// Best returns the configuration with the highest Score: ties go to the
+// best returns the configuration with the highest Score: ties go to the
 // higher mean test accuracy, then to fewer trainable parameters, then to
 // the configuration listed first. Nil for no groups.
-func Best(groups []*Group) *Group {
-	var best *Group
+func best(groups []*group) *group {
+	var best *group
 	for _, g := range groups {
 		if best == nil || better(g, best) {
 			best = g
@@ -303,7 +302,7 @@ func Best(groups []*Group) *Group {
 	return best
 }
 
-func better(a, b *Group) bool {
+func better(a, b *group) bool {
 	sa, _ := a.Score()
 	sb, _ := b.Score()
 	switch {
@@ -314,12 +313,12 @@ func better(a, b *Group) bool {
 	case a.TrainableParams != b.TrainableParams:
 		return a.TrainableParams < b.TrainableParams
 	}
-	return configLess(a.Config, b.Config)
+	return configLess(a.config, b.config)
 }
 
 // filter returns the groups for which keep is true.
-func filter(groups []*Group, keep func(*Group) bool) []*Group {
-	var out []*Group
+func filter(groups []*group, keep func(*group) bool) []*group {
+	var out []*group
 	for _, g := range groups {
 		if keep(g) {
 			out = append(out, g)
@@ -330,7 +329,7 @@ func filter(groups []*Group, keep func(*Group) bool) []*Group {
 
 // largestSize is the largest data size among groups (0, all, above any
 // number); ok is false for no groups.
-func largestSize(groups []*Group) (size int, ok bool) {
+func largestSize(groups []*group) (size int, ok bool) {
 	for _, g := range groups {
 		if !ok || sizeLess(size, g.DataSize) {
 			size, ok = g.DataSize, true
@@ -339,9 +338,9 @@ func largestSize(groups []*Group) (size int, ok bool) {
 	return size, ok
 }
 
-// Number reads a numeric hyper-parameter as JSON or YAML decoding leaves
+// number reads a numeric hyper-parameter as JSON or YAML decoding leaves
 // it.
-func Number(v any) (float64, bool) {
+func number(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, true
@@ -361,9 +360,9 @@ func Number(v any) (float64, bool) {
 	return 0, false
 }
 
-// ParamsLabel writes hyper-parameters compactly, keys sorted:
+// paramsLabel writes hyper-parameters compactly, keys sorted:
 // "alpha=16 rank=8 targets=q,v".
-func ParamsLabel(p map[string]any) string {
+func paramsLabel(p map[string]any) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)

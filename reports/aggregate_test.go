@@ -32,7 +32,7 @@ func loadTestResults(t *testing.T) []*trial.Result {
 
 // testInputs are made-up baselines and the real size of sentiment's
 // training split; spam's is left unknown on purpose.
-var testInputs = Inputs{
+var testInputs = inputs{
 	Baselines: map[string]tasks.Baseline{
 		"sentiment": {Task: "sentiment", Majority: 0.658, BoWLR: &tasks.BoWResult{Accuracy: 0.781}},
 		"spam":      {Task: "spam", Majority: 0.705, BoWLR: &tasks.BoWResult{Accuracy: 0.967}},
@@ -40,26 +40,26 @@ var testInputs = Inputs{
 	TrainSizes: map[string]int{"sentiment": 3500},
 }
 
-// two is the Stat of two seeds a and b, computed by hand: the sample
+// two is the seedStat of two seeds a and b, computed by hand: the sample
 // standard deviation of two values is |a − b|/√2, and the 95% interval
 // is the mean ± t(0.975, 1)·sd/√2.
-func two(a, b float64) Stat {
+func two(a, b float64) seedStat {
 	m, sd := (a+b)/2, math.Abs(a-b)/math.Sqrt2
 	h := tQuantile975(1) * sd / math.Sqrt2
-	return Stat{N: 2, Mean: m, Std: sd, Lo: m - h, Hi: m + h}
+	return seedStat{N: 2, Mean: m, Std: sd, Lo: m - h, Hi: m + h}
 }
 
 // mfu is the model-FLOPs utilisation of tps tokens/s at fpt FLOPs per
 // token against calib GFLOP/s, as the hand-made results state it.
 func mfu(tps, fpt, calib float64) float64 { return tps * fpt / (calib * 1e9) }
 
-func one(a float64) Stat {
+func one(a float64) seedStat {
 	nan := math.NaN()
-	return Stat{N: 1, Mean: a, Std: nan, Lo: nan, Hi: nan}
+	return seedStat{N: 1, Mean: a, Std: nan, Lo: nan, Hi: nan}
 }
 
 func TestGroupResults(t *testing.T) {
-	groups := GroupResults(loadTestResults(t))
+	groups := groupResults(loadTestResults(t))
 	var ids []string
 	for _, g := range groups {
 		ids = append(ids, strings.Join(g.IDs, "+"))
@@ -88,8 +88,8 @@ func TestGroupResults(t *testing.T) {
 
 	// One group in full: sentiment, LoRA rank 8, all data.
 	valid := two(0.80, 0.82)
-	wantGroup := &Group{
-		Config: Config{Model: "tiny", Task: "sentiment", Method: "lora",
+	wantGroup := &group{
+		config: config{Model: "tiny", Task: "sentiment", Method: "lora",
 			Params: `{"alpha":16,"dropout":0,"rank":8,"targets":["q","v"]}`, DataSize: 0,
 			Train: trial.Settings{LR: 1e-3, Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}},
 		MethodParams:    map[string]any{"alpha": 16.0, "dropout": 0.0, "rank": 8.0, "targets": []any{"q", "v"}},
@@ -105,14 +105,14 @@ func TestGroupResults(t *testing.T) {
 		PeakHeapBytes:   (160 + 164) / 2 * mib,
 		// Weights 4 B each of 1,106,384, AdamW 16 B per trainable weight,
 		// the step values the rest of the 84 MiB total.
-		Accounted: &MemoryAccount{Weights: 4 * 1106384, Trainable: 4 * 16384, Gradients: 4 * 16384,
+		Accounted: &memoryAccount{Weights: 4 * 1106384, Trainable: 4 * 16384, Gradients: 4 * 16384,
 			Optimizer: 16 * 16384, Step: 84*mib - 4*1106384 - 16*16384, Total: 84 * mib},
 		HeapToAccounted:   (160.0/84 + 164.0/84) / 2,
 		MFU:               two(mfu(1450, 4.5e6, 50), mfu(1550, 4.5e6, 55)),
 		NormTokensPerSec:  two(1450.0/50, 1550.0/55),
 		CalibrationGFLOPS: two(50, 55),
 	}
-	if d := cmp.Diff(wantGroup, groups[4], approx, cmpopts.IgnoreFields(Group{}, "Projected")); d != "" {
+	if d := cmp.Diff(wantGroup, groups[4], approx, cmpopts.IgnoreFields(group{}, "Projected")); d != "" {
 		t.Errorf("sentiment lora rank 8 group (-want +got):\n%s", d)
 	}
 	var totals []int64
@@ -145,7 +145,7 @@ func TestGroupResults(t *testing.T) {
 	if prefix.Valid != nil {
 		t.Errorf("spam prefix: Valid = %+v, want nil", prefix.Valid)
 	}
-	if s, on := prefix.Score(); on != OnTest || math.Abs(s-0.89) > 1e-12 {
+	if s, on := prefix.Score(); on != chosenOnTest || math.Abs(s-0.89) > 1e-12 {
 		t.Errorf("spam prefix Score() = %v, %s; want 0.89, test", s, on)
 	}
 	// One seed: no spread, no interval.
@@ -159,14 +159,14 @@ type summaryLine struct {
 	Method, Params, On string
 	LR                 float64
 	DataSize, Configs  int
-	Test               Stat
+	Test               seedStat
 	Trainable          int
 	Pct                float64
 	MemMiB, TokPerSec  float64
 }
 
 func TestSummaries(t *testing.T) {
-	sums := Summaries(GroupResults(loadTestResults(t)), nil, nil, testInputs)
+	sums := summaries(groupResults(loadTestResults(t)), nil, nil, testInputs)
 	got := map[string][]summaryLine{}
 	for _, s := range sums {
 		if s.Model != "tiny" || s.DataSize != 0 {
@@ -177,7 +177,7 @@ func TestSummaries(t *testing.T) {
 		}
 		for _, r := range s.Rows {
 			g := r.Best
-			got[s.Task] = append(got[s.Task], summaryLine{Method: r.Method, Params: ParamsLabel(g.MethodParams), On: r.SelectedOn,
+			got[s.Task] = append(got[s.Task], summaryLine{Method: r.Method, Params: paramsLabel(g.MethodParams), On: r.SelectedOn,
 				LR: g.Train.LR, DataSize: g.DataSize, Configs: r.Configs, Test: g.Test, Trainable: g.TrainableParams,
 				Pct: r.TrainablePct, MemMiB: g.PeakMemoryBytes / mib, TokPerSec: g.TokensPerSec.Mean})
 		}
@@ -193,21 +193,21 @@ func TestSummaries(t *testing.T) {
 	want := map[string][]summaryLine{
 		"sentiment": {
 			// Only one full configuration at all data; the size-100 one is not a candidate.
-			{Method: "full", Params: "", On: OnValidation, LR: 1e-4, Configs: 1, Test: two(0.82, 0.86), Trainable: 1090000, Pct: 100, MemMiB: 305, TokPerSec: 1050},
+			{Method: "full", Params: "", On: chosenOnValidation, LR: 1e-4, Configs: 1, Test: two(0.82, 0.86), Trainable: 1090000, Pct: 100, MemMiB: 305, TokPerSec: 1050},
 			// Rank 8 (valid 0.81) beats rank 4 (valid 0.78).
-			{Method: "lora", Params: loraP, On: OnValidation, LR: 1e-3, Configs: 2, Test: two(0.81, 0.83), Trainable: 16384, Pct: pct(16384), MemMiB: 212, TokPerSec: 1500},
-			{Method: "prefix", Params: prefixP, On: OnValidation, LR: 1e-2, Configs: 1, Test: two(0.75, 0.77), Trainable: 8192, Pct: pct(8192), MemMiB: 205, TokPerSec: 1600},
+			{Method: "lora", Params: loraP, On: chosenOnValidation, LR: 1e-3, Configs: 2, Test: two(0.81, 0.83), Trainable: 16384, Pct: pct(16384), MemMiB: 212, TokPerSec: 1500},
+			{Method: "prefix", Params: prefixP, On: chosenOnValidation, LR: 1e-2, Configs: 1, Test: two(0.75, 0.77), Trainable: 8192, Pct: pct(8192), MemMiB: 205, TokPerSec: 1600},
 			// Length 8 (valid 0.74) beats length 4 (valid 0.71).
-			{Method: "prompt", Params: promptP, On: OnValidation, LR: 3e-2, Configs: 2, Test: two(0.72, 0.76), Trainable: 1024, Pct: pct(1024), MemMiB: 195, TokPerSec: 1700},
+			{Method: "prompt", Params: promptP, On: chosenOnValidation, LR: 3e-2, Configs: 2, Test: two(0.72, 0.76), Trainable: 1024, Pct: pct(1024), MemMiB: 195, TokPerSec: 1700},
 		},
 		"spam": {
-			{Method: "full", Params: "", On: OnValidation, LR: 1e-4, Configs: 1, Test: two(0.95, 0.97), Trainable: 1090000, Pct: 100, MemMiB: 300, TokPerSec: 950},
+			{Method: "full", Params: "", On: chosenOnValidation, LR: 1e-4, Configs: 1, Test: two(0.95, 0.97), Trainable: 1090000, Pct: 100, MemMiB: 300, TokPerSec: 950},
 			// lr 3e-3 has the best validation accuracy (0.96) though not the
 			// best test accuracy: selection never looks at test.
-			{Method: "lora", Params: loraP, On: OnValidation, LR: 3e-3, Configs: 3, Test: two(0.92, 0.94), Trainable: 16384, Pct: pct(16384), MemMiB: 210, TokPerSec: 1400},
+			{Method: "lora", Params: loraP, On: chosenOnValidation, LR: 3e-3, Configs: 3, Test: two(0.92, 0.94), Trainable: 16384, Pct: pct(16384), MemMiB: 210, TokPerSec: 1400},
 			// No validation score: chosen on test.
-			{Method: "prefix", Params: prefixP, On: OnTest, LR: 1e-2, Configs: 1, Test: two(0.88, 0.90), Trainable: 8192, Pct: pct(8192), MemMiB: 205, TokPerSec: 1500},
-			{Method: "prompt", Params: promptP, On: OnValidation, LR: 3e-2, Configs: 1, Test: one(0.80), Trainable: 1024, Pct: pct(1024), MemMiB: 190, TokPerSec: 1700},
+			{Method: "prefix", Params: prefixP, On: chosenOnTest, LR: 1e-2, Configs: 1, Test: two(0.88, 0.90), Trainable: 8192, Pct: pct(8192), MemMiB: 205, TokPerSec: 1500},
+			{Method: "prompt", Params: promptP, On: chosenOnValidation, LR: 3e-2, Configs: 1, Test: one(0.80), Trainable: 1024, Pct: pct(1024), MemMiB: 190, TokPerSec: 1700},
 		},
 	}
 	if d := cmp.Diff(want, got, approx); d != "" {
@@ -220,10 +220,10 @@ type curve struct {
 	Task, Method string
 	X            []float64
 	Labels       []string
-	Acc          []Stat
+	Acc          []seedStat
 }
 
-func curves(ss []Series) []curve {
+func curves(ss []methodCurve) []curve {
 	var out []curve
 	for _, s := range ss {
 		c := curve{Task: s.Task, Method: s.Method}
@@ -238,40 +238,40 @@ func curves(ss []Series) []curve {
 }
 
 func TestSeries(t *testing.T) {
-	tb := Aggregate(loadTestResults(t), testInputs)
+	tb := aggregate(loadTestResults(t), testInputs)
 	rank := []curve{
-		{Task: "sentiment", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []Stat{two(0.78, 0.80), two(0.81, 0.83)}},
+		{Task: "sentiment", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []seedStat{two(0.78, 0.80), two(0.81, 0.83)}},
 		// At rank 8 the lr 3e-3 configuration wins on validation.
-		{Task: "spam", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []Stat{two(0.93, 0.95), two(0.92, 0.94)}},
+		{Task: "spam", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []seedStat{two(0.93, 0.95), two(0.92, 0.94)}},
 	}
 	if d := cmp.Diff(rank, curves(tb.Rank), approx); d != "" {
 		t.Errorf("rank series (-want +got):\n%s", d)
 	}
 	// Prefix tuning and spam's prompt tuning have one length each: no curve.
 	length := []curve{
-		{Task: "sentiment", Method: "prompt", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []Stat{two(0.70, 0.74), two(0.72, 0.76)}},
+		{Task: "sentiment", Method: "prompt", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []seedStat{two(0.70, 0.74), two(0.72, 0.76)}},
 	}
 	if d := cmp.Diff(length, curves(tb.Length), approx); d != "" {
 		t.Errorf("length series (-want +got):\n%s", d)
 	}
 	// "all" sits at sentiment's 3,500 training examples; spam has one size.
 	size := []curve{
-		{Task: "sentiment", Method: "full", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []Stat{two(0.70, 0.72), two(0.82, 0.86)}},
-		{Task: "sentiment", Method: "lora", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []Stat{two(0.66, 0.70), two(0.81, 0.83)}},
+		{Task: "sentiment", Method: "full", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []seedStat{two(0.70, 0.72), two(0.82, 0.86)}},
+		{Task: "sentiment", Method: "lora", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []seedStat{two(0.66, 0.70), two(0.81, 0.83)}},
 	}
 	if d := cmp.Diff(size, curves(tb.DataSize), approx); d != "" {
 		t.Errorf("data-size series (-want +got):\n%s", d)
 	}
 	// Without the training split size, "all" goes at twice the largest size.
-	noSize := DataSizeSeries(tb.Groups, Inputs{})
+	noSize := dataSizeSeries(tb.Groups, inputs{})
 	if p := noSize[0].Points[1]; p.X != 200 || p.Label != "all" {
 		t.Errorf("all without a known size at x = %v labelled %q, want 200, all", p.X, p.Label)
 	}
 }
 
 func TestEfficiency(t *testing.T) {
-	tb := Aggregate(loadTestResults(t), testInputs)
-	front := func(fs []Frontier) map[string][]string {
+	tb := aggregate(loadTestResults(t), testInputs)
+	front := func(fs []frontier) map[string][]string {
 		out := map[string][]string{}
 		for _, f := range fs {
 			if len(f.Points) != map[string]int{"sentiment": 6, "spam": 6}[f.Task] {
@@ -305,7 +305,7 @@ func TestEfficiency(t *testing.T) {
 		t.Errorf("parameter Pareto fronts (-want +got):\n%s", d)
 	}
 	// markPareto on its own: equal points both stay; a dominated one goes.
-	ps := []EffPoint{{Cost: 1, Acc: 0.5}, {Cost: 1, Acc: 0.5}, {Cost: 2, Acc: 0.5}, {Cost: 3, Acc: 0.9}}
+	ps := []effPoint{{Cost: 1, Acc: 0.5}, {Cost: 1, Acc: 0.5}, {Cost: 2, Acc: 0.5}, {Cost: 3, Acc: 0.9}}
 	markPareto(ps)
 	var marks []bool
 	for _, p := range ps {
@@ -317,7 +317,7 @@ func TestEfficiency(t *testing.T) {
 }
 
 func TestThroughput(t *testing.T) {
-	tb := Aggregate(loadTestResults(t), testInputs)
+	tb := aggregate(loadTestResults(t), testInputs)
 	type row struct {
 		Task, Method     string
 		Mean, Ratio      float64
@@ -350,7 +350,7 @@ func TestThroughput(t *testing.T) {
 }
 
 func TestMemoryRows(t *testing.T) {
-	tb := Aggregate(loadTestResults(t), testInputs)
+	tb := aggregate(loadTestResults(t), testInputs)
 	type row struct {
 		Task, Method            string
 		RSS, Heap, Total, Ratio float64 // MiB, and heap over accounted
@@ -383,7 +383,7 @@ func TestMemoryRows(t *testing.T) {
 }
 
 func TestProjections(t *testing.T) {
-	tb := Aggregate(loadTestResults(t), testInputs)
+	tb := aggregate(loadTestResults(t), testInputs)
 	type proj struct {
 		Arch     string
 		TotalGiB float64
@@ -398,12 +398,12 @@ func TestProjections(t *testing.T) {
 	}
 	var got []config
 	for _, c := range tb.Projected {
-		g := config{Method: c.Method, Params: ParamsLabel(c.MethodParams), Batch: c.Batch}
+		g := config{Method: c.Method, Params: paramsLabel(c.MethodParams), Batch: c.Batch}
 		for _, k := range c.Tasks {
 			g.Tasks = append(g.Tasks, k.Task)
 		}
 		for _, p := range c.Projections {
-			g.Projections = append(g.Projections, proj{p.Arch, float64(p.TotalBytes) / (1 << 30), FitsH100(p), len(p.FitsOn)})
+			g.Projections = append(g.Projections, proj{p.Arch, float64(p.TotalBytes) / (1 << 30), fitsH100(p), len(p.FitsOn)})
 		}
 		got = append(got, g)
 	}
@@ -452,7 +452,7 @@ func TestGPUFit(t *testing.T) {
 		{"unknown", []string{"Imaginary 96GB", "H100 PCIe 80GB"}, true, "fits 2 of 14 GPUs: H100 PCIe 80GB, Imaginary 96GB; not H200 141GB, H100 SXM 80GB, …"},
 	} {
 		p := trial.Projection{FitsOn: c.fits}
-		if got := FitsH100(p); got != c.h100 {
+		if got := fitsH100(p); got != c.h100 {
 			t.Errorf("%s: FitsH100 = %v, want %v", c.name, got, c.h100)
 		}
 		if got := fitCell(p); got != c.cell {
@@ -466,18 +466,18 @@ func TestGPUFit(t *testing.T) {
 }
 
 func TestReproducibility(t *testing.T) {
-	r := Reproducibility(loadTestResults(t))
+	r := reproducibility(loadTestResults(t))
 	commit := "0123456789abcdef0123456789abcdef01234567"
-	want := Repro{
+	want := repro{
 		Trials: 28, Succeeded: 27, Failed: 1,
-		Failures: []Failure{{ID: "spam-lora16-all-s1", Label: "spam/lora rank=16 n=all seed=1 lr=0.001",
+		Failures: []failure{{ID: "spam-lora16-all-s1", Label: "spam/lora rank=16 n=all seed=1 lr=0.001",
 			Error: "train: step 12: allocating 2 GiB | out of memory"}},
-		Commits:    []Count{{commit, 27}, {commit + " (uncommitted changes)", 1}},
-		Machines:   []Count{{"Example CPU @ 3.0GHz, 16 cores, linux/amd64", 28}},
-		BLAS:       []Count{{"openblas", 28}},
-		GoVersions: []Count{{"go1.26.8", 28}},
+		Commits:    []count{{commit, 27}, {commit + " (uncommitted changes)", 1}},
+		Machines:   []count{{"Example CPU @ 3.0GHz, 16 cores, linux/amd64", 28}},
+		BLAS:       []count{{"openblas", 28}},
+		GoVersions: []count{{"go1.26.8", 28}},
 		// Two results predate env.gpu.
-		GPUs: []Count{{"no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory)", 26}, {"—", 2}},
+		GPUs: []count{{"no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory)", 26}, {"—", 2}},
 	}
 	if d := cmp.Diff(want, r); d != "" {
 		t.Errorf("reproducibility (-want +got):\n%s", d)

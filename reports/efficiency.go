@@ -4,48 +4,48 @@ import "sort"
 
 // Costs the efficiency figures plot accuracy against.
 const (
-	CostMemory = "memory" // peak resident memory of the trial, bytes
-	CostParams = "params" // trainable parameters
+	costMemory = "memory" // peak resident memory of the trial, bytes
+	costParams = "params" // trainable parameters
 )
 
-// EffPoint is one configuration on an efficiency plot.
-type EffPoint struct {
-	Group  *Group
+// effPoint is one configuration on an efficiency plot.
+type effPoint struct {
+	Group  *group
 	Cost   float64
 	Acc    float64 // mean test accuracy over seeds
 	Pareto bool
 }
 
-// Frontier is one task's accuracy against one cost.
-type Frontier struct {
-	TaskKey
+// frontier is one task's accuracy against one cost.
+type frontier struct {
+	taskKey
 	Cost     string
 	DataSize int        // the summary's data size, where the points are
-	Points   []EffPoint // every configuration, in group order
+	Points   []effPoint // every configuration, in group order
 	// Front is the Pareto front, by increasing cost: the configurations no
 	// other configuration matches or beats in accuracy at no more cost
 	// while beating it in one of the two.
-	Front []EffPoint
+	Front []effPoint
 }
 
-// Efficiency places every configuration of each task at the summary's data
-// size by its cost (CostMemory or CostParams) and mean test accuracy, and
+// efficiency places every configuration of each task at the summary's data
+// size by its cost (costMemory or costParams) and mean test accuracy, and
 // finds the Pareto front (low cost, high accuracy), as HF PEFT's method
 // comparison ranks runs. Configurations without a measured cost are left
 // out, and so are tasks with fewer than two configurations.
-func Efficiency(groups []*Group, sums []TaskSummary, cost string) []Frontier {
-	var out []Frontier
+func efficiency(groups []*group, sums []taskSummary, cost string) []frontier {
+	var out []frontier
 	for _, s := range sums {
-		f := Frontier{TaskKey: s.TaskKey, Cost: cost, DataSize: s.DataSize}
+		f := frontier{taskKey: s.taskKey, Cost: cost, DataSize: s.DataSize}
 		for _, g := range groups {
-			if g.Key() != s.TaskKey || g.DataSize != s.DataSize {
+			if g.Key() != s.taskKey || g.DataSize != s.DataSize {
 				continue
 			}
 			c := costOf(g, cost)
 			if c <= 0 {
 				continue
 			}
-			f.Points = append(f.Points, EffPoint{Group: g, Cost: c, Acc: g.Test.Mean})
+			f.Points = append(f.Points, effPoint{Group: g, Cost: c, Acc: g.Test.Mean})
 		}
 		if len(f.Points) < 2 {
 			continue
@@ -67,15 +67,15 @@ func Efficiency(groups []*Group, sums []TaskSummary, cost string) []Frontier {
 	return out
 }
 
-func costOf(g *Group, cost string) float64 {
-	if cost == CostMemory {
+func costOf(g *group, cost string) float64 {
+	if cost == costMemory {
 		return g.PeakMemoryBytes
 	}
 	return float64(g.TrainableParams)
 }
 
 // markPareto sets Pareto on the points no other point dominates.
-func markPareto(ps []EffPoint) {
+func markPareto(ps []effPoint) {
 	for i := range ps {
 		ps[i].Pareto = true
 		for j := range ps {
@@ -87,6 +87,6 @@ func markPareto(ps []EffPoint) {
 	}
 }
 
-func dominates(a, b EffPoint) bool {
+func dominates(a, b effPoint) bool {
 	return a.Cost <= b.Cost && a.Acc >= b.Acc && (a.Cost < b.Cost || a.Acc > b.Acc)
 }

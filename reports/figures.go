@@ -20,11 +20,11 @@ const accLabel = "test accuracy (%, mean ± std over seeds)"
 // naming tells tasks apart in figures: by name, with the base model where
 // a report covers several, and by line dash where a figure holds several.
 type naming struct {
-	tasks       []TaskKey
+	tasks       []taskKey
 	multiModels bool
 }
 
-func newNaming(keys []TaskKey) naming {
+func newNaming(keys []taskKey) naming {
 	n := naming{tasks: keys}
 	for _, k := range keys {
 		if k.Model != keys[0].Model {
@@ -34,7 +34,7 @@ func newNaming(keys []TaskKey) naming {
 	return n
 }
 
-func (n naming) name(k TaskKey) string {
+func (n naming) name(k taskKey) string {
 	if n.multiModels {
 		return k.Task + " (" + k.Model + ")"
 	}
@@ -43,14 +43,14 @@ func (n naming) name(k TaskKey) string {
 
 // methodTask labels a series by method, and by task too where the report
 // has several.
-func (n naming) methodTask(s Series) string {
+func (n naming) methodTask(s methodCurve) string {
 	if len(n.tasks) > 1 {
-		return s.Method + ", " + n.name(s.TaskKey)
+		return s.Method + ", " + n.name(s.taskKey)
 	}
 	return s.Method
 }
 
-func (n naming) index(k TaskKey) int {
+func (n naming) index(k taskKey) int {
 	for i, t := range n.tasks {
 		if t == k {
 			return i
@@ -62,7 +62,7 @@ func (n naming) index(k TaskKey) int {
 var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // fileName is a file-system-safe stem for a figure about task k.
-func (n naming) fileName(prefix string, k TaskKey) string {
+func (n naming) fileName(prefix string, k taskKey) string {
 	s := k.Task
 	if n.multiModels {
 		s = k.Model + "-" + k.Task
@@ -80,7 +80,7 @@ type errXYs struct {
 	plotter.YErrors
 }
 
-func seriesPoints(s Series) errXYs {
+func seriesPoints(s methodCurve) errXYs {
 	var e errXYs
 	for _, p := range s.Points {
 		e.XYs = append(e.XYs, plotter.XY{X: p.X, Y: 100 * p.Acc.Mean})
@@ -93,7 +93,7 @@ func seriesPoints(s Series) errXYs {
 // curveFigure draws accuracy curves with error bars: colour and marker by
 // method, dash by task, x ticks at the points' labels. logX puts x on a
 // log scale.
-func curveFigure(name, title, xLabel string, series []Series, nm naming, logX bool, label func(Series) string) (*figure, error) {
+func curveFigure(name, title, xLabel string, series []methodCurve, nm naming, logX bool, label func(methodCurve) string) (*figure, error) {
 	p := newPlot(title, xLabel, accLabel)
 	p.Add(plotter.NewGrid())
 	f := newFigure(name, title, p)
@@ -107,13 +107,13 @@ func curveFigure(name, title, xLabel string, series []Series, nm naming, logX bo
 		if err != nil {
 			return nil, err
 		}
-		line.LineStyle = lineStyle(s.Method, taskDash(nm.index(s.TaskKey)))
+		line.LineStyle = lineStyle(s.Method, taskDash(nm.index(s.taskKey)))
 		marks.GlyphStyle = methodGlyph(s.Method)
 		bars, err := plotter.NewYErrorBars(pts)
 		if err != nil {
 			return nil, err
 		}
-		bars.LineStyle = draw.LineStyle{Color: MethodColor(s.Method), Width: vg.Points(1.2)}
+		bars.LineStyle = draw.LineStyle{Color: methodColor(s.Method), Width: vg.Points(1.2)}
 		bars.CapWidth = vg.Points(7)
 		p.Add(bars, line, marks)
 		f.addLegend(label(s), line, marks)
@@ -154,7 +154,7 @@ func dodge(xys plotter.XYs, off, lo, hi float64, logX bool) {
 }
 
 // xRange is the smallest and largest x of the series.
-func xRange(series []Series) (lo, hi float64) {
+func xRange(series []methodCurve) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, s := range series {
 		for _, p := range s.Points {
@@ -165,8 +165,8 @@ func xRange(series []Series) (lo, hi float64) {
 }
 
 // rankFigure is accuracy against LoRA (and DoRA) rank, one line per task.
-func rankFigure(series []Series, nm naming) (*figure, error) {
-	title, label := "Test accuracy against LoRA rank", func(s Series) string { return nm.name(s.TaskKey) }
+func rankFigure(series []methodCurve, nm naming) (*figure, error) {
+	title, label := "Test accuracy against LoRA rank", func(s methodCurve) string { return nm.name(s.taskKey) }
 	for _, s := range series {
 		if s.Method != "lora" {
 			title, label = "Test accuracy against rank (LoRA, DoRA)", nm.methodTask
@@ -176,7 +176,7 @@ func rankFigure(series []Series, nm naming) (*figure, error) {
 }
 
 // lengthFigure is accuracy against prompt or prefix length.
-func lengthFigure(series []Series, nm naming) (*figure, error) {
+func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 	lo, hi := xRange(series)
 	logX := lo > 0 && hi/lo >= 8
 	x := "length L (virtual tokens)"
@@ -188,23 +188,23 @@ func lengthFigure(series []Series, nm naming) (*figure, error) {
 }
 
 // dataSizeFigure is one task's learning curves.
-func dataSizeFigure(k TaskKey, series []Series, nm naming) (*figure, error) {
+func dataSizeFigure(k taskKey, series []methodCurve, nm naming) (*figure, error) {
 	return curveFigure(nm.fileName("fig-datasize", k), nm.name(k)+": test accuracy against training set size",
-		"training examples (log scale)", series, nm, true, func(s Series) string { return s.Method })
+		"training examples (log scale)", series, nm, true, func(s methodCurve) string { return s.Method })
 }
 
 // efficiencyFigure is one task's accuracy against peak memory and against
 // trainable parameters, each with its Pareto front.
-func efficiencyFigure(k TaskKey, fronts []Frontier, nm naming) (*figure, error) {
+func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) {
 	var panels []*plot.Plot
 	f := newFigure(nm.fileName("fig-efficiency", k), nm.name(k)+": accuracy against cost")
-	var all []*Group
+	var all []*group
 	var frontLine *plotter.Line
 	for _, fr := range fronts {
 		title, xl, scale, format := nm.name(k)+": accuracy vs peak memory", "peak memory (MiB, log scale)", 1.0/(1<<20),
 			func(v float64) string { return strconv.FormatFloat(roundSig(v, 3), 'f', -1, 64) }
-		if fr.Cost == CostParams {
-			title, xl, scale, format = nm.name(k)+": accuracy vs trainable parameters", "trainable parameters (log scale)", 1, HumanCount
+		if fr.Cost == costParams {
+			title, xl, scale, format = nm.name(k)+": accuracy vs trainable parameters", "trainable parameters (log scale)", 1, humanCount
 		}
 		p := newPlot(title, xl, "test accuracy (%, mean over seeds)")
 		var front plotter.XYs
@@ -224,7 +224,7 @@ func efficiencyFigure(k TaskKey, fronts []Frontier, nm naming) (*figure, error) 
 			all = append(all, pt.Group)
 			byMethod[pt.Group.Method] = append(byMethod[pt.Group.Method], plotter.XY{X: pt.Cost * scale, Y: 100 * pt.Acc})
 		}
-		for _, m := range Methods(groupsOf(fr.Points)) {
+		for _, m := range methodList(groupsOf(fr.Points)) {
 			sc, err := plotter.NewScatter(byMethod[m])
 			if err != nil {
 				return nil, err
@@ -240,7 +240,7 @@ func efficiencyFigure(k TaskKey, fronts []Frontier, nm naming) (*figure, error) 
 	if len(panels) > 1 {
 		f.Width = 12 * vg.Inch // two panels side by side
 	}
-	for _, m := range Methods(all) {
+	for _, m := range methodList(all) {
 		f.addLegend(m, glyphThumb{methodGlyph(m)})
 	}
 	if frontLine != nil {
@@ -249,8 +249,8 @@ func efficiencyFigure(k TaskKey, fronts []Frontier, nm naming) (*figure, error) 
 	return f, nil
 }
 
-func groupsOf(ps []EffPoint) []*Group {
-	out := make([]*Group, len(ps))
+func groupsOf(ps []effPoint) []*group {
+	out := make([]*group, len(ps))
 	for i, p := range ps {
 		out[i] = p.Group
 	}
@@ -272,12 +272,12 @@ func (g glyphThumb) Thumbnail(c *draw.Canvas) {
 
 // throughputFigure is training tokens per second per method, bars grouped
 // by task, with the standard deviation over seeds as error bars.
-func throughputFigure(rows []ThroughputRow, nm naming) (*figure, error) {
-	var keys []TaskKey
+func throughputFigure(rows []throughputRow, nm naming) (*figure, error) {
+	var keys []taskKey
 	var methods []string
 	for _, r := range rows {
-		if !containsKey(keys, r.TaskKey) {
-			keys = append(keys, r.TaskKey)
+		if !containsKey(keys, r.taskKey) {
+			keys = append(keys, r.taskKey)
 		}
 		if !contains(methods, r.Method) {
 			methods = append(methods, r.Method)
@@ -292,7 +292,7 @@ func throughputFigure(rows []ThroughputRow, nm naming) (*figure, error) {
 		var bars errXYs
 		for ti, k := range keys {
 			for _, r := range rows {
-				if r.TaskKey != k || r.Method != m {
+				if r.taskKey != k || r.Method != m {
 					continue
 				}
 				x := float64(ti) + (float64(j)-float64(len(methods)-1)/2)*width
@@ -301,7 +301,7 @@ func throughputFigure(rows []ThroughputRow, nm naming) (*figure, error) {
 				if err != nil {
 					return nil, err
 				}
-				poly.Color = MethodColor(m)
+				poly.Color = methodColor(m)
 				poly.LineStyle = draw.LineStyle{Color: color.White, Width: vg.Points(0.5)}
 				p.Add(poly)
 				if len(bars.XYs) == 0 {
@@ -333,7 +333,7 @@ func throughputFigure(rows []ThroughputRow, nm naming) (*figure, error) {
 	return f, nil
 }
 
-func containsKey(ks []TaskKey, k TaskKey) bool {
+func containsKey(ks []taskKey, k taskKey) bool {
 	for _, x := range ks {
 		if x == k {
 			return true

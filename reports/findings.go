@@ -24,7 +24,7 @@ func diffCell(c stats.Comparison) string {
 
 // testText is a test in a sentence: "+9.8 points [6.1, 13.5], p = 2.0e-05"
 // (Holm-adjusted).
-func testText(t PairTest) string {
+func testText(t pairTest) string {
 	p := pCell(t.Holm)
 	if !strings.HasPrefix(p, "<") {
 		p = "= " + p
@@ -53,11 +53,11 @@ func (p *page) findings() {
 	p.line("What the data supports, from %d paired tests over the same test examples, seeds combined, Holm-corrected at a %g%% family-wise error rate (p-values below are Holm-adjusted; section 2 has every test). Differences are in accuracy points with 95%% intervals.", p.numTests(), 100*stats.Alpha)
 	p.line("")
 	for _, s := range p.t.Summaries {
-		st := testsAt(p.t.Tests, s.TaskKey, s.DataSize)
+		st := testsAt(p.t.Tests, s.taskKey, s.DataSize)
 		if st == nil || len(st.Tests) == 0 {
 			continue
 		}
-		p.line("**%s** (%s, %s test examples):", p.nm.name(s.TaskKey), p.sizeText(s.Task, s.DataSize), thousands(float64(st.Tests[0].N)))
+		p.line("**%s** (%s, %s test examples):", p.nm.name(s.taskKey), p.sizeText(s.Task, s.DataSize), thousands(float64(st.Tests[0].N)))
 		p.line("")
 		var above, level, methods []string
 		for _, r := range s.Rows {
@@ -83,7 +83,7 @@ func (p *page) findings() {
 			}
 		}
 		p.bestVsRest(st, methods)
-		p.pretraining(s.TaskKey)
+		p.pretraining(s.taskKey)
 		p.line("")
 	}
 	if capped := p.cappedEval(); capped != "" {
@@ -94,7 +94,7 @@ func (p *page) findings() {
 
 // bestVsRest names the method with the highest test accuracy and which
 // others fall significantly below it.
-func (p *page) bestVsRest(st *SizeTests, methods []string) {
+func (p *page) bestVsRest(st *sizeTests, methods []string) {
 	top, topAcc := "", -1.0
 	for _, c := range st.Contenders {
 		if contains(methods, c.Name) && c.Group.Test.Mean > topAcc {
@@ -132,11 +132,11 @@ func (p *page) bestVsRest(st *SizeTests, methods []string) {
 // base model beats the same architecture trained from scratch, and
 // whether the base model ranks labels better than the majority class
 // with no training at all.
-func (p *page) pretraining(k TaskKey) {
+func (p *page) pretraining(k taskKey) {
 	var parts []string
-	var zs *PairTest
+	var zs *pairTest
 	for _, st := range p.t.Tests {
-		if st.TaskKey != k {
+		if st.taskKey != k {
 			continue
 		}
 		if t, ok := st.Vs("full", trial.Scratch); ok {
@@ -146,7 +146,7 @@ func (p *page) pretraining(k TaskKey) {
 			}
 			parts = append(parts, fmt.Sprintf("%s examples: %s (%s)", sizeCell(st.DataSize), verdict, testText(t)))
 		}
-		if t, ok := st.Vs(trial.ZeroShot, Majority); ok && zs == nil {
+		if t, ok := st.Vs(trial.ZeroShot, majority); ok && zs == nil {
 			zs = &t
 		}
 	}
@@ -162,9 +162,9 @@ func (p *page) pretraining(k TaskKey) {
 	}
 }
 
-func majorityAcc(st *SizeTests) float64 {
+func majorityAcc(st *sizeTests) float64 {
 	for _, t := range st.Tests {
-		if t.B.Name == Majority {
+		if t.B.Name == majority {
 			return t.AccB
 		}
 	}
@@ -197,8 +197,8 @@ func (p *page) pairedTests() error {
 		return nil
 	}
 	p.line("At every task and data size, each method at the configuration chosen on validation, the scratch and zero-shot controls and the majority class, against each other, paired on the test examples both were scored on. "+
-		"With one seed on each side the test is McNemar's exact test; otherwise a paired t-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy, with Welch–Satterthwaite degrees of freedom, so that an advantage one seed does not repeat is not called significant. "+
-		"The interval is the 95%% t interval of the difference, clipped to ±100 points. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
+		"With one seed on each side the test is McNemar's exact test; otherwise a paired z-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy (what a bootstrap resampling both examples and seeds estimates), so that an advantage one seed does not repeat is not called significant. "+
+		"The interval is the 95%% normal interval of the difference, clipped to ±100 points. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
 	p.line("")
 	header := []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "p", "p (Holm)", "significant"}
 	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
@@ -206,7 +206,7 @@ func (p *page) pairedTests() error {
 		if len(st.Tests) == 0 && len(st.Skipped) == 0 {
 			continue
 		}
-		p.line("### %s, %s", p.nm.name(st.TaskKey), p.sizeText(st.Task, st.DataSize))
+		p.line("### %s, %s", p.nm.name(st.taskKey), p.sizeText(st.Task, st.DataSize))
 		p.line("")
 		var rows [][]string
 		for _, t := range st.Tests {

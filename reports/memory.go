@@ -9,62 +9,62 @@ import (
 	"github.com/peftbench/peftbench/trial"
 )
 
-// MemoryRow is one method's memory on a task at its summary
+// memoryRow is one method's memory on a task at its summary
 // configuration: the measured peaks next to the analytic account.
-type MemoryRow struct {
-	TaskKey
+type memoryRow struct {
+	taskKey
 	Method string
-	Best   *Group
+	Best   *group
 	// PeakRSS and PeakHeap are means over seeds in bytes; 0 where no trial
 	// measured them.
 	PeakRSS, PeakHeap float64
 	// Accounted is nil where no trial carries an account.
-	Accounted *MemoryAccount
+	Accounted *memoryAccount
 	// HeapToAccounted is the mean over seeds of the peak heap over the
 	// accounted total; NaN where no seed has both.
 	HeapToAccounted float64
 }
 
-// MemoryRows lists every summary row's measured and accounted memory.
-func MemoryRows(sums []TaskSummary) []MemoryRow {
-	var out []MemoryRow
+// memoryRows lists every summary row's measured and accounted memory.
+func memoryRows(sums []taskSummary) []memoryRow {
+	var out []memoryRow
 	for _, s := range sums {
 		for _, r := range s.Trained() {
 			g := r.Best
-			out = append(out, MemoryRow{TaskKey: s.TaskKey, Method: r.Method, Best: g, PeakRSS: g.PeakMemoryBytes,
+			out = append(out, memoryRow{taskKey: s.taskKey, Method: r.Method, Best: g, PeakRSS: g.PeakMemoryBytes,
 				PeakHeap: g.PeakHeapBytes, Accounted: g.Accounted, HeapToAccounted: g.HeapToAccounted})
 		}
 	}
 	return out
 }
 
-// ProjectedConfig is one configuration projected onto large models. A
+// projectedConfig is one configuration projected onto large models. A
 // projection depends on the method, its hyper-parameters and the batch
 // only, so summary rows of different tasks (or learning rates) that agree
 // on those share one.
-type ProjectedConfig struct {
+type projectedConfig struct {
 	Method       string
 	MethodParams map[string]any
-	Params       string // canonical, as in Config
+	Params       string // canonical, as in config
 	Batch        int
 	// Tasks are the tasks whose summary chose this configuration, sorted.
-	Tasks []TaskKey
+	Tasks []taskKey
 	// Projections are the result's projections, one per architecture in
 	// the result's order; nil when no trial of the configuration carries
 	// one.
 	Projections []trial.Projection
 }
 
-// Projections lists the summary configurations, deduplicated by method,
-// hyper-parameters and batch, with their projections; in MethodOrder, then
+// projections lists the summary configurations, deduplicated by method,
+// hyper-parameters and batch, with their projections; in methodRank order, then
 // by hyper-parameters and batch.
-func Projections(sums []TaskSummary) []ProjectedConfig {
+func projections(sums []taskSummary) []projectedConfig {
 	type key struct {
 		method, params string
 		batch          int
 	}
 	index := map[key]int{}
-	var out []ProjectedConfig
+	var out []projectedConfig
 	for _, s := range sums {
 		for _, r := range s.Rows {
 			if r.Control() { // scratch would repeat full fine-tuning's projection
@@ -76,10 +76,10 @@ func Projections(sums []TaskSummary) []ProjectedConfig {
 			if !ok {
 				i = len(out)
 				index[k] = i
-				out = append(out, ProjectedConfig{Method: g.Method, MethodParams: g.MethodParams, Params: g.Params, Batch: g.Train.Batch})
+				out = append(out, projectedConfig{Method: g.Method, MethodParams: g.MethodParams, Params: g.Params, Batch: g.Train.Batch})
 			}
 			c := &out[i]
-			c.Tasks = append(c.Tasks, s.TaskKey)
+			c.Tasks = append(c.Tasks, s.taskKey)
 			if c.Projections == nil && len(g.Projected) > 0 {
 				c.Projections = g.Projected
 			}
@@ -98,16 +98,16 @@ func Projections(sums []TaskSummary) []ProjectedConfig {
 	return out
 }
 
-// H100Bytes is the memory of an H100 80 GB, the GPU every projection is
+// h100Bytes is the memory of an H100 80 GB, the GPU every projection is
 // stated against.
-const H100Bytes = 80 * gpu.GiB
+const h100Bytes = 80 * gpu.GiB
 
-// FitsH100 reports whether a projection's list of GPUs names an H100 with
+// fitsH100 reports whether a projection's list of GPUs names an H100 with
 // 80 GB.
-func FitsH100(p trial.Projection) bool {
+func fitsH100(p trial.Projection) bool {
 	for _, name := range p.FitsOn {
 		if g, ok := gpu.Lookup(name); ok {
-			if strings.HasPrefix(g.Name, "H100") && g.MemoryBytes == H100Bytes {
+			if strings.HasPrefix(g.Name, "H100") && g.MemoryBytes == h100Bytes {
 				return true
 			}
 			continue
@@ -119,11 +119,11 @@ func FitsH100(p trial.Projection) bool {
 	return false
 }
 
-// GPUFit splits the GPUs of package gpu's catalogue, and any others a
+// gpuFit splits the GPUs of package gpu's catalogue, and any others a
 // projection names, into those the projection fits on, smallest memory
 // first, and those it does not, largest first: the first of each list
 // are the two sides of the boundary.
-func GPUFit(p trial.Projection) (fits, not []string) {
+func gpuFit(p trial.Projection) (fits, not []string) {
 	cat := gpu.Catalogue()
 	mem := map[string]int64{}
 	for _, g := range cat {
@@ -155,8 +155,8 @@ func GPUFit(p trial.Projection) (fits, not []string) {
 	return fits, not
 }
 
-// ArchNames are the display names of the projection's architectures.
-var ArchNames = map[string]string{
+// archNames are the display names of the projection's architectures.
+var archNames = map[string]string{
 	"gpt2-xl":      "GPT-2 XL",
 	"llama-2-7b":   "Llama-2-7B",
 	"llama-3-8b":   "Llama-3-8B",
@@ -164,7 +164,7 @@ var ArchNames = map[string]string{
 }
 
 func archName(a string) string {
-	if n, ok := ArchNames[a]; ok {
+	if n, ok := archNames[a]; ok {
 		return n
 	}
 	return orDash(a)

@@ -245,8 +245,8 @@ type roundTicks struct{ n int }
 
 func (r roundTicks) Ticks(lo, hi float64) []plot.Tick { return niceLinearTicks(lo, hi, r.n) }
 
-// HumanCount writes a count with k, M or G: 1090000 → "1.09M".
-func HumanCount(v float64) string {
+// humanCount writes a count with k, M or G: 1090000 → "1.09M".
+func humanCount(v float64) string {
 	for _, u := range []struct {
 		div float64
 		sfx string

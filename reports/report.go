@@ -16,70 +16,70 @@ import (
 // Methods with a rank and with a prompt length, for the rank and length
 // figures.
 var (
-	RankMethods   = []string{"lora", "dora"}
-	LengthMethods = []string{"prompt", "prefix"}
+	rankMethods   = []string{"lora", "dora"}
+	lengthMethods = []string{"prompt", "prefix"}
 )
 
-// Tables is everything a report shows, computed from the results alone
-// (and Inputs): the aggregation layer's output.
-type Tables struct {
-	Tasks      []TaskKey
-	Groups     []*Group
-	Summaries  []TaskSummary
-	Rank       []Series // test accuracy against rank
-	Length     []Series // test accuracy against prompt length
-	DataSize   []Series // learning curves
-	Memory     []Frontier
-	Params     []Frontier
-	Throughput []ThroughputRow
+// tables is everything a report shows, computed from the results alone
+// (and inputs): the aggregation layer's output.
+type tables struct {
+	Tasks      []taskKey
+	Groups     []*group
+	Summaries  []taskSummary
+	Rank       []methodCurve // test accuracy against rank
+	Length     []methodCurve // test accuracy against prompt length
+	DataSize   []methodCurve // learning curves
+	Memory     []frontier
+	Params     []frontier
+	Throughput []throughputRow
 	// Measured is each summary row's measured and accounted memory;
 	// Projected the summary configurations projected onto large models.
-	Measured  []MemoryRow
-	Projected []ProjectedConfig
-	Repro     Repro
+	Measured  []memoryRow
+	Projected []projectedConfig
+	Repro     repro
 	// ZeroShot is the zero-shot control of each task, kept apart from the
 	// groups: it trains on no data size, so no curve or front holds it.
-	ZeroShot map[TaskKey]*Group
+	ZeroShot map[taskKey]*group
 	// Tests are the paired tests at every task and data size.
-	Tests []SizeTests
+	Tests []sizeTests
 	// MaxEval lists the caps on evaluated examples the results were run
 	// with (0: whole splits).
 	MaxEval []int
 }
 
-// Aggregate computes every table and series of a report.
-func Aggregate(results []*trial.Result, in Inputs) *Tables {
-	all := GroupResults(results)
-	zs := map[TaskKey]*Group{}
-	g := filter(all, func(g *Group) bool {
+// aggregate computes every table and series of a report.
+func aggregate(results []*trial.Result, in inputs) *tables {
+	all := groupResults(results)
+	zs := map[taskKey]*group{}
+	g := filter(all, func(g *group) bool {
 		if g.Method == trial.ZeroShot {
 			zs[g.Key()] = g
 			return false
 		}
 		return true
 	})
-	tests := Significance(g, zs, in)
-	sums := Summaries(g, zs, tests, in)
-	return &Tables{
+	tests := significance(g, zs, in)
+	sums := summaries(g, zs, tests, in)
+	return &tables{
 		ZeroShot:   zs,
 		Tests:      tests,
 		MaxEval:    maxEvals(all),
-		Tasks:      TaskKeys(g),
+		Tasks:      taskKeys(g),
 		Groups:     g,
 		Summaries:  sums,
-		Rank:       ParamSeries(g, sums, RankMethods, "rank"),
-		Length:     ParamSeries(g, sums, LengthMethods, "length"),
-		DataSize:   DataSizeSeries(g, in),
-		Memory:     Efficiency(g, sums, CostMemory),
-		Params:     Efficiency(g, sums, CostParams),
-		Throughput: Throughput(sums),
-		Measured:   MemoryRows(sums),
-		Projected:  Projections(sums),
-		Repro:      Reproducibility(results),
+		Rank:       paramSeries(g, sums, rankMethods, "rank"),
+		Length:     paramSeries(g, sums, lengthMethods, "length"),
+		DataSize:   dataSizeSeries(g, in),
+		Memory:     efficiency(g, sums, costMemory),
+		Params:     efficiency(g, sums, costParams),
+		Throughput: throughput(sums),
+		Measured:   memoryRows(sums),
+		Projected:  projections(sums),
+		Repro:      reproducibility(results),
 	}
 }
 
-func maxEvals(groups []*Group) []int {
+func maxEvals(groups []*group) []int {
 	seen := map[int]bool{}
 	var out []int
 	for _, g := range groups {
@@ -127,14 +127,14 @@ func Build(dir string, opt Options) (string, error) {
 			return "", fmt.Errorf("reports: sweep spec: %w", err)
 		}
 	}
-	in, notes := TaskInputs(results)
-	t := Aggregate(results, in)
+	in, notes := taskInputs(results)
+	t := aggregate(results, in)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}
 	cmd := opt.Command
 	if cmd == "" {
-		cmd = RebuildCommand(dir, opt)
+		cmd = rebuildCommand(dir, opt)
 	}
 	page := &page{t: t, in: in, nm: newNaming(t.Tasks), dir: dir, spec: spec, specPath: opt.Spec, command: cmd, notes: notes}
 	md, figs, err := page.render()
@@ -157,11 +157,11 @@ func Build(dir string, opt Options) (string, error) {
 	return readme, removeStale(out, keep)
 }
 
-// TaskInputs looks up the recorded baselines, the training split sizes
+// taskInputs looks up the recorded baselines, the training split sizes
 // and the majority class's per-example test outcomes of the results'
 // tasks; notes say what could not be found.
-func TaskInputs(results []*trial.Result) (Inputs, []string) {
-	in := Inputs{Baselines: map[string]tasks.Baseline{}, TrainSizes: map[string]int{}, Majority: map[string]trial.Outcomes{}}
+func taskInputs(results []*trial.Result) (inputs, []string) {
+	in := inputs{Baselines: map[string]tasks.Baseline{}, TrainSizes: map[string]int{}, Majority: map[string]trial.Outcomes{}}
 	var notes []string
 	recorded, err := tasks.RecordedBaselines()
 	if err != nil {
@@ -187,7 +187,7 @@ func TaskInputs(results []*trial.Result) (Inputs, []string) {
 			continue
 		}
 		in.TrainSizes[name] = len(train)
-		if in.Majority[name], err = MajorityOutcomes(t); err != nil {
+		if in.Majority[name], err = majorityOutcomes(t); err != nil {
 			notes = append(notes, fmt.Sprintf("task %s: no majority-class control (%v)", name, err))
 			delete(in.Majority, name)
 		}
@@ -196,8 +196,8 @@ func TaskInputs(results []*trial.Result) (Inputs, []string) {
 	return in, notes
 }
 
-// RebuildCommand is the command line that writes the same report again.
-func RebuildCommand(dir string, opt Options) string {
+// rebuildCommand is the command line that writes the same report again.
+func rebuildCommand(dir string, opt Options) string {
 	args := []string{"go", "run", "./harness", "report", shellQuote(dir)}
 	if opt.Out != "" && filepath.Clean(opt.Out) != filepath.Join(dir, "report") {
 		args = append(args, "--out", shellQuote(opt.Out))

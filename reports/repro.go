@@ -7,33 +7,33 @@ import (
 	"github.com/peftbench/peftbench/trial"
 )
 
-// Count is a value and how many trials had it.
-type Count struct {
+// count is a value and how many trials had it.
+type count struct {
 	Value string
 	N     int
 }
 
-// Failure is a failed trial.
-type Failure struct {
+// failure is a failed trial.
+type failure struct {
 	ID, Label, Error string
 }
 
-// Repro is what the reproducibility block reports: the trials, their
+// repro is what the reproducibility block reports: the trials, their
 // failures, and the code and machines that produced them.
-type Repro struct {
+type repro struct {
 	Trials, Succeeded, Failed int
-	Failures                  []Failure // by id
+	Failures                  []failure // by id
 	// Environments, most frequent first, over every trial.
-	Commits, Machines, BLAS, GoVersions []Count
+	Commits, Machines, BLAS, GoVersions []count
 	// GPUs are the GPU statuses (env.gpu), "—" where a result predates
 	// them.
-	GPUs []Count
+	GPUs []count
 }
 
-// Reproducibility counts the trials and their environments and lists the
+// reproducibility counts the trials and their environments and lists the
 // failures with their errors.
-func Reproducibility(results []*trial.Result) Repro {
-	var r Repro
+func reproducibility(results []*trial.Result) repro {
+	var r repro
 	commits, machines, blas, gov, gpus := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, res := range results {
 		r.Trials++
@@ -45,7 +45,7 @@ func Reproducibility(results []*trial.Result) Repro {
 			if msg == "" && len(res.Log) > 0 {
 				msg = res.Log[len(res.Log)-1]
 			}
-			r.Failures = append(r.Failures, Failure{ID: res.ID, Label: res.Spec.Label(), Error: msg})
+			r.Failures = append(r.Failures, failure{ID: res.ID, Label: res.Spec.Label(), Error: msg})
 		}
 		e := res.Env
 		c := orUnknown(e.GitCommit)
@@ -77,10 +77,10 @@ func orUnknown(s string) string {
 	return s
 }
 
-func counts(m map[string]int) []Count {
-	out := make([]Count, 0, len(m))
+func counts(m map[string]int) []count {
+	out := make([]count, 0, len(m))
 	for v, n := range m {
-		out = append(out, Count{v, n})
+		out = append(out, count{v, n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].N != out[j].N {

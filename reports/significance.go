@@ -10,21 +10,21 @@ import (
 	"github.com/peftbench/peftbench/trial"
 )
 
-// Majority names the majority-class control in comparisons.
-const Majority = "majority class"
+// majority names the majority-class control in comparisons.
+const majority = "majority class"
 
-// Contender is one side of the paired tests at a task and data size: a
+// contender is one side of the paired tests at a task and data size: a
 // method at the configuration chosen on validation, a control trial, or
 // the majority class (Group nil).
-type Contender struct {
+type contender struct {
 	Name  string
-	Group *Group
+	Group *group
 }
 
-// PairTest is one paired comparison of A against B over the test examples
+// pairTest is one paired comparison of A against B over the test examples
 // both were scored on, seeds combined (package stats).
-type PairTest struct {
-	A, B Contender
+type pairTest struct {
+	A, B contender
 	stats.Comparison
 	// Holm is P adjusted over every comparison in the report; Significant
 	// is Holm < stats.Alpha.
@@ -32,14 +32,14 @@ type PairTest struct {
 	Significant bool
 }
 
-// SizeTests are the paired tests at one task and data size.
-type SizeTests struct {
-	TaskKey
+// sizeTests are the paired tests at one task and data size.
+type sizeTests struct {
+	taskKey
 	DataSize   int
-	Contenders []Contender // methods in MethodOrder, then the controls
+	Contenders []contender // methods in methodRank order, then the controls
 	// Tests: every contender against the majority class, then every pair
 	// of the other contenders, A the one listed first.
-	Tests []PairTest
+	Tests []pairTest
 	// Skipped says why a pair was not tested (no per-example outcomes, no
 	// shared examples).
 	Skipped []string
@@ -47,7 +47,7 @@ type SizeTests struct {
 
 // Vs returns the test of a against b (in either order, the sign of the
 // difference turned to read a − b); false when there is none.
-func (s *SizeTests) Vs(a, b string) (PairTest, bool) {
+func (s *sizeTests) Vs(a, b string) (pairTest, bool) {
 	for _, t := range s.Tests {
 		switch {
 		case t.A.Name == a && t.B.Name == b:
@@ -56,10 +56,10 @@ func (s *SizeTests) Vs(a, b string) (PairTest, bool) {
 			return t.flipped(), true
 		}
 	}
-	return PairTest{}, false
+	return pairTest{}, false
 }
 
-func (t PairTest) flipped() PairTest {
+func (t pairTest) flipped() pairTest {
 	c := t.Comparison
 	c.AccA, c.AccB, c.Diff, c.Lo, c.Hi = c.AccB, c.AccA, -c.Diff, -c.Hi, -c.Lo
 	c.SeedsA, c.SeedsB, c.OnlyA, c.OnlyB = c.SeedsB, c.SeedsA, c.OnlyB, c.OnlyA
@@ -67,16 +67,16 @@ func (t PairTest) flipped() PairTest {
 	return t
 }
 
-// Significance runs the paired tests of a report: at every task and data
+// significance runs the paired tests of a report: at every task and data
 // size, each method's configuration chosen on validation (as in the
 // summary and the learning curves), the scratch control at that size, the
 // zero-shot control and the majority class, each against the majority
 // class and against each other. p-values are Holm-adjusted over all of
 // them together.
-func Significance(groups []*Group, zeroShot map[TaskKey]*Group, in Inputs) []SizeTests {
-	var out []SizeTests
-	for _, k := range TaskKeys(groups) {
-		gs := filter(groups, func(g *Group) bool { return g.Key() == k })
+func significance(groups []*group, zeroShot map[taskKey]*group, in inputs) []sizeTests {
+	var out []sizeTests
+	for _, k := range taskKeys(groups) {
+		gs := filter(groups, func(g *group) bool { return g.Key() == k })
 		sizes := map[int]bool{}
 		for _, g := range gs {
 			sizes[g.DataSize] = true
@@ -87,19 +87,19 @@ func Significance(groups []*Group, zeroShot map[TaskKey]*Group, in Inputs) []Siz
 		}
 		sort.Slice(order, func(i, j int) bool { return sizeLess(order[i], order[j]) })
 		for _, n := range order {
-			st := SizeTests{TaskKey: k, DataSize: n}
-			for _, m := range Methods(gs) {
-				if b := Best(atSize(filter(gs, func(g *Group) bool { return g.Method == m }), n)); b != nil {
-					st.Contenders = append(st.Contenders, Contender{Name: m, Group: b})
+			st := sizeTests{taskKey: k, DataSize: n}
+			for _, m := range methodList(gs) {
+				if b := best(atSize(filter(gs, func(g *group) bool { return g.Method == m }), n)); b != nil {
+					st.Contenders = append(st.Contenders, contender{Name: m, Group: b})
 				}
 			}
 			if z := zeroShot[k]; z != nil {
-				st.Contenders = append(st.Contenders, Contender{Name: trial.ZeroShot, Group: z})
+				st.Contenders = append(st.Contenders, contender{Name: trial.ZeroShot, Group: z})
 			}
 			maj, hasMaj := in.Majority[k.Task]
 			for i, a := range st.Contenders {
 				if hasMaj {
-					st.test(a, Contender{Name: Majority}, [][]trial.Outcomes{a.Group.TestOutcomes, {maj}})
+					st.test(a, contender{Name: majority}, [][]trial.Outcomes{a.Group.TestOutcomes, {maj}})
 				}
 				for _, b := range st.Contenders[i+1:] {
 					st.test(a, b, [][]trial.Outcomes{a.Group.TestOutcomes, b.Group.TestOutcomes})
@@ -112,7 +112,7 @@ func Significance(groups []*Group, zeroShot map[TaskKey]*Group, in Inputs) []Siz
 	return out
 }
 
-func (st *SizeTests) test(a, b Contender, sides [][]trial.Outcomes) {
+func (st *sizeTests) test(a, b contender, sides [][]trial.Outcomes) {
 	paired, err := trial.Align(sides)
 	var c stats.Comparison
 	if err == nil {
@@ -122,11 +122,11 @@ func (st *SizeTests) test(a, b Contender, sides [][]trial.Outcomes) {
 		st.Skipped = append(st.Skipped, fmt.Sprintf("%s vs %s: %v", a.Name, b.Name, err))
 		return
 	}
-	st.Tests = append(st.Tests, PairTest{A: a, B: b, Comparison: c})
+	st.Tests = append(st.Tests, pairTest{A: a, B: b, Comparison: c})
 }
 
 // holm adjusts every test's p-value over the whole report.
-func holm(sts []SizeTests) {
+func holm(sts []sizeTests) {
 	var ps []float64
 	for _, st := range sts {
 		for _, t := range st.Tests {
@@ -144,9 +144,9 @@ func holm(sts []SizeTests) {
 	}
 }
 
-// MajorityOutcomes are the majority class's outcomes on the task's whole
+// majorityOutcomes are the majority class's outcomes on the task's whole
 // test split.
-func MajorityOutcomes(t *tasks.Task) (trial.Outcomes, error) {
+func majorityOutcomes(t *tasks.Task) (trial.Outcomes, error) {
 	right, err := tasks.MajorityRight(t)
 	if err != nil {
 		return trial.Outcomes{}, err
@@ -159,9 +159,9 @@ func MajorityOutcomes(t *tasks.Task) (trial.Outcomes, error) {
 }
 
 // testsAt returns the tests of task k at data size n.
-func testsAt(sts []SizeTests, k TaskKey, n int) *SizeTests {
+func testsAt(sts []sizeTests, k taskKey, n int) *sizeTests {
 	for i := range sts {
-		if sts[i].TaskKey == k && sts[i].DataSize == n {
+		if sts[i].taskKey == k && sts[i].DataSize == n {
 			return &sts[i]
 		}
 	}

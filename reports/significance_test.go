@@ -65,8 +65,8 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 	for i := range idx {
 		idx[i] = i
 	}
-	in := Inputs{Majority: map[string]trial.Outcomes{"toy": trial.NewOutcomes("test", idx, maj)}}
-	tabs := Aggregate(results, in)
+	in := inputs{Majority: map[string]trial.Outcomes{"toy": trial.NewOutcomes("test", idx, maj)}}
+	tabs := aggregate(results, in)
 	if len(tabs.Tests) != 1 || tabs.Tests[0].DataSize != 64 {
 		t.Fatalf("tests at %d sizes, want one (zero-shot has no data size of its own)", len(tabs.Tests))
 	}
@@ -76,7 +76,7 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 	if len(st.Tests) != 15 || len(st.Skipped) != 0 {
 		t.Fatalf("%d tests, skipped %v", len(st.Tests), st.Skipped)
 	}
-	check := func(a, b string, sig bool, diff float64) PairTest {
+	check := func(a, b string, sig bool, diff float64) pairTest {
 		t.Helper()
 		pt, ok := st.Vs(a, b)
 		if !ok {
@@ -88,18 +88,18 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 		}
 		return pt
 	}
-	check("full", Majority, true, 0.1)
-	if pt := check("lora", Majority, false, 0); pt.P != 1 || pt.Lo != 0 || pt.Hi != 0 {
+	check("full", majority, true, 0.1)
+	if pt := check("lora", majority, false, 0); pt.P != 1 || pt.Lo != 0 || pt.Hi != 0 {
 		t.Fatalf("identical predictions: p %v, interval [%v, %v]", pt.P, pt.Lo, pt.Hi)
 	}
-	if pt := check("prompt", "lora", false, 0.003); pt.Test != stats.Welch || pt.Lo > 0 {
+	if pt := check("prompt", "lora", false, 0.003); pt.Test != stats.Paired || pt.Lo > 0 {
 		t.Fatalf("tiny difference: %+v", pt)
 	}
-	if pt := check("prompt", Majority, false, 0.003); pt.Test != stats.McNemar || pt.OnlyA != 3 || pt.OnlyB != 0 {
+	if pt := check("prompt", majority, false, 0.003); pt.Test != stats.McNemar || pt.OnlyA != 3 || pt.OnlyB != 0 {
 		t.Fatalf("one seed against the majority class: %+v", pt)
 	}
 	check("lora", "full", true, -0.1) // read in either order
-	check(trial.ZeroShot, Majority, false, -0.001)
+	check(trial.ZeroShot, majority, false, -0.001)
 
 	// The summary marks what is not above the majority class, and the
 	// report opens with what the tests support.

@@ -7,11 +7,11 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Confidence is the coverage of the intervals in Stat.
-const Confidence = 0.95
+// confidence is the coverage of the intervals in seedStat.
+const confidence = 0.95
 
-// Stat summarises a metric over the seeds of one configuration.
-type Stat struct {
+// seedStat summarises a metric over the seeds of one configuration.
+type seedStat struct {
 	N    int
 	Mean float64
 	// Std is the sample standard deviation (n − 1 in the denominator); NaN
@@ -23,9 +23,9 @@ type Stat struct {
 	Lo, Hi float64
 }
 
-// Summarize computes a Stat of xs. An empty xs gives N = 0 and NaNs.
-func Summarize(xs []float64) Stat {
-	s := Stat{N: len(xs), Mean: math.NaN(), Std: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+// summarize computes a seedStat of xs. An empty xs gives N = 0 and NaNs.
+func summarize(xs []float64) seedStat {
+	s := seedStat{N: len(xs), Mean: math.NaN(), Std: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
 	if s.N == 0 {
 		return s
 	}
@@ -34,7 +34,7 @@ func Summarize(xs []float64) Stat {
 		return s
 	}
 	s.Std = stat.StdDev(xs, nil)
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(s.N - 1)}.Quantile(1 - (1-Confidence)/2)
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(s.N - 1)}.Quantile(1 - (1-confidence)/2)
 	half := t * s.Std / math.Sqrt(float64(s.N))
 	s.Lo, s.Hi = s.Mean-half, s.Mean+half
 	return s
@@ -42,7 +42,7 @@ func Summarize(xs []float64) Stat {
 
 // ErrorBar is the half-height of the error bar drawn for s: its standard
 // deviation, or 0 where there is none.
-func (s Stat) ErrorBar() float64 {
+func (s seedStat) ErrorBar() float64 {
 	if math.IsNaN(s.Std) {
 		return 0
 	}

@@ -9,7 +9,10 @@ import (
 )
 
 // approx compares floats to 1e-9 and NaN equal to NaN.
-var approx = cmp.Options{cmpopts.EquateApprox(0, 1e-9), cmpopts.EquateNaNs()}
+// approx compares floats to 1e-9 and NaN equal to NaN, and looks into the
+// embedded (unexported) config and taskKey of the package's tables.
+var approx = cmp.Options{cmpopts.EquateApprox(0, 1e-9), cmpopts.EquateNaNs(),
+	cmp.AllowUnexported(group{}, frontier{}, memoryRow{}, methodCurve{}, sizeTests{}, taskSummary{}, throughputRow{})}
 
 // tQuantile975 is Student's t 0.975 quantile in closed form for one and two
 // degrees of freedom, independent of gonum's distribution code: for ν = 1
@@ -38,14 +41,14 @@ func TestSummarize(t *testing.T) {
 	half3 := tQuantile975(2) * math.Sqrt(7) / math.Sqrt(3)
 	for _, c := range []struct {
 		xs   []float64
-		want Stat
+		want seedStat
 	}{
-		{[]float64{0.80, 0.84}, Stat{N: 2, Mean: 0.82, Std: sd2, Lo: 0.82 - half2, Hi: 0.82 + half2}},
-		{[]float64{1, 2, 6}, Stat{N: 3, Mean: 3, Std: math.Sqrt(7), Lo: 3 - half3, Hi: 3 + half3}},
-		{[]float64{0.5}, Stat{N: 1, Mean: 0.5, Std: nan, Lo: nan, Hi: nan}},
-		{nil, Stat{N: 0, Mean: nan, Std: nan, Lo: nan, Hi: nan}},
+		{[]float64{0.80, 0.84}, seedStat{N: 2, Mean: 0.82, Std: sd2, Lo: 0.82 - half2, Hi: 0.82 + half2}},
+		{[]float64{1, 2, 6}, seedStat{N: 3, Mean: 3, Std: math.Sqrt(7), Lo: 3 - half3, Hi: 3 + half3}},
+		{[]float64{0.5}, seedStat{N: 1, Mean: 0.5, Std: nan, Lo: nan, Hi: nan}},
+		{nil, seedStat{N: 0, Mean: nan, Std: nan, Lo: nan, Hi: nan}},
 	} {
-		if d := cmp.Diff(c.want, Summarize(c.xs), approx); d != "" {
+		if d := cmp.Diff(c.want, summarize(c.xs), approx); d != "" {
 			t.Errorf("Summarize(%v) (-want +got):\n%s", c.xs, d)
 		}
 	}
@@ -59,7 +62,7 @@ func TestSummarize(t *testing.T) {
 
 func TestNiceLogTicks(t *testing.T) {
 	var got []string
-	for _, tk := range niceLogTicks(150, 2500, HumanCount) {
+	for _, tk := range niceLogTicks(150, 2500, humanCount) {
 		if tk.Label != "" {
 			got = append(got, tk.Label)
 		}
@@ -68,7 +71,7 @@ func TestNiceLogTicks(t *testing.T) {
 		t.Errorf("labelled ticks (-want +got):\n%s", d)
 	}
 	got = nil
-	for _, tk := range niceLogTicks(190, 310, HumanCount) {
+	for _, tk := range niceLogTicks(190, 310, humanCount) {
 		if tk.Label != "" {
 			got = append(got, tk.Label)
 		}
@@ -80,15 +83,15 @@ func TestNiceLogTicks(t *testing.T) {
 
 func TestFormats(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
-		{HumanCount(1090000), "1.09M"},
-		{HumanCount(8192), "8.19k"},
-		{HumanCount(512), "512"},
+		{humanCount(1090000), "1.09M"},
+		{humanCount(8192), "8.19k"},
+		{humanCount(512), "512"},
 		{thousands(1098192), "1,098,192"},
 		{thousands(950), "950"},
 		{pctCell(100 * 8192.0 / 1098192), "0.75%"},
 		{pctCell(100), "100.0%"},
-		{accCell(Stat{N: 2, Mean: 0.84, Std: 0.0283}), "84.0 ± 2.8"},
-		{accCell(Stat{N: 1, Mean: 0.8, Std: math.NaN()}), "80.0"},
+		{accCell(seedStat{N: 2, Mean: 0.84, Std: 0.0283}), "84.0 ± 2.8"},
+		{accCell(seedStat{N: 1, Mean: 0.8, Std: math.NaN()}), "80.0"},
 		{bytesCell(32968), "32.2 KiB"},
 		{shellQuote("results/my sweep"), `'results/my sweep'`},
 		{codeFence("a ```` b"), "`````"},

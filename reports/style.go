@@ -1,60 +1,46 @@
 package reports
 
 import (
-	"hash/fnv"
 	"image/color"
 	"math"
 
+	"github.com/peftbench/peftbench/internal/detrand"
+	"github.com/peftbench/peftbench/methods/display"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// methodColors gives every method one colour in every figure (the
-// Okabe–Ito palette, safe for colour-blind readers, with brown for the
-// eighth method in place of yellow, which is hard to see on white).
-var methodColors = map[string]color.RGBA{
-	"full":    {0x00, 0x00, 0x00, 0xff}, // black
-	"lora":    {0x00, 0x72, 0xb2, 0xff}, // blue
-	"dora":    {0x56, 0xb4, 0xe9, 0xff}, // sky blue
-	"adapter": {0x8c, 0x56, 0x4b, 0xff}, // brown
-	"ia3":     {0x00, 0x9e, 0x73, 0xff}, // bluish green
-	"bitfit":  {0xcc, 0x79, 0xa7, 0xff}, // reddish purple
-	"prefix":  {0xd5, 0x5e, 0x00, 0xff}, // vermillion
-	"prompt":  {0xe6, 0x9f, 0x00, 0xff}, // orange
-	"scratch": {0x88, 0x88, 0x88, 0xff}, // grey: a control, not a method
-}
-
-// extraColors are for methods outside methodColors, picked by a hash of the
-// name so that they too keep their colour from figure to figure.
+// extraColors are for methods that declare no colour (package display),
+// picked by the project's hash of the name (internal/detrand) so that they
+// too keep their colour from figure to figure.
 var extraColors = []color.RGBA{
 	{0x88, 0x88, 0x88, 0xff}, {0x6a, 0x3d, 0x9a, 0xff}, {0xb1, 0x59, 0x28, 0xff}, {0x1b, 0x9e, 0x77, 0xff},
 }
 
-// MethodColor is the method's colour in every figure.
-func MethodColor(method string) color.RGBA {
-	if c, ok := methodColors[method]; ok {
-		return c
+// methodColor is the method's colour in every figure: the one its style
+// declares, or one of extraColors.
+func methodColor(method string) color.RGBA {
+	if s, ok := display.Lookup(method); ok && s.Color != (color.RGBA{}) {
+		return s.Color
 	}
-	h := fnv.New32a()
-	h.Write([]byte(method))
-	return extraColors[h.Sum32()%uint32(len(extraColors))]
+	return extraColors[detrand.Hash(method)%uint64(len(extraColors))]
 }
 
-// methodGlyphs give each method a marker shape too, for print in grey:
-// solid shapes edged in white, so that they stand out from lines, error
-// bars and each other, and a thick cross.
-var methodGlyphs = map[string]draw.GlyphDrawer{
-	"full":    marker{fill: []vg.Point{{X: -0.85, Y: -0.85}, {X: 0.85, Y: -0.85}, {X: 0.85, Y: 0.85}, {X: -0.85, Y: 0.85}}},
-	"lora":    marker{fill: polygon(24, 1, 0)},
-	"dora":    marker{fill: []vg.Point{{X: 0, Y: 1.25}, {X: 1.1, Y: 0}, {X: 0, Y: -1.25}, {X: -1.1, Y: 0}}},
-	"adapter": marker{fill: []vg.Point{{X: 0, Y: -1.2}, {X: 1.05, Y: 0.6}, {X: -1.05, Y: 0.6}}},
-	"ia3":     marker{fill: []vg.Point{{X: 0, Y: 1.2}, {X: 1.05, Y: -0.6}, {X: -1.05, Y: -0.6}}},
-	"bitfit":  marker{fill: polygon(6, 1.05, math.Pi/6)},
-	"prefix":  marker{stroke: [][2]vg.Point{{{X: -0.9, Y: -0.9}, {X: 0.9, Y: 0.9}}, {{X: -0.9, Y: 0.9}, {X: 0.9, Y: -0.9}}}},
-	"prompt":  marker{fill: star(5, 1.4, 0.6)},
-	"scratch": marker{stroke: [][2]vg.Point{{{X: -1, Y: 0}, {X: 1, Y: 0}}, {{X: 0, Y: -1}, {X: 0, Y: 1}}}},
+// markers draw the shapes of package display, for print in grey: solid
+// shapes edged in white, so that they stand out from lines, error bars and
+// each other, and thick crosses.
+var markers = map[display.Marker]draw.GlyphDrawer{
+	display.Square:       marker{fill: []vg.Point{{X: -0.85, Y: -0.85}, {X: 0.85, Y: -0.85}, {X: 0.85, Y: 0.85}, {X: -0.85, Y: 0.85}}},
+	display.Circle:       marker{fill: polygon(24, 1, 0)},
+	display.Diamond:      marker{fill: []vg.Point{{X: 0, Y: 1.25}, {X: 1.1, Y: 0}, {X: 0, Y: -1.25}, {X: -1.1, Y: 0}}},
+	display.TriangleDown: marker{fill: []vg.Point{{X: 0, Y: -1.2}, {X: 1.05, Y: 0.6}, {X: -1.05, Y: 0.6}}},
+	display.TriangleUp:   marker{fill: []vg.Point{{X: 0, Y: 1.2}, {X: 1.05, Y: -0.6}, {X: -1.05, Y: -0.6}}},
+	display.Hexagon:      marker{fill: polygon(6, 1.05, math.Pi/6)},
+	display.Cross:        marker{stroke: [][2]vg.Point{{{X: -0.9, Y: -0.9}, {X: 0.9, Y: 0.9}}, {{X: -0.9, Y: 0.9}, {X: 0.9, Y: -0.9}}}},
+	display.Star:         marker{fill: star(5, 1.4, 0.6)},
+	display.Plus:         marker{stroke: [][2]vg.Point{{{X: -1, Y: 0}, {X: 1, Y: 0}}, {{X: 0, Y: -1}, {X: 0, Y: 1}}}},
 }
 
 // polygon is a regular n-gon of radius r turned by phase.
@@ -112,12 +98,14 @@ func (m marker) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 	}
 }
 
+// methodGlyph is the method's marker in its colour: the shape its style
+// declares, or the circle.
 func methodGlyph(method string) draw.GlyphStyle {
-	shape, ok := methodGlyphs[method]
-	if !ok {
-		shape = methodGlyphs["lora"]
+	shape := markers[display.Circle]
+	if s, ok := display.Lookup(method); ok && s.Marker != "" {
+		shape = markers[s.Marker]
 	}
-	return draw.GlyphStyle{Color: MethodColor(method), Radius: vg.Points(4), Shape: shape}
+	return draw.GlyphStyle{Color: methodColor(method), Radius: vg.Points(4), Shape: shape}
 }
 
 // taskDashes tell tasks apart where one figure holds several: the i-th
@@ -133,7 +121,7 @@ var taskDashes = [][]vg.Length{
 func taskDash(i int) []vg.Length { return taskDashes[i%len(taskDashes)] }
 
 func lineStyle(method string, dash []vg.Length) draw.LineStyle {
-	return draw.LineStyle{Color: MethodColor(method), Width: vg.Points(1.8), Dashes: dash}
+	return draw.LineStyle{Color: methodColor(method), Width: vg.Points(1.8), Dashes: dash}
 }
 
 // Typography shared by every figure.

@@ -2,25 +2,25 @@ package reports
 
 import "math"
 
-// ThroughputRow is one method's training throughput on a task, at its
+// throughputRow is one method's training throughput on a task, at its
 // summary configuration.
-type ThroughputRow struct {
-	TaskKey
+type throughputRow struct {
+	taskKey
 	Method       string
-	TokensPerSec Stat // over seeds
+	TokensPerSec seedStat // over seeds
 	// MFU (a fraction), tokens/s per calibrated GFLOP/s and the
 	// calibration, over the seeds that report them.
-	MFU, NormTokensPerSec, CalibrationGFLOPS Stat
+	MFU, NormTokensPerSec, CalibrationGFLOPS seedStat
 	// RatioToFull is the mean throughput over full fine-tuning's on the
 	// same task; NaN when the task has no full fine-tuning row.
 	RatioToFull float64
 }
 
-// Throughput lists every summary row's training tokens per second, its
+// throughput lists every summary row's training tokens per second, its
 // model-FLOPs utilisation and tokens/s per calibrated GFLOP/s, and its
 // ratio to full fine-tuning.
-func Throughput(sums []TaskSummary) []ThroughputRow {
-	var out []ThroughputRow
+func throughput(sums []taskSummary) []throughputRow {
+	var out []throughputRow
 	for _, s := range sums {
 		full := math.NaN()
 		for _, r := range s.Rows {
@@ -30,7 +30,7 @@ func Throughput(sums []TaskSummary) []ThroughputRow {
 		}
 		for _, r := range s.Trained() {
 			g := r.Best
-			out = append(out, ThroughputRow{TaskKey: s.TaskKey, Method: r.Method, TokensPerSec: g.TokensPerSec,
+			out = append(out, throughputRow{taskKey: s.taskKey, Method: r.Method, TokensPerSec: g.TokensPerSec,
 				MFU: g.MFU, NormTokensPerSec: g.NormTokensPerSec, CalibrationGFLOPS: g.CalibrationGFLOPS,
 				RatioToFull: g.TokensPerSec.Mean / full})
 		}

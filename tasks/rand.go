@@ -1,33 +1,27 @@
 package tasks
 
-import "math/bits"
+import (
+	"math/bits"
 
-// rng is a small splitmix64 generator. The package uses it instead of
-// math/rand so that splits, sub-samples and generated problems stay bit for
-// bit the same across Go releases: a trial's identity includes its seed, and
-// a changed shuffle would silently change the data behind that identity.
-type rng struct{ s uint64 }
+	"github.com/peftbench/peftbench/internal/detrand"
+)
+
+// rng is the project's splitmix64 generator (internal/detrand). The
+// package uses it instead of math/rand so that splits, sub-samples and
+// generated problems stay bit for bit the same across Go releases: a
+// trial's identity includes its seed, and a changed shuffle would silently
+// change the data behind that identity.
+type rng struct{ g detrand.SplitMix64 }
 
 func newRNG(seed int64, stream string) *rng {
 	// Mixing a stream name in gives independent sequences for independent
 	// uses of one user-visible seed (each class, each split).
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(stream); i++ {
-		h ^= uint64(stream[i])
-		h *= 1099511628211
-	}
-	r := &rng{s: uint64(seed) ^ h}
+	r := &rng{g: detrand.SplitMix64{State: uint64(seed) ^ detrand.Hash(stream)}}
 	r.next()
 	return r
 }
 
-func (r *rng) next() uint64 {
-	r.s += 0x9e3779b97f4a7c15
-	z := r.s
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func (r *rng) next() uint64 { return r.g.Next() }
 
 // intn returns a value in [0, n). The multiply-shift reduction has a bias
 // of at most n/2^64, irrelevant at the sizes used here.

@@ -1,8 +1,11 @@
-// Package trial runs one fine-tuning trial: a pure function of its spec
-// (base model, task, data size, method and hyper-parameters, seed,
-// training settings) to a result with accuracy, memory and throughput.
-// The spec's content hash is the trial's id, so reruns, resumed sweeps and
-// shards on other machines agree on what is done.
+// Package trial is the schema of a fine-tuning trial: its spec (base
+// model, task, data size, method and hyper-parameters, seed, training
+// settings), whose content hash is the trial's id, and its result file
+// (accuracy and per-example outcomes, memory, throughput, projections),
+// with reading and writing of results. Package trial/run runs a trial;
+// this package does not link the engine, so readers of results (reports,
+// the regression check) need not either. The id lets reruns, resumed
+// sweeps and shards on other machines agree on what is done.
 package trial
 
 import (

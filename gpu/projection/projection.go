@@ -8,7 +8,6 @@ package projection
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/peftbench/peftbench/gpu"
 	"github.com/peftbench/peftbench/methods"
@@ -76,21 +75,6 @@ var (
 		MLP: SwiGLU, Norm: RMSNorm, TiedHead: true}
 )
 
-// Archs lists the built-in architectures.
-func Archs() []Arch { return []Arch{GPT2XL, Llama2_7B, Llama3_8B, Llama32_3B} }
-
-// ArchByName returns a built-in architecture.
-func ArchByName(name string) (Arch, error) {
-	var names []string
-	for _, a := range Archs() {
-		if a.Name == name {
-			return a, nil
-		}
-		names = append(names, a.Name)
-	}
-	return Arch{}, fmt.Errorf("gpu: unknown architecture %q (have %s)", name, strings.Join(names, ", "))
-}
-
 // FromModelConfig is the Arch of a peftbench model: GPT-2 style (LayerNorm,
 // biases, GELU MLP, learned positions, tied head), without dropout.
 func FromModelConfig(c model.Config) Arch {
@@ -106,17 +90,17 @@ func (a Arch) Validate() error {
 		v    int
 	}{{"layers", a.Layers}, {"d_model", a.DModel}, {"heads", a.Heads}, {"kv_heads", a.KVHeads}, {"d_ff", a.DFF}, {"vocab", a.Vocab}, {"context", a.Context}} {
 		if f.v < 1 {
-			return fmt.Errorf("gpu: arch %s: field %q is %d, must be at least 1", a.Name, f.name, f.v)
+			return fmt.Errorf("projection: arch %s: field %q is %d, must be at least 1", a.Name, f.name, f.v)
 		}
 	}
 	if a.DModel%a.Heads != 0 || a.Heads%a.KVHeads != 0 {
-		return fmt.Errorf("gpu: arch %s: d_model %d, heads %d and kv_heads %d do not divide", a.Name, a.DModel, a.Heads, a.KVHeads)
+		return fmt.Errorf("projection: arch %s: d_model %d, heads %d and kv_heads %d do not divide", a.Name, a.DModel, a.Heads, a.KVHeads)
 	}
 	if a.MLP != GELU && a.MLP != SwiGLU {
-		return fmt.Errorf("gpu: arch %s: unknown mlp %q", a.Name, a.MLP)
+		return fmt.Errorf("projection: arch %s: unknown mlp %q", a.Name, a.MLP)
 	}
 	if a.Norm != LayerNorm && a.Norm != RMSNorm {
-		return fmt.Errorf("gpu: arch %s: unknown norm %q", a.Name, a.Norm)
+		return fmt.Errorf("projection: arch %s: unknown norm %q", a.Name, a.Norm)
 	}
 	return nil
 }
@@ -256,9 +240,9 @@ const (
 
 // CUDAOverheadBytes is the memory a training process holds on the GPU
 // beyond its tensors: the CUDA context with its kernel images (about 0.3
-// to 0.6 gpu.GiB with CUDA's lazy module loading), cuBLAS/cuDNN handles and
+// to 0.6 GiB with CUDA's lazy module loading), cuBLAS/cuDNN handles and
 // workspaces, NCCL when loaded. It varies by driver, GPU and library
-// versions; we state 1 gpu.GiB. PyTorch's memory statistics
+// versions; we state 1 GiB. PyTorch's memory statistics
 // (torch.cuda.max_memory_reserved) do not include the context, so it is
 // left out where a projection is compared with them.
 const CUDAOverheadBytes int64 = 1 << 30
@@ -291,7 +275,7 @@ type Inputs struct {
 
 // Projection is the projected cost of training a method on an
 // architecture. Every projected quantity's JSON name starts with
-// "projected_". Bytes are bytes (gpu.GiB = 2³⁰ where printed).
+// "projected_". Bytes are bytes (GiB = 2³⁰ where printed).
 type Projection struct {
 	Inputs Inputs `json:"inputs"`
 
@@ -341,10 +325,10 @@ func (p *Projection) Fits(gpus []gpu.GPU) []gpu.GPU {
 	return out
 }
 
-// String is a one-line summary in gpu.GiB.
+// String is a one-line summary, sizes in GiB.
 func (p *Projection) String() string {
 	g := func(b int64) string { return fmt.Sprintf("%.2f", float64(b)/gpu.GiB) }
-	return fmt.Sprintf("%s %s b=%d s=%d %s: %d trainable of %d; gpu.GiB: weights %s + master %s + grads %s + optimizer %s + activations %s + logits %s + overhead %s = %s",
+	return fmt.Sprintf("%s %s b=%d s=%d %s: %d trainable of %d; GiB: weights %s + master %s + grads %s + optimizer %s + activations %s + logits %s + overhead %s = %s",
 		p.Inputs.Arch, p.Inputs.Method, p.Inputs.Batch, p.Inputs.Seq, p.Inputs.Precision, p.TrainableParams, p.TotalParams,
 		g(p.WeightsBytes), g(p.MasterWeightsBytes), g(p.GradientsBytes), g(p.OptimizerBytes), g(p.ActivationsBytes), g(p.LogitsBytes), g(p.OverheadBytes), g(p.TotalBytes))
 }
@@ -356,29 +340,12 @@ func Project(a Arch, method string, params map[string]any, batch, seq int) (*Pro
 	return ProjectWith(a, method, params, Options{Batch: batch, Seq: seq})
 }
 
-// plan is what a method trains and what it adds to the backward pass.
-type plan struct {
-	trainBase, added int64
-	modules          []string
-	first            int // earliest block with something trainable in or below it; Layers: none
-	seqExtra         int // virtual tokens prepended to every sequence (prompt tuning)
-	kvExtra          int // key/value rows prepended in every layer (prefix tuning)
-	// perToken[i] is the method's own activation bytes per token in block
-	// i; global the bytes independent of the batch.
-	perToken []int64
-	global   int64
-	notes    []string
-}
-
 // ProjectWith projects with explicit options.
 //
-// Trainable parameters follow peftbench's methods on the architecture's
-// layers (see blockLinears for the names): LoRA r·(in+out) per adapted
-// linear, DoRA that plus out, prompt tuning L_p·d, prefix tuning
-// 2·layers·L_p·d_kv (or, with projection, L_p·d + d·h + h +
-// 2·layers·(h·d_kv + d_kv)), IA3 layers·(2·d_kv + f) for k, v, ff (ff
-// scales the input of proj/down_proj), BitFit the biases that exist in its
-// group, adapters layers·branches·(2·d·m + m + d).
+// What a method trains and what it keeps come from the method itself: its
+// Footprint (methods.Projector, in the method's own file) on the
+// architecture's layers (see blockLinears for how peftbench's names map
+// onto them). A method without one cannot be projected.
 //
 // Memory is the sum of the parts at the moment the loss's backward pass
 // starts, when every kept activation is alive, plus gradients and optimizer
@@ -399,18 +366,11 @@ type plan struct {
 //
 // PEFT methods freeze the backbone but not the backward pass: gradients
 // must flow from the loss down to the earliest trainable weight, so every
-// block from there up keeps its activations. Prompt tuning's gradient
-// reaches the input, prefix tuning and IA3 and adapters act in every
-// block, so they need all blocks, as full fine-tuning does, prompt tuning
-// over L_p more positions; LoRA and DoRA need the blocks from the earliest
-// one they adapt. Inputs of frozen linear layers are still counted, though
-// a framework could drop those it only keeps for a weight gradient: the
-// count errs high for PEFT methods. Each method's own tensors are added: a
-// LoRA layer keeps its input cast to the adapter's dtype (PEFT casts the
-// input to lora_A's dtype) and the r-wide product, DoRA also both outputs
-// its magnitude's gradient needs and one dense weight update at a time,
-// IA3 the tensor each scale multiplies, an adapter its input and
-// bottleneck before and after the activation.
+// block from there up keeps its activations (a footprint's First). Inputs
+// of frozen linear layers are still counted, though a framework could drop
+// those it only keeps for a weight gradient: the count errs high for PEFT
+// methods. Each method's own tensors are added, per token and block and
+// once per step, as its footprint states.
 //
 // The head and loss add the final norm's input and output and, per logit,
 // the 16-bit logits, the fp32 log-softmax the loss keeps (HF upcasts
@@ -421,7 +381,7 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 		return nil, err
 	}
 	if o.Batch < 1 || o.Seq < 1 {
-		return nil, fmt.Errorf("gpu: batch %d and sequence length %d must be at least 1", o.Batch, o.Seq)
+		return nil, fmt.Errorf("projection: batch %d and sequence length %d must be at least 1", o.Batch, o.Seq)
 	}
 	if o.Precision.Name == "" {
 		o.Precision = BF16
@@ -430,7 +390,7 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 		o.Attention = Fused
 	}
 	if o.Attention != Fused && o.Attention != Eager {
-		return nil, fmt.Errorf("gpu: unknown attention %q (have %s, %s)", o.Attention, Fused, Eager)
+		return nil, fmt.Errorf("projection: unknown attention %q (have %s, %s)", o.Attention, Fused, Eager)
 	}
 	m, err := methods.Get(method)
 	if err != nil {
@@ -440,13 +400,13 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 	if err != nil {
 		return nil, err
 	}
-	pl, err := a.plan(method, v, o.Precision)
+	pl, err := a.plan(m, v, o.Precision)
 	if err != nil {
-		return nil, fmt.Errorf("gpu: %s on %s: %w", method, a.Name, err)
+		return nil, fmt.Errorf("projection: %s on %s: %w", method, a.Name, err)
 	}
-	seq := o.Seq + pl.seqExtra
+	seq := o.Seq + pl.SeqExtra
 	if seq > a.Context {
-		return nil, fmt.Errorf("gpu: %s on %s: %d positions (%d virtual + %d tokens) exceed the context of %d", method, a.Name, seq, pl.seqExtra, o.Seq, a.Context)
+		return nil, fmt.Errorf("projection: %s on %s: %d positions (%d virtual + %d tokens) exceed the context of %d", method, a.Name, seq, pl.SeqExtra, o.Seq, a.Context)
 	}
 
 	pr := o.Precision
@@ -454,37 +414,37 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 		Inputs: Inputs{Arch: a.Name, Method: method, Params: v, Batch: o.Batch, Seq: o.Seq,
 			Precision: pr.Name, Attention: o.Attention, Checkpointing: o.Checkpointing},
 		TotalParams:         a.NumParams(),
-		TrainableBaseParams: pl.trainBase,
-		AddedParams:         pl.added,
-		TrainableParams:     pl.trainBase + pl.added,
-		TrainedModules:      pl.modules,
-		BackwardLayers:      a.Layers - pl.first,
+		TrainableBaseParams: pl.TrainBase,
+		AddedParams:         pl.Added,
+		TrainableParams:     pl.TrainBase + pl.Added,
+		TrainedModules:      pl.Modules,
+		BackwardLayers:      a.Layers - pl.First,
 	}
 	b := func(n int64, bytes int) int64 { return n * int64(bytes) }
-	frozen := p.TotalParams - pl.trainBase
-	p.WeightsBytes = b(frozen, pr.Frozen) + b(pl.trainBase, pr.Base.Weight) + b(pl.added, pr.Added.Weight)
-	p.MasterWeightsBytes = b(pl.trainBase, pr.Base.Master) + b(pl.added, pr.Added.Master)
-	p.GradientsBytes = b(pl.trainBase, pr.Base.Grad) + b(pl.added, pr.Added.Grad)
-	p.OptimizerBytes = b(pl.trainBase, pr.Base.Optimizer) + b(pl.added, pr.Added.Optimizer)
+	frozen := p.TotalParams - pl.TrainBase
+	p.WeightsBytes = b(frozen, pr.Frozen) + b(pl.TrainBase, pr.Base.Weight) + b(pl.Added, pr.Added.Weight)
+	p.MasterWeightsBytes = b(pl.TrainBase, pr.Base.Master) + b(pl.Added, pr.Added.Master)
+	p.GradientsBytes = b(pl.TrainBase, pr.Base.Grad) + b(pl.Added, pr.Added.Grad)
+	p.OptimizerBytes = b(pl.TrainBase, pr.Base.Optimizer) + b(pl.Added, pr.Added.Optimizer)
 
 	e := int64(pr.Activation)
 	tokens := int64(o.Batch) * int64(seq)
 	d := int64(a.DModel)
 	var blocks, worst int64
-	for i := pl.first; i < a.Layers; i++ {
-		n := a.blockActivationBytes(o.Batch, seq, seq+pl.kvExtra, pr.Activation, o.Attention) + pl.perToken[i]*tokens
+	for i := pl.First; i < a.Layers; i++ {
+		n := a.blockActivationBytes(o.Batch, seq, seq+pl.KVExtra, pr.Activation, o.Attention) + pl.PerToken[i]*tokens
 		blocks += n
 		worst = max(worst, n)
 	}
-	if o.Checkpointing && pl.first < a.Layers {
+	if o.Checkpointing && pl.First < a.Layers {
 		// Each block's input, and one block's activations recomputed at a time.
-		blocks = int64(a.Layers-pl.first)*e*tokens*d + worst
+		blocks = int64(a.Layers-pl.First)*e*tokens*d + worst
 	}
 	head := 2 * e * tokens * d // the final norm's input and output
 	if a.Dropout {
 		head += tokens * d // the embedding dropout mask
 	}
-	p.ActivationsBytes = blocks + pl.global + head
+	p.ActivationsBytes = blocks + pl.Global + head
 	p.LogitsBytes = tokens * int64(a.Vocab) * (e + 12)
 	p.OverheadBytes = CUDAOverheadBytes
 	p.TotalBytes = p.WeightsBytes + p.MasterWeightsBytes + p.GradientsBytes + p.OptimizerBytes +
@@ -498,7 +458,7 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 		fmt.Sprintf("logits: %d B per logit (16-bit logits, fp32 log-softmax, two fp32 gradients in the loss's backward)", e+12),
 		"gradients, optimizer state and activations summed as if alive together (an upper bound for full fine-tuning)",
 		fmt.Sprintf("CUDA overhead: %d MiB stated, outside PyTorch's allocator statistics", CUDAOverheadBytes>>20),
-	}, pl.notes...)
+	}, pl.Notes...)
 	return p, nil
 }
 
@@ -534,181 +494,34 @@ func (a Arch) blockActivationBytes(b, s, S, e int, att Attention) int64 {
 	return n
 }
 
-// plan works out what the method trains on a and what it keeps.
-func (a Arch) plan(method string, v methods.Values, pr Precision) (*plan, error) {
-	L, d, f, dkv := a.Layers, int64(a.DModel), int64(a.DFF), int64(a.DKV())
-	e, A := int64(pr.Activation), int64(pr.Added.Weight)
-	pl := &plan{first: 0, perToken: make([]int64, L)}
-	switch method {
-	case "full", "scratch": // scratch trains what full fine-tuning trains
-		pl.trainBase = a.NumParams()
-		pl.modules = []string{"all"}
-	case "lora", "dora":
-		r := int64(v.Int("rank"))
-		dropout := v.Float("dropout") > 0
-		chosen, err := a.targets(v.List("targets"))
-		if err != nil {
-			return nil, err
-		}
-		pl.first = L
-		seen := map[string]bool{}
-		var dense int64
-		for _, t := range chosen {
-			pl.first = min(pl.first, t.layer)
-			for _, l := range a.blockLinears() {
-				if l.ours != t.suffix {
-					continue
-				}
-				in, out := int64(l.in), int64(l.out)
-				if r > min(in, out) {
-					return nil, fmt.Errorf("field \"rank\": %d exceeds the smaller side of %s (%d×%d)", r, l.module, in, out)
-				}
-				pl.added += r * (in + out)
-				tok := r * A // x·A, kept for B's gradient
-				if A != e {
-					tok += in * A // the input cast to the adapter's dtype, kept for A's gradient
-				}
-				if dropout {
-					tok += in * (A + 1) // dropped input and its mask
-				}
-				if method == "dora" {
-					pl.added += out              // the magnitude
-					tok += out * (e + A)         // base and low-rank outputs, for the magnitude's gradient
-					dense = max(dense, in*out*A) // ‖W + s·B·A‖ materialises one dense update at a time
-				}
-				pl.perToken[t.layer] += tok
-				if !seen[l.module] {
-					seen[l.module] = true
-					pl.modules = append(pl.modules, l.module)
-				}
-			}
-		}
-		pl.global = dense
-	case "prompt":
-		lp := v.Int("length")
-		if lp >= a.Context {
-			return nil, fmt.Errorf("field \"length\": %d virtual tokens leave no position for real tokens in the context of %d", lp, a.Context)
-		}
-		pl.added = int64(lp) * d
-		pl.seqExtra = lp
-		pl.modules = []string{"prompt embeddings"}
-		pl.notes = append(pl.notes, fmt.Sprintf("prompt: the gradient reaches the input, so every block keeps its activations, over %d more positions; logits over every position, as HF PEFT computes them", lp))
-	case "prefix":
-		lp := v.Int("length")
-		if lp >= a.Context {
-			return nil, fmt.Errorf("field \"length\": a prefix of %d is not shorter than the context of %d", lp, a.Context)
-		}
-		LP := int64(lp)
-		if v.Bool("projection") {
-			h := int64(v.Int("hidden"))
-			pl.added = LP*d + d*h + h + int64(L)*2*(h*dkv+dkv)
-			pl.global = LP * (2*h + 2*int64(L)*dkv) * A // the MLP's hidden before and after tanh, and its output
-		} else {
-			pl.added = 2 * int64(L) * LP * dkv
-		}
-		pl.kvExtra = lp
-		pl.modules = []string{"prefix keys and values"}
-		pl.notes = append(pl.notes, fmt.Sprintf("prefix: %d key/value rows, d_kv = %d wide, in every block; every block keeps its activations", lp, dkv))
-	case "ia3":
-		var per int64
-		for _, t := range v.List("targets") {
-			switch t {
-			case "k", "v":
-				per += dkv
-				pl.modules = append(pl.modules, map[bool]string{true: t + "_proj output", false: "attn." + t + " output"}[a.MLP == SwiGLU])
-			case "ff":
-				per += f
-				pl.modules = append(pl.modules, map[bool]string{true: "down_proj input", false: "mlp.proj input"}[a.MLP == SwiGLU])
-			}
-		}
-		pl.added = int64(L) * per
-		for i := range pl.perToken {
-			pl.perToken[i] = per * e // the tensor each scale multiplies
-		}
-	case "bitfit":
-		group := v.String("biases")
-		first, n := a.biases(group)
-		pl.trainBase, pl.first = n, first
-		pl.modules = []string{group + " biases"}
-		if n == 0 {
-			pl.modules = nil
-			pl.notes = append(pl.notes, fmt.Sprintf("bitfit: %s has no %s bias terms (linear layers without biases, %s without a bias), so BitFit trains nothing here", a.Name, group, a.Norm))
-		} else if !a.Bias || a.Norm != LayerNorm {
-			pl.notes = append(pl.notes, fmt.Sprintf("bitfit: %s lacks some bias terms; BitFit trains only those that exist", a.Name))
-		}
-	case "adapter":
-		mm := int64(v.Int("bottleneck"))
-		branches := int64(1)
-		if v.String("placement") == "both" {
-			branches = 2
-		}
-		pl.added = int64(L) * branches * (2*d*mm + mm + d)
-		for i := range pl.perToken {
-			pl.perToken[i] = branches * (d + 2*mm) * A // input, bottleneck before and after the activation
-		}
-		pl.modules = []string{"adapters after " + v.String("placement")}
-	default:
-		return nil, fmt.Errorf("no projection for method %q", method)
+// plan asks the method (methods.Projector, in the method's own file) what
+// it trains on a and what it keeps.
+func (a Arch) plan(m methods.Method, v methods.Values, pr Precision) (*methods.Footprint, error) {
+	pj, ok := m.(methods.Projector)
+	if !ok {
+		return nil, fmt.Errorf("no projection for method %q", m.Name())
 	}
-	return pl, nil
-}
-
-// target is one adapted peftbench layer: block and suffix (attn.q …).
-type target struct {
-	layer  int
-	suffix string
-}
-
-// targets resolves target patterns against peftbench's layer names
-// (h.<i>.attn.q …) exactly as the methods do.
-func (a Arch) targets(patterns []string) ([]target, error) {
-	names, err := methods.MatchLinear(a.Layers, patterns)
+	fp, err := pj.Footprint(a.forMethods(pr), v)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]target, len(names))
-	for k, name := range names {
-		var i int
-		fmt.Sscanf(name, "h.%d.", &i)
-		out[k] = target{i, strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i))}
+	if fp.PerToken == nil {
+		fp.PerToken = make([]int64, a.Layers)
 	}
-	return out, nil
+	if len(fp.PerToken) != a.Layers || fp.First < 0 || fp.First > a.Layers {
+		return nil, fmt.Errorf("method %q's footprint has %d per-token entries for %d blocks and first block %d", m.Name(), len(fp.PerToken), a.Layers, fp.First)
+	}
+	return fp, nil
 }
 
-// biases counts the bias terms in a BitFit group and the earliest block
-// holding one (Layers when only the final norm's).
-func (a Arch) biases(group string) (first int, n int64) {
-	d, f, dkv := int64(a.DModel), int64(a.DFF), int64(a.DKV())
-	var attn, mlp, norm int64
-	if a.Bias {
-		attn = 2*d + 2*dkv
-		mlp = f + d
-		if a.MLP == SwiGLU {
-			mlp = 2*f + d
-		}
+// forMethods is what a method's Footprint is told about a.
+func (a Arch) forMethods(pr Precision) methods.ProjectionArch {
+	ls := a.blockLinears()
+	linears := make([]methods.ProjectedLinear, len(ls))
+	for i, l := range ls {
+		linears[i] = methods.ProjectedLinear{Ours: l.ours, Module: l.module, In: l.in, Out: l.out}
 	}
-	if a.Norm == LayerNorm {
-		norm = 2 * d
-	}
-	var perLayer, final int64
-	switch group {
-	case "all":
-		perLayer, final = attn+mlp+norm, norm/2
-	case "linear":
-		perLayer = attn + mlp
-	case "attention":
-		perLayer = attn
-	case "mlp":
-		perLayer = mlp
-	case "layernorm":
-		perLayer, final = norm, norm/2
-	}
-	n = int64(a.Layers)*perLayer + final
-	switch {
-	case perLayer > 0:
-		first = 0
-	default:
-		first = a.Layers
-	}
-	return first, n
+	return methods.ProjectionArch{Name: a.Name, Layers: a.Layers, DModel: a.DModel, DFF: a.DFF, DKV: a.DKV(), Context: a.Context,
+		SwiGLU: a.MLP == SwiGLU, Norm: string(a.Norm), Bias: a.Bias, NumParams: a.NumParams(), Linears: linears,
+		ActivationBytes: int64(pr.Activation), AddedBytes: int64(pr.Added.Weight)}
 }

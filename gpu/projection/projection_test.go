@@ -314,7 +314,7 @@ func TestProjectionJSONNames(t *testing.T) {
 }
 
 func TestFits(t *testing.T) {
-	p, err := Project(Llama2_7B, "full", nil, 1, 512) // 53.8 gpu.GiB
+	p, err := Project(Llama2_7B, "full", nil, 1, 512) // 53.8 GiB
 	if err != nil {
 		t.Fatal(err)
 	}

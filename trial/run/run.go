@@ -184,7 +184,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 	r.Metrics.TrainLoss = r.Metrics.EpochLoss[len(r.Metrics.EpochLoss)-1]
 	if best != nil {
 		for p, v := range best {
-			setValues(p, v)
+			methods.SetValues(p, v)
 		}
 		r.BestEpoch = bestEpoch
 		r.Metrics.ValidAccuracy = &bestScore
@@ -247,17 +247,6 @@ func snapshot(a *methods.Attached, m *model.Model) map[*nn.Param][]float64 {
 		out[p] = nn.Float64s(p.Value)
 	}
 	return out
-}
-
-func setValues(p *nn.Param, v []float64) {
-	switch d := p.Value.Data().(type) {
-	case []float32:
-		for i := range d {
-			d[i] = float32(v[i])
-		}
-	case []float64:
-		copy(d, v)
-	}
 }
 
 // evaluator scores a split: accuracy and macro-F1 by ranking label

@@ -28,6 +28,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/peftbench/peftbench/internal/detrand"
 	"github.com/peftbench/peftbench/tasks"
 )
 
@@ -79,17 +80,16 @@ type row struct {
 	Label   string `json:"label"`
 }
 
-// splitmix64, as in package tasks: fixed across Go releases.
-type rng struct{ s uint64 }
+// rng is the project's splitmix64 generator (internal/detrand), as
+// package tasks uses: fixed across Go releases.
+type rng struct{ g detrand.SplitMix64 }
 
-func (r *rng) next() uint64 {
-	r.s += 0x9e3779b97f4a7c15
-	z := r.s
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func newRNG(seed uint64) *rng { return &rng{g: detrand.SplitMix64{State: seed}} }
 
+func (r *rng) next() uint64 { return r.g.Next() }
+
+// shuffle reduces with a modulo, unlike package tasks' multiply-shift: the
+// shipped splits were dealt this way, so it stays.
 func (r *rng) shuffle(n int, swap func(i, j int)) {
 	for i := n - 1; i > 0; i-- {
 		swap(i, int(r.next()%uint64(i+1)))
@@ -117,7 +117,7 @@ func stratifiedSplit(rows []row, seed uint64, shares map[string]float64) map[str
 	sort.Strings(names)
 	for _, l := range labels {
 		rs := byLabel[l]
-		g := &rng{s: seed ^ hash(l)}
+		g := newRNG(seed ^ detrand.Hash(l))
 		g.shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
 		at := 0
 		for _, name := range names {
@@ -128,19 +128,10 @@ func stratifiedSplit(rows []row, seed uint64, shares map[string]float64) map[str
 		out["train"] = append(out["train"], rs[at:]...)
 	}
 	for name, rs := range out {
-		g := &rng{s: seed ^ hash("order-"+name)}
+		g := newRNG(seed ^ detrand.Hash("order-"+name))
 		g.shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
 	}
 	return out
-}
-
-func hash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 // writeSplit writes a gzip-compressed JSONL file. The gzip header carries
@@ -283,7 +274,7 @@ func buildSentiment(csvFile, out string) error {
 	inVal := map[int]bool{}
 	for _, l := range labels {
 		is := byLabel[l]
-		g := &rng{s: 20240601 ^ hash(l)}
+		g := newRNG(20240601 ^ detrand.Hash(l))
 		g.shuffle(len(is), func(i, j int) { is[i], is[j] = is[j], is[i] })
 		n := (valSize*len(is) + len(train)/2) / len(train)
 		for _, i := range is[:n] {
@@ -461,7 +452,7 @@ func buildTopic(dir, out string) error {
 		rs := byCat[cat]
 		log.Printf("topic: %s: %d short entries", cat, len(rs))
 		if len(rs) > topicPerClass {
-			g := &rng{s: 20240603 ^ hash(cat)}
+			g := newRNG(20240603 ^ detrand.Hash(cat))
 			g.shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
 			rs = rs[:topicPerClass]
 		}

@@ -1,0 +1,108 @@
+package methods
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/peftbench/peftbench/internal/detrand"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"gorgonia.org/tensor"
+)
+
+// Helpers several methods share: making, initialising and overwriting
+// their weights, restoring what a merger saved, and per-layer dropout.
+
+// newOwn makes a trainable parameter of the model's dtype.
+func newOwn(m *model.Model, name string, shape ...int) *nn.Param {
+	p := nn.NewParam(name, m.Params[0].Value.Dtype(), shape...)
+	p.Trainable = true
+	return p
+}
+
+// cast converts x to the parameter's element type for tensor.Set.
+func cast(p *nn.Param, x float64) any {
+	if p.Value.Dtype() == tensor.Float64 {
+		return x
+	}
+	return float32(x)
+}
+
+// normalInit draws N(0, std²) for every value, in order.
+func normalInit(p *nn.Param, rng *rand.Rand, std float64) {
+	for i := range p.Size() {
+		p.Value.Set(i, cast(p, rng.NormFloat64()*std))
+	}
+}
+
+// uniformInit draws U(−1/√fanIn, 1/√fanIn) for every value, in order:
+// torch.nn.Linear's default, and the Kaiming-uniform initialisation HF
+// PEFT gives LoRA's A.
+func uniformInit(p *nn.Param, rng *rand.Rand, fanIn int) {
+	bound := 1 / math.Sqrt(float64(fanIn))
+	for i := range p.Size() {
+		p.Value.Set(i, cast(p, (2*rng.Float64()-1)*bound))
+	}
+}
+
+func ones(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+// SetValues overwrites a parameter's values with vals (rounded to float32
+// for a float32 parameter): the inverse of nn.Float64s.
+func SetValues(p *nn.Param, vals []float64) {
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(vals[i])
+		}
+	case []float64:
+		copy(d, vals)
+	}
+}
+
+// addTo adds delta to a parameter's values.
+func addTo(p *nn.Param, delta []float64) {
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] += float32(delta[i])
+		}
+	case []float64:
+		for i := range d {
+			d[i] += delta[i]
+		}
+	}
+}
+
+// restore puts saved parameter values back, as every merger's Unmerge does.
+func restore(saved *map[*nn.Param][]float64, method string) error {
+	if *saved == nil {
+		return fmt.Errorf("methods: %s: not merged", method)
+	}
+	for p, vals := range *saved {
+		SetValues(p, vals)
+	}
+	*saved = nil
+	return nil
+}
+
+// dropoutSeed gives each named layer its own dropout stream under one
+// trial seed.
+func dropoutSeed(seed uint64, layer string) uint64 { return seed ^ detrand.Hash(layer) }
+
+// layerDropout applies dropout at rate to a named layer's input x when the
+// graph trains, and returns x unchanged otherwise (LoRA and DoRA drop the
+// input of their low-rank path this way).
+func layerDropout(c *model.Ctx, layer string, x *model.Node, rate float64, seed uint64) (*model.Node, error) {
+	if rate > 0 && c.Graph.Training {
+		return nn.Dropout(x, rate, dropoutSeed(seed, layer))
+	}
+	return x, nil
+}
