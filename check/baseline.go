@@ -11,6 +11,7 @@ package check
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/peftbench/peftbench/internal/atomicfile"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // Format names the baseline file layout; ReadBaseline refuses others.
@@ -57,7 +59,7 @@ func KeyOf(s trial.Spec) Key {
 	if name == "" {
 		name = s.Method
 		if len(s.MethodParams) > 0 {
-			name += " " + canonical(normalParams(s.MethodParams))
+			name += " " + aggregate.Params(s.MethodParams)
 		}
 	}
 	return Key{Model: s.Model, Task: s.Task, Name: name, DataSize: s.DataSize}
@@ -157,32 +159,21 @@ func normalParams(p map[string]any) map[string]any {
 	return out
 }
 
-// Stat summarises a metric over seeds. Std is the sample standard
-// deviation (n − 1 in the denominator), 0 when N < 2.
+// Stat summarises a metric over seeds as a baseline stores it. Std is the
+// sample standard deviation (n − 1 in the denominator), 0 when N < 2
+// (aggregate.Stat's NaN, which JSON cannot hold).
 type Stat struct {
 	Mean float64 `json:"mean"`
 	Std  float64 `json:"std"`
 	N    int     `json:"n"`
 }
 
-func summarize(xs []float64) Stat {
-	s := Stat{N: len(xs)}
-	if s.N == 0 {
-		return s
+func statOf(s aggregate.Stat) Stat {
+	out := Stat{Mean: s.MeanOr(0), N: s.N}
+	if s.N > 1 {
+		out.Std = s.Std
 	}
-	for _, x := range xs {
-		s.Mean += x
-	}
-	s.Mean /= float64(s.N)
-	if s.N < 2 {
-		return s
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - s.Mean) * (x - s.Mean)
-	}
-	s.Std = math.Sqrt(ss / float64(s.N-1))
-	return s
+	return out
 }
 
 // SeedResult is one successful trial of a configuration.
@@ -270,7 +261,7 @@ type Baseline struct {
 // configuration with no successful trial is left out. It fails when no
 // trial succeeded.
 func NewBaseline(results []Trial) (*Baseline, error) {
-	configs, meta := aggregate(results)
+	configs, meta := byConfig(results)
 	b := &Baseline{Format: Format, Meta: meta}
 	for _, c := range configs {
 		if c.Accuracy.N > 0 {
@@ -300,75 +291,52 @@ func basisOf(cs []Config) string {
 	return Raw
 }
 
-// aggregate groups results by configuration, sorted, and describes them.
-func aggregate(results []Trial) ([]*Config, Meta) {
-	byKey := map[string]*Config{}
+// byConfig groups results by configuration, sorted, and describes them.
+func byConfig(results []Trial) ([]*Config, Meta) {
+	rs := make([]*trial.Result, len(results))
+	for i, t := range results {
+		rs[i] = t.Result
+	}
 	var configs []*Config
-	calibrated := map[*Config]int{}
-	var mfu = map[*Config][]float64{}
 	versions, machines := map[string]bool{}, map[string]bool{}
 	meta := Meta{Created: time.Now().UTC().Truncate(time.Second), Trials: len(results)}
-	for _, t := range results {
-		k := KeyOf(t.Spec)
-		ks := k.String()
-		c, ok := byKey[ks]
-		if !ok {
-			c = &Config{Key: k, Setup: setupOf(t.Spec)}
-			byKey[ks] = c
-			configs = append(configs, c)
-		} else if ch := setupOf(t.Spec).Changes(c.Setup); len(ch) > 0 {
-			c.Mixed = append(c.Mixed, fmt.Sprintf("trial %s: %s", t.ID, strings.Join(ch, "; ")))
-		}
-		versions[codeVersion(t)] = true
-		machines[machineOf(t)] = true
-		if t.Status != trial.Success {
-			meta.FailedTrials++
-			c.Failed = append(c.Failed, Failure{Seed: t.Spec.Seed, ID: t.ID, Error: t.Error})
-			continue
-		}
-		sr := SeedResult{Seed: t.Spec.Seed, ID: t.ID, TestAccuracy: t.Metrics.TestAccuracy, TrainLoss: t.Metrics.TrainLoss,
-			TokensPerSec: t.TokensPerSec, CalibrationGFLOPS: t.CalibrationGFLOPS, PeakMemoryBytes: t.PeakMemoryBytes}
-		if o, ok := t.OutcomesOn("test"); ok {
-			// Which examples were right is what pairing needs; the answers
-			// stay in the result files.
-			sr.Outcomes = &trial.Outcomes{Split: o.Split, Index: o.Index, Correct: o.Correct}
-		}
-		c.Seeds = append(c.Seeds, sr)
-		if _, ok := t.NormalizedThroughput(); ok {
-			calibrated[c]++
-		}
-		if t.MFU > 0 {
-			mfu[c] = append(mfu[c], t.MFU)
-		}
-	}
-	for _, c := range configs {
-		sort.SliceStable(c.Seeds, func(i, j int) bool {
-			if c.Seeds[i].Seed != c.Seeds[j].Seed {
-				return c.Seeds[i].Seed < c.Seeds[j].Seed
+	for _, g := range aggregate.By(rs, KeyOf) {
+		c := &Config{Key: g.Key, Setup: setupOf(g.Results[0].Spec)}
+		configs = append(configs, c)
+		for _, t := range g.Results {
+			if ch := setupOf(t.Spec).Changes(c.Setup); len(ch) > 0 {
+				c.Mixed = append(c.Mixed, fmt.Sprintf("trial %s: %s", t.ID, strings.Join(ch, "; ")))
 			}
-			return c.Seeds[i].ID < c.Seeds[j].ID
-		})
+			versions[t.Env.CodeVersion()] = true
+			machines[t.Env.Machine()] = true
+			if t.Status != trial.Success {
+				meta.FailedTrials++
+				c.Failed = append(c.Failed, Failure{Seed: t.Spec.Seed, ID: t.ID, Error: t.Error})
+			}
+		}
 		sort.SliceStable(c.Failed, func(i, j int) bool { return c.Failed[i].Seed < c.Failed[j].Seed })
-		var acc, loss, tps, norm, mem []float64
-		for _, s := range c.Seeds {
-			acc = append(acc, s.TestAccuracy)
-			loss = append(loss, s.TrainLoss)
-			tps = append(tps, s.TokensPerSec)
-			mem = append(mem, float64(s.PeakMemoryBytes))
-			if s.CalibrationGFLOPS > 0 {
-				norm = append(norm, s.TokensPerSec/s.CalibrationGFLOPS)
+		s := aggregate.Summarize(g.Results)
+		for _, t := range s.Results {
+			sr := SeedResult{Seed: t.Spec.Seed, ID: t.ID, TestAccuracy: t.Metrics.TestAccuracy, TrainLoss: t.Metrics.TrainLoss,
+				TokensPerSec: t.TokensPerSec, CalibrationGFLOPS: t.CalibrationGFLOPS, PeakMemoryBytes: t.PeakMemoryBytes}
+			if o, ok := t.OutcomesOn("test"); ok {
+				// Which examples were right is what pairing needs; the answers
+				// stay in the result files.
+				sr.Outcomes = &trial.Outcomes{Split: o.Split, Index: o.Index, Correct: o.Correct}
 			}
+			c.Seeds = append(c.Seeds, sr)
 		}
-		c.Accuracy = summarize(acc)
-		c.TrainLoss = summarize(loss).Mean
-		c.TokensPerSec = summarize(tps).Mean
-		if len(c.Seeds) > 0 && calibrated[c] == len(c.Seeds) {
-			c.NormalizedThroughput = summarize(norm).Mean
+		c.Accuracy = statOf(s.Test)
+		c.TrainLoss = s.TrainLoss.MeanOr(0)
+		c.TokensPerSec = s.TokensPerSec.MeanOr(0)
+		// Normalised throughput and MFU only where every seed has them.
+		if n := len(s.Results); n > 0 && s.NormTokensPerSec.N == n {
+			c.NormalizedThroughput = s.NormTokensPerSec.Mean
 		}
-		if len(mfu[c]) == len(c.Seeds) {
-			c.MFU = summarize(mfu[c]).Mean
+		if n := len(s.Results); n > 0 && s.MFU.N == n {
+			c.MFU = s.MFU.Mean
 		}
-		c.PeakMemoryBytes = int64(math.Round(summarize(mem).Mean))
+		c.PeakMemoryBytes = int64(math.Round(s.PeakMemoryBytes.MeanOr(0)))
 	}
 	sort.SliceStable(configs, func(i, j int) bool { return keyLess(configs[i].Key, configs[j].Key) })
 	meta.CodeVersion = joinSet(versions, ", ")
@@ -379,28 +347,6 @@ func aggregate(results []Trial) ([]*Config, Meta) {
 	}
 	meta.Throughput = basisOf(all)
 	return configs, meta
-}
-
-func codeVersion(t Trial) string {
-	v := t.Env.GitCommit
-	if v == "" {
-		return "unknown"
-	}
-	if len(v) > 12 {
-		v = v[:12]
-	}
-	if t.Env.GitDirty {
-		v += "+dirty"
-	}
-	return v
-}
-
-func machineOf(t Trial) string {
-	e := t.Env
-	if e.CPU == "" && e.Cores == 0 && e.BLAS == "" {
-		return "unknown"
-	}
-	return fmt.Sprintf("%s, %d cores, BLAS %s, %s %s", e.CPU, e.Cores, e.BLAS, e.GoVersion, e.OS)
 }
 
 func joinSet(set map[string]bool, sep string) string {
@@ -415,15 +361,8 @@ func joinSet(set map[string]bool, sep string) string {
 // keyLess orders configurations by model, task, name and data size (0,
 // meaning all, last).
 func keyLess(a, b Key) bool {
-	switch {
-	case a.Model != b.Model:
-		return a.Model < b.Model
-	case a.Task != b.Task:
-		return a.Task < b.Task
-	case a.Name != b.Name:
-		return a.Name < b.Name
-	}
-	return trial.SizeOrder(a.DataSize) < trial.SizeOrder(b.DataSize)
+	return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Task, b.Task), cmp.Compare(a.Name, b.Name),
+		cmp.Compare(trial.SizeOrder(a.DataSize), trial.SizeOrder(b.DataSize))) < 0
 }
 
 // Write stores the baseline at path atomically, creating its directory.

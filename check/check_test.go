@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/peftbench/peftbench/internal/machine"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 var methodParams = map[string]map[string]any{
@@ -416,7 +417,7 @@ func TestReadTrialsCalibration(t *testing.T) {
 	for _, tr := range got {
 		if tr.CalibrationGFLOPS == 20 && tr.MFU == 0.25 {
 			calibrated++
-			if v, ok := tr.NormalizedThroughput(); !ok || v != tr.TokensPerSec/20 {
+			if v, ok := aggregate.NormalizedThroughput(tr.Result); !ok || v != tr.TokensPerSec/20 {
 				t.Errorf("normalised throughput %v, %v", v, ok)
 			}
 		} else if tr.CalibrationGFLOPS != 0 {

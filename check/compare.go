@@ -161,7 +161,7 @@ type Report struct {
 // Baseline configurations the run lacks are Missing, run configurations
 // the baseline lacks New.
 func Compare(b *Baseline, results []Trial, tol Tolerances) Report {
-	runCfgs, runMeta := aggregate(results)
+	runCfgs, runMeta := byConfig(results)
 	rep := Report{Tolerances: tol, Baseline: b.Meta, Run: runMeta}
 	old := map[string]*Config{}
 	var keys []Key

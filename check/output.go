@@ -10,6 +10,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/peftbench/peftbench/stats"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // labelRows names each row by task, name and data size, with the model
@@ -56,17 +57,7 @@ func deltaCell(r Row) string {
 		return fmt.Sprintf("%+.1f pts (means only)", -100*r.AccDrop)
 	}
 	c := r.Paired
-	return fmt.Sprintf("%+.1f pts [%.1f, %.1f], p %s", 100*c.Diff, 100*max(c.Lo, -1), 100*min(c.Hi, 1), pText(r.AccP))
-}
-
-func pText(p float64) string {
-	switch {
-	case p < 1e-12:
-		return "< 1e-12"
-	case p < 0.001:
-		return fmt.Sprintf("= %.1e", p)
-	}
-	return fmt.Sprintf("= %.3f", p)
+	return fmt.Sprintf("%+.1f pts %s, p %s", 100*c.Diff, aggregate.Interval(*c), aggregate.PText(r.AccP))
 }
 
 func lossCell(r Row) string {
@@ -118,14 +109,12 @@ func throughputCell(r Row) string {
 	return s
 }
 
-func mib(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
-
 func memoryCell(r Row) string {
 	one := func(c *Config) string {
 		if c == nil || c.PeakMemoryBytes == 0 {
 			return "—"
 		}
-		return mib(c.PeakMemoryBytes)
+		return aggregate.MiB(float64(c.PeakMemoryBytes))
 	}
 	s := one(r.Old) + " → " + one(r.New) + " MiB"
 	if r.MemoryRatio > 0 {

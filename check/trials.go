@@ -12,15 +12,6 @@ type Trial struct {
 	*trial.Result
 }
 
-// NormalizedThroughput is tokens/s per GFLOP/s of the calibration the
-// trial measured in its own process, and false when it has none.
-func (t Trial) NormalizedThroughput() (float64, bool) {
-	if t.CalibrationGFLOPS <= 0 || t.TokensPerSec <= 0 {
-		return 0, false
-	}
-	return t.TokensPerSec / t.CalibrationGFLOPS, true
-}
-
 // ReadTrials reads every result under dir/trials, sorted by id.
 func ReadTrials(dir string) ([]Trial, error) {
 	results, err := trial.ReadAll(dir)

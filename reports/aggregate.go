@@ -2,7 +2,6 @@ package reports
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // config identifies one configuration: everything in a trial's spec but its
@@ -29,24 +29,24 @@ type config struct {
 type group struct {
 	config
 	MethodParams map[string]any
-	Seeds        []int    // sorted
-	IDs          []string // in seed order
-	Test         seedStat // test accuracy
+	Seeds        []int          // sorted
+	IDs          []string       // in seed order
+	Test         aggregate.Stat // test accuracy
 	// Valid is the validation accuracy, nil when no trial of the group
 	// reports one.
-	Valid           *seedStat
+	Valid           *aggregate.Stat
 	TrainableParams int // of the first seed; the same for every seed
 	TotalParams     int
-	PeakMemoryBytes float64  // mean over seeds
-	TokensPerSec    seedStat // training throughput
-	FileSize        int64    // largest over seeds
+	PeakMemoryBytes float64        // mean over seeds
+	TokensPerSec    aggregate.Stat // training throughput
+	FileSize        int64          // largest over seeds
 
 	// PeakHeapBytes is the mean peak Go heap over the seeds that report
 	// one; 0 when none does.
 	PeakHeapBytes float64
 	// Accounted is the analytic memory account, each part the mean over
 	// the seeds that report one; nil when none does.
-	Accounted *memoryAccount
+	Accounted *aggregate.Memory
 	// HeapToAccounted is the mean over seeds of the peak heap divided by
 	// the accounted total, over the seeds that report both; NaN when none
 	// does.
@@ -55,7 +55,7 @@ type group struct {
 	// fraction), NormTokensPerSec the training tokens per second per
 	// calibrated GFLOP/s and CalibrationGFLOPS the calibration itself, each
 	// over the seeds that report it (N = 0 when none does).
-	MFU, NormTokensPerSec, CalibrationGFLOPS seedStat
+	MFU, NormTokensPerSec, CalibrationGFLOPS aggregate.Stat
 	// Projected is the configuration projected onto large models, from the
 	// first seed that carries a projection (it depends on the method, its
 	// hyper-parameters and the batch only); nil when none does.
@@ -63,11 +63,6 @@ type group struct {
 	// TestOutcomes are the per-example test outcomes of the seeds that
 	// recorded them, in seed order: what paired tests compare.
 	TestOutcomes []trial.Outcomes
-}
-
-// memoryAccount is trial.Memory averaged over seeds, in bytes.
-type memoryAccount struct {
-	Weights, Trainable, Gradients, Optimizer, Step, Total float64
 }
 
 // Selection names the score a configuration is chosen by.
@@ -98,122 +93,42 @@ func (c config) Key() taskKey { return taskKey{c.Model, c.Task} }
 // sorted by model, task, method (methodRank), data size (all last),
 // hyper-parameters and learning rate.
 func groupResults(results []*trial.Result) []*group {
-	byCfg := map[config][]*trial.Result{}
-	var order []config
+	var ok []*trial.Result
 	for _, r := range results {
-		if r.Status != trial.Success {
-			continue
+		if r.Status == trial.Success {
+			ok = append(ok, r)
 		}
-		c := configOf(r.Spec)
-		if _, ok := byCfg[c]; !ok {
-			order = append(order, c)
-		}
-		byCfg[c] = append(byCfg[c], r)
 	}
-	groups := make([]*group, 0, len(order))
-	for _, c := range order {
-		groups = append(groups, newGroup(c, byCfg[c]))
+	var groups []*group
+	for _, g := range aggregate.By(ok, configOf) {
+		groups = append(groups, newGroup(g.Key, aggregate.Summarize(g.Results)))
 	}
 	sort.SliceStable(groups, func(i, j int) bool { return configLess(groups[i].config, groups[j].config) })
 	return groups
 }
 
 func configOf(s trial.Spec) config {
-	return config{Model: s.Model, Task: s.Task, Method: s.Method, Params: canonicalParams(s.MethodParams), DataSize: s.DataSize, Train: s.Train}
+	return config{Model: s.Model, Task: s.Task, Method: s.Method, Params: aggregate.Params(s.MethodParams), DataSize: s.DataSize, Train: s.Train}
 }
 
-// canonicalParams encodes hyper-parameters with sorted keys; numbers
-// encode the same whether they were decoded as int or float64.
-func canonicalParams(p map[string]any) string {
-	if len(p) == 0 {
-		return "{}"
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Sprint(p)
-	}
-	return string(b)
-}
-
-func newGroup(c config, rs []*trial.Result) *group {
-	sort.Slice(rs, func(i, j int) bool {
-		if rs[i].Spec.Seed != rs[j].Spec.Seed {
-			return rs[i].Spec.Seed < rs[j].Spec.Seed
-		}
-		return rs[i].ID < rs[j].ID
-	})
-	g := &group{config: c, MethodParams: rs[0].Spec.MethodParams,
-		TrainableParams: rs[0].NumTrainableParams, TotalParams: rs[0].NumTotalParams}
-	var test, valid, tps, mem, heap, ratio, mfu, norm, calib []float64
-	var acc []trial.Memory
-	for _, r := range rs {
-		g.Seeds = append(g.Seeds, r.Spec.Seed)
-		g.IDs = append(g.IDs, r.ID)
-		test = append(test, r.Metrics.TestAccuracy)
-		if r.Metrics.ValidAccuracy != nil {
-			valid = append(valid, *r.Metrics.ValidAccuracy)
-		}
-		tps = append(tps, r.TokensPerSec)
-		mem = append(mem, float64(r.PeakMemoryBytes))
-		g.FileSize = max(g.FileSize, r.FileSize)
-		if r.PeakHeapBytes > 0 {
-			heap = append(heap, float64(r.PeakHeapBytes))
-		}
-		if a := r.MemoryAccounted; a.TotalBytes > 0 {
-			acc = append(acc, a)
-			if r.PeakHeapBytes > 0 {
-				ratio = append(ratio, float64(r.PeakHeapBytes)/float64(a.TotalBytes))
-			}
-		}
-		if r.MFU > 0 {
-			mfu = append(mfu, r.MFU)
-		}
-		if r.NormTokensPerSec > 0 {
-			norm = append(norm, r.NormTokensPerSec)
-		}
-		if r.CalibrationGFLOPS > 0 {
-			calib = append(calib, r.CalibrationGFLOPS)
-		}
-		if g.Projected == nil && len(r.Projected) > 0 {
-			g.Projected = r.Projected
-		}
-		if o, ok := r.OutcomesOn("test"); ok {
-			g.TestOutcomes = append(g.TestOutcomes, o)
-		}
-	}
-	g.Test = summarize(test)
-	if len(valid) > 0 {
-		v := summarize(valid)
+func newGroup(c config, s aggregate.Summary) *group {
+	first := s.Results[0]
+	g := &group{config: c, MethodParams: first.Spec.MethodParams, Seeds: s.Seeds, IDs: s.IDs,
+		TrainableParams: first.NumTrainableParams, TotalParams: first.NumTotalParams,
+		Test: s.Test, PeakMemoryBytes: s.PeakMemoryBytes.Mean, TokensPerSec: s.TokensPerSec, FileSize: s.FileSize,
+		PeakHeapBytes: s.PeakHeapBytes.MeanOr(0), Accounted: s.Accounted, HeapToAccounted: s.HeapToAccounted.Mean,
+		MFU: s.MFU, NormTokensPerSec: s.NormTokensPerSec, CalibrationGFLOPS: s.CalibrationGFLOPS, TestOutcomes: s.TestOutcomes}
+	if s.Valid.N > 0 {
+		v := s.Valid
 		g.Valid = &v
 	}
-	g.TokensPerSec = summarize(tps)
-	g.PeakMemoryBytes = summarize(mem).Mean
-	if len(heap) > 0 {
-		g.PeakHeapBytes = summarize(heap).Mean
+	for _, r := range s.Results {
+		if len(r.Projected) > 0 {
+			g.Projected = r.Projected
+			break
+		}
 	}
-	g.Accounted = meanAccount(acc)
-	g.HeapToAccounted = summarize(ratio).Mean
-	g.MFU, g.NormTokensPerSec, g.CalibrationGFLOPS = summarize(mfu), summarize(norm), summarize(calib)
 	return g
-}
-
-// meanAccount averages memory accounts part by part; nil for none.
-func meanAccount(ms []trial.Memory) *memoryAccount {
-	if len(ms) == 0 {
-		return nil
-	}
-	var a memoryAccount
-	for _, m := range ms {
-		a.Weights += float64(m.WeightBytes)
-		a.Trainable += float64(m.TrainableBytes)
-		a.Gradients += float64(m.GradientBytes)
-		a.Optimizer += float64(m.OptimizerBytes)
-		a.Step += float64(m.StepBytes)
-		a.Total += float64(m.TotalBytes)
-	}
-	n := float64(len(ms))
-	return &memoryAccount{Weights: a.Weights / n, Trainable: a.Trainable / n, Gradients: a.Gradients / n,
-		Optimizer: a.Optimizer / n, Step: a.Step / n, Total: a.Total / n}
 }
 
 // methodRank places a method in tables and legends by the order its

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // The hand-made results in testdata/sweep/trials: tasks sentiment and spam,
@@ -40,23 +41,15 @@ var testInputs = inputs{
 	TrainSizes: map[string]int{"sentiment": 3500},
 }
 
-// two is the seedStat of two seeds a and b, computed by hand: the sample
-// standard deviation of two values is |a − b|/√2, and the 95% interval
-// is the mean ± t(0.975, 1)·sd/√2.
-func two(a, b float64) seedStat {
-	m, sd := (a+b)/2, math.Abs(a-b)/math.Sqrt2
-	h := tQuantile975(1) * sd / math.Sqrt2
-	return seedStat{N: 2, Mean: m, Std: sd, Lo: m - h, Hi: m + h}
-}
+// two is the Stat of two seeds a and b (package aggregate tests the
+// statistics themselves; here what matters is which seeds are grouped).
+func two(a, b float64) aggregate.Stat { return aggregate.StatOf([]float64{a, b}) }
 
 // mfu is the model-FLOPs utilisation of tps tokens/s at fpt FLOPs per
 // token against calib GFLOP/s, as the hand-made results state it.
 func mfu(tps, fpt, calib float64) float64 { return tps * fpt / (calib * 1e9) }
 
-func one(a float64) seedStat {
-	nan := math.NaN()
-	return seedStat{N: 1, Mean: a, Std: nan, Lo: nan, Hi: nan}
-}
+func one(a float64) aggregate.Stat { return aggregate.StatOf([]float64{a}) }
 
 func TestGroupResults(t *testing.T) {
 	groups := groupResults(loadTestResults(t))
@@ -105,7 +98,7 @@ func TestGroupResults(t *testing.T) {
 		PeakHeapBytes:   (160 + 164) / 2 * mib,
 		// Weights 4 B each of 1,106,384, AdamW 16 B per trainable weight,
 		// the step values the rest of the 84 MiB total.
-		Accounted: &memoryAccount{Weights: 4 * 1106384, Trainable: 4 * 16384, Gradients: 4 * 16384,
+		Accounted: &aggregate.Memory{Weights: 4 * 1106384, Trainable: 4 * 16384, Gradients: 4 * 16384,
 			Optimizer: 16 * 16384, Step: 84*mib - 4*1106384 - 16*16384, Total: 84 * mib},
 		HeapToAccounted:   (160.0/84 + 164.0/84) / 2,
 		MFU:               two(mfu(1450, 4.5e6, 50), mfu(1550, 4.5e6, 55)),
@@ -159,7 +152,7 @@ type summaryLine struct {
 	Method, Params, On string
 	LR                 float64
 	DataSize, Configs  int
-	Test               seedStat
+	Test               aggregate.Stat
 	Trainable          int
 	Pct                float64
 	MemMiB, TokPerSec  float64
@@ -220,7 +213,7 @@ type curve struct {
 	Task, Method string
 	X            []float64
 	Labels       []string
-	Acc          []seedStat
+	Acc          []aggregate.Stat
 }
 
 func curves(ss []methodCurve) []curve {
@@ -238,26 +231,26 @@ func curves(ss []methodCurve) []curve {
 }
 
 func TestSeries(t *testing.T) {
-	tb := aggregate(loadTestResults(t), testInputs)
+	tb := tabulate(loadTestResults(t), testInputs)
 	rank := []curve{
-		{Task: "sentiment", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []seedStat{two(0.78, 0.80), two(0.81, 0.83)}},
+		{Task: "sentiment", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []aggregate.Stat{two(0.78, 0.80), two(0.81, 0.83)}},
 		// At rank 8 the lr 3e-3 configuration wins on validation.
-		{Task: "spam", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []seedStat{two(0.93, 0.95), two(0.92, 0.94)}},
+		{Task: "spam", Method: "lora", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []aggregate.Stat{two(0.93, 0.95), two(0.92, 0.94)}},
 	}
 	if d := cmp.Diff(rank, curves(tb.Rank), approx); d != "" {
 		t.Errorf("rank series (-want +got):\n%s", d)
 	}
 	// Prefix tuning and spam's prompt tuning have one length each: no curve.
 	length := []curve{
-		{Task: "sentiment", Method: "prompt", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []seedStat{two(0.70, 0.74), two(0.72, 0.76)}},
+		{Task: "sentiment", Method: "prompt", X: []float64{4, 8}, Labels: []string{"4", "8"}, Acc: []aggregate.Stat{two(0.70, 0.74), two(0.72, 0.76)}},
 	}
 	if d := cmp.Diff(length, curves(tb.Length), approx); d != "" {
 		t.Errorf("length series (-want +got):\n%s", d)
 	}
 	// "all" sits at sentiment's 3,500 training examples; spam has one size.
 	size := []curve{
-		{Task: "sentiment", Method: "full", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []seedStat{two(0.70, 0.72), two(0.82, 0.86)}},
-		{Task: "sentiment", Method: "lora", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []seedStat{two(0.66, 0.70), two(0.81, 0.83)}},
+		{Task: "sentiment", Method: "full", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []aggregate.Stat{two(0.70, 0.72), two(0.82, 0.86)}},
+		{Task: "sentiment", Method: "lora", X: []float64{100, 3500}, Labels: []string{"100", "3500 (all)"}, Acc: []aggregate.Stat{two(0.66, 0.70), two(0.81, 0.83)}},
 	}
 	if d := cmp.Diff(size, curves(tb.DataSize), approx); d != "" {
 		t.Errorf("data-size series (-want +got):\n%s", d)
@@ -270,7 +263,7 @@ func TestSeries(t *testing.T) {
 }
 
 func TestEfficiency(t *testing.T) {
-	tb := aggregate(loadTestResults(t), testInputs)
+	tb := tabulate(loadTestResults(t), testInputs)
 	front := func(fs []frontier) map[string][]string {
 		out := map[string][]string{}
 		for _, f := range fs {
@@ -317,7 +310,7 @@ func TestEfficiency(t *testing.T) {
 }
 
 func TestThroughput(t *testing.T) {
-	tb := aggregate(loadTestResults(t), testInputs)
+	tb := tabulate(loadTestResults(t), testInputs)
 	type row struct {
 		Task, Method     string
 		Mean, Ratio      float64
@@ -350,7 +343,7 @@ func TestThroughput(t *testing.T) {
 }
 
 func TestMemoryRows(t *testing.T) {
-	tb := aggregate(loadTestResults(t), testInputs)
+	tb := tabulate(loadTestResults(t), testInputs)
 	type row struct {
 		Task, Method            string
 		RSS, Heap, Total, Ratio float64 // MiB, and heap over accounted
@@ -383,7 +376,7 @@ func TestMemoryRows(t *testing.T) {
 }
 
 func TestProjections(t *testing.T) {
-	tb := aggregate(loadTestResults(t), testInputs)
+	tb := tabulate(loadTestResults(t), testInputs)
 	type proj struct {
 		Arch     string
 		TotalGiB float64

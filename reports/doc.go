@@ -8,9 +8,11 @@
 //
 // The package has three layers, one file per concern:
 //
-//   - aggregation (stats.go, aggregate.go, summary.go, series.go,
-//     efficiency.go, memory.go, throughput.go, repro.go): pure functions
-//     from []*trial.Result to tables and series, which the tests check;
+//   - aggregation (aggregate.go, summary.go, series.go, efficiency.go,
+//     memory.go, throughput.go, repro.go): pure functions from
+//     []*trial.Result to tables and series, which the tests check; the
+//     statistics over seeds are package trial/aggregate's, shared with the
+//     regression check;
 //   - figures (style.go, render.go, figures.go): gonum/plot drawings of
 //     those series, written as PNG and SVG;
 //   - Markdown (table.go, markdown.go) and the entry point (report.go),

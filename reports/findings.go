@@ -7,29 +7,19 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/peftbench/peftbench/stats"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
-
-// interval is the comparison's 95% interval in points, clipped to the
-// differences accuracy allows: with two seeds whose accuracies disagree,
-// the t interval (one degree of freedom) can reach past ±100.
-func interval(c stats.Comparison) string {
-	return fmt.Sprintf("[%.1f, %.1f]", 100*max(c.Lo, -1), 100*min(c.Hi, 1))
-}
 
 // diffCell writes a difference in accuracy points with its interval:
 // "+9.8 [6.1, 13.5]".
 func diffCell(c stats.Comparison) string {
-	return fmt.Sprintf("%+.1f %s", 100*c.Diff, interval(c))
+	return fmt.Sprintf("%+.1f %s", 100*c.Diff, aggregate.Interval(c))
 }
 
 // testText is a test in a sentence: "+9.8 points [6.1, 13.5], p = 2.0e-05"
 // (Holm-adjusted).
 func testText(t pairTest) string {
-	p := pCell(t.Holm)
-	if !strings.HasPrefix(p, "<") {
-		p = "= " + p
-	}
-	return fmt.Sprintf("%+.1f points %s, p %s", 100*t.Diff, interval(t.Comparison), p)
+	return fmt.Sprintf("%+.1f points %s, p %s", 100*t.Diff, aggregate.Interval(t.Comparison), aggregate.PText(t.Holm))
 }
 
 func (p *page) numTests() int {
@@ -50,7 +40,7 @@ func (p *page) findings() {
 		p.line("")
 		return
 	}
-	p.line("What the data supports, from %d paired tests over the same test examples, seeds combined, Holm-corrected at a %g%% family-wise error rate (p-values below are Holm-adjusted; section 2 has every test). Differences are in accuracy points with 95%% intervals.", p.numTests(), 100*stats.Alpha)
+	p.line("What the data supports, from %d paired tests over the same test examples, seeds combined, Holm-corrected at a %g%% family-wise error rate (p-values below are Holm-adjusted; section 2 has every test). Differences are in accuracy points with 95%% intervals, which are not adjusted for the number of tests: an interval can exclude 0 where the adjusted p-value is not significant.", p.numTests(), 100*stats.Alpha)
 	p.line("")
 	for _, s := range p.t.Summaries {
 		st := testsAt(p.t.Tests, s.taskKey, s.DataSize)
@@ -215,8 +205,8 @@ func (p *page) pairedTests() error {
 				sig = "**yes**"
 			}
 			rows = append(rows, []string{t.A.Name, t.B.Name, fmt.Sprintf("%.1f", 100*t.AccA), fmt.Sprintf("%.1f", 100*t.AccB),
-				fmt.Sprintf("%+.1f", 100*t.Diff), interval(t.Comparison),
-				fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, pCell(t.P), pCell(t.Holm), sig})
+				fmt.Sprintf("%+.1f", 100*t.Diff), aggregate.Interval(t.Comparison),
+				fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, aggregate.PValue(t.P), aggregate.PValue(t.Holm), sig})
 		}
 		if len(rows) > 0 {
 			if err := p.table(header, rows, align); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // page writes the report's Markdown and collects the figures it shows.
@@ -167,7 +168,7 @@ func (p *page) summary() error {
 			}
 			vsMaj, p := "—", "—"
 			if t := r.VsMajority; t != nil {
-				vsMaj, p = diffCell(t.Comparison), pCell(t.Holm)
+				vsMaj, p = diffCell(t.Comparison), aggregate.PValue(t.Holm)
 			}
 			if r.Method == trial.ZeroShot {
 				rows = append(rows, []string{method, "no training", "—", "—", "—", accCell(g.Test), "—", vsMaj, p, "—", "0", "0%", mibCell(g.PeakMemoryBytes), "—", "—", "—"})
@@ -560,7 +561,7 @@ func codeFence(s string) string {
 
 // Cell formats.
 
-func accCell(s seedStat) string {
+func accCell(s aggregate.Stat) string {
 	if s.N == 0 || math.IsNaN(s.Mean) {
 		return "—"
 	}
@@ -570,7 +571,7 @@ func accCell(s seedStat) string {
 	return fmt.Sprintf("%.1f ± %.1f", 100*s.Mean, 100*s.Std)
 }
 
-func ciCell(s seedStat) string {
+func ciCell(s aggregate.Stat) string {
 	if math.IsNaN(s.Lo) {
 		return "—"
 	}
@@ -600,7 +601,7 @@ func mibCell(b float64) string {
 	if b <= 0 || math.IsNaN(b) {
 		return "—"
 	}
-	return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	return aggregate.MiB(b) + " MiB"
 }
 
 // memCell writes a byte count in the largest binary unit below it, up to

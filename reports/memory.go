@@ -7,6 +7,7 @@ import (
 
 	"github.com/peftbench/peftbench/gpu"
 	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // memoryRow is one method's memory on a task at its summary
@@ -19,7 +20,7 @@ type memoryRow struct {
 	// measured them.
 	PeakRSS, PeakHeap float64
 	// Accounted is nil where no trial carries an account.
-	Accounted *memoryAccount
+	Accounted *aggregate.Memory
 	// HeapToAccounted is the mean over seeds of the peak heap over the
 	// accounted total; NaN where no seed has both.
 	HeapToAccounted float64

@@ -47,8 +47,8 @@ type tables struct {
 	MaxEval []int
 }
 
-// aggregate computes every table and series of a report.
-func aggregate(results []*trial.Result, in inputs) *tables {
+// tabulate computes every table and series of a report.
+func tabulate(results []*trial.Result, in inputs) *tables {
 	all := groupResults(results)
 	zs := map[taskKey]*group{}
 	g := filter(all, func(g *group) bool {
@@ -128,7 +128,7 @@ func Build(dir string, opt Options) (string, error) {
 		}
 	}
 	in, notes := taskInputs(results)
-	t := aggregate(results, in)
+	t := tabulate(results, in)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}

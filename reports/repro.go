@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/peftbench/peftbench/trial"
@@ -48,19 +47,8 @@ func reproducibility(results []*trial.Result) repro {
 			r.Failures = append(r.Failures, failure{ID: res.ID, Label: res.Spec.Label(), Error: msg})
 		}
 		e := res.Env
-		c := orUnknown(e.GitCommit)
-		if e.GitDirty {
-			c += " (uncommitted changes)"
-		}
-		commits[c]++
-		m := orUnknown(e.CPU)
-		if e.Cores > 0 {
-			m += fmt.Sprintf(", %d cores", e.Cores)
-		}
-		if e.OS != "" {
-			m += ", " + e.OS
-		}
-		machines[m]++
+		commits[e.Commit()]++
+		machines[e.Host()]++
 		blas[orUnknown(e.BLAS)]++
 		gov[orUnknown(e.GoVersion)]++
 		gpus[orDash(e.GPU)]++

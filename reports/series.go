@@ -3,6 +3,8 @@ package reports
 import (
 	"sort"
 	"strconv"
+
+	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // point is one position on a curve: the best configuration at X.
@@ -11,7 +13,7 @@ type point struct {
 	// Label names X on the axis: the hyper-parameter value or data size;
 	// for a full training split "N (all)", or "all" where N is unknown.
 	Label string
-	Acc   seedStat // test accuracy over seeds
+	Acc   aggregate.Stat // test accuracy over seeds
 	Best  *group
 }
 

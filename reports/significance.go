@@ -2,7 +2,6 @@ package reports
 
 import (
 	"fmt"
-	"math"
 	"sort"
 
 	"github.com/peftbench/peftbench/stats"
@@ -166,18 +165,4 @@ func testsAt(sts []sizeTests, k taskKey, n int) *sizeTests {
 		}
 	}
 	return nil
-}
-
-// pCell writes a p-value compactly: two significant digits, and a floor
-// where the float runs out.
-func pCell(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "—"
-	case p < 1e-12:
-		return "< 1e-12"
-	case p < 0.001:
-		return fmt.Sprintf("%.1e", p)
-	}
-	return fmt.Sprintf("%.3f", p)
 }

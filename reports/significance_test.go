@@ -66,7 +66,7 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 		idx[i] = i
 	}
 	in := inputs{Majority: map[string]trial.Outcomes{"toy": trial.NewOutcomes("test", idx, maj)}}
-	tabs := aggregate(results, in)
+	tabs := tabulate(results, in)
 	if len(tabs.Tests) != 1 || tabs.Tests[0].DataSize != 64 {
 		t.Fatalf("tests at %d sizes, want one (zero-shot has no data size of its own)", len(tabs.Tests))
 	}

@@ -1,16 +1,20 @@
 package reports
 
-import "math"
+import (
+	"math"
+
+	"github.com/peftbench/peftbench/trial/aggregate"
+)
 
 // throughputRow is one method's training throughput on a task, at its
 // summary configuration.
 type throughputRow struct {
 	taskKey
 	Method       string
-	TokensPerSec seedStat // over seeds
+	TokensPerSec aggregate.Stat // over seeds
 	// MFU (a fraction), tokens/s per calibrated GFLOP/s and the
 	// calibration, over the seeds that report them.
-	MFU, NormTokensPerSec, CalibrationGFLOPS seedStat
+	MFU, NormTokensPerSec, CalibrationGFLOPS aggregate.Stat
 	// RatioToFull is the mean throughput over full fine-tuning's on the
 	// same task; NaN when the task has no full fine-tuning row.
 	RatioToFull float64

@@ -5,6 +5,7 @@ package machine
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -56,13 +57,61 @@ func cpuModel() string {
 
 // String is a one-line summary.
 func (in Info) String() string {
-	dirty := ""
+	return strings.Join([]string{in.CPU, strconv.Itoa(in.Cores) + " cores", "BLAS " + in.BLAS, in.GoVersion, "commit " + in.CodeVersion(), "GPU: " + in.GPU}, ", ")
+}
+
+// CodeVersion is the commit's first 12 hex digits, with "+dirty" for an
+// uncommitted tree; "unknown" when no commit was recorded.
+func (in Info) CodeVersion() string {
+	v := in.GitCommit
+	if v == "" {
+		return "unknown"
+	}
+	if len(v) > 12 {
+		v = v[:12]
+	}
 	if in.GitDirty {
-		dirty = "+dirty"
+		v += "+dirty"
 	}
-	c := in.GitCommit
-	if len(c) > 12 {
-		c = c[:12]
+	return v
+}
+
+// Commit is the whole commit, with " (uncommitted changes)" for an
+// uncommitted tree; "unknown" when no commit was recorded.
+func (in Info) Commit() string {
+	c := orUnknown(in.GitCommit)
+	if in.GitDirty {
+		c += " (uncommitted changes)"
 	}
-	return strings.Join([]string{in.CPU, strconv.Itoa(in.Cores) + " cores", "BLAS " + in.BLAS, in.GoVersion, "commit " + c + dirty, "GPU: " + in.GPU}, ", ")
+	return c
+}
+
+// Machine is the processor, cores, BLAS, Go version and OS in one line:
+// "AMD EPYC, 2 cores, BLAS openblas, go1.26.8 linux/amd64"; "unknown"
+// when none was recorded.
+func (in Info) Machine() string {
+	if in.CPU == "" && in.Cores == 0 && in.BLAS == "" {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s, %d cores, BLAS %s, %s %s", in.CPU, in.Cores, in.BLAS, in.GoVersion, in.OS)
+}
+
+// Host is the processor, its cores and the OS, for lists that give the
+// BLAS and the Go version apart: "AMD EPYC, 2 cores, linux/amd64".
+func (in Info) Host() string {
+	m := orUnknown(in.CPU)
+	if in.Cores > 0 {
+		m += fmt.Sprintf(", %d cores", in.Cores)
+	}
+	if in.OS != "" {
+		m += ", " + in.OS
+	}
+	return m
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
