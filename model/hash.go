@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 
@@ -33,13 +32,9 @@ const ShardIndexFile = "model.safetensors.index.json"
 // checkpoint overwritten in place gives its trials new ids instead of
 // resuming stale results.
 func ContentHash(nameOrDir string) (string, error) {
-	fsys, dir := fs.FS(zoo), path.Join("zoo", nameOrDir)
-	if _, err := fs.Stat(zoo, dir); err != nil {
-		st, serr := os.Stat(nameOrDir)
-		if serr != nil || !st.IsDir() {
-			return "", fmt.Errorf("model: %q is neither a shipped model %v nor a checkpoint directory", nameOrDir, Zoo())
-		}
-		fsys, dir = os.DirFS(nameOrDir), "."
+	fsys, dir, err := locate(nameOrDir)
+	if err != nil {
+		return "", err
 	}
 	h := sha256.New()
 	add := func(name string) error {

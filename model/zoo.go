@@ -41,13 +41,9 @@ type Base struct {
 // LoadBase loads a shipped base model by name, or a checkpoint directory
 // (with its tokenizer files) by path.
 func LoadBase(nameOrDir string) (*Base, error) {
-	fsys, dir := fs.FS(zoo), path.Join("zoo", nameOrDir)
-	if _, err := fs.Stat(zoo, dir); err != nil {
-		st, serr := os.Stat(nameOrDir)
-		if serr != nil || !st.IsDir() {
-			return nil, fmt.Errorf("model: %q is neither a shipped model %v nor a checkpoint directory", nameOrDir, Zoo())
-		}
-		fsys, dir = os.DirFS(nameOrDir), "."
+	fsys, dir, err := locate(nameOrDir)
+	if err != nil {
+		return nil, err
 	}
 	m, err := LoadFS(fsys, dir)
 	if err != nil {
@@ -61,4 +57,17 @@ func LoadBase(nameOrDir string) (*Base, error) {
 		return nil, fmt.Errorf("model: %s: tokenizer has %d tokens, the model %d", nameOrDir, tok.VocabSize(), m.Config.Vocab)
 	}
 	return &Base{Name: nameOrDir, Model: m, Tokenizer: tok}, nil
+}
+
+// locate finds a base model: a shipped name first, then a checkpoint
+// directory.
+func locate(nameOrDir string) (fs.FS, string, error) {
+	dir := path.Join("zoo", nameOrDir)
+	if _, err := fs.Stat(zoo, dir); err == nil {
+		return zoo, dir, nil
+	}
+	if st, err := os.Stat(nameOrDir); err != nil || !st.IsDir() {
+		return nil, "", fmt.Errorf("model: %q is neither a shipped model %v nor a checkpoint directory", nameOrDir, Zoo())
+	}
+	return os.DirFS(nameOrDir), ".", nil
 }

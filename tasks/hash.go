@@ -6,11 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
-	"strings"
 )
 
 // ContentHash is a hash of what a task is made of: its YAML config and
@@ -56,37 +51,4 @@ func ContentHash(nameOrPath string) (string, error) {
 
 func writeFileHash(h hash.Hash, role string, sum [sha256.Size]byte) {
 	fmt.Fprintf(h, "%s %x\n", role, sum)
-}
-
-// locate finds a task's config and how to open its data files, exactly as
-// Load does: a built-in name first, then a path on disk whose data paths
-// are relative to the YAML file.
-func locate(nameOrPath string) (file string, src []byte, open opener, err error) {
-	if !strings.ContainsAny(nameOrPath, `/\`) && !strings.HasSuffix(nameOrPath, ".yaml") && !strings.HasSuffix(nameOrPath, ".yml") {
-		file := "builtin/" + nameOrPath + ".yaml"
-		src, err := fs.ReadFile(builtinFS, file)
-		if err == nil {
-			return file, src, func(p string) (io.ReadCloser, string, error) {
-				name := path.Clean(path.Join("builtin", p))
-				f, err := dataFS.Open(name)
-				return f, name, err
-			}, nil
-		}
-		if _, statErr := os.Stat(nameOrPath); statErr != nil {
-			return "", nil, nil, fmt.Errorf("tasks: unknown task %q (built-in: %s; or give a path to a .yaml file)", nameOrPath, strings.Join(Builtin(), ", "))
-		}
-	}
-	src, err = os.ReadFile(nameOrPath)
-	if err != nil {
-		return "", nil, nil, &Error{File: nameOrPath, Err: unwrapPathErr(err)}
-	}
-	dir := filepath.Dir(nameOrPath)
-	return nameOrPath, src, func(p string) (io.ReadCloser, string, error) {
-		name := filepath.FromSlash(p)
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		f, err := os.Open(name)
-		return f, name, err
-	}, nil
 }

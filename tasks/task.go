@@ -107,34 +107,44 @@ func Builtin() []string {
 // file. A user file's data paths are relative to the YAML file. Every split
 // is read and checked here, so bad data fails at Load, not mid-sweep.
 func Load(nameOrPath string) (*Task, error) {
+	file, src, open, err := locate(nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	return loadFrom(file, src, open, file != nameOrPath)
+}
+
+// locate finds a task's config and how to open its data files, for Load
+// and ContentHash: a built-in name first, then a path on disk whose data
+// paths are relative to the YAML file.
+func locate(nameOrPath string) (file string, src []byte, open opener, err error) {
 	if !strings.ContainsAny(nameOrPath, `/\`) && !strings.HasSuffix(nameOrPath, ".yaml") && !strings.HasSuffix(nameOrPath, ".yml") {
 		file := "builtin/" + nameOrPath + ".yaml"
 		src, err := fs.ReadFile(builtinFS, file)
-		if err != nil {
-			if _, statErr := os.Stat(nameOrPath); statErr != nil {
-				return nil, fmt.Errorf("tasks: unknown task %q (built-in: %s; or give a path to a .yaml file)", nameOrPath, strings.Join(Builtin(), ", "))
-			}
-		} else {
-			return loadFrom(file, src, func(p string) (io.ReadCloser, string, error) {
+		if err == nil {
+			return file, src, func(p string) (io.ReadCloser, string, error) {
 				name := path.Clean(path.Join("builtin", p))
 				f, err := dataFS.Open(name)
 				return f, name, err
-			}, true)
+			}, nil
+		}
+		if _, statErr := os.Stat(nameOrPath); statErr != nil {
+			return "", nil, nil, fmt.Errorf("tasks: unknown task %q (built-in: %s; or give a path to a .yaml file)", nameOrPath, strings.Join(Builtin(), ", "))
 		}
 	}
-	src, err := os.ReadFile(nameOrPath)
+	src, err = os.ReadFile(nameOrPath)
 	if err != nil {
-		return nil, &Error{File: nameOrPath, Err: unwrapPathErr(err)}
+		return "", nil, nil, &Error{File: nameOrPath, Err: unwrapPathErr(err)}
 	}
 	dir := filepath.Dir(nameOrPath)
-	return loadFrom(nameOrPath, src, func(p string) (io.ReadCloser, string, error) {
+	return nameOrPath, src, func(p string) (io.ReadCloser, string, error) {
 		name := filepath.FromSlash(p)
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(dir, name)
 		}
 		f, err := os.Open(name)
 		return f, name, err
-	}, false)
+	}, nil
 }
 
 // LoadConfig loads a task from YAML bytes; data paths are resolved against
