@@ -15,24 +15,30 @@ func reportCmd() *cobra.Command {
 		Short: "Write a Markdown report with figures from a sweep's results",
 		Long: `Read every result under DIR/trials (as written by 'harness sweep --out DIR')
 and write OUT/README.md, renderable on GitHub, with its figures beside it
-(PNG for the page, SVG for papers):
+(PNG for the page, SVG for papers). It opens with the findings the paired
+tests support, task by task, and says which comparisons are inconclusive;
+then:
 
   1. a summary table per task: every method at its best configuration,
      chosen by mean validation accuracy over seeds at the task's largest
      data size, with test accuracy as mean ± standard deviation and a 95%
-     Student-t interval, trainable parameters, peak memory, training
-     tokens/s, adapter file size, and the majority and bag-of-words
-     baselines;
-  2. test accuracy against LoRA rank;
-  3. test accuracy against prompt and prefix length;
-  4. learning curves against the number of training examples;
-  5. accuracy against peak memory and trainable parameters, with the
+     Student-t interval, its paired test against the majority class
+     (◦ marks a method not significantly above it), trainable parameters,
+     peak memory, training tokens/s, adapter file size, the scratch and
+     zero-shot controls and the majority and bag-of-words baselines;
+  2. every paired test at every task and data size: methods, controls and
+     the majority class against each other over the same test examples,
+     seeds combined, Holm-corrected over the report;
+  3. test accuracy against LoRA rank;
+  4. test accuracy against prompt and prefix length;
+  5. learning curves against the number of training examples;
+  6. accuracy against peak memory and trainable parameters, with the
      Pareto front listed;
-  6. memory: measured peaks next to the analytic account;
-  7. memory projected to large models on GPUs, and whether it fits;
-  8. training throughput per method, its ratio to full fine-tuning, MFU
+  7. memory: measured peaks next to the analytic account;
+  8. memory projected to large models on GPUs, and whether it fits;
+  9. training throughput per method, its ratio to full fine-tuning, MFU
      and tokens/s per calibrated GFLOP/s;
-  9. a reproducibility block: the sweep spec (with --spec), code version,
+  10. a reproducibility block: the sweep spec (with --spec), code version,
      machine, BLAS, GPU, failed trials with their errors, and this command.
 
 Figures without data (say, a sweep with one LoRA rank) are skipped with a
