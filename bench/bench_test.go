@@ -29,7 +29,7 @@ func BenchmarkCases(b *testing.B) {
 	}
 }
 
-// TestAllocationPerStepUnderOnePercent holds the target: after
+// TestAllocationPerStepUnderOnePercent holds the engine's target: after
 // warm-up a training step allocates less than 1% of the weights' bytes.
 func TestAllocationPerStepUnderOnePercent(t *testing.T) {
 	if nn.BLAS() != "openblas" {

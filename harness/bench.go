@@ -25,7 +25,7 @@ func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure training tokens/s, ms/step, MFU and heap bytes allocated per step (optionally against PyTorch)",
-		Long: `bench trains the shipped tiny model (batch 8 × 256) and the field-notes
+		Long: `bench trains the shipped tiny model (batch 8 × 256) and the small fieldnotes
 configuration (vocab 256, d 128, 2 layers, 4 heads; batch 16 × 64) with full
 fine-tuning and LoRA r8 on q,v, and reports tokens/s, ms/step, model-FLOPs
 utilisation against the BLAS calibration and heap bytes allocated per step.

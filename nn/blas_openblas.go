@@ -22,7 +22,7 @@ func init() {
 	blasCore = C.GoString(C.openblas_get_corename())
 	// The engine splits products across its own workers (parallel.go), so
 	// each OpenBLAS call runs on one thread. Measured with harness bench on
-	// two cores (field-notes full / LoRA tokens/s): 2 workers × 1 OpenBLAS
+	// two cores (the fieldnotes case's full / LoRA tokens/s): 2 workers × 1 OpenBLAS
 	// thread 44k / 63k; 1 worker × 2 threads 33k / 44k; 2 × 2 8.6k / 11k
 	// (OpenBLAS threads spin while Go kernels run).
 	C.openblas_set_num_threads(1)

@@ -8,8 +8,9 @@
 // and symbolic differentiation; programs run the graph in planned, reused
 // buffers (program.go) rather than on gorgonia's tape machine, which
 // allocates every value on every run. gorgonia's own SoftMax, ByIndices,
-// InverseSqrt and Dropout are never used (see the field notes: each has a
-// wrong forward or backward pass on current releases).
+// InverseSqrt and Dropout are never used: each has a wrong forward or
+// backward pass on current releases (SoftMax subtracts the whole tensor's
+// maximum, not each row's; the others' gradients are wrong).
 //
 // Activations are 2-D: a batch of B sequences of length T is a matrix of
 // B·T rows. Attention ops carry B, T and the head count themselves, so no
