@@ -207,10 +207,7 @@ func TestDoRAOutputByHand(t *testing.T) {
 			base := newBase(t, tiny, tensor.Float64)
 			m := base.Model
 			a := attach(t, base, "dora", map[string]any{"targets": tc.layer, "rank": tc.rank, "alpha": tc.alpha, "dropout": 0.5})
-			setRows(t, weight(t, m, a, tc.layer+".weight"), transpose(tc.w0)...)
-			setRows(t, weight(t, m, a, tc.layer+".bias"), tc.bias)
-			setRows(t, weight(t, m, a, tc.layer+".lora_A"), transpose(tc.a)...)
-			setRows(t, weight(t, m, a, tc.layer+".lora_B"), transpose(tc.b)...)
+			setLowRank(t, m, a, tc.layer, tc.w0, tc.bias, tc.a, tc.b)
 			setRows(t, weight(t, m, a, tc.layer+".lora_magnitude_vector"), tc.mag)
 			checkRows(t, "DoRA's output", throughLinear(t, m, tc.layer, tc.x, a.Hooks...), tc.want)
 

@@ -92,10 +92,7 @@ func TestLoRAOutputByHand(t *testing.T) {
 			base := newBase(t, tiny, tensor.Float64)
 			m := base.Model
 			a := attach(t, base, "lora", map[string]any{"targets": tc.layer, "rank": tc.rank, "alpha": tc.alpha, "dropout": 0.5})
-			setRows(t, weight(t, m, a, tc.layer+".weight"), transpose(tc.w0)...)
-			setRows(t, weight(t, m, a, tc.layer+".bias"), tc.bias)
-			setRows(t, weight(t, m, a, tc.layer+".lora_A"), transpose(tc.a)...)
-			setRows(t, weight(t, m, a, tc.layer+".lora_B"), transpose(tc.b)...)
+			setLowRank(t, m, a, tc.layer, tc.w0, tc.bias, tc.a, tc.b)
 			checkRows(t, "LoRA's output", throughLinear(t, m, tc.layer, tc.x, a.Hooks...), tc.want)
 
 			if err := a.Merger.Merge(); err != nil {

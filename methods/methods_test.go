@@ -377,6 +377,17 @@ func setRows(t *testing.T, p *nn.Param, rows ...[]float64) {
 	SetValues(p, flat)
 }
 
+// setLowRank loads a linear layer and its low-rank factors A [r, in] and
+// B [out, r], given in the papers' [out, in] layout, into this package's
+// [in, out] storage (LoRA and DoRA).
+func setLowRank(t *testing.T, m *model.Model, a *Attached, layer string, w0 [][]float64, bias []float64, lowA, lowB [][]float64) {
+	t.Helper()
+	setRows(t, weight(t, m, a, layer+".weight"), transpose(w0)...)
+	setRows(t, weight(t, m, a, layer+".bias"), bias)
+	setRows(t, weight(t, m, a, layer+".lora_A"), transpose(lowA)...)
+	setRows(t, weight(t, m, a, layer+".lora_B"), transpose(lowB)...)
+}
+
 // transpose returns the transpose of a matrix given by its rows.
 func transpose(m [][]float64) [][]float64 {
 	out := make([][]float64, len(m[0]))
