@@ -1,0 +1,350 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/peftbench/peftbench/stats"
+	"github.com/peftbench/peftbench/trial"
+	"github.com/peftbench/peftbench/trial/aggregate"
+)
+
+// A claim is a published finding about PEFT set beside this report's
+// results at one task: the paired tests that bear on it and a verdict
+// those tests support once Holm's correction has run over every test of
+// the section.
+type claim struct {
+	taskKey
+	Source string // who claimed it
+	Claim  string // what they claimed, in a sentence
+	Tests  []*claimTest
+	// judge gives the verdict and its evidence in words, once the tests
+	// carry their Holm-adjusted p-values.
+	judge func(ts []*claimTest) (verdict, evidence string)
+}
+
+// claimTest is a paired test between two configurations, labelled for
+// the text ("lora r=16", "full at 32").
+type claimTest struct {
+	A, B string
+	stats.Comparison
+	Holm        float64
+	Significant bool
+}
+
+// Verdicts. A claim of an advantage is reproduced only by a significant
+// difference in its direction and contradicted only by one against it; a
+// claim of parity is consistent with no significant difference (which
+// bounds, by its interval, how large a gap remains) and contradicted by a
+// significant one.
+const (
+	reproduced   = "reproduced"
+	contradicted = "contradicted"
+	unresolved   = "not resolved at this scale"
+	consistent   = "consistent"
+)
+
+// direction reads a test of "A ahead of B": reproduced, contradicted or
+// unresolved.
+func direction(t *claimTest) string {
+	switch {
+	case t.Significant && t.Diff > 0:
+		return reproduced
+	case t.Significant:
+		return contradicted
+	}
+	return unresolved
+}
+
+func (t *claimTest) text() string {
+	return fmt.Sprintf("%s %s vs %s %s: %+.1f points %s, p %s", t.A, pctText(t.AccA), t.B, pctText(t.AccB),
+		100*t.Diff, aggregate.Interval(t.Comparison), aggregate.PText(t.Holm))
+}
+
+// compareGroups pairs two configurations on the test examples both were
+// scored on, seeds combined; nil when they share none or lack outcomes.
+func compareGroups(a, b *group, la, lb string) *claimTest {
+	if a == nil || b == nil || a == b {
+		return nil
+	}
+	paired, err := trial.Align([][]trial.Outcomes{a.TestOutcomes, b.TestOutcomes})
+	if err != nil {
+		return nil
+	}
+	c, err := stats.Compare(paired[0], paired[1])
+	if err != nil {
+		return nil
+	}
+	return &claimTest{A: la, B: lb, Comparison: c}
+}
+
+// curveAt returns the curve of method on task k among cs, nil if none.
+func curveAt(cs []methodCurve, k taskKey, method string) *methodCurve {
+	for i := range cs {
+		if cs[i].taskKey == k && cs[i].Method == method {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// claims gathers, task by task at the summary's data size, the published
+// findings the results bear on: LoRA against full fine-tuning across
+// ranks (Hu et al., 2021); prompt tuning against full fine-tuning and its
+// length (Lester et al., 2021); the learning curves, with prefix tuning
+// against fine-tuning at the smallest size (Li & Liang, 2021); and the
+// accuracy a few trainable parameters reach (Houlsby et al., 2019; Hu et
+// al., 2021). A claim whose configurations the sweep did not run is left
+// out.
+func (p *page) claims() []*claim {
+	var out []*claim
+	add := func(c *claim) {
+		var kept []*claimTest
+		for _, t := range c.Tests {
+			if t != nil {
+				kept = append(kept, t)
+			}
+		}
+		if c.Tests = kept; len(kept) > 0 {
+			out = append(out, c)
+		}
+	}
+	for _, s := range p.t.Summaries {
+		k, n := s.taskKey, s.DataSize
+		at := func(method string) *group {
+			return best(filter(p.t.Groups, func(g *group) bool { return g.Key() == k && g.Method == method && g.DataSize == n }))
+		}
+		full := at("full")
+		if lora := curveAt(p.t.Rank, k, "lora"); lora != nil && full != nil {
+			c := &claim{taskKey: k, Source: "Hu et al., 2021 (LoRA)",
+				Claim: "LoRA closes on full fine-tuning as its rank grows."}
+			for _, pt := range lora.Points {
+				c.Tests = append(c.Tests, compareGroups(full, pt.Best, "full", "lora r="+pt.Label))
+			}
+			lo, hi := lora.Points[0], lora.Points[len(lora.Points)-1]
+			c.Tests = append(c.Tests, compareGroups(hi.Best, lo.Best, "lora r="+hi.Label, "lora r="+lo.Label))
+			c.judge = judgeRank
+			add(c)
+		}
+		if prompt := at("prompt"); prompt != nil && full != nil {
+			add(&claim{taskKey: k, Source: "Lester et al., 2021 (prompt tuning)",
+				Claim: "At small model scale prompt tuning falls well short of full fine-tuning (the gap closes only at billions of parameters).",
+				Tests: []*claimTest{compareGroups(full, prompt, "full", "prompt")},
+				judge: func(ts []*claimTest) (string, string) { return direction(ts[0]), ts[0].text() }})
+		}
+		if length := curveAt(p.t.Length, k, "prompt"); length != nil {
+			lo, hi := length.Points[0], length.Points[len(length.Points)-1]
+			add(&claim{taskKey: k, Source: "Lester et al., 2021 (prompt tuning)",
+				Claim: "Longer prompts do better (up to about 20 tokens).",
+				Tests: []*claimTest{compareGroups(hi.Best, lo.Best, "prompt L="+hi.Label, "prompt L="+lo.Label)},
+				judge: func(ts []*claimTest) (string, string) { return direction(ts[0]), ts[0].text() }})
+		}
+		if c := p.learningCurves(k); c != nil {
+			add(c)
+		}
+		if c := p.lowData(k); c != nil {
+			add(c)
+		}
+		if c := p.fewParams(k, n, full); c != nil && p.aboveMajority(k, n, "full") {
+			add(c)
+		}
+	}
+	var ps []float64
+	for _, c := range out {
+		for _, t := range c.Tests {
+			ps = append(ps, t.P)
+		}
+	}
+	adj := stats.Holm(ps)
+	i := 0
+	for _, c := range out {
+		for _, t := range c.Tests {
+			t.Holm, t.Significant = adj[i], adj[i] < stats.Alpha
+			i++
+		}
+	}
+	return out
+}
+
+// judgeRank reads LoRA's tests against full fine-tuning at every rank and
+// its largest rank against its smallest (the last test).
+func judgeRank(ts []*claimTest) (string, string) {
+	grow := ts[len(ts)-1]
+	var parts []string
+	for _, t := range ts[:len(ts)-1] {
+		parts = append(parts, t.text())
+	}
+	verdict := direction(grow)
+	return verdict, fmt.Sprintf("largest against smallest rank: %s. Against full fine-tuning: %s", grow.text(), strings.Join(parts, "; "))
+}
+
+// learningCurves tests, for every method on task k with two data sizes or
+// more, its largest size against its smallest.
+func (p *page) learningCurves(k taskKey) *claim {
+	c := &claim{taskKey: k, Source: "learning curves (every method)",
+		Claim: "Every method gains accuracy from more training data."}
+	for _, curve := range p.t.DataSize {
+		if curve.taskKey != k || trial.IsControl(curve.Method) {
+			continue
+		}
+		lo, hi := curve.Points[0], curve.Points[len(curve.Points)-1]
+		c.Tests = append(c.Tests, compareGroups(hi.Best, lo.Best, fmt.Sprintf("%s at %s", curve.Method, hi.Label), fmt.Sprintf("%s at %s", curve.Method, lo.Label)))
+	}
+	c.judge = func(ts []*claimTest) (string, string) {
+		var gained, rest []string
+		for _, t := range ts {
+			if direction(t) == reproduced {
+				gained = append(gained, t.text())
+			} else {
+				rest = append(rest, t.text())
+			}
+		}
+		verdict := unresolved
+		switch {
+		case len(rest) == 0:
+			verdict = reproduced
+		case len(gained) > 0:
+			verdict = fmt.Sprintf("%s for %d of %d methods", reproduced, len(gained), len(ts))
+		}
+		evidence := ""
+		if len(gained) > 0 {
+			evidence = "significant gains: " + strings.Join(gained, "; ")
+		}
+		if len(rest) > 0 {
+			if evidence != "" {
+				evidence += ". "
+			}
+			evidence += "no significant gain: " + strings.Join(rest, "; ")
+		}
+		return verdict, evidence
+	}
+	return c
+}
+
+// lowData tests prefix tuning against full fine-tuning at the smallest
+// data size both ran at on task k.
+func (p *page) lowData(k taskKey) *claim {
+	prefix, full := curveAt(p.t.DataSize, k, "prefix"), curveAt(p.t.DataSize, k, "full")
+	if prefix == nil || full == nil {
+		return nil
+	}
+	for _, pp := range prefix.Points {
+		for _, fp := range full.Points {
+			if pp.Best.DataSize == fp.Best.DataSize {
+				return &claim{taskKey: k, Source: "Li & Liang, 2021 (prefix tuning)",
+					Claim: "In the low-data regime prefix tuning outperforms full fine-tuning.",
+					Tests: []*claimTest{compareGroups(pp.Best, fp.Best, "prefix at "+pp.Label, "full at "+fp.Label)},
+					judge: func(ts []*claimTest) (string, string) { return direction(ts[0]), ts[0].text() }}
+			}
+		}
+	}
+	return nil
+}
+
+// aboveMajority says whether method is significantly above the majority
+// class on task k at data size n: parity with a method that learnt nothing
+// says nothing.
+func (p *page) aboveMajority(k taskKey, n int, method string) bool {
+	st := testsAt(p.t.Tests, k, n)
+	if st == nil {
+		return false
+	}
+	t, ok := st.Vs(method, majority)
+	return ok && t.Significant && t.Diff > 0
+}
+
+// fewParams asks how few trainable parameters reach full fine-tuning's
+// accuracy on task k at data size n: every configuration on the Pareto
+// front of accuracy against trainable parameters that trains fewer than
+// 10% of full fine-tuning's is tested against it. It is asked only where
+// full fine-tuning is above the majority class.
+func (p *page) fewParams(k taskKey, n int, full *group) *claim {
+	if full == nil {
+		return nil
+	}
+	c := &claim{taskKey: k, Source: "Houlsby et al., 2019; Hu et al., 2021",
+		Claim: "A parameter-efficient method training under 10% of the weights matches full fine-tuning."}
+	for _, f := range p.t.Params {
+		if f.taskKey != k || f.DataSize != n {
+			continue
+		}
+		for _, pt := range f.Front {
+			g := pt.Group
+			if g.Method == "full" || trial.IsControl(g.Method) || 10*g.TrainableParams >= full.TrainableParams {
+				continue
+			}
+			label := fmt.Sprintf("%s (%s trainable, %.2f%% of full's)", shortConfig(g),
+				thousands(float64(g.TrainableParams)), 100*float64(g.TrainableParams)/float64(full.TrainableParams))
+			c.Tests = append(c.Tests, compareGroups(g, full, label, "full"))
+		}
+	}
+	c.judge = func(ts []*claimTest) (string, string) {
+		var parts []string
+		verdict, evidence := contradicted, "every configuration on the Pareto front of accuracy against trainable parameters under 10% of full's is significantly below full fine-tuning"
+		for _, t := range ts { // by increasing trainable parameters
+			parts = append(parts, t.text())
+			if verdict == contradicted && (!t.Significant || t.Diff > 0) {
+				verdict, evidence = consistent, fmt.Sprintf("the fewest trainable parameters with no significant gap below full fine-tuning: %s", t.A)
+			}
+		}
+		return verdict, evidence + ". On the front: " + strings.Join(parts, "; ")
+	}
+	return c
+}
+
+// literature is the section that sets the results beside the literature's
+// claims, claim by claim.
+func (p *page) literature() {
+	cs := p.claims()
+	if len(cs) == 0 {
+		return
+	}
+	n := 0
+	for _, c := range cs {
+		n += len(c.Tests)
+	}
+	p.line("## Beside the literature")
+	p.line("")
+	p.line("Published findings about these methods, each set beside this sweep's results at the task's largest data size (configurations chosen on validation), with the paired tests that bear on it. "+
+		"p-values are Holm-adjusted over the %d tests of this section, a family of its own. "+
+		"A claimed advantage is *%s* only by a significant difference in its direction and *%s* only by one against it; a claimed parity is *%s* when no significant difference appears (its interval says how large a gap remains) and *%s* by a significant one. "+
+		"The published results come from models of 100 million to 175 billion parameters; this one is far smaller, which is itself a reason a claim may not carry over.",
+		n, reproduced, contradicted, consistent, contradicted)
+	p.line("")
+	for _, k := range p.t.Tasks {
+		first := true
+		for _, c := range cs {
+			if c.taskKey != k {
+				continue
+			}
+			if first {
+				p.line("**%s**:", p.nm.name(k))
+				p.line("")
+				first = false
+			}
+			verdict, evidence := c.judge(c.Tests)
+			p.line("- %s: %s **%s**: %s.", c.Source, c.Claim, capitalise(verdict), evidence)
+		}
+		if !first {
+			p.line("")
+		}
+	}
+}
+
+// shortConfig names a configuration by its method and the size
+// hyper-parameter the report sweeps, if it has one ("lora r=8").
+func shortConfig(g *group) string {
+	for key, short := range map[string]string{"rank": "r", "length": "L", "bottleneck": "m"} {
+		if v, ok := g.MethodParams[key]; ok {
+			return fmt.Sprintf("%s %s=%v", g.Method, short, v)
+		}
+	}
+	return g.Method
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
