@@ -202,8 +202,16 @@ func (s *Spec) parseTrain(v *yaml.Node) error {
 			err = val.Decode(&s.Train.Select)
 		case "max_eval":
 			err = val.Decode(&s.Train.MaxEval)
+			if err == nil && s.Train.MaxEval < 0 {
+				err = fmt.Errorf("must be at least 0 (0: every example)")
+			}
+		case "max_valid":
+			err = val.Decode(&s.Train.MaxValid)
+			if err == nil && s.Train.MaxValid < 0 {
+				err = fmt.Errorf("must be at least 0 (0: every example)")
+			}
 		default:
-			err = fmt.Errorf("unknown field (want epochs, batch, weight_decay, warmup_frac, select, max_eval)")
+			err = fmt.Errorf("unknown field (want epochs, batch, weight_decay, warmup_frac, select, max_eval, max_valid)")
 		}
 		if err != nil {
 			return specError(s.File, k.Line, field, "%v", err)

@@ -20,7 +20,7 @@ models: [tiny]
 tasks: [sentiment, spam]
 data_sizes: [32, all]
 seeds: [1, 2]
-train: {epochs: 2, batch: 8, max_eval: 50}
+train: {epochs: 2, batch: 8, max_eval: 50, max_valid: 20}
 methods:
   lora: {rank: [1, 4, 16], targets: [q, v]}
   prompt: {length: [4, 8]}
@@ -57,7 +57,7 @@ func TestExpandPerMethodGrids(t *testing.T) {
 			}
 			continue
 		}
-		if tr.Train.Epochs != 2 || tr.Train.Batch != 8 || tr.Train.MaxEval != 50 || !tr.Train.Select {
+		if tr.Train.Epochs != 2 || tr.Train.Batch != 8 || tr.Train.MaxEval != 50 || tr.Train.ValidCap() != 20 || !tr.Train.Select {
 			t.Fatalf("settings not carried: %+v", tr.Train)
 		}
 	}

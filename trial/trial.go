@@ -58,6 +58,18 @@ type Settings struct {
 	// that small sweeps stay cheap; the first examples of each split are
 	// used.
 	MaxEval int `json:"max_eval"`
+	// MaxValid caps, further, the validation examples that select the
+	// epoch (0: no further cap): scoring validation after every epoch
+	// can cost more than training, and the test split stays whole.
+	MaxValid int `json:"max_valid,omitempty"`
+}
+
+// ValidCap is the number of validation examples a trial scores (0: all).
+func (s Settings) ValidCap() int {
+	if s.MaxValid > 0 && (s.MaxEval <= 0 || s.MaxValid < s.MaxEval) {
+		return s.MaxValid
+	}
+	return s.MaxEval
 }
 
 // ID is the hex SHA-256 of the spec's canonical JSON (Go's encoder sorts
