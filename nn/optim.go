@@ -58,6 +58,9 @@ func (o *AdamW) Step(p *Program, lr float64) float64 {
 			h: adamStep{b1: o.Beta1, b2: o.Beta2, eps: o.Eps, lr: lr, decay: decay, scale: scale, bc1: bc1, bc2: bc2}}
 		parallel(prm.Size(), 1<<14, &o.span)
 	}
+	// The gradient is a view of the program's arena: holding it would keep
+	// an outgrown arena's slab alive.
+	o.span = adamSpan{}
 	return norm
 }
 

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -64,6 +65,8 @@ type Arena struct {
 	f32 []float32
 	f64 []float64
 	gen int
+	// bound are the programs holding views of the current slabs.
+	bound []*Program
 }
 
 // NewArena returns an empty arena.
@@ -73,14 +76,34 @@ func NewArena() *Arena { return &Arena{} }
 func (a *Arena) Bytes() int64 { return int64(4*len(a.f32) + 8*len(a.f64)) }
 
 // fit grows the slabs to hold n[0] float32 and n[1] float64 elements.
+// Every program bound to the old slabs lets go of its views first, and
+// the old slabs are collected before the new ones are allocated: else each
+// program compiled earlier would keep the slab of its day alive, and a
+// trainer whose batches grow would hold every generation of its arena
+// (measured: 2-2.7 times the largest program's values in a trial).
 func (a *Arena) fit(n [2]int) {
 	if len(a.f32) >= n[0] && len(a.f64) >= n[1] {
 		return
 	}
-	if len(a.f32) < n[0] {
+	for _, p := range a.bound {
+		p.unbind()
+	}
+	a.bound = nil
+	grow32, grow64 := len(a.f32) < n[0], len(a.f64) < n[1]
+	freed := 0
+	if grow32 {
+		freed, a.f32 = freed+4*len(a.f32), nil
+	}
+	if grow64 {
+		freed, a.f64 = freed+8*len(a.f64), nil
+	}
+	if freed >= 1<<20 { // small slabs are not worth a collection
+		runtime.GC()
+	}
+	if grow32 {
 		a.f32 = make([]float32, n[0])
 	}
-	if len(a.f64) < n[1] {
+	if grow64 {
 		a.f64 = make([]float64, n[1])
 	}
 	a.gen++
@@ -258,6 +281,21 @@ func (p *Program) bind() {
 		}
 	}
 	p.gen, p.bound = p.arena.gen, true
+	p.arena.bound = append(p.arena.bound, p)
+}
+
+// unbind drops the program's views of the arena's slabs; its next run
+// binds again.
+func (p *Program) unbind() {
+	for i := range p.slots {
+		if s := &p.slots[i]; !s.leaf && !s.shape.IsScalar() {
+			s.value = nil
+		}
+	}
+	for i := range p.steps {
+		clear(p.steps[i].in)
+	}
+	p.bound = false
 }
 
 // Run executes the program once on the current inputs and parameters.
@@ -345,6 +383,14 @@ func (p *Program) PlannedBytes() int64 { return int64(4*p.need[0] + 8*p.need[1])
 // Close lets go of the program's buffers.
 func (p *Program) Close() error {
 	p.slots, p.steps = nil, nil
+	if a := p.arena; a != nil {
+		for i, q := range a.bound {
+			if q == p {
+				a.bound = append(a.bound[:i], a.bound[i+1:]...)
+				break
+			}
+		}
+	}
 	return nil
 }
 

@@ -3,8 +3,11 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -224,4 +227,52 @@ func TestRowKernelsMatchFloat64(t *testing.T) {
 		adamRange(w64, g64[:d], m2, v2, h)
 	}
 	near("adam", w32, w64, 1e-6)
+}
+
+// When a shared arena grows, programs bound to the old slabs let go of
+// them: the process holds one generation of slabs, not one per size the
+// arena went through, and an earlier program still runs (in the new slabs)
+// with the same results.
+func TestArenaGrowthLetsGoOfOldSlabs(t *testing.T) {
+	arena := NewArena()
+	rng := rand.New(rand.NewPCG(7, 8))
+	w := randParam(rng, "w", false, 0.5, 64, 2000)
+	build := func(n int) (*Program, *G.Node) {
+		g := NewGraph(tensor.Float64)
+		g.Arena = arena
+		y, err := MatMul(g.Param(randParam(rng, "x", false, 0.5, n, 64)), g.Param(w), false, false)
+		must(t, err)
+		p, err := Compile(g, nil, y)
+		must(t, err)
+		return p, y
+	}
+	small, ys := build(1000) // 16 MB of output
+	big, _ := build(3000)    // 48 MB
+	live := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := live()
+	must(t, small.Run())
+	sample := func() []float64 { // a few values: a copy of all would fill the heap this test measures
+		v := small.Value(ys).Data().([]float64)
+		return []float64{v[0], v[len(v)/2], v[len(v)-1]}
+	}
+	first := sample()
+	must(t, big.Run())
+	grown := live() - before
+	if slabs := uint64(arena.Bytes()); grown > slabs+slabs/8 {
+		t.Errorf("after growing, the heap grew by %.1f MB for an arena of %.1f MB: an old slab is still held", float64(grown)/1e6, float64(slabs)/1e6)
+	}
+	must(t, small.Run())
+	if again := sample(); !slices.Equal(first, again) {
+		t.Error("a program rebound to the grown arena computes another result")
+	}
+	must(t, big.Close())
+	must(t, small.Close())
+	if len(arena.bound) != 0 {
+		t.Errorf("closed programs still registered with the arena: %d", len(arena.bound))
+	}
 }
