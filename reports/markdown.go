@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/internal/meter"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
 )
@@ -51,6 +52,7 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("Accuracy is in percent: the mean over seeds ± the sample standard deviation, with a 95%% Student-t interval of the mean where there are two seeds or more.")
 	p.line("")
 	p.findings()
+	p.literature()
 	p.line("1. [Summary](#1-summary)")
 	p.line("2. [Paired tests](#2-paired-tests)")
 	p.line("3. [LoRA rank](#3-lora-rank)")
@@ -344,13 +346,13 @@ func (p *page) measuredMemory() error {
 		p.skipped("no trial succeeded.")
 		return nil
 	}
-	p.line("Each method at its summary configuration, means over seeds. Peak RSS is the peak resident set of the trial's process (the Go runtime, the binary, BLAS buffers and the data included); peak heap is the peak Go heap, sampled. The accounted total is computed from shapes and counts alone: every weight in float32 (the trainable ones among them), AdamW's two float64 moments per trainable weight, and the step values, that is the activations, their gradients and the weight gradients (the gradients column is part of them) of the largest batch.")
+	p.line("Each method at its summary configuration, means over seeds. Peak RSS is the peak resident set of the trial's process (the Go runtime, the binary, BLAS buffers and the data included); peak heap is the peak Go heap, sampled, garbage included. The accounted total is computed from shapes and counts alone: every weight in float32 (the trainable ones among them), AdamW's two float64 moments per trainable weight, the step values (activations, their gradients and the weight gradients of the largest batch, as the engine plans them; the gradients column is part of them), what evaluation needs beyond them (eval values: training and evaluation share one arena that grows to the largest program) and the float64 copy of the trainable weights kept at the best validation epoch (snapshot).")
 	p.line("")
-	p.line("The engine runs every training step in buffers planned once and reused, and allocates nothing per step: over training steps alone the heap stays within about 1.1 times the account. A trial's peak heap is higher (1.7 to 2.8 times the account in the default sweep) because it is sampled with garbage included: what the trial allocates outside those buffers (its data, batches and scores) is left to the garbage collector, which at GOGC=100 lets the heap grow to twice what was live after its last collection before it collects again.")
+	p.line("The engine runs every step in buffers planned once and reused and allocates nothing per step, and trials run with the collector at GOGC=%d, so the garbage of what a trial allocates outside the steps (data, compiled programs, scores) stays small: the peak heap is what the account says plus the data, the tokenizer and the compiled programs' bookkeeping, a few MB.", meter.GCPercent)
 	p.line("")
 	header := []string{"method", "configuration", "peak RSS", "peak heap", "weights", "trainable weights", "gradients",
-		"optimizer state", "step values", "accounted total", "heap / accounted"}
-	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR}
+		"optimizer state", "step values", "eval values", "snapshot", "accounted total", "heap / accounted"}
+	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR}
 	for _, k := range p.t.Tasks {
 		var rows [][]string
 		for _, r := range p.t.Measured {
@@ -359,9 +361,9 @@ func (p *page) measuredMemory() error {
 			}
 			row := []string{r.Method, orDash(paramsLabel(r.Best.MethodParams)), memCell(r.PeakRSS), memCell(r.PeakHeap)}
 			if a := r.Accounted; a != nil {
-				row = append(row, memCell(a.Weights), memCell(a.Trainable), memCell(a.Gradients), memCell(a.Optimizer), memCell(a.Step), memCell(a.Total))
+				row = append(row, memCell(a.Weights), memCell(a.Trainable), memCell(a.Gradients), memCell(a.Optimizer), memCell(a.Step), memCell(a.Eval), memCell(a.Snapshot), memCell(a.Total))
 			} else {
-				row = append(row, "—", "—", "—", "—", "—", "—")
+				row = append(row, "—", "—", "—", "—", "—", "—", "—", "—")
 			}
 			rows = append(rows, append(row, ratioCell(r.HeapToAccounted)))
 		}

@@ -137,9 +137,9 @@ func TestBuild(t *testing.T) {
 		`\| full +\| — +\| sentiment, spam +\| Llama-2-7B +\|.*\| +117\.4 GiB \| does not fit on an H100 80 GB \| fits 1 of 13 GPUs: H200 141GB; not H100 SXM 80GB, H100 PCIe 80GB, … +\|`,
 		`\| full +\| — +\| sentiment, spam +\| Llama-3-8B +\|.*\| +145\.6 GiB \| does not fit on an H100 80 GB \| fits none of the 13 GPUs, not even H200 141GB +\|`,
 		`\| lora +\| alpha=16 dropout=0 rank=8 targets=q,v +\| sentiment, spam +\| Llama-3-8B +\|.*\| +78\.9 GiB \| fits on an H100 80 GB +\|`,
-		`\| full +\| — +\| +305\.0 MiB \| +255\.0 MiB \| +4\.2 MiB \| +4\.2 MiB \| +4\.2 MiB \| +16\.6 MiB \| +109\.2 MiB \| +130\.0 MiB \| +1\.96 \|`,
+		`\| full +\| — +\| +305\.0 MiB \| +255\.0 MiB \| +4\.2 MiB \| +4\.2 MiB \| +4\.2 MiB \| +16\.6 MiB \| +109\.2 MiB \| +— \| +— \| +130\.0 MiB \| +1\.96 \|`,
 		`\| lora +\| alpha=16 dropout=0 rank=8 targets=q,v +\| +212\.0 MiB \| +162\.0 MiB \|.*\| +84\.0 MiB \| +1\.93 \|`,
-		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \| +— \| +— \| +— \| +— \| +— \| +— \| +— \|`,
+		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \|( +— \|){9}`,
 		`\| sentiment \| full +\| +1,050 ± 71 \| +13\.2% \| +20\.0 \| +1\.00× \|`,
 		`\| sentiment \| lora +\| +1,500 ± 71 \| +12\.9% \| +28\.6 \| +1\.43× \|`,
 		`\| spam +\| prompt \| +1,700 \| +— \| +— \| +1\.79× \|`,
@@ -231,7 +231,7 @@ func TestBuildOlderResults(t *testing.T) {
 	md := string(b)
 	for _, re := range []string{
 		`\| full +\| — +\| +300\.0 MiB \| +250\.0 MiB \|.*\| +130\.0 MiB \| +1\.92 \|`,
-		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \|( +— \|){7}$`,
+		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \|( +— \|){9}$`,
 		`\| full +\| — +\| spam +\| GPT-2 XL +\|.*\| +43\.8 GiB \| fits on an H100 80 GB +\|`,
 		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| spam +\| — +\| +16 × — \|( +— +\|){8}$`,
 		`\| spam \| full +\| +900 \| +11\.9% \| +18\.0 \| +1\.00× \|`,

@@ -290,6 +290,10 @@ func argmax[T float32 | float64](row []T) int {
 	return best
 }
 
+// ArenaBytes is the memory every program of the trainer computes in: the
+// largest program's planned values, training or evaluation.
+func (t *Trainer) ArenaBytes() int64 { return t.arena.Bytes() }
+
 // Close releases the compiled programs.
 func (t *Trainer) Close() {
 	for _, c := range []map[shape]*program{t.train, t.eval} {

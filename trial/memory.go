@@ -12,8 +12,17 @@ type Memory struct {
 	// gradients, as the engine plans them (a buffer is reused once the
 	// value in it has been read for the last time; the buffers persist
 	// between steps).
-	StepBytes  int64 `json:"step_values"`
-	TotalBytes int64 `json:"total"` // weights + optimizer state + step values
+	StepBytes int64 `json:"step_values"`
+	// EvalBytes is what evaluation computes in beyond StepBytes: training
+	// and evaluation programs share one arena, which grows to the largest
+	// of them (a long test prompt can outgrow every training batch).
+	EvalBytes int64 `json:"eval_values"`
+	// SnapshotBytes is the copy of the trainable weights (float64) kept
+	// at the best validation epoch when the trial selects one.
+	SnapshotBytes int64 `json:"selection_snapshot"`
+	// TotalBytes is weights + optimizer state + step values + eval values
+	// + snapshot: everything the trial holds that grows with the model.
+	TotalBytes int64 `json:"total"`
 }
 
 // Projection is a trial's method and batch projected onto a large model

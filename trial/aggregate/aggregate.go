@@ -90,7 +90,7 @@ type Summary struct {
 
 // Memory is trial.Memory averaged over seeds, in bytes.
 type Memory struct {
-	Weights, Trainable, Gradients, Optimizer, Step, Total float64
+	Weights, Trainable, Gradients, Optimizer, Step, Eval, Snapshot, Total float64
 }
 
 // Summarize summarises the successful results among rs; failed ones
@@ -173,11 +173,13 @@ func meanAccount(ms []trial.Memory) *Memory {
 		a.Gradients += float64(m.GradientBytes)
 		a.Optimizer += float64(m.OptimizerBytes)
 		a.Step += float64(m.StepBytes)
+		a.Eval += float64(m.EvalBytes)
+		a.Snapshot += float64(m.SnapshotBytes)
 		a.Total += float64(m.TotalBytes)
 	}
 	n := float64(len(ms))
 	return &Memory{Weights: a.Weights / n, Trainable: a.Trainable / n, Gradients: a.Gradients / n,
-		Optimizer: a.Optimizer / n, Step: a.Step / n, Total: a.Total / n}
+		Optimizer: a.Optimizer / n, Step: a.Step / n, Eval: a.Eval / n, Snapshot: a.Snapshot / n, Total: a.Total / n}
 }
 
 // Confidence is the coverage of the intervals in Stat.

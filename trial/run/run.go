@@ -8,6 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -26,6 +28,8 @@ import (
 // Trial executes the trial in this process and returns its result; logf
 // receives progress lines. Errors come back as a failed result.
 func Trial(spec trial.Spec, logf func(string, ...any)) *trial.Result {
+	defer debug.SetGCPercent(debug.SetGCPercent(meter.GCPercent))
+	runtime.GC() // measure from a collected heap, whatever ran before in this process
 	start := time.Now()
 	heap := meter.StartHeapSampler(50 * time.Millisecond)
 	gpus := gpu.StartSampler(0, 200*time.Millisecond)
@@ -122,6 +126,7 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	}
 	r.Outcomes = append([]trial.Outcomes{test.outcomes}, r.Outcomes...)
 	r.EvalTokensPerSec = tr.EvalTokensPerSec()
+	r.MemoryAccounted = account(a, m, r.NumTotalParams, tr, r.BestEpoch > 0)
 	if !training {
 		logf("test %.4f with no training", test.score)
 		return nil
@@ -150,7 +155,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 	}
 	var validEx []tasks.Example
 	if s.Select && hasSplit(task, "validation") {
-		if validEx, err = capped(task, "validation", s.MaxEval); err != nil {
+		if validEx, err = capped(task, "validation", s.ValidCap()); err != nil {
 			return err
 		}
 	}
@@ -199,7 +204,6 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(a, m))
 	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
-	r.MemoryAccounted = account(a, m, r.NumTotalParams, tr)
 	r.Projected, err = project(spec)
 	return err
 }
@@ -306,17 +310,26 @@ func (ev *evaluator) score(split string, set encoded) (evaluation, error) {
 	return evaluation{score: tasks.Accuracy(preds, set.gold), macroF1: tasks.MacroF1(preds, set.gold, len(ev.labels)), outcomes: o}, nil
 }
 
-// account computes the breakdown for a trained trial.
-func account(a *methods.Attached, m *model.Model, total int, tr *train.Trainer) trial.Memory {
-	trainable := int64(a.NumTrainable(m))
+// account computes the breakdown for a trial once it has trained (or not,
+// for zero-shot) and evaluated; selected says whether it kept a snapshot
+// of the best epoch.
+func account(a *methods.Attached, m *model.Model, total int, tr *train.Trainer, selected bool) trial.Memory {
+	trainable := int64(0)
+	if tr.Steps > 0 {
+		trainable = int64(a.NumTrainable(m))
+	}
 	mem := trial.Memory{
 		WeightBytes:    4 * int64(total),
 		TrainableBytes: 4 * trainable,
 		GradientBytes:  4 * trainable,
 		OptimizerBytes: 16 * trainable,
 		StepBytes:      tr.StepValueBytes,
+		EvalBytes:      max(0, tr.ArenaBytes()-tr.StepValueBytes),
 	}
-	mem.TotalBytes = mem.WeightBytes + mem.OptimizerBytes + mem.StepBytes
+	if selected {
+		mem.SnapshotBytes = 8 * trainable
+	}
+	mem.TotalBytes = mem.WeightBytes + mem.OptimizerBytes + mem.StepBytes + mem.EvalBytes + mem.SnapshotBytes
 	return mem
 }
 
