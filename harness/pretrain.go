@@ -15,7 +15,8 @@ import (
 func pretrainCmd() *cobra.Command {
 	cfg := train.PretrainConfig{
 		Model: model.Config{Vocab: 2048, Context: 256, DModel: 128, Layers: 4, Heads: 4, DFF: 512},
-		Steps: 1500, Batch: 16, SeqLen: 256, LR: 2e-3, Warmup: 100, MinLRFactor: 0.1, WeightDecay: 0.1, Seed: 1,
+		Steps: 5000, Batch: 16, SeqLen: 256, LR: 2e-3, Warmup: 200, MinLRFactor: 0.1, WeightDecay: 0.1, Seed: 1,
+		Tasks: []string{"sentiment", "spam", "topic"}, TaskRepeats: 4,
 	}
 	out := "model/zoo/tiny"
 	cmd := &cobra.Command{
@@ -23,8 +24,9 @@ func pretrainCmd() *cobra.Command {
 		Short: "Pre-train a tokenizer and base model on the shipped corpus",
 		Long: `Pre-train a byte-level BPE tokenizer and a GPT-2-style base model on the
 shipped public-domain corpus (State of the Union addresses 1790-2011 and
-Moby Dick), then evaluate bits per byte on the held-out addresses
-(2012-2021) and write config.json, model.safetensors, vocab.json,
+Moby Dick) and the unlabeled training-split prompts of --tasks, then
+evaluate bits per byte on the held-out addresses (2012-2021) and on each
+task's validation prompts, and write config.json, model.safetensors, vocab.json,
 merges.txt, pretrain.json and a model card into --out.
 
 The defaults are the recipe of the shipped 'tiny' model: on two cores,
@@ -69,5 +71,7 @@ bits.`,
 	f.Float64Var(&cfg.MinLRFactor, "min-lr-factor", cfg.MinLRFactor, "final learning rate as a fraction of the peak (cosine decay)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW decoupled weight decay (matrices only)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation and data order")
+	f.StringSliceVar(&cfg.Tasks, "tasks", cfg.Tasks, "tasks whose training-split prompts (no labels) join the corpus; none: --tasks=''")
+	f.IntVar(&cfg.TaskRepeats, "task-repeats", cfg.TaskRepeats, "times each task's training prompts appear in the corpus")
 	return cmd
 }

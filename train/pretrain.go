@@ -16,6 +16,7 @@ import (
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/model/tokenizer"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/tasks"
 	"gorgonia.org/tensor"
 )
 
@@ -31,6 +32,13 @@ type PretrainConfig struct {
 	MinLRFactor float64      `json:"min_lr_factor"`
 	WeightDecay float64      `json:"weight_decay"`
 	Seed        uint64       `json:"seed"`
+	// Tasks names tasks whose training-split text (the prompts up to the
+	// end of their text: no answer cue, label or max_chars cut) joins the corpus, TaskRepeats
+	// times each: unlabeled in-domain text, as in task-adaptive
+	// pre-training. Their validation prompts give in-domain held-out bits
+	// per byte; their test splits are never read.
+	Tasks       []string `json:"tasks,omitempty"`
+	TaskRepeats int      `json:"task_repeats,omitempty"`
 }
 
 // PretrainResult is what a pre-training run measured.
@@ -58,6 +66,10 @@ type PretrainResult struct {
 	HeldOutTokens   int            `json:"heldout_tokens"`
 	LossCurve       []float64      `json:"loss_curve"` // mean training loss per tenth of the run
 	HeldOutBaseline string         `json:"heldout_baseline"`
+	TaskDocs        int            `json:"task_documents,omitempty"` // in-domain documents, before repetition
+	TaskBytes       int            `json:"task_bytes,omitempty"`
+	// TaskHeldOutBPB is bits per byte on each task's validation prompts.
+	TaskHeldOutBPB map[string]float64 `json:"task_heldout_bits_per_byte,omitempty"`
 }
 
 // Progress is reported after every step.
@@ -88,16 +100,26 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 	if err != nil {
 		return nil, err
 	}
+	taskTrain, taskHeld, err := taskTexts(cfg.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	trainTexts := docTexts(trainDocs)
+	for range max(1, cfg.TaskRepeats) {
+		for _, name := range cfg.Tasks {
+			trainTexts = append(trainTexts, taskTrain[name]...)
+		}
+	}
 	res := &PretrainResult{Config: cfg, Command: command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
 		HeldOutBaseline: "xz -9e on the held-out text after the training text: 2.019 bits per byte (corpus/README.md)",
 		BLASThreads:     os.Getenv("OPENBLAS_NUM_THREADS"), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	start := time.Now()
-	tok, err := tokenizer.Train(docTexts(trainDocs), cfg.Model.Vocab)
+	tok, err := tokenizer.Train(trainTexts, cfg.Model.Vocab)
 	if err != nil {
 		return nil, err
 	}
 	res.TokenizerSecs = time.Since(start).Seconds()
-	trainStream := NewStream(docTexts(trainDocs), tok.Encode, tok.EOT())
+	trainStream := NewStream(trainTexts, tok.Encode, tok.EOT())
 	heldStream := NewStream(docTexts(heldDocs), tok.Encode, tok.EOT())
 	res.TrainBytes, res.TrainTokens = trainStream.Bytes, len(trainStream.Tokens)
 	res.HeldOutBytes, res.HeldOutTokens = heldStream.Bytes, len(heldStream.Tokens)
@@ -141,6 +163,16 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 	if res.HeldOutBPB, err = BitsPerByte(tr, heldStream, cfg.Batch, cfg.SeqLen); err != nil {
 		return nil, err
 	}
+	res.TaskHeldOutBPB = map[string]float64{}
+	for _, name := range cfg.Tasks {
+		res.TaskDocs += len(taskTrain[name])
+		for _, d := range taskTrain[name] {
+			res.TaskBytes += len(d)
+		}
+		if res.TaskHeldOutBPB[name], err = BitsPerByte(tr, NewStream(taskHeld[name], tok.Encode, tok.EOT()), cfg.Batch, cfg.SeqLen); err != nil {
+			return nil, err
+		}
+	}
 	res.FinishedAt = time.Now().UTC().Format(time.RFC3339)
 	if err := m.Save(out); err != nil {
 		return nil, err
@@ -153,6 +185,39 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 		return nil, err
 	}
 	return res, writeCard(filepath.Join(out, "README.md"), filepath.Base(out), res)
+}
+
+// taskTexts returns each task's training prompts (for the corpus) and
+// validation prompts (held out), with no max_chars cut and no labels.
+func taskTexts(names []string) (train, held map[string][]string, err error) {
+	train, held = map[string][]string{}, map[string][]string{}
+	for _, name := range names {
+		t, err := tasks.Load(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		t.MaxChars = 0
+		for split, into := range map[string]map[string][]string{"train": train, "validation": held} {
+			exs, err := t.Split(split)
+			if err != nil {
+				return nil, nil, fmt.Errorf("train: pre-training on task %s: %w", name, err)
+			}
+			for _, e := range exs {
+				into[name] = append(into[name], uncued(e))
+			}
+		}
+	}
+	return train, held, nil
+}
+
+// uncued is an example's prompt up to the end of its text: the answer cue
+// after it ("\nRating:") is left out, or pre-training would teach the model
+// that the cue ends a document, which fine-tuning must then unlearn.
+func uncued(e tasks.Example) string {
+	if i := strings.LastIndex(e.Prompt, e.Text); i >= 0 && e.Text != "" {
+		return e.Prompt[:i+len(e.Text)]
+	}
+	return e.Prompt
 }
 
 func mean(xs []float64) float64 {
@@ -171,15 +236,17 @@ var cardTmpl = template.Must(template.New("card").Funcs(template.FuncMap{
 		}
 		return strings.Join(parts, " → ")
 	},
+	"join2": func(xs []string) string { return strings.Join(xs, ", ") },
 }).Parse(`# {{.Name}}: a GPT-2-style base model pre-trained by peftbench
 
 | | |
 |---|---|
 | architecture | decoder-only transformer, pre-LayerNorm, learned positions, head tied to the token embedding, GELU (tanh) |
 | size | {{.R.Params}} parameters: vocabulary {{.R.Config.Model.Vocab}}, context {{.R.Config.Model.Context}}, d_model {{.R.Config.Model.DModel}}, {{.R.Config.Model.Layers}} layers, {{.R.Config.Model.Heads}} heads, d_ff {{.R.Config.Model.DFF}} |
-| tokenizer | byte-level BPE, {{.R.Config.Model.Vocab}} tokens (256 bytes, merges, ` + "`<|endoftext|>`" + `), GPT-2 pre-tokenisation, trained on the training split ({{printf "%.1f" .R.TokenizerSecs}} s) |
-| data | {{.R.TrainDocs}} documents, {{.R.TrainBytes}} bytes, {{.R.TrainTokens}} tokens: State of the Union addresses 1790-2011 and Moby Dick (public domain; see corpus/README.md) |
-| **held-out bits per byte** | **{{printf "%.4f" .R.HeldOutBPB}}** on the last {{.R.HeldOutDocs}} addresses (2012-2021, {{.R.HeldOutBytes}} bytes, {{printf "%.2f" .R.BytesPerToken}} bytes per token), windows of {{.R.Config.SeqLen}} tokens moving by {{.Half}} |
+| tokenizer | byte-level BPE, {{.R.Config.Model.Vocab}} tokens (256 bytes, merges, ` + "`<|endoftext|>`" + `), GPT-2 pre-tokenisation, trained on the pre-training text ({{printf "%.1f" .R.TokenizerSecs}} s) |
+| data | {{.R.TrainDocs}} documents of State of the Union addresses 1790-2011 and Moby Dick (public domain; see corpus/README.md){{if .R.Config.Tasks}}, and the training-split prompts of {{join2 .R.Config.Tasks}} without their answer cue or label ({{.R.TaskDocs}} documents, {{.R.TaskBytes}} bytes, each {{.R.Config.TaskRepeats}} times: unlabeled in-domain text; no validation or test example){{end}}: {{.R.TrainBytes}} bytes, {{.R.TrainTokens}} tokens in all |
+| **held-out bits per byte** | **{{printf "%.4f" .R.HeldOutBPB}}** on the last {{.R.HeldOutDocs}} addresses (2012-2021, {{.R.HeldOutBytes}} bytes, {{printf "%.2f" .R.BytesPerToken}} bytes per token), windows of {{.R.Config.SeqLen}} tokens moving by {{.Half}} |{{range $t, $b := .R.TaskHeldOutBPB}}
+| held-out bits per byte, {{$t}} | {{printf "%.4f" $b}} on the task's validation prompts (without answer cue) |{{end}}
 | reference | {{.R.HeldOutBaseline}}; bzip2 -9 alone 2.147 |
 
 ## Recipe
