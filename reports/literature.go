@@ -116,15 +116,16 @@ func (p *page) claims() []*claim {
 		}
 		full := at("full")
 		if lora := curveAt(p.t.Rank, k, "lora"); lora != nil && full != nil {
-			c := &claim{taskKey: k, Source: "Hu et al., 2021 (LoRA)",
-				Claim: "LoRA closes on full fine-tuning as its rank grows."}
-			for _, pt := range lora.Points {
-				c.Tests = append(c.Tests, compareGroups(full, pt.Best, "full", "lora r="+pt.Label))
-			}
 			lo, hi := lora.Points[0], lora.Points[len(lora.Points)-1]
-			c.Tests = append(c.Tests, compareGroups(hi.Best, lo.Best, "lora r="+hi.Label, "lora r="+lo.Label))
-			c.judge = judgeRank
-			add(c)
+			if grow := compareGroups(hi.Best, lo.Best, "lora r="+hi.Label, "lora r="+lo.Label); grow != nil {
+				c := &claim{taskKey: k, Source: "Hu et al., 2021 (LoRA)",
+					Claim: "LoRA closes on full fine-tuning as its rank grows.", judge: judgeRank}
+				for _, pt := range lora.Points {
+					c.Tests = append(c.Tests, compareGroups(full, pt.Best, "full", "lora r="+pt.Label))
+				}
+				c.Tests = append(c.Tests, grow) // judgeRank reads it last
+				add(c)
+			}
 		}
 		if prompt := at("prompt"); prompt != nil && full != nil {
 			add(&claim{taskKey: k, Source: "Lester et al., 2021 (prompt tuning)",

@@ -32,11 +32,11 @@ type PretrainConfig struct {
 	MinLRFactor float64      `json:"min_lr_factor"`
 	WeightDecay float64      `json:"weight_decay"`
 	Seed        uint64       `json:"seed"`
-	// Tasks names tasks whose training-split text (the prompts up to the
-	// end of their text: no answer cue, label or max_chars cut) joins the corpus, TaskRepeats
-	// times each: unlabeled in-domain text, as in task-adaptive
-	// pre-training. Their validation prompts give in-domain held-out bits
-	// per byte; their test splits are never read.
+	// Tasks names tasks whose training-split text (each prompt up to the
+	// end of its text: no answer cue, label or max_chars cut) joins the
+	// corpus, TaskRepeats times each: unlabeled in-domain text, as in
+	// task-adaptive pre-training. Their validation prompts give in-domain
+	// held-out bits per byte; their test splits are never used.
 	Tasks       []string `json:"tasks,omitempty"`
 	TaskRepeats int      `json:"task_repeats,omitempty"`
 }
@@ -236,7 +236,7 @@ var cardTmpl = template.Must(template.New("card").Funcs(template.FuncMap{
 		}
 		return strings.Join(parts, " → ")
 	},
-	"join2": func(xs []string) string { return strings.Join(xs, ", ") },
+	"list": func(xs []string) string { return strings.Join(xs, ", ") },
 }).Parse(`# {{.Name}}: a GPT-2-style base model pre-trained by peftbench
 
 | | |
@@ -244,7 +244,7 @@ var cardTmpl = template.Must(template.New("card").Funcs(template.FuncMap{
 | architecture | decoder-only transformer, pre-LayerNorm, learned positions, head tied to the token embedding, GELU (tanh) |
 | size | {{.R.Params}} parameters: vocabulary {{.R.Config.Model.Vocab}}, context {{.R.Config.Model.Context}}, d_model {{.R.Config.Model.DModel}}, {{.R.Config.Model.Layers}} layers, {{.R.Config.Model.Heads}} heads, d_ff {{.R.Config.Model.DFF}} |
 | tokenizer | byte-level BPE, {{.R.Config.Model.Vocab}} tokens (256 bytes, merges, ` + "`<|endoftext|>`" + `), GPT-2 pre-tokenisation, trained on the pre-training text ({{printf "%.1f" .R.TokenizerSecs}} s) |
-| data | {{.R.TrainDocs}} documents of State of the Union addresses 1790-2011 and Moby Dick (public domain; see corpus/README.md){{if .R.Config.Tasks}}, and the training-split prompts of {{join2 .R.Config.Tasks}} without their answer cue or label ({{.R.TaskDocs}} documents, {{.R.TaskBytes}} bytes, each {{.R.Config.TaskRepeats}} times: unlabeled in-domain text; no validation or test example){{end}}: {{.R.TrainBytes}} bytes, {{.R.TrainTokens}} tokens in all |
+| data | {{.R.TrainDocs}} documents of State of the Union addresses 1790-2011 and Moby Dick (public domain; see corpus/README.md){{if .R.Config.Tasks}}, and the training-split prompts of {{list .R.Config.Tasks}} without their answer cue or label ({{.R.TaskDocs}} documents, {{.R.TaskBytes}} bytes, each {{.R.Config.TaskRepeats}} times: unlabeled in-domain text; no validation or test example){{end}}: {{.R.TrainBytes}} bytes, {{.R.TrainTokens}} tokens in all |
 | **held-out bits per byte** | **{{printf "%.4f" .R.HeldOutBPB}}** on the last {{.R.HeldOutDocs}} addresses (2012-2021, {{.R.HeldOutBytes}} bytes, {{printf "%.2f" .R.BytesPerToken}} bytes per token), windows of {{.R.Config.SeqLen}} tokens moving by {{.Half}} |{{range $t, $b := .R.TaskHeldOutBPB}}
 | held-out bits per byte, {{$t}} | {{printf "%.4f" $b}} on the task's validation prompts (without answer cue) |{{end}}
 | reference | {{.R.HeldOutBaseline}}; bzip2 -9 alone 2.147 |
