@@ -18,7 +18,7 @@ func runDefault(*cobra.Command, []string) error {
 	if err != nil {
 		return err
 	}
-	sweepErr := runSweep(spec, defaultOut, runtime.NumCPU(), "", false, false)
+	sweepErr := runSweep(spec, defaultOut, runtime.NumCPU(), sweep.Shard{N: 1}, false, false)
 	if err := writeReport(defaultOut, defaultOut+"/report", defaultSpec); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func sweepCmd() *cobra.Command {
 	var (
 		out, shard  string
 		workers     int
+		shardCount  int
 		dryRun      bool
 		retryFailed bool
 	)
@@ -34,7 +35,15 @@ written atomically to OUT/trials/<id>.json, where <id> is a hash of the
 trial's spec; rerunning the same spec skips what is done, so a killed sweep
 loses at most the trials in flight. A failing trial is recorded with its
 error and last log lines, and the sweep goes on; the exit code is non-zero
-when any trial of the spec failed.`,
+when any trial of the spec failed.
+
+Shards: --shard i/n runs only the trials at positions i, i+n, ... of the
+spec's expansion. Without --shard, a task of a Slurm job array takes its
+shard from SLURM_ARRAY_TASK_ID (with SLURM_ARRAY_TASK_COUNT, or the array's
+SLURM_ARRAY_TASK_MIN/MAX/STEP), and a pod of a Kubernetes Indexed Job from
+JOB_COMPLETION_INDEX, with the count from --shard-count or PEFTBENCH_SHARDS.
+Shards may share one results folder (on a shared file system) or write
+their own.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			spec, err := sweep.Load(args[0])
@@ -42,9 +51,13 @@ when any trial of the spec failed.`,
 				return err
 			}
 			if out == "" {
-				out = filepath.Join("results", strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0])))
+				out = resultsDir(args[0])
 			}
-			return runSweep(spec, out, workers, shard, dryRun, retryFailed)
+			sh, err := chooseShard(shard, shardCount)
+			if err != nil {
+				return err
+			}
+			return runSweep(spec, out, workers, sh, dryRun, retryFailed)
 		},
 	}
 	f := cmd.Flags()
@@ -52,30 +65,88 @@ when any trial of the spec failed.`,
 	f.IntVar(&workers, "workers", 1, "trials run at once, each in its own process")
 	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, run nothing")
 	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
-	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine")
+	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine (default: from Slurm's or Kubernetes' array variables, else the whole sweep)")
+	f.IntVar(&shardCount, "shard-count", 0, "number of shards of a Kubernetes Indexed Job (its completions), for JOB_COMPLETION_INDEX; default PEFTBENCH_SHARDS")
 	return cmd
 }
 
-func runSweep(spec *sweep.Spec, out string, workers int, shard string, dryRun, retryFailed bool) error {
-	trials := spec.Trials()
-	opt := sweep.Options{Out: out, Workers: workers, RetryFailed: retryFailed, Progress: os.Stderr}
-	if shard != "" {
-		if _, err := fmt.Sscanf(shard, "%d/%d", &opt.Shard, &opt.Shards); err != nil || opt.Shards < 1 || opt.Shard < 0 || opt.Shard >= opt.Shards {
-			return fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", shard)
-		}
+func statusCmd() *cobra.Command {
+	var (
+		out    string
+		shards int
+	)
+	cmd := &cobra.Command{
+		Use:   "status SPEC.yaml",
+		Short: "Show a sweep's done, failed and missing trials across its shards, and the time left",
+		Long: `Read OUT/trials for the trials of a sweep spec and count those done,
+failed and missing, per shard with --shards n (as --shard i/n, Slurm's or
+Kubernetes' array would split them), name the sweeps running there now
+(from the folder's locks), and estimate the trial time left from the wall
+times of the finished trials of each method.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			spec, err := sweep.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = resultsDir(args[0])
+			}
+			fmt.Printf("sweep %s in %s: ", spec.Name, out)
+			sweep.Status(spec.Trials(), out, shards).Write(os.Stdout)
+			return nil
+		},
 	}
+	cmd.Flags().StringVar(&out, "out", "", "results directory (default results/<spec name>)")
+	cmd.Flags().IntVar(&shards, "shards", 0, "count per shard of n shards")
+	return cmd
+}
+
+// resultsDir is a spec's default results folder: results/<file name>.
+func resultsDir(spec string) string {
+	return filepath.Join("results", strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec)))
+}
+
+// chooseShard is --shard when given, else the shard a scheduler's
+// environment gives, else the whole sweep (Shard{N: 1}).
+func chooseShard(flag string, count int) (sweep.Shard, error) {
+	if flag != "" {
+		s, err := sweep.ParseShard(flag)
+		if err != nil {
+			return s, fmt.Errorf("--shard: %w", err)
+		}
+		s.From = "--shard"
+		return s, nil
+	}
+	s, ok, err := sweep.ShardFromEnv(os.Getenv, count)
+	if err != nil || !ok {
+		return sweep.Shard{N: 1}, err
+	}
+	fmt.Fprintf(os.Stderr, "sweep: shard %s from %s\n", s, s.From)
+	return s, nil
+}
+
+func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryRun, retryFailed bool) error {
+	trials := spec.Trials()
+	opt := sweep.Options{Out: out, Workers: workers, RetryFailed: retryFailed, Progress: os.Stderr, Shard: shard.I, Shards: shard.N}
 	if dryRun {
+		n := 0
 		for i, t := range trials {
 			if opt.Shards > 1 && i%opt.Shards != opt.Shard {
 				continue
 			}
+			n++
 			done := ""
 			if r, err := trial.ReadResult(trial.Path(out, t.ID())); err == nil {
 				done = " [" + r.Status + "]"
 			}
 			fmt.Printf("%s  %s%s\n", t.ID(), t.Label(), done)
 		}
-		fmt.Printf("%d trials\n", len(trials))
+		if n < len(trials) {
+			fmt.Printf("%d trials in shard %s of %d trials\n", n, shard, len(trials))
+		} else {
+			fmt.Printf("%d trials\n", len(trials))
+		}
 		return nil
 	}
 	exe, err := os.Executable()
