@@ -72,8 +72,9 @@ their own.`,
 
 func statusCmd() *cobra.Command {
 	var (
-		out    string
-		shards int
+		out         string
+		shards      int
+		failMissing bool
 	)
 	cmd := &cobra.Command{
 		Use:   "status SPEC.yaml",
@@ -93,12 +94,17 @@ times of the finished trials of each method.`,
 				out = resultsDir(args[0])
 			}
 			fmt.Printf("sweep %s in %s: ", spec.Name, out)
-			sweep.Status(spec.Trials(), out, shards).Write(os.Stdout)
+			p := sweep.Status(spec.Trials(), out, shards)
+			p.Write(os.Stdout)
+			if failMissing && p.Missing > 0 {
+				return fmt.Errorf("%d of %d trials have no result yet", p.Missing, p.Total)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "results directory (default results/<spec name>)")
 	cmd.Flags().IntVar(&shards, "shards", 0, "count per shard of n shards")
+	cmd.Flags().BoolVar(&failMissing, "fail-missing", false, "exit non-zero while any trial has no result (to wait on)")
 	return cmd
 }
 

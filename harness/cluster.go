@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/peftbench/peftbench/cluster"
+	"github.com/peftbench/peftbench/internal/atomicfile"
+	"github.com/peftbench/peftbench/sweep"
+	"github.com/spf13/cobra"
+)
+
+func slurmCmd() *cobra.Command {
+	var (
+		job cluster.Job
+		s   cluster.Slurm
+	)
+	cmd := &cobra.Command{
+		Use:   "slurm SPEC.yaml",
+		Short: "Write Slurm job files that run a sweep's shards as a job array, then its report",
+		Long: `Write OUT/slurm/shards.sbatch (a job array, one task per shard, each a
+'harness sweep' that takes its shard from SLURM_ARRAY_TASK_ID), 
+OUT/slurm/report.sbatch (the report) and OUT/slurm/submit.sh, which
+submits the array and then the report with --dependency=afterok on it.
+The repository and OUT must be on a file system every node sees; the
+tasks' logs go to OUT/slurm. Resubmitting after a failure runs only the
+trials without a result.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			spec, err := sweep.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if job.Dir, err = os.Getwd(); err != nil {
+				return err
+			}
+			job.Name, job.Spec = spec.Name, args[0]
+			if job.Out == "" {
+				job.Out = resultsDir(args[0])
+			}
+			files, err := s.Scripts(job)
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join(job.Out, "slurm")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			for name, text := range map[string]string{"shards.sbatch": files.Array, "report.sbatch": files.Report, "submit.sh": files.Submit} {
+				if err := atomicfile.Write(filepath.Join(dir, name), []byte(text)); err != nil {
+					return err
+				}
+			}
+			submit := filepath.Join(dir, "submit.sh")
+			if err := os.Chmod(submit, 0o755); err != nil {
+				return err
+			}
+			fmt.Printf("wrote %s/{shards.sbatch,report.sbatch,submit.sh}: %d shards; submit with %s\n", dir, job.Shards, submit)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&job.Out, "out", "", "results directory (default results/<spec name>)")
+	f.IntVar(&job.Shards, "shards", 4, "array tasks, one shard each")
+	f.IntVar(&job.Workers, "workers", 1, "trials each task runs at once")
+	f.StringVar(&job.Harness, "harness", "./run.sh harness", "command that runs the harness on a node, from the repository")
+	f.StringVar(&s.Partition, "partition", "", "Slurm partition (default: the cluster's)")
+	f.StringVar(&s.Time, "time", "", "time limit per task, e.g. 2:00:00 (default: the partition's)")
+	f.IntVar(&s.CPUsPerTask, "cpus-per-task", 0, "CPUs per task (default: --workers)")
+	f.StringVar(&s.Mem, "mem", "", "memory per task, e.g. 8G (default: the partition's)")
+	return cmd
+}
+
+func k8sCmd() *cobra.Command {
+	var (
+		job cluster.Job
+		k   cluster.K8s
+	)
+	cmd := &cobra.Command{
+		Use:   "k8s SPEC.yaml",
+		Short: "Print Kubernetes Jobs that run a sweep's shards as an Indexed Job, then its report",
+		Long: `Print two Kubernetes Jobs (kubectl apply -f -): an Indexed Job with one
+completion index per shard, each pod a 'harness sweep' that takes its shard
+from JOB_COMPLETION_INDEX and PEFTBENCH_SHARDS, with backoffLimitPerIndex
+retries per shard; and a report Job that waits until 'harness status' finds
+no trial missing, then writes the report. The image holds the repository
+at --dir and the harness; every pod mounts the PersistentVolumeClaim
+--claim at --mount, where --out lies.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			spec, err := sweep.Load(args[0])
+			if err != nil {
+				return err
+			}
+			job.Name, job.Spec = spec.Name, args[0]
+			if job.Out == "" {
+				job.Out = filepath.Join(k.MountPath, spec.Name)
+			}
+			b, err := k.Manifests(job)
+			if err != nil {
+				return err
+			}
+			_, err = os.Stdout.Write(b)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&k.Image, "image", "", "container image with the repository and the harness (required)")
+	f.IntVar(&job.Shards, "shards", 4, "completion indexes, one shard each")
+	f.IntVar(&job.Workers, "workers", 1, "trials each pod runs at once")
+	f.StringVar(&job.Dir, "dir", "/peftbench", "the repository's path in the image")
+	f.StringVar(&job.Harness, "harness", "harness", "command that runs the harness in the image")
+	f.StringVar(&k.Claim, "claim", "peftbench-results", "PersistentVolumeClaim shared by every pod")
+	f.StringVar(&k.MountPath, "mount", "/results", "where the claim is mounted")
+	f.StringVar(&job.Out, "out", "", "results directory on the claim (default <mount>/<spec name>)")
+	f.StringVar(&k.CPU, "cpu", "", "CPU request per pod, e.g. 2")
+	f.StringVar(&k.Memory, "memory", "", "memory request per pod, e.g. 8Gi")
+	f.Int32Var(&k.RetriesPerShard, "retries", 1, "retries of a failed shard (backoffLimitPerIndex)")
+	_ = cmd.MarkFlagRequired("image")
+	return cmd
+}
