@@ -120,3 +120,36 @@ at --dir and the harness; every pod mounts the PersistentVolumeClaim
 	_ = cmd.MarkFlagRequired("image")
 	return cmd
 }
+
+func mergeCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "merge SRC... --out DST",
+		Short: "Combine the results of shards that wrote into folders of their own",
+		Long: `Copy every result under SRC/trials into DST/trials. A trial found twice
+must have the same outcome (status, metrics, per-example outcomes, steps,
+the memory account; times and measured memory may differ): where it does
+not, DST keeps the first copy and merge names the trial and the fields
+that differ, and exits non-zero.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			m, err := sweep.Merge(out, args)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("merged into %s: %d copied, %d found again with the same outcome, %d differing\n", out, m.Copied, m.Same, len(m.Differ))
+			for _, d := range m.Differ {
+				fmt.Println(d)
+			}
+			if len(m.Differ) > 0 {
+				return fmt.Errorf("%d trials differ between folders", len(m.Differ))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "the merged results folder (required)")
+	return cmd
+}
