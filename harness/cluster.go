@@ -20,7 +20,7 @@ func slurmCmd() *cobra.Command {
 		Use:   "slurm SPEC.yaml",
 		Short: "Write Slurm job files that run a sweep's shards as a job array, then its report",
 		Long: `Write OUT/slurm/shards.sbatch (a job array, one task per shard, each a
-'harness sweep' that takes its shard from SLURM_ARRAY_TASK_ID), 
+'harness sweep' that takes its shard from SLURM_ARRAY_TASK_ID),
 OUT/slurm/report.sbatch (the report) and OUT/slurm/submit.sh, which
 submits the array and then the report with --dependency=afterok on it.
 The repository and OUT must be on a file system every node sees; the
@@ -28,7 +28,7 @@ tasks' logs go to OUT/slurm. Resubmitting after a failure runs only the
 trials without a result.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			spec, err := sweep.Load(args[0])
+			spec, err := loadSpec(args[0], &job.Out)
 			if err != nil {
 				return err
 			}
@@ -36,9 +36,6 @@ trials without a result.`,
 				return err
 			}
 			job.Name, job.Spec = spec.Name, args[0]
-			if job.Out == "" {
-				job.Out = resultsDir(args[0])
-			}
 			files, err := s.Scripts(job)
 			if err != nil {
 				return err

@@ -46,12 +46,9 @@ Shards may share one results folder (on a shared file system) or write
 their own.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			spec, err := sweep.Load(args[0])
+			spec, err := loadSpec(args[0], &out)
 			if err != nil {
 				return err
-			}
-			if out == "" {
-				out = resultsDir(args[0])
 			}
 			sh, err := chooseShard(shard, shardCount)
 			if err != nil {
@@ -86,12 +83,9 @@ Kubernetes' array would split them), name the sweeps running there now
 times of the finished trials of each method.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			spec, err := sweep.Load(args[0])
+			spec, err := loadSpec(args[0], &out)
 			if err != nil {
 				return err
-			}
-			if out == "" {
-				out = resultsDir(args[0])
 			}
 			fmt.Printf("sweep %s in %s: ", spec.Name, out)
 			p := sweep.Status(spec.Trials(), out, shards)
@@ -108,9 +102,14 @@ times of the finished trials of each method.`,
 	return cmd
 }
 
-// resultsDir is a spec's default results folder: results/<file name>.
-func resultsDir(spec string) string {
-	return filepath.Join("results", strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec)))
+// loadSpec loads a sweep spec and, when *out is empty, sets it to the
+// spec's default results folder: results/<file name>.
+func loadSpec(path string, out *string) (*sweep.Spec, error) {
+	spec, err := sweep.Load(path)
+	if err == nil && *out == "" {
+		*out = filepath.Join("results", strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	}
+	return spec, err
 }
 
 // chooseShard is --shard when given, else the shard a scheduler's
