@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/peftbench/peftbench/stats"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
 // A claim is a published finding about PEFT set beside this report's
@@ -17,19 +15,12 @@ type claim struct {
 	taskKey
 	Source string // who claimed it
 	Claim  string // what they claimed, in a sentence
-	Tests  []*claimTest
+	// Tests pair two configurations each, named for the text ("lora
+	// r=16", "full at 32").
+	Tests []*pairTest
 	// judge gives the verdict and its evidence in words, once the tests
 	// carry their Holm-adjusted p-values.
-	judge func(ts []*claimTest) (verdict, evidence string)
-}
-
-// claimTest is a paired test between two configurations, labelled for
-// the text ("lora r=16", "full at 32").
-type claimTest struct {
-	A, B string
-	stats.Comparison
-	Holm        float64
-	Significant bool
+	judge func(ts []*pairTest) (verdict, evidence string)
 }
 
 // Verdicts. A claim of an advantage is reproduced only by a significant
@@ -46,7 +37,7 @@ const (
 
 // direction reads a test of "A ahead of B": reproduced, contradicted or
 // unresolved.
-func direction(t *claimTest) string {
+func direction(t *pairTest) string {
 	switch {
 	case t.Significant && t.Diff > 0:
 		return reproduced
@@ -56,26 +47,23 @@ func direction(t *claimTest) string {
 	return unresolved
 }
 
-func (t *claimTest) text() string {
-	return fmt.Sprintf("%s %s vs %s %s: %+.1f points %s, p %s", t.A, pctText(t.AccA), t.B, pctText(t.AccB),
-		100*t.Diff, aggregate.Interval(t.Comparison), aggregate.PText(t.Holm))
+// claimText is a test in a sentence with both sides named: "full 75.0% vs
+// prompt 60.5%: +14.5 points [12.3, 16.7], p < 1e-12".
+func claimText(t *pairTest) string {
+	return fmt.Sprintf("%s %s vs %s %s: %s", t.A.Name, pctText(t.AccA), t.B.Name, pctText(t.AccB), testText(*t))
 }
 
-// compareGroups pairs two configurations on the test examples both were
-// scored on, seeds combined; nil when they share none or lack outcomes.
-func compareGroups(a, b *group, la, lb string) *claimTest {
+// compareGroups pairs two configurations, named la and lb; nil when they
+// share no test examples or lack outcomes.
+func compareGroups(a, b *group, la, lb string) *pairTest {
 	if a == nil || b == nil || a == b {
 		return nil
 	}
-	paired, err := trial.Align([][]trial.Outcomes{a.TestOutcomes, b.TestOutcomes})
+	t, err := pair(contender{la, a}, contender{lb, b}, [][]trial.Outcomes{a.TestOutcomes, b.TestOutcomes})
 	if err != nil {
 		return nil
 	}
-	c, err := stats.Compare(paired[0], paired[1])
-	if err != nil {
-		return nil
-	}
-	return &claimTest{A: la, B: lb, Comparison: c}
+	return &t
 }
 
 // curveAt returns the curve of method on task k among cs, nil if none.
@@ -99,7 +87,7 @@ func curveAt(cs []methodCurve, k taskKey, method string) *methodCurve {
 func (p *page) claims() []*claim {
 	var out []*claim
 	add := func(c *claim) {
-		var kept []*claimTest
+		var kept []*pairTest
 		for _, t := range c.Tests {
 			if t != nil {
 				kept = append(kept, t)
@@ -130,15 +118,15 @@ func (p *page) claims() []*claim {
 		if prompt := at("prompt"); prompt != nil && full != nil {
 			add(&claim{taskKey: k, Source: "Lester et al., 2021 (prompt tuning)",
 				Claim: "At small model scale prompt tuning falls well short of full fine-tuning (the gap closes only at billions of parameters).",
-				Tests: []*claimTest{compareGroups(full, prompt, "full", "prompt")},
-				judge: func(ts []*claimTest) (string, string) { return direction(ts[0]), ts[0].text() }})
+				Tests: []*pairTest{compareGroups(full, prompt, "full", "prompt")},
+				judge: judgeOne})
 		}
 		if length := curveAt(p.t.Length, k, "prompt"); length != nil {
 			lo, hi := length.Points[0], length.Points[len(length.Points)-1]
 			add(&claim{taskKey: k, Source: "Lester et al., 2021 (prompt tuning)",
 				Claim: "Longer prompts do better (up to about 20 tokens).",
-				Tests: []*claimTest{compareGroups(hi.Best, lo.Best, "prompt L="+hi.Label, "prompt L="+lo.Label)},
-				judge: func(ts []*claimTest) (string, string) { return direction(ts[0]), ts[0].text() }})
+				Tests: []*pairTest{compareGroups(hi.Best, lo.Best, "prompt L="+hi.Label, "prompt L="+lo.Label)},
+				judge: judgeOne})
 		}
 		if c := p.learningCurves(k); c != nil {
 			add(c)
@@ -150,33 +138,27 @@ func (p *page) claims() []*claim {
 			add(c)
 		}
 	}
-	var ps []float64
+	var family []*pairTest
 	for _, c := range out {
-		for _, t := range c.Tests {
-			ps = append(ps, t.P)
-		}
+		family = append(family, c.Tests...)
 	}
-	adj := stats.Holm(ps)
-	i := 0
-	for _, c := range out {
-		for _, t := range c.Tests {
-			t.Holm, t.Significant = adj[i], adj[i] < stats.Alpha
-			i++
-		}
-	}
+	holmAdjust(family)
 	return out
 }
 
+// judgeOne reads a claim resting on one test of "A ahead of B".
+func judgeOne(ts []*pairTest) (string, string) { return direction(ts[0]), claimText(ts[0]) }
+
 // judgeRank reads LoRA's tests against full fine-tuning at every rank and
 // its largest rank against its smallest (the last test).
-func judgeRank(ts []*claimTest) (string, string) {
+func judgeRank(ts []*pairTest) (string, string) {
 	grow := ts[len(ts)-1]
 	var parts []string
 	for _, t := range ts[:len(ts)-1] {
-		parts = append(parts, t.text())
+		parts = append(parts, claimText(t))
 	}
 	verdict := direction(grow)
-	return verdict, fmt.Sprintf("largest against smallest rank: %s. Against full fine-tuning: %s", grow.text(), strings.Join(parts, "; "))
+	return verdict, fmt.Sprintf("largest against smallest rank: %s. Against full fine-tuning: %s", claimText(grow), strings.Join(parts, "; "))
 }
 
 // learningCurves tests, for every method on task k with two data sizes or
@@ -191,13 +173,13 @@ func (p *page) learningCurves(k taskKey) *claim {
 		lo, hi := curve.Points[0], curve.Points[len(curve.Points)-1]
 		c.Tests = append(c.Tests, compareGroups(hi.Best, lo.Best, fmt.Sprintf("%s at %s", curve.Method, hi.Label), fmt.Sprintf("%s at %s", curve.Method, lo.Label)))
 	}
-	c.judge = func(ts []*claimTest) (string, string) {
+	c.judge = func(ts []*pairTest) (string, string) {
 		var gained, rest []string
 		for _, t := range ts {
 			if direction(t) == reproduced {
-				gained = append(gained, t.text())
+				gained = append(gained, claimText(t))
 			} else {
-				rest = append(rest, t.text())
+				rest = append(rest, claimText(t))
 			}
 		}
 		verdict := unresolved
@@ -234,8 +216,8 @@ func (p *page) lowData(k taskKey) *claim {
 			if pp.Best.DataSize == fp.Best.DataSize {
 				return &claim{taskKey: k, Source: "Li & Liang, 2021 (prefix tuning)",
 					Claim: "In the low-data regime prefix tuning outperforms full fine-tuning.",
-					Tests: []*claimTest{compareGroups(pp.Best, fp.Best, "prefix at "+pp.Label, "full at "+fp.Label)},
-					judge: func(ts []*claimTest) (string, string) { return direction(ts[0]), ts[0].text() }}
+					Tests: []*pairTest{compareGroups(pp.Best, fp.Best, "prefix at "+pp.Label, "full at "+fp.Label)},
+					judge: judgeOne}
 			}
 		}
 	}
@@ -279,13 +261,13 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 			c.Tests = append(c.Tests, compareGroups(g, full, label, "full"))
 		}
 	}
-	c.judge = func(ts []*claimTest) (string, string) {
+	c.judge = func(ts []*pairTest) (string, string) {
 		var parts []string
 		verdict, evidence := contradicted, "every configuration on the Pareto front of accuracy against trainable parameters under 10% of full's is significantly below full fine-tuning"
 		for _, t := range ts { // by increasing trainable parameters
-			parts = append(parts, t.text())
+			parts = append(parts, claimText(t))
 			if verdict == contradicted && (!t.Significant || t.Diff > 0) {
-				verdict, evidence = consistent, fmt.Sprintf("the fewest trainable parameters with no significant gap below full fine-tuning: %s", t.A)
+				verdict, evidence = consistent, fmt.Sprintf("the fewest trainable parameters with no significant gap below full fine-tuning: %s", t.A.Name)
 			}
 		}
 		return verdict, evidence + ". On the front: " + strings.Join(parts, "; ")

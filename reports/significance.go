@@ -112,34 +112,45 @@ func significance(groups []*group, zeroShot map[taskKey]*group, in inputs) []siz
 }
 
 func (st *sizeTests) test(a, b contender, sides [][]trial.Outcomes) {
-	paired, err := trial.Align(sides)
-	var c stats.Comparison
-	if err == nil {
-		c, err = stats.Compare(paired[0], paired[1])
-	}
+	t, err := pair(a, b, sides)
 	if err != nil {
 		st.Skipped = append(st.Skipped, fmt.Sprintf("%s vs %s: %v", a.Name, b.Name, err))
 		return
 	}
-	st.Tests = append(st.Tests, pairTest{A: a, B: b, Comparison: c})
+	st.Tests = append(st.Tests, t)
+}
+
+// pair tests a against b (sides: their seeds' outcomes) over the test
+// examples both were scored on, seeds combined.
+func pair(a, b contender, sides [][]trial.Outcomes) (pairTest, error) {
+	paired, err := trial.Align(sides)
+	if err != nil {
+		return pairTest{}, err
+	}
+	c, err := stats.Compare(paired[0], paired[1])
+	return pairTest{A: a, B: b, Comparison: c}, err
 }
 
 // holm adjusts every test's p-value over the whole report.
 func holm(sts []sizeTests) {
-	var ps []float64
-	for _, st := range sts {
-		for _, t := range st.Tests {
-			ps = append(ps, t.P)
-		}
-	}
-	adj := stats.Holm(ps)
-	i := 0
+	var ts []*pairTest
 	for s := range sts {
 		for t := range sts[s].Tests {
-			sts[s].Tests[t].Holm = adj[i]
-			sts[s].Tests[t].Significant = adj[i] < stats.Alpha
-			i++
+			ts = append(ts, &sts[s].Tests[t])
 		}
+	}
+	holmAdjust(ts)
+}
+
+// holmAdjust adjusts the p-values of one family of tests (Holm) and marks
+// those significant at stats.Alpha.
+func holmAdjust(ts []*pairTest) {
+	ps := make([]float64, len(ts))
+	for i, t := range ts {
+		ps[i] = t.P
+	}
+	for i, h := range stats.Holm(ps) {
+		ts[i].Holm, ts[i].Significant = h, h < stats.Alpha
 	}
 }
 
