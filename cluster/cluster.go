@@ -4,7 +4,8 @@
 // report Job that waits for every trial's result. Each shard is one
 // `harness sweep` that takes its shard from the scheduler's environment
 // (package sweep: ShardFromEnv), writing into one results folder on a
-// shared file system.
+// shared file system. Submit and Follow submit the Slurm files and follow
+// them to the end.
 package cluster
 
 import (
@@ -27,6 +28,8 @@ type Job struct {
 	// Harness is the command that runs the harness on a node
 	// ("./run.sh harness", or an installed binary).
 	Harness string
+	// RetryFailed reruns trials whose stored result is a failure.
+	RetryFailed bool
 }
 
 func (j Job) check() error {
@@ -42,9 +45,13 @@ func (j Job) check() error {
 }
 
 // sweepArgs is the shard's command line: the sweep of the spec, its shard
-// left to the scheduler's environment.
+// the task's number in the scheduler's environment, of Shards.
 func (j Job) sweepArgs() string {
-	return fmt.Sprintf("%s sweep %s --out %s --workers %d", j.Harness, shellQuote(j.Spec), shellQuote(j.Out), j.Workers)
+	args := fmt.Sprintf("%s sweep %s --out %s --workers %d --shard-count %d", j.Harness, shellQuote(j.Spec), shellQuote(j.Out), j.Workers, j.Shards)
+	if j.RetryFailed {
+		args += " --retry-failed"
+	}
+	return args
 }
 
 func (j Job) reportArgs() string {

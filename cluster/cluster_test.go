@@ -42,8 +42,8 @@ func TestK8sManifests(t *testing.T) {
 		t.Fatalf("shards job:\n%s", docs[0])
 	}
 	c := s.Template.Spec.Containers[0]
-	if c.Image != k.Image || c.WorkingDir != "/peftbench" || c.Env[0].Name != "PEFTBENCH_SHARDS" || c.Env[0].Value != "4" ||
-		c.Command[2] != "exec harness sweep sweeps/paper.yaml --out /results/paper --workers 2" ||
+	if c.Image != k.Image || c.WorkingDir != "/peftbench" ||
+		c.Command[2] != "exec harness sweep sweeps/paper.yaml --out /results/paper --workers 2 --shard-count 4" ||
 		c.VolumeMounts[0].MountPath != "/results" || s.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "results" ||
 		c.Resources.Requests.Cpu().String() != "2" || c.Resources.Requests.Memory().String() != "8Gi" {
 		t.Fatalf("shards container %+v", c)
@@ -74,7 +74,7 @@ func TestSlurmScripts(t *testing.T) {
 	}
 	for _, want := range []string{"#SBATCH --array=0-3\n", "#SBATCH --cpus-per-task=4\n", "#SBATCH --partition=cpu\n", "#SBATCH --time=2:00:00\n",
 		"#SBATCH --mem=8G\n", "#SBATCH --output=results/paper/slurm/shard-%a.log\n", "cd '/shared/peft bench'\n",
-		"exec harness sweep sweeps/paper.yaml --out results/paper --workers 2\n"} {
+		"exec harness sweep sweeps/paper.yaml --out results/paper --workers 2 --shard-count 4\n"} {
 		if !strings.Contains(f.Array, want) {
 			t.Errorf("array script lacks %q:\n%s", want, f.Array)
 		}

@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -11,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/peftbench/peftbench/sweep"
 )
 
 // K8s is a Kubernetes rendering of a job: an image holding the repository
@@ -32,7 +30,7 @@ type K8s struct {
 
 // Manifests returns two Kubernetes objects as one YAML stream: an Indexed
 // Job with one completion index per shard (each pod's sweep reads its
-// shard from JOB_COMPLETION_INDEX and the count from PEFTBENCH_SHARDS), and
+// shard from JOB_COMPLETION_INDEX, the count from its --shard-count), and
 // a report Job that waits until `harness status` finds no trial missing,
 // then writes the report into the results folder.
 func (k K8s) Manifests(j Job) ([]byte, error) {
@@ -54,11 +52,11 @@ func (k K8s) Manifests(j Job) ([]byte, error) {
 		res.Requests[name] = q
 	}
 	shards := int32(j.Shards)
-	pod := func(name, script string, env ...corev1.EnvVar) corev1.PodTemplateSpec {
+	pod := func(name, script string) corev1.PodTemplateSpec {
 		return corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name: name, Image: k.Image, WorkingDir: j.Dir, Env: env, Resources: res,
+				Name: name, Image: k.Image, WorkingDir: j.Dir, Resources: res,
 				Command:      []string{"/bin/sh", "-c", script},
 				VolumeMounts: []corev1.VolumeMount{{Name: "results", MountPath: k.MountPath}},
 			}},
@@ -74,7 +72,7 @@ func (k K8s) Manifests(j Job) ([]byte, error) {
 		Spec: batchv1.JobSpec{
 			CompletionMode: &indexed, Completions: &shards, Parallelism: &shards,
 			BackoffLimitPerIndex: &retries, MaxFailedIndexes: &shards,
-			Template: pod("sweep", "exec "+j.sweepArgs(), corev1.EnvVar{Name: sweep.EnvShards, Value: strconv.Itoa(j.Shards)}),
+			Template: pod("sweep", "exec "+j.sweepArgs()),
 		},
 	}
 	wait := fmt.Sprintf("until %s status %s --out %s --fail-missing >/dev/null; do sleep 60; done; exec %s",

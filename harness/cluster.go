@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/peftbench/peftbench/cluster"
 	"github.com/peftbench/peftbench/internal/atomicfile"
@@ -13,8 +15,10 @@ import (
 
 func slurmCmd() *cobra.Command {
 	var (
-		job cluster.Job
-		s   cluster.Slurm
+		job    cluster.Job
+		s      cluster.Slurm
+		submit bool
+		poll   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "slurm SPEC.yaml",
@@ -24,8 +28,14 @@ func slurmCmd() *cobra.Command {
 OUT/slurm/report.sbatch (the report) and OUT/slurm/submit.sh, which
 submits the array and then the report with --dependency=afterok on it.
 The repository and OUT must be on a file system every node sees; the
-tasks' logs go to OUT/slurm. Resubmitting after a failure runs only the
-trials without a result.`,
+tasks' logs go to OUT/slurm.
+
+With --submit it submits them itself, only the shards that still have
+trials without a result (so resubmitting after a failure runs only the
+missing trials), follows the jobs with squeue until they end, reads each
+task's final state (sacct, or scontrol where the cluster keeps no
+accounting), prints every failed task with its log's last lines, cancels
+the report if a shard failed, and exits non-zero if anything failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			spec, err := loadSpec(args[0], &job.Out)
@@ -49,12 +59,15 @@ trials without a result.`,
 					return err
 				}
 			}
-			submit := filepath.Join(dir, "submit.sh")
-			if err := os.Chmod(submit, 0o755); err != nil {
+			script := filepath.Join(dir, "submit.sh")
+			if err := os.Chmod(script, 0o755); err != nil {
 				return err
 			}
-			fmt.Printf("wrote %s/{shards.sbatch,report.sbatch,submit.sh}: %d shards; submit with %s\n", dir, job.Shards, submit)
-			return nil
+			if !submit {
+				fmt.Printf("wrote %s/{shards.sbatch,report.sbatch,submit.sh}: %d shards; submit with %s\n", dir, job.Shards, script)
+				return nil
+			}
+			return submitSlurm(spec, job, poll)
 		},
 	}
 	f := cmd.Flags()
@@ -66,7 +79,61 @@ trials without a result.`,
 	f.StringVar(&s.Time, "time", "", "time limit per task, e.g. 2:00:00 (default: the partition's)")
 	f.IntVar(&s.CPUsPerTask, "cpus-per-task", 0, "CPUs per task (default: --workers)")
 	f.StringVar(&s.Mem, "mem", "", "memory per task, e.g. 8G (default: the partition's)")
+	f.BoolVar(&job.RetryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
+	f.BoolVar(&submit, "submit", false, "submit the shards that have trials left and the report, follow them, exit non-zero if any failed")
+	f.DurationVar(&poll, "poll", 15*time.Second, "with --submit, how often to ask the queue")
 	return cmd
+}
+
+// submitSlurm submits the shards of job that still have trials to run
+// (missing ones, and failed ones with --retry-failed) and the report,
+// follows them, and reports every failed task with its log's tail.
+func submitSlurm(spec *sweep.Spec, job cluster.Job, poll time.Duration) error {
+	p := sweep.Status(spec.Trials(), job.Out, job.Shards)
+	per := p.Shards
+	if job.Shards == 1 {
+		per = []sweep.Progress{p}
+	}
+	var shards []int
+	toRun := p.Missing
+	if job.RetryFailed {
+		toRun += p.Failed
+	}
+	for i, sh := range per {
+		if sh.Missing > 0 || (job.RetryFailed && sh.Failed > 0) {
+			shards = append(shards, i)
+		}
+	}
+	sub, err := cluster.Submit(cluster.Exec, job, shards)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("slurm: %d of %d trials to run: array job %s (shards %v), report job %s\n",
+		toRun, p.Total, sub.Array, shards, sub.Report)
+	o, err := cluster.Follow(cluster.Exec, sub, poll, os.Stdout)
+	if err != nil {
+		return err
+	}
+	logTail := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "  (no log: " + err.Error() + ")"
+		}
+		return "  | " + strings.Join(sweep.Tail(string(b), 20), "\n  | ")
+	}
+	failed := o.Failed()
+	for _, t := range failed {
+		fmt.Printf("slurm: shard %d failed (%s, exit %s); the end of %s:\n%s\n", t.ID, t.State, t.ExitCode, job.ShardLog(t.ID), logTail(job.ShardLog(t.ID)))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d shards failed; the report job %s was cancelled; resubmit to run their missing trials", len(failed), len(o.Tasks), sub.Report)
+	}
+	if !o.Report.OK() {
+		fmt.Printf("slurm: the report failed (%s, exit %s); the end of %s:\n%s\n", o.Report.State, o.Report.ExitCode, job.ReportLog(), logTail(job.ReportLog()))
+		return fmt.Errorf("the report job %s failed", sub.Report)
+	}
+	fmt.Printf("slurm: every shard and the report completed; report in %s\n", filepath.Join(job.Out, "report"))
+	return nil
 }
 
 func k8sCmd() *cobra.Command {
@@ -79,7 +146,7 @@ func k8sCmd() *cobra.Command {
 		Short: "Print Kubernetes Jobs that run a sweep's shards as an Indexed Job, then its report",
 		Long: `Print two Kubernetes Jobs (kubectl apply -f -): an Indexed Job with one
 completion index per shard, each pod a 'harness sweep' that takes its shard
-from JOB_COMPLETION_INDEX and PEFTBENCH_SHARDS, with backoffLimitPerIndex
+from JOB_COMPLETION_INDEX and the count from --shard-count, with backoffLimitPerIndex
 retries per shard; and a report Job that waits until 'harness status' finds
 no trial missing, then writes the report. The image holds the repository
 at --dir and the harness; every pod mounts the PersistentVolumeClaim

@@ -63,7 +63,7 @@ their own.`,
 	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, run nothing")
 	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
 	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine (default: from Slurm's or Kubernetes' array variables, else the whole sweep)")
-	f.IntVar(&shardCount, "shard-count", 0, "number of shards of a Kubernetes Indexed Job (its completions), for JOB_COMPLETION_INDEX; default PEFTBENCH_SHARDS")
+	f.IntVar(&shardCount, "shard-count", 0, "number of shards when the scheduler's task number is the shard's (JOB_COMPLETION_INDEX, or SLURM_ARRAY_TASK_ID as harness slurm submits it); default PEFTBENCH_SHARDS for Kubernetes, the array's size for Slurm")
 	return cmd
 }
 

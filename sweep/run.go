@@ -146,7 +146,7 @@ func runChild(t trial.Spec, opt Options, threads int) *trial.Result {
 	if err == nil {
 		return r
 	}
-	r = &trial.Result{ID: t.ID(), Status: trial.Failed, Spec: t, Env: machine.Describe(nn.BLAS()), Log: tail(out.String(), logLines)}
+	r = &trial.Result{ID: t.ID(), Status: trial.Failed, Spec: t, Env: machine.Describe(nn.BLAS()), Log: Tail(out.String(), logLines)}
 	r.Error = fmt.Sprintf("trial process left no result: %v", runErr)
 	if runErr == nil {
 		r.Error = "trial process exited cleanly but left no result"
@@ -157,9 +157,9 @@ func runChild(t trial.Spec, opt Options, threads int) *trial.Result {
 	return r
 }
 
-// tail returns the last n non-empty lines of s (progress bars' carriage
+// Tail returns the last n non-empty lines of s (progress bars' carriage
 // returns count as line ends).
-func tail(s string, n int) []string {
+func Tail(s string, n int) []string {
 	var lines []string
 	sc := bufio.NewScanner(strings.NewReader(strings.ReplaceAll(s, "\r", "\n")))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -41,8 +41,9 @@ const (
 )
 
 // ShardFromEnv finds the shard a scheduler gave this process: from a Slurm
-// job array (SLURM_ARRAY_TASK_ID, with SLURM_ARRAY_TASK_COUNT, or the
-// array's min, max and step), or from a Kubernetes Indexed Job
+// job array (SLURM_ARRAY_TASK_ID as the shard of count shards when count
+// is positive, else its position in the array by SLURM_ARRAY_TASK_COUNT or
+// the array's min, max and step), or from a Kubernetes Indexed Job
 // (JOB_COMPLETION_INDEX, with the count from count when it is positive,
 // else PEFTBENCH_SHARDS). ok is false when neither scheduler is present.
 func ShardFromEnv(getenv func(string) string, count int) (s Shard, ok bool, err error) {
@@ -60,7 +61,9 @@ func ShardFromEnv(getenv func(string) string, count int) (s Shard, ok bool, err 
 			return Shard{}, true, err
 		}
 		s = Shard{From: EnvSlurmTaskID}
-		if getenv(EnvSlurmMin) != "" && getenv(EnvSlurmMax) != "" {
+		if count > 0 { // task ids are shard numbers: a resubmission of some shards (--array=2) keeps them
+			s.I, s.N = id, count
+		} else if getenv(EnvSlurmMin) != "" && getenv(EnvSlurmMax) != "" {
 			lo, err1 := num(EnvSlurmMin)
 			hi, err2 := num(EnvSlurmMax)
 			step := 1

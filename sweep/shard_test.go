@@ -23,6 +23,8 @@ func TestShardFromEnv(t *testing.T) {
 		{"k8s with variable", map[string]string{EnvK8sIndex: "0", EnvShards: "3"}, 0, "0/3"},
 		{"k8s with count", map[string]string{EnvK8sIndex: "2", EnvShards: "9"}, 3, "2/3"},
 		{"k8s without count", map[string]string{EnvK8sIndex: "2"}, 0, "error: PEFTBENCH_SHARDS"},
+		{"slurm id as shard of count", map[string]string{EnvSlurmTaskID: "2", EnvSlurmMin: "2", EnvSlurmMax: "2", EnvSlurmCount: "1"}, 4, "2/4"},
+		{"slurm id beyond the given count", map[string]string{EnvSlurmTaskID: "4", EnvSlurmCount: "5"}, 4, "error: out of range"},
 		{"slurm wins over k8s", map[string]string{EnvSlurmTaskID: "1", EnvSlurmCount: "2", EnvK8sIndex: "0", EnvShards: "5"}, 0, "1/2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
