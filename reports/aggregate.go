@@ -23,6 +23,9 @@ type config struct {
 	// Train holds the learning rate (Train.LR) and the other training
 	// settings, which a sweep normally keeps fixed.
 	Train trial.Settings
+	// Augment is the data augmentation around training (augmentLabel),
+	// "" for none: an augmented method is a configuration of its own.
+	Augment string
 }
 
 // group is one configuration's successful trials, summarised over seeds.
@@ -63,6 +66,10 @@ type group struct {
 	// TestOutcomes are the per-example test outcomes of the seeds that
 	// recorded them, in seed order: what paired tests compare.
 	TestOutcomes []trial.Outcomes
+	// Augmentation is the spec's augmentation (nil for none) and Rounds
+	// each seed's iterations of it, in seed order.
+	Augmentation *trial.Augment
+	Rounds       [][]trial.Round
 }
 
 // Selection names the score a configuration is chosen by.
@@ -108,7 +115,8 @@ func groupResults(results []*trial.Result) []*group {
 }
 
 func configOf(s trial.Spec) config {
-	return config{Model: s.Model, Task: s.Task, Method: s.Method, Params: aggregate.Params(s.MethodParams), DataSize: s.DataSize, Train: s.Train}
+	return config{Model: s.Model, Task: s.Task, Method: s.Method, Params: aggregate.Params(s.MethodParams), DataSize: s.DataSize, Train: s.Train,
+		Augment: augmentLabel(s.Augment)}
 }
 
 func newGroup(c config, s aggregate.Summary) *group {
@@ -117,15 +125,18 @@ func newGroup(c config, s aggregate.Summary) *group {
 		TrainableParams: first.NumTrainableParams, TotalParams: first.NumTotalParams,
 		Test: s.Test, PeakMemoryBytes: s.PeakMemoryBytes.Mean, TokensPerSec: s.TokensPerSec, FileSize: s.FileSize,
 		PeakHeapBytes: s.PeakHeapBytes.MeanOr(0), Accounted: s.Accounted, HeapToAccounted: s.HeapToAccounted.Mean,
-		MFU: s.MFU, NormTokensPerSec: s.NormTokensPerSec, CalibrationGFLOPS: s.CalibrationGFLOPS, TestOutcomes: s.TestOutcomes}
+		MFU: s.MFU, NormTokensPerSec: s.NormTokensPerSec, CalibrationGFLOPS: s.CalibrationGFLOPS, TestOutcomes: s.TestOutcomes,
+		Augmentation: first.Spec.Augment}
 	if s.Valid.N > 0 {
 		v := s.Valid
 		g.Valid = &v
 	}
 	for _, r := range s.Results {
-		if len(r.Projected) > 0 {
+		if len(r.Projected) > 0 && g.Projected == nil {
 			g.Projected = r.Projected
-			break
+		}
+		if g.Augmentation != nil {
+			g.Rounds = append(g.Rounds, r.Augment)
 		}
 	}
 	return g
@@ -159,6 +170,8 @@ func configLess(a, b config) bool {
 		return a.Task < b.Task
 	case a.Method != b.Method:
 		return methodLess(a.Method, b.Method)
+	case a.Augment != b.Augment: // the plain method first
+		return a.Augment < b.Augment
 	case a.DataSize != b.DataSize:
 		return sizeLess(a.DataSize, b.DataSize)
 	case a.Params != b.Params:
@@ -181,13 +194,16 @@ func taskKeys(groups []*group) []taskKey {
 			out = append(out, k)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Model != out[j].Model {
-			return out[i].Model < out[j].Model
-		}
-		return out[i].Task < out[j].Task
-	})
+	sort.Slice(out, func(i, j int) bool { return taskLess(out[i], out[j]) })
 	return out
+}
+
+// taskLess orders tasks by model, then name.
+func taskLess(a, b taskKey) bool {
+	if a.Model != b.Model {
+		return a.Model < b.Model
+	}
+	return a.Task < b.Task
 }
 
 // methodList lists the methods of the groups in methodRank order.

@@ -4,7 +4,9 @@
 // data size, accuracy against memory and trainable parameters with their
 // Pareto fronts, measured memory next to its analytic account, memory
 // projected onto large models on GPUs, training throughput with
-// model-FLOPs utilisation, and a reproducibility block.
+// model-FLOPs utilisation, a reproducibility block, and, where trials were
+// augmented (LLM2LLM), a section setting them beside the plain methods,
+// which every other section holds alone.
 //
 // The package has three layers, one file per concern:
 //
@@ -12,7 +14,8 @@
 //     memory.go, throughput.go, repro.go): pure functions from
 //     []*trial.Result to tables and series, which the tests check; the
 //     statistics over seeds are package trial/aggregate's, shared with the
-//     regression check;
+//     regression check. The literature and augmentation sections
+//     (literature.go, augment.go) keep their tables and Markdown together;
 //   - figures (style.go, render.go, figures.go): gonum/plot drawings of
 //     those series, written as PNG and SVG;
 //   - Markdown (table.go, markdown.go) and the entry point (report.go),

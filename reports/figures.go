@@ -41,6 +41,9 @@ func (n naming) name(k taskKey) string {
 	return k.Task
 }
 
+// taskDash tells a series' task apart by its line's dash.
+func (n naming) taskDash(s methodCurve) []vg.Length { return taskDash(n.index(s.taskKey)) }
+
 // methodTask labels a series by method, and by task too where the report
 // has several.
 func (n naming) methodTask(s methodCurve) string {
@@ -91,9 +94,9 @@ func seriesPoints(s methodCurve) errXYs {
 }
 
 // curveFigure draws accuracy curves with error bars: colour and marker by
-// method, dash by task, x ticks at the points' labels. logX puts x on a
-// log scale.
-func curveFigure(name, title, xLabel string, series []methodCurve, nm naming, logX bool, label func(methodCurve) string) (*figure, error) {
+// method, dash as dash says (by task, or by augmentation), x ticks at the
+// points' labels. logX puts x on a log scale.
+func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, label func(methodCurve) string, dash func(methodCurve) []vg.Length) (*figure, error) {
 	p := newPlot(title, xLabel, accLabel)
 	p.Add(plotter.NewGrid())
 	f := newFigure(name, title, p)
@@ -107,7 +110,7 @@ func curveFigure(name, title, xLabel string, series []methodCurve, nm naming, lo
 		if err != nil {
 			return nil, err
 		}
-		line.LineStyle = lineStyle(s.Method, taskDash(nm.index(s.taskKey)))
+		line.LineStyle = lineStyle(s.Method, dash(s))
 		marks.GlyphStyle = methodGlyph(s.Method)
 		bars, err := plotter.NewYErrorBars(pts)
 		if err != nil {
@@ -172,7 +175,7 @@ func rankFigure(series []methodCurve, nm naming) (*figure, error) {
 			title, label = "Test accuracy against rank (LoRA, DoRA)", nm.methodTask
 		}
 	}
-	return curveFigure("fig-rank", title, "rank r (log2 scale)", series, nm, true, label)
+	return curveFigure("fig-rank", title, "rank r (log2 scale)", series, true, label, nm.taskDash)
 }
 
 // lengthFigure is accuracy against prompt or prefix length.
@@ -183,14 +186,33 @@ func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 	if logX {
 		x = "length L (virtual tokens, log2 scale)"
 	}
-	return curveFigure("fig-length", "Test accuracy against prompt length (prompt and prefix tuning)", x, series, nm, logX,
-		nm.methodTask)
+	return curveFigure("fig-length", "Test accuracy against prompt length (prompt and prefix tuning)", x, series, logX,
+		nm.methodTask, nm.taskDash)
 }
 
 // dataSizeFigure is one task's learning curves.
 func dataSizeFigure(k taskKey, series []methodCurve, nm naming) (*figure, error) {
 	return curveFigure(nm.fileName("fig-datasize", k), nm.name(k)+": test accuracy against training set size",
-		"training examples (log scale)", series, nm, true, func(s methodCurve) string { return s.Method })
+		"training examples (log scale)", series, true, func(s methodCurve) string { return s.Method }, nm.taskDash)
+}
+
+// augmentSizeFigure is one task's learning curves of the augmented
+// methods, plain (solid) and with each augmentation (dashed).
+func augmentSizeFigure(k taskKey, series []methodCurve, a *augmentation, nm naming) (*figure, error) {
+	return curveFigure(nm.fileName("fig-llm2llm-datasize", k), nm.name(k)+": with and without LLM2LLM",
+		"training examples (log scale)", series, true, func(s methodCurve) string { return armName(s.Method, s.Augment) }, a.dash)
+}
+
+// augmentIterationFigure is test accuracy over the iterations of the
+// augmented configurations of one task at data size n.
+func augmentIterationFigure(k taskKey, n int, series []methodCurve, a *augmentation, nm naming) (*figure, error) {
+	size := "all"
+	if n > 0 {
+		size = strconv.Itoa(n)
+	}
+	return curveFigure(nm.fileName("fig-llm2llm-iterations-"+size, k),
+		fmt.Sprintf("%s, %s examples: LLM2LLM iterations", nm.name(k), sizeCell(n)),
+		"iteration (0: the seed data alone)", series, false, func(s methodCurve) string { return armName(s.Method, s.Augment) }, a.dash)
 }
 
 // efficiencyFigure is one task's accuracy against peak memory and against

@@ -190,8 +190,6 @@ func (p *page) pairedTests() error {
 		"With one seed on each side the test is McNemar's exact test; otherwise a paired z-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy (what a bootstrap resampling both examples and seeds estimates), so that an advantage one seed does not repeat is not called significant. "+
 		"The interval is the 95%% normal interval of the difference, clipped to ±100 points. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
 	p.line("")
-	header := []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "p", "p (Holm)", "significant"}
-	align := []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
 	for _, st := range p.t.Tests {
 		if len(st.Tests) == 0 && len(st.Skipped) == 0 {
 			continue
@@ -200,16 +198,10 @@ func (p *page) pairedTests() error {
 		p.line("")
 		var rows [][]string
 		for _, t := range st.Tests {
-			sig := "no"
-			if t.Significant {
-				sig = "**yes**"
-			}
-			rows = append(rows, []string{t.A.Name, t.B.Name, fmt.Sprintf("%.1f", 100*t.AccA), fmt.Sprintf("%.1f", 100*t.AccB),
-				fmt.Sprintf("%+.1f", 100*t.Diff), aggregate.Interval(t.Comparison),
-				fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, aggregate.PValue(t.P), aggregate.PValue(t.Holm), sig})
+			rows = append(rows, testCells(t))
 		}
 		if len(rows) > 0 {
-			if err := p.table(header, rows, align); err != nil {
+			if err := p.table(testHeader, rows, testAlign); err != nil {
 				return err
 			}
 		}
@@ -221,4 +213,21 @@ func (p *page) pairedTests() error {
 	p.line("A only / B only: examples that A's seeds get right more often than B's, and the reverse (McNemar's discordant pairs for one seed each).")
 	p.line("")
 	return nil
+}
+
+// testHeader and testAlign head the columns of testCells.
+var (
+	testHeader = []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "p", "p (Holm)", "significant"}
+	testAlign  = []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
+)
+
+// testCells is a paired test as a table row.
+func testCells(t pairTest) []string {
+	sig := "no"
+	if t.Significant {
+		sig = "**yes**"
+	}
+	return []string{t.A.Name, t.B.Name, fmt.Sprintf("%.1f", 100*t.AccA), fmt.Sprintf("%.1f", 100*t.AccB),
+		fmt.Sprintf("%+.1f", 100*t.Diff), aggregate.Interval(t.Comparison),
+		fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, aggregate.PValue(t.P), aggregate.PValue(t.Holm), sig}
 }

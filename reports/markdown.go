@@ -49,6 +49,9 @@ func (p *page) render() (string, []*figure, error) {
 	}
 	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s; controls: %s.",
 		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
+	if a := p.t.Augmentation; a != nil {
+		p.line("Data augmentation: %s, compared with the plain methods in [section 11](#11-data-augmentation-llm2llm); every other section shows the plain methods only.", strings.Join(a.Labels, ", "))
+	}
 	p.line("Accuracy is in percent: the mean over seeds ± the sample standard deviation, with a 95%% Student-t interval of the mean where there are two seeds or more.")
 	p.line("")
 	p.findings()
@@ -63,8 +66,13 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("8. [Memory projected to large models](#8-memory-projected-to-large-models)")
 	p.line("9. [Throughput](#9-throughput)")
 	p.line("10. [Reproducibility](#10-reproducibility)")
+	sections := []func() error{p.summary, p.pairedTests, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro}
+	if p.t.Augmentation != nil {
+		p.line("11. [Data augmentation (LLM2LLM)](#11-data-augmentation-llm2llm)")
+		sections = append(sections, p.augmentSection)
+	}
 	p.line("")
-	for _, section := range []func() error{p.summary, p.pairedTests, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro} {
+	for _, section := range sections {
 		if err := section(); err != nil {
 			return "", nil, err
 		}

@@ -45,14 +45,24 @@ type tables struct {
 	// MaxEval lists the caps on evaluated examples the results were run
 	// with (0: whole splits).
 	MaxEval []int
+	// Augmentation compares augmented configurations with the plain ones;
+	// nil when no trial was augmented. Every other table holds plain
+	// configurations only (Groups), so that choosing "the" configuration
+	// of a method never picks one trained on more data than its size says.
+	Augmentation *augmentation
 }
 
 // tabulate computes every table and series of a report.
 func tabulate(results []*trial.Result, in inputs) *tables {
 	all := groupResults(results)
 	zs := map[taskKey]*group{}
+	var augmented []*group
 	g := filter(all, func(g *group) bool {
-		if g.Method == trial.ZeroShot {
+		switch {
+		case g.Augment != "":
+			augmented = append(augmented, g)
+			return false
+		case g.Method == trial.ZeroShot:
 			zs[g.Key()] = g
 			return false
 		}
@@ -61,21 +71,22 @@ func tabulate(results []*trial.Result, in inputs) *tables {
 	tests := significance(g, zs, in)
 	sums := summaries(g, zs, tests, in)
 	return &tables{
-		ZeroShot:   zs,
-		Tests:      tests,
-		MaxEval:    maxEvals(all),
-		Tasks:      taskKeys(g),
-		Groups:     g,
-		Summaries:  sums,
-		Rank:       paramSeries(g, sums, rankMethods, "rank"),
-		Length:     paramSeries(g, sums, lengthMethods, "length"),
-		DataSize:   dataSizeSeries(g, in),
-		Memory:     efficiency(g, sums, costMemory),
-		Params:     efficiency(g, sums, costParams),
-		Throughput: throughput(sums),
-		Measured:   memoryRows(sums),
-		Projected:  projections(sums),
-		Repro:      reproducibility(results),
+		ZeroShot:     zs,
+		Tests:        tests,
+		MaxEval:      maxEvals(all),
+		Tasks:        taskKeys(g),
+		Groups:       g,
+		Summaries:    sums,
+		Rank:         paramSeries(g, sums, rankMethods, "rank"),
+		Length:       paramSeries(g, sums, lengthMethods, "length"),
+		DataSize:     dataSizeSeries(g, in),
+		Memory:       efficiency(g, sums, costMemory),
+		Params:       efficiency(g, sums, costParams),
+		Throughput:   throughput(sums),
+		Measured:     memoryRows(sums),
+		Projected:    projections(sums),
+		Repro:        reproducibility(results),
+		Augmentation: augmentations(g, augmented, in),
 	}
 }
 

@@ -21,7 +21,10 @@ type point struct {
 type methodCurve struct {
 	taskKey
 	Method string
-	Points []point // by increasing X
+	// Augment is the augmentation of the curve's configurations ("" for
+	// none; config.Augment).
+	Augment string
+	Points  []point // by increasing X
 }
 
 // paramSeries gives, for every task and each of methods, test accuracy
@@ -61,13 +64,14 @@ func paramSeries(groups []*group, sums []taskSummary, methods []string, param st
 	return out
 }
 
-// dataSizeSeries gives learning curves: for every task and method, test
-// accuracy against the number of training examples, at each data size the
-// best configuration over hyper-parameters and learning rate. Data size
-// "all" is placed at the task's training split size when Inputs knows it,
-// else at twice the task's largest explicit size. A size above the split's
-// is placed at the split's size, as the trial could use no more. Curves with fewer than
-// two sizes are left out.
+// dataSizeSeries gives learning curves: for every task and method (and
+// each augmentation of it among groups), test accuracy against the number
+// of training examples, at each data size the best configuration over
+// hyper-parameters and learning rate. Data size "all" is placed at the
+// task's training split size when Inputs knows it, else at twice the
+// task's largest explicit size. A size above the split's is placed at the
+// split's size, as the trial could use no more. Curves with fewer than two
+// sizes are left out.
 func dataSizeSeries(groups []*group, in inputs) []methodCurve {
 	var out []methodCurve
 	for _, k := range taskKeys(groups) {
@@ -81,26 +85,28 @@ func dataSizeSeries(groups []*group, in inputs) []methodCurve {
 			}
 		}
 		for _, m := range methodList(gs) {
-			bySize := map[int][]*group{}
-			for _, g := range gs {
-				if g.Method == m {
-					bySize[g.DataSize] = append(bySize[g.DataSize], g)
+			for _, aug := range augmentList(filter(gs, func(g *group) bool { return g.Method == m })) {
+				bySize := map[int][]*group{}
+				for _, g := range gs {
+					if g.Method == m && g.Augment == aug {
+						bySize[g.DataSize] = append(bySize[g.DataSize], g)
+					}
 				}
-			}
-			if len(bySize) < 2 {
-				continue
-			}
-			ser := methodCurve{taskKey: k, Method: m}
-			for n, cands := range bySize {
-				b := best(cands)
-				p := point{X: float64(in.Examples(k.Task, n)), Label: strconv.Itoa(n), Acc: b.Test, Best: b}
-				if n == 0 {
-					p.X, p.Label = allAt, allLabel
+				if len(bySize) < 2 {
+					continue
 				}
-				ser.Points = append(ser.Points, p)
+				ser := methodCurve{taskKey: k, Method: m, Augment: aug}
+				for n, cands := range bySize {
+					b := best(cands)
+					p := point{X: float64(in.Examples(k.Task, n)), Label: strconv.Itoa(n), Acc: b.Test, Best: b}
+					if n == 0 {
+						p.X, p.Label = allAt, allLabel
+					}
+					ser.Points = append(ser.Points, p)
+				}
+				sortPoints(ser.Points)
+				out = append(out, ser)
 			}
-			sortPoints(ser.Points)
-			out = append(out, ser)
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/peftbench/peftbench/augment"
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/tasks"
@@ -32,6 +33,9 @@ type Spec struct {
 	// Controls are added beside the methods (trial.ZeroShot, trial.Scratch);
 	// both unless the spec says otherwise.
 	Controls []string
+	// Augments is the augmentation axis every method crosses (controls do
+	// not): nil for none, the only entry unless the spec says otherwise.
+	Augments []*trial.Augment
 	lines    map[string]int
 	// sizeLines holds the line of each of DataSizes.
 	sizeLines []int
@@ -77,7 +81,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 		return nil, err
 	}
 	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0}, Controls: []string{trial.ZeroShot, trial.Scratch},
-		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}}
+		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}, Augments: []*trial.Augment{nil}}
 	root := doc.Content[0]
 	s.lines = map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -102,8 +106,10 @@ func Parse(file string, data []byte) (*Spec, error) {
 			err = s.parseMethods(v)
 		case "controls":
 			s.Controls, err = controls(v)
+		case "augment":
+			s.Augments, err = s.augments(v)
 		default:
-			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls)")
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls, augment)")
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "sweep: ") {
@@ -288,6 +294,14 @@ func (s *Spec) check() error {
 		if err != nil {
 			return specError(s.File, s.lines["tasks"], "tasks", "%v", err)
 		}
+		for _, a := range s.Augments {
+			if a == nil {
+				continue
+			}
+			if err := augment.Check(a, task); err != nil {
+				return specError(s.File, s.lines["augment"], "augment", "%v", err)
+			}
+		}
 	}
 	// A size larger than a training split would fail only when its trial
 	// runs.
@@ -422,8 +436,68 @@ func controls(v *yaml.Node) ([]string, error) {
 	return out, nil
 }
 
-// Trials expands the spec: models × tasks × (each method's own grid) ×
-// data sizes × seeds, then the controls. A method grid that sets
+// augments reads the augment field: one entry or a list, each "none" or
+// {llm2llm: {iterations, per_error, teacher[, url, model, key_env]}}.
+func (s *Spec) augments(v *yaml.Node) ([]*trial.Augment, error) {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	if len(items) == 0 {
+		return nil, specError(s.File, v.Line, "augment", "empty list (want none, or {llm2llm: {iterations, per_error, teacher}})")
+	}
+	var out []*trial.Augment
+	for _, it := range items {
+		if it.Kind == yaml.ScalarNode && it.Value == "none" {
+			out = append(out, nil)
+			continue
+		}
+		if it.Kind != yaml.MappingNode || len(it.Content) != 2 || it.Content[0].Value != "llm2llm" {
+			return nil, specError(s.File, it.Line, "augment", "want none, or {llm2llm: {iterations, per_error, teacher}}")
+		}
+		body := it.Content[1]
+		if body.Kind != yaml.MappingNode {
+			return nil, specError(s.File, body.Line, "augment.llm2llm", "want a mapping of iterations, per_error, teacher")
+		}
+		a := &trial.Augment{Kind: "llm2llm"}
+		set := map[string]bool{}
+		for i := 0; i+1 < len(body.Content); i += 2 {
+			k, v := body.Content[i], body.Content[i+1]
+			var err error
+			switch k.Value {
+			case "iterations":
+				err = v.Decode(&a.Iterations)
+			case "per_error":
+				err = v.Decode(&a.PerError)
+			case "teacher":
+				err = v.Decode(&a.Teacher)
+			case "url":
+				err = v.Decode(&a.URL)
+			case "model":
+				err = v.Decode(&a.Model)
+			case "key_env":
+				err = v.Decode(&a.KeyEnv)
+			default:
+				err = fmt.Errorf("unknown field (want iterations, per_error, teacher, url, model, key_env)")
+			}
+			if err != nil {
+				return nil, specError(s.File, k.Line, "augment.llm2llm."+k.Value, "%v", err)
+			}
+			set[k.Value] = true
+		}
+		for _, req := range []string{"iterations", "per_error", "teacher"} {
+			if !set[req] {
+				return nil, specError(s.File, body.Line, "augment.llm2llm."+req, "required")
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Trials expands the spec: models × tasks × augmentations × (each
+// method's own grid) × data sizes × seeds, then the controls (never
+// augmented). A method grid that sets
 // data_size uses its own sizes instead of the shared ones. Zero-shot is
 // one trial per model and task (it trains nothing, so seeds and sizes do
 // not apply); scratch gets full fine-tuning's budget: the learning rates
@@ -442,8 +516,10 @@ func (s *Spec) Trials() []trial.Spec {
 	}
 	for _, mdl := range s.Models {
 		for _, task := range s.Tasks {
-			for _, g := range s.Methods {
-				s.expand(mdl, task, g, add)
+			for _, aug := range s.Augments {
+				for _, g := range s.Methods {
+					s.expand(mdl, task, g, aug, add)
+				}
 			}
 			for _, c := range s.Controls {
 				switch c {
@@ -462,7 +538,7 @@ func (s *Spec) Trials() []trial.Spec {
 							}
 						}
 					}
-					s.expand(mdl, task, g, add)
+					s.expand(mdl, task, g, nil, add)
 				}
 			}
 		}
@@ -470,8 +546,9 @@ func (s *Spec) Trials() []trial.Spec {
 	return out
 }
 
-// expand adds the trials of one method grid on one model and task.
-func (s *Spec) expand(mdl, task string, g MethodGrid, add func(trial.Spec)) {
+// expand adds the trials of one method grid on one model and task, with
+// augmentation aug (nil for none).
+func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, add func(trial.Spec)) {
 	m, _ := methods.Get(g.Method)
 	taskHash, modelHash := s.hash(&s.taskHash, task, tasks.ContentHash), s.hash(&s.modelHash, mdl, model.ContentHash)
 	for _, point := range g.points() {
@@ -488,9 +565,13 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, add func(trial.Spec)) {
 		}
 		for _, n := range sizes {
 			for _, seed := range s.Seeds {
-				add(trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: g.name(point),
+				name := g.name(point)
+				if aug != nil {
+					name += " +" + aug.Label()
+				}
+				add(trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: name,
 					MethodParams: map[string]any(vals), Seed: seed, Train: settings,
-					TaskHash: taskHash, ModelHash: modelHash})
+					TaskHash: taskHash, ModelHash: modelHash, Augment: aug})
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -96,14 +97,23 @@ func (c *ArithConfig) validate() (field string, err error) {
 }
 
 func generateArith(node *yaml.Node, file string) (map[string][]Problem, []string, error) {
-	cfg := defaultArith()
-	if err := decodeStrict(node, &cfg); err != nil {
-		return nil, nil, errorf(file, node.Line, "generator", "%v", err)
-	}
-	if field, err := cfg.validate(); err != nil {
-		return nil, nil, &Error{File: file, Line: node.Line, Field: "generator." + field, Err: err}
+	cfg, err := arithConfig(node, file)
+	if err != nil {
+		return nil, nil, err
 	}
 	return GenerateArith(cfg)
+}
+
+// arithConfig reads and checks an arith generator's settings.
+func arithConfig(node *yaml.Node, file string) (ArithConfig, error) {
+	cfg := defaultArith()
+	if err := decodeStrict(node, &cfg); err != nil {
+		return cfg, errorf(file, node.Line, "generator", "%v", err)
+	}
+	if field, err := cfg.validate(); err != nil {
+		return cfg, &Error{File: file, Line: node.Line, Field: "generator." + field, Err: err}
+	}
+	return cfg, nil
 }
 
 // splitOrder puts train, validation and test first, in that order.
@@ -153,7 +163,7 @@ func GenerateArith(cfg ArithConfig) (map[string][]Problem, []string, error) {
 			if tries > 50*want+1000 {
 				return nil, nil, fmt.Errorf("tasks: arith: could not make %d distinct %q problems: widen max_number or the number of operations", want, split)
 			}
-			p, ok := arithProblem(r, cfg)
+			p, ok := arithProblem(r, cfg, "")
 			if !ok || seen[p.Question] {
 				continue
 			}
@@ -186,8 +196,17 @@ var (
 // a switch of owner for "k times as many". Every number in the text is an
 // operand, written in digits, in the order it is used; the tests rely on
 // that to recompute answers from the text alone.
-func arithProblem(r *rng, cfg ArithConfig) (Problem, bool) {
-	ops := r.between(cfg.MinOps, cfg.MaxOps)
+//
+// A non-empty shape forces the operations (Shape of the problem), and the
+// draw fails when one of them is not feasible; an empty shape draws them,
+// from the same random stream as always, so generated splits never change.
+func arithProblem(r *rng, cfg ArithConfig, shape string) (Problem, bool) {
+	var ops int
+	if shape == "" {
+		ops = r.between(cfg.MinOps, cfg.MaxOps)
+	} else {
+		ops = len(shape) - 1
+	}
 	one := arithObjects[r.intn(len(arithObjects))]
 	obj := one + "s"
 	noun := func(n int) string {
@@ -211,7 +230,11 @@ func arithProblem(r *rng, cfg ArithConfig) (Problem, bool) {
 	var steps []Step
 	var v int
 	// Opening: a plain amount, or (as the first operation) a product.
-	if r.intn(3) == 0 {
+	product := shape == "" && r.intn(3) == 0
+	if len(shape) > 1 && shape[1] == '*' { // "=*" opens with a product or with "times as many"
+		product = r.intn(2) == 0
+	}
+	if product {
 		k := r.between(2, 9)
 		maxEach := min(cfg.MaxNumber, cfg.MaxValue/k)
 		if maxEach < 2 {
@@ -261,7 +284,13 @@ func arithProblem(r *rng, cfg ArithConfig) (Problem, bool) {
 			return Problem{}, false
 		}
 		sb.WriteByte(' ')
-		switch op := choices[r.intn(len(choices))]; op {
+		var op byte
+		if shape == "" {
+			op = choices[r.intn(len(choices))]
+		} else if op = shape[len(steps)]; !bytes.ContainsRune(choices, rune(op)) {
+			return Problem{}, false
+		}
+		switch op {
 		case '+':
 			n := r.between(1, min(cfg.MaxNumber, cfg.MaxValue-v))
 			switch r.intn(3) {
@@ -315,6 +344,10 @@ func (t *Task) generate(c *config) error {
 	problems, names, err := generators[c.Generator.Name](&c.Generator.Node, c.file)
 	if err != nil {
 		return err
+	}
+	if c.Generator.Name == "arith" { // kept for ArithLike
+		cfg, _ := arithConfig(&c.Generator.Node, c.file)
+		t.arith = &cfg
 	}
 	for _, split := range names {
 		sd := &splitData{file: c.file}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -69,6 +70,7 @@ type Task struct {
 
 	tpl          *template
 	maxNewTokens int
+	arith        *ArithConfig // a generated arith task's settings
 	splitNames   []string
 	splits       map[string]*splitData
 }
@@ -289,26 +291,62 @@ func (t *Task) Split(name string) ([]Example, error) {
 }
 
 func (t *Task) example(sd *splitData, i int) Example {
-	rec := sd.records[i]
-	vals := rec.fields
+	label, answer := -1, ""
+	if t.Kind == KindClassification {
+		label = sd.labels[i]
+	} else {
+		answer = sd.answers[i]
+	}
+	return t.build(sd.records[i].fields, label, answer, sd.ids[i])
+}
+
+// build fills the template from a record's fields, the text field cut to
+// MaxChars; label (classification) or answer (generation, normalised)
+// gives the target.
+func (t *Task) build(vals map[string]string, label int, answer, id string) Example {
 	text := Truncate(vals[t.TextField], t.MaxChars)
 	if text != vals[t.TextField] {
-		vals = make(map[string]string, len(rec.fields))
-		for k, v := range rec.fields {
-			vals[k] = v
-		}
+		vals = maps.Clone(vals)
 		vals[t.TextField] = text
 	}
-	e := Example{Prompt: t.tpl.fill(vals), Text: text, ID: sd.ids[i], Label: -1}
+	e := Example{Prompt: t.tpl.fill(vals), Text: text, ID: id, Label: -1}
 	if t.Kind == KindClassification {
-		e.Label = sd.labels[i]
+		e.Label = label
 		e.Answer = t.Labels[e.Label]
 		e.Target = e.Answer
 	} else {
-		e.Answer = sd.answers[i]
+		e.Answer = answer
 		e.Target = t.AnswerPrefix + e.Answer + t.Stop
 	}
 	return e
+}
+
+// Fields are the template's placeholders, the text field among them:
+// what a new example must give.
+func (t *Task) Fields() []string { return t.tpl.fields() }
+
+// Make builds a new example of the task from its fields (every
+// placeholder of the template; the text field must not be blank) and,
+// for classification, a label index (answer is ignored), or, for
+// generation, an answer (normalised here; label is ignored): what a
+// data-augmentation teacher writes. id names its origin.
+func (t *Task) Make(fields map[string]string, label int, answer, id string) (Example, error) {
+	for _, f := range t.tpl.fields() {
+		if _, ok := fields[f]; !ok {
+			return Example{}, fmt.Errorf("tasks: %s: a new example lacks the field %q", t.Name, f)
+		}
+	}
+	if strings.TrimSpace(fields[t.TextField]) == "" {
+		return Example{}, fmt.Errorf("tasks: %s: a new example needs a text (field %q)", t.Name, t.TextField)
+	}
+	if t.Kind == KindClassification {
+		if label < 0 || label >= len(t.Labels) {
+			return Example{}, fmt.Errorf("tasks: %s: label %d out of range (have %d labels)", t.Name, label, len(t.Labels))
+		}
+	} else if answer = NormaliseAnswer(answer); answer == "" {
+		return Example{}, fmt.Errorf("tasks: %s: a new example needs an answer", t.Name)
+	}
+	return t.build(fields, label, answer, id), nil
 }
 
 // MaxNewTokens is the decoding budget for a generation task (from the

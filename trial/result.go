@@ -61,7 +61,9 @@ type Result struct {
 	NormTokensPerSec   float64 `json:"tokens_per_sec_per_gflops"`
 	Steps              int     `json:"steps"`
 	BestEpoch          int     `json:"best_epoch,omitempty"`
-	WallTime           float64 `json:"wall_time"`
+	// Augment holds an augmentation loop's iterations (Spec.Augment).
+	Augment  []Round `json:"augment,omitempty"`
+	WallTime float64 `json:"wall_time"`
 
 	Env machine.Info `json:"env"`
 }

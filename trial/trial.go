@@ -37,6 +37,9 @@ type Spec struct {
 	// ids of specs written before them) means not checked.
 	TaskHash  string `json:"task_hash,omitempty"`
 	ModelHash string `json:"model_hash,omitempty"`
+	// Augment, when set, wraps fine-tuning in a data-augmentation loop
+	// (LLM2LLM); absent keeps the ids of specs written before it.
+	Augment *Augment `json:"augment,omitempty"`
 	// Name is the sweep spec's name for the configuration: the method and
 	// the grid axes that take more than one value in the spec ("lora
 	// rank=4"). The regression check matches a run to its baseline by it,
@@ -98,6 +101,9 @@ func (s Spec) Label() string {
 	size := "all"
 	if s.DataSize > 0 {
 		size = fmt.Sprint(s.DataSize)
+	}
+	if s.Augment != nil {
+		params += " +" + s.Augment.Label()
 	}
 	return fmt.Sprintf("%s/%s%s n=%s seed=%d lr=%g", s.Task, s.Method, params, size, s.Seed, s.Train.LR)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peftbench/peftbench/augment"
 	"github.com/peftbench/peftbench/gpu"
 	"github.com/peftbench/peftbench/gpu/projection"
 	"github.com/peftbench/peftbench/internal/machine"
@@ -70,19 +71,22 @@ func capped(t *tasks.Task, split string, n int) ([]tasks.Example, error) {
 	return exs[:n], nil
 }
 
-func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
+// setup loads the trial's base model and task, attaches its method, and
+// returns the student ready to fit, with an evaluator whose trainer (no
+// steps scheduled) also serves evaluation alone.
+func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*student, error) {
 	s := spec.Train
 	base, err := model.LoadBase(spec.Model)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	task, err := tasks.Load(spec.Task)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a, err := methods.Attach(base, spec.Method, spec.MethodParams, uint64(spec.Seed))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m := base.Model
 	r.NumTrainableParams = a.NumTrainable(m)
@@ -92,32 +96,42 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	// scored untrained.
 	training := spec.Method != trial.ZeroShot
 	if s.Batch < 1 || (training && (s.Epochs < 1 || !(s.LR > 0))) {
-		return fmt.Errorf("trial: train settings need batch ≥ 1, and to train, epochs ≥ 1 and lr > 0 (have %d, %d, %v)", s.Batch, s.Epochs, s.LR)
+		return nil, fmt.Errorf("trial: train settings need batch ≥ 1, and to train, epochs ≥ 1 and lr > 0 (have %d, %d, %v)", s.Batch, s.Epochs, s.LR)
+	}
+	if spec.Augment != nil && !training {
+		return nil, fmt.Errorf("trial: %s trains nothing, so there is nothing to augment", spec.Method)
 	}
 	testEx, err := capped(task, "test", s.MaxEval)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	maxLen := m.Config.Context - a.Positions
 	tok := base.Tokenizer.Encode
 	labels := make([][]int, len(task.Labels))
 	for i, l := range task.Labels {
 		labels[i] = tok(l)
 	}
-	// A trainer with no steps scheduled serves evaluation alone.
-	tr := train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...)
-	defer tr.Close()
-	ev := &evaluator{tr: tr, task: task, labels: labels, batch: s.Batch, maxLen: maxLen, decode: base.Tokenizer.Decode}
-	if training {
-		if err := fit(spec, r, task, a, base, ev, logf); err != nil {
-			return err
-		}
-	}
+	ev := &evaluator{tr: train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...), task: task, labels: labels,
+		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok, decode: base.Tokenizer.Decode}
+	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(tok, testEx)}, nil
+}
 
-	test, err := ev.score("test", encode(tok, testEx))
+func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
+	st, err := setup(spec, r, logf)
 	if err != nil {
 		return err
 	}
+	defer func() { st.ev.tr.Close() }() // the last fit's trainer
+	training := spec.Method != trial.ZeroShot
+	if training {
+		if err := learn(st); err != nil {
+			return err
+		}
+	}
+	if _, err := st.Test(); err != nil {
+		return err
+	}
+	a, m, task, ev := st.a, st.m, st.task, st.ev
+	test := *st.test
 	r.Metrics.TestAccuracy = test.score
 	if task.Kind == tasks.KindGeneration {
 		r.Metrics.ExactMatch = &test.score
@@ -125,8 +139,8 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 		r.Metrics.MacroF1 = &test.macroF1
 	}
 	r.Outcomes = append([]trial.Outcomes{test.outcomes}, r.Outcomes...)
-	r.EvalTokensPerSec = tr.EvalTokensPerSec()
-	r.MemoryAccounted = account(a, m, r.NumTotalParams, tr, r.BestEpoch > 0)
+	r.EvalTokensPerSec = ev.tr.EvalTokensPerSec()
+	r.MemoryAccounted = account(a, m, r.NumTotalParams, ev.tr, r.BestEpoch > 0)
 	if !training {
 		logf("test %.4f with no training", test.score)
 		return nil
@@ -144,26 +158,123 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	return nil
 }
 
-// fit fine-tunes on the trial's training sample, keeps the epoch with the
-// best validation score when the spec selects, and records the training
-// meters.
-func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached, base *model.Base, ev *evaluator, logf func(string, ...any)) error {
-	s, m, tr := spec.Train, base.Model, ev.tr
-	trainEx, err := task.Train(spec.DataSize, int64(spec.Seed))
+// learn fine-tunes the student on the trial's training sample, or runs
+// the trial's augmentation loop around it, then records the training
+// meters over every fit.
+func learn(st *student) error {
+	spec, r := st.spec, st.r
+	trainEx, err := st.task.Train(spec.DataSize, int64(spec.Seed))
 	if err != nil {
 		return err
 	}
+	if a := spec.Augment; a != nil {
+		teacher, err := augment.NewTeacher(a, st.task, trainEx, uint64(spec.Seed))
+		if err != nil {
+			return err
+		}
+		if r.Augment, err = augment.LLM2LLM(trainEx, a.Iterations, a.PerError, teacher, st, st.logf); err != nil {
+			return err
+		}
+	} else if err := st.Fit(trainEx); err != nil {
+		return err
+	}
+	m := st.m
+	r.TrainTime = st.trainTime.Seconds()
+	r.TrainTokens = st.tokens
+	r.Steps = st.steps
+	if r.TrainTime > 0 {
+		r.TokensPerSec = float64(st.tokens) / r.TrainTime
+	}
+	r.CalibrationGFLOPS = nn.CalibrateGFLOPS(300 * time.Millisecond)
+	meanLen := int(st.tokens) / max(1, st.steps*spec.Train.Batch)
+	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(st.a, m))
+	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
+	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
+	r.Projected, err = project(spec)
+	return err
+}
+
+// student is the trial's model and method as augment.Student: each Fit
+// starts again from the base model and the method's initial weights, with
+// a fresh optimiser, and the training meters add up over fits.
+type student struct {
+	spec    trial.Spec
+	r       *trial.Result
+	task    *tasks.Task
+	a       *methods.Attached
+	m       *model.Model
+	ev      *evaluator
+	logf    func(string, ...any)
+	testSet encoded
+	// initial holds the trainable weights as attached, taken at the first
+	// Fit; test is the fitted student's test scoring, once done.
+	initial map[*nn.Param][]float64
+	test    *evaluation
+
+	trainTime time.Duration
+	tokens    int64
+	steps     int
+}
+
+// Fit fine-tunes afresh on data: restores the initial weights, gives the
+// trial a new trainer, and fits, keeping the epoch with the best
+// validation score when the spec selects.
+func (st *student) Fit(data []tasks.Example) error {
+	if st.initial == nil {
+		st.initial = snapshot(st.a, st.m)
+	} else {
+		for p, v := range st.initial {
+			methods.SetValues(p, v)
+		}
+		st.ev.tr.Close()
+		st.ev.tr = train.NewTrainer(st.m, nn.Schedule{}, st.spec.Train.WeightDecay, st.a.Hooks...)
+	}
+	st.test = nil
+	tr := st.ev.tr
+	if err := fit(st.spec, st.r, st.task, st.a, st.m, st.ev, data, st.logf); err != nil {
+		return err
+	}
+	st.trainTime += tr.TrainTime
+	st.tokens += tr.TokensSeen
+	st.steps += tr.Steps
+	return nil
+}
+
+// Right scores the fitted student on examples.
+func (st *student) Right(exs []tasks.Example) ([]bool, error) {
+	e, err := st.ev.score("seed", encode(st.ev.tok, exs))
+	return e.right, err
+}
+
+// Test scores the fitted student on the test split, once per fit.
+func (st *student) Test() (float64, error) {
+	if st.test == nil {
+		e, err := st.ev.score("test", st.testSet)
+		if err != nil {
+			return 0, err
+		}
+		st.test = &e
+	}
+	return st.test.score, nil
+}
+
+// fit fine-tunes on data, keeps the epoch with the best validation score
+// when the spec selects, and records the epochs' losses and the selection
+// (replacing those of an earlier fit).
+func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached, m *model.Model, ev *evaluator, data []tasks.Example, logf func(string, ...any)) error {
+	s, tr := spec.Train, ev.tr
 	var validEx []tasks.Example
 	if s.Select && hasSplit(task, "validation") {
+		var err error
 		if validEx, err = capped(task, "validation", s.ValidCap()); err != nil {
 			return err
 		}
 	}
-	tok := base.Tokenizer.Encode
-	trainSet, validSet := encode(tok, trainEx), encode(tok, validEx)
+	trainSet, validSet := encode(ev.tok, data), encode(ev.tok, validEx)
 	steps := s.Epochs * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
 	tr.Sched = nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}
 
+	r.Metrics.EpochLoss, r.BestEpoch, r.Metrics.ValidAccuracy, r.Outcomes = nil, 0, nil, nil
 	bestScore, bestEpoch, r0 := math.Inf(-1), 0, time.Now()
 	var best map[*nn.Param][]float64
 	var bestValid trial.Outcomes
@@ -195,17 +306,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 		r.Metrics.ValidAccuracy = &bestScore
 		r.Outcomes = append(r.Outcomes, bestValid)
 	}
-	r.TrainTime = tr.TrainTime.Seconds()
-	r.TokensPerSec = tr.TokensPerSec()
-	r.TrainTokens = tr.TokensSeen
-	r.Steps = tr.Steps
-	r.CalibrationGFLOPS = nn.CalibrateGFLOPS(300 * time.Millisecond)
-	meanLen := int(tr.TokensSeen) / max(1, tr.Steps*s.Batch)
-	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(a, m))
-	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
-	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
-	r.Projected, err = project(spec)
-	return err
+	return nil
 }
 
 func hasSplit(t *tasks.Task, name string) bool {
@@ -261,6 +362,7 @@ type evaluator struct {
 	labels [][]int
 	batch  int
 	maxLen int
+	tok    func(string) []int
 	decode func([]int) string
 }
 
@@ -268,6 +370,7 @@ type evaluator struct {
 type evaluation struct {
 	score, macroF1 float64
 	outcomes       trial.Outcomes
+	right          []bool
 }
 
 func (ev *evaluator) score(split string, set encoded) (evaluation, error) {
@@ -296,7 +399,7 @@ func (ev *evaluator) score(split string, set encoded) (evaluation, error) {
 		}
 		o := trial.NewOutcomes(split, index, right)
 		o.Answers = answers
-		return evaluation{score: tasks.ExactMatch(answers, set.answers), outcomes: o}, nil
+		return evaluation{score: tasks.ExactMatch(answers, set.answers), outcomes: o, right: right}, nil
 	}
 	preds, _, err := train.Classify(ev.tr, prompts, ev.labels, ev.batch, ev.maxLen)
 	if err != nil {
@@ -307,7 +410,7 @@ func (ev *evaluator) score(split string, set encoded) (evaluation, error) {
 	}
 	o := trial.NewOutcomes(split, index, right)
 	o.Labels, o.Predicted = ev.task.Labels, preds
-	return evaluation{score: tasks.Accuracy(preds, set.gold), macroF1: tasks.MacroF1(preds, set.gold, len(ev.labels)), outcomes: o}, nil
+	return evaluation{score: tasks.Accuracy(preds, set.gold), macroF1: tasks.MacroF1(preds, set.gold, len(ev.labels)), outcomes: o, right: right}, nil
 }
 
 // account computes the breakdown for a trial once it has trained (or not,
