@@ -21,7 +21,7 @@ var (
 )
 
 // identityAtStart lists the methods whose initial update is exactly zero.
-var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true}
+var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true, "pac": true}
 
 func newBase(t *testing.T, cfg model.Config, dt tensor.Dtype) *model.Base {
 	t.Helper()

@@ -33,6 +33,7 @@ var hookPoints = map[string]reflect.Type{
 	"HookPrefix":      reflect.TypeFor[PrefixHook](),
 	"HookBlock":       reflect.TypeFor[BlockHook](),
 	"HookHidden":      reflect.TypeFor[HiddenHook](),
+	"HookFinal":       reflect.TypeFor[FinalHook](),
 }
 
 // CheckHooks reports the first hook that is nil, implements none of the
@@ -144,4 +145,11 @@ type BlockHook interface {
 // parallel adapters, activation caches).
 type HiddenHook interface {
 	HookHidden(c *Ctx, layer int, h *Node) error
+}
+
+// FinalHook rewrites the last block's output before the final LayerNorm
+// and the head (a side network's output joining the backbone's, as
+// parallel adapters do).
+type FinalHook interface {
+	HookFinal(c *Ctx, h *Node) (*Node, error)
 }

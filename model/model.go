@@ -222,6 +222,13 @@ func (m *Model) Build(g *nn.Graph, B, T int, hooks ...Hook) (*Forward, error) {
 			}
 		}
 	}
+	for _, h := range hooks {
+		if fh, ok := h.(FinalHook); ok {
+			if x, err = fh.HookFinal(c, x); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if x, err = m.layerNorm(g, "ln_f", x); err != nil {
 		return nil, err
 	}
