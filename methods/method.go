@@ -49,6 +49,11 @@ type Attached struct {
 	// Positions is the number of sequence positions the method takes
 	// from the context (prompt tuning's virtual tokens).
 	Positions int
+	// CacheLimit, when positive, asks for an activation cache of at most
+	// this many bytes (train.ActivationCache): the method's weights lie
+	// beside the backbone, whose block outputs are then the same every
+	// epoch.
+	CacheLimit int64
 }
 
 // Merger folds a method's update into the base weights and back. Unmerge

@@ -19,8 +19,9 @@ import (
 // the backbone: no trainable weight lies in or under a block, so the
 // backward pass never runs through the backbone (the engine
 // differentiates only towards trainable weights), and the backbone's
-// hidden states for a training example are the same in every epoch — what
-// an activation cache keeps.
+// hidden states for a training example are the same in every epoch: an
+// activation cache (cache_mb) keeps them from the first epoch, and later
+// epochs run only the adapters and the head.
 //
 // W_up and b_up start at zero, so the adapted model starts as the base
 // model exactly; W_down is Kaiming-uniform, as for adapters.
@@ -38,7 +39,11 @@ func (pac) Doc() string {
 func (pac) DefaultLR() float64 { return 3e-3 }
 
 func (pac) Params() []Spec {
-	return []Spec{{Name: "bottleneck", Kind: Int, Default: 16, Min: 1, Max: 4096, Doc: "width m of each parallel adapter's hidden layer"}}
+	return []Spec{
+		{Name: "bottleneck", Kind: Int, Default: 16, Min: 1, Max: 4096, Doc: "width m of each parallel adapter's hidden layer"},
+		{Name: "cache_mb", Kind: Int, Default: 1024, Min: 0, Max: 1 << 20,
+			Doc: "limit of the activation cache (MiB): the backbone's block outputs from the first epoch feed the later ones; 0 runs the backbone every epoch"},
+	}
 }
 
 // pacHook builds the adapter chain. HookHidden collects each block's
@@ -68,7 +73,7 @@ func (pac) Attach(base *model.Base, v Values, seed uint64) (*Attached, error) {
 		own = append(own, l.down, l.downB, l.up, l.upB)
 	}
 	m.SetTrainable(false)
-	return &Attached{Hooks: []model.Hook{h}, Own: own}, nil
+	return &Attached{Hooks: []model.Hook{h}, Own: own, CacheLimit: int64(v.Int("cache_mb")) << 20}, nil
 }
 
 func (h *pacHook) HookHidden(c *model.Ctx, layer int, x *model.Node) error {

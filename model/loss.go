@@ -20,7 +20,23 @@ func (m *Model) BuildLM(g *nn.Graph, B, T int, hooks ...Hook) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	lm := &LM{Forward: f, Targets: g.IntInput("targets", B*T), Mask: g.FloatInput("mask", B*T)}
+	return withLoss(f)
+}
+
+// BuildLMFromHidden is BuildFromHidden with the masked loss attached.
+func (m *Model) BuildLMFromHidden(g *nn.Graph, B, T int, hooks ...Hook) (*LM, []*nn.Input, error) {
+	f, in, err := m.BuildFromHidden(g, B, T, hooks...)
+	if err != nil {
+		return nil, nil, err
+	}
+	lm, err := withLoss(f)
+	return lm, in, err
+}
+
+func withLoss(f *Forward) (*LM, error) {
+	g, n := f.Graph, f.B*f.T
+	lm := &LM{Forward: f, Targets: g.IntInput("targets", n), Mask: g.FloatInput("mask", n)}
+	var err error
 	lm.Loss, err = nn.CrossEntropy(f.Logits, lm.Targets.Node, lm.Mask.Node)
 	return lm, err
 }

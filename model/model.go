@@ -222,24 +222,83 @@ func (m *Model) Build(g *nn.Graph, B, T int, hooks ...Hook) (*Forward, error) {
 			}
 		}
 	}
+	return f, m.head(c, f, x, hooks)
+}
+
+// head finishes a forward pass from the last block's output x: final
+// hooks, the final LayerNorm, virtual positions dropped, the output head.
+func (m *Model) head(c *Ctx, f *Forward, x *G.Node, hooks []Hook) error {
+	var err error
 	for _, h := range hooks {
 		if fh, ok := h.(FinalHook); ok {
 			if x, err = fh.HookFinal(c, x); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
+	g := c.Graph
 	if x, err = m.layerNorm(g, "ln_f", x); err != nil {
-		return nil, err
+		return err
 	}
 	if f.Virtual > 0 {
-		if x, err = nn.DropLeadingRows(x, B, f.Virtual); err != nil {
-			return nil, err
+		if x, err = nn.DropLeadingRows(x, f.B, f.Virtual); err != nil {
+			return err
 		}
 	}
 	f.Final = x
 	f.Logits, err = nn.MatMul(x, g.Param(m.Param("wte.weight")), false, true)
-	return f, err
+	return err
+}
+
+// BesideBackbone says whether the backbone's block outputs are fixed
+// under training with these hooks: every model weight in or under a block
+// frozen, and no hook that changes what a block computes (input, linear,
+// prefix or block hooks). Only then may they come from a cache.
+func (m *Model) BesideBackbone(hooks ...Hook) error {
+	if err := CheckHooks(hooks...); err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		switch h.(type) {
+		case InputHook, LinearInputHook, LinearHook, PrefixHook, BlockHook:
+			return fmt.Errorf("model: hook %T changes the backbone, so its block outputs cannot come from a cache", h)
+		}
+	}
+	for _, p := range m.Params {
+		if p.Trainable && p.Name != "ln_f.weight" && p.Name != "ln_f.bias" {
+			return fmt.Errorf("model: %s trains, so the block outputs change and cannot come from a cache", p.Name)
+		}
+	}
+	return nil
+}
+
+// BuildFromHidden builds what follows the backbone for B sequences of T
+// positions whose block outputs are inputs (an activation cache):
+// Hidden[i] is block i's output, [B·T, d], and the hidden hooks see it as
+// they would the block's. A method whose weights all lie beside the
+// backbone (pac) computes exactly what it would on the whole pass. Hooks
+// that change the backbone (input, linear, prefix or block hooks) are an
+// error: the blocks do not run.
+func (m *Model) BuildFromHidden(g *nn.Graph, B, T int, hooks ...Hook) (*Forward, []*nn.Input, error) {
+	if err := m.BesideBackbone(hooks...); err != nil {
+		return nil, nil, err
+	}
+	f := &Forward{Graph: g, B: B, T: T}
+	c := &Ctx{Graph: g, B: B, T: T, N: T, Config: m.Config}
+	var in []*nn.Input
+	for i := 0; i < m.Config.Layers; i++ {
+		h := g.MatrixInput(fmt.Sprintf("hidden.%d", i), B*T, m.Config.DModel)
+		in = append(in, h)
+		f.Hidden = append(f.Hidden, h.Node)
+		for _, hk := range hooks {
+			if hh, ok := hk.(HiddenHook); ok {
+				if err := hh.HookHidden(c, i, h.Node); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	return f, in, m.head(c, f, f.Hidden[len(f.Hidden)-1], hooks)
 }
 
 // block is one pre-LayerNorm transformer block.

@@ -93,6 +93,17 @@ func (g *Graph) FloatInput(name string, n int) *Input {
 	return &Input{G.NewVector(g.G, g.Dtype, G.WithShape(n), G.WithName(name), G.WithValue(v)), v}
 }
 
+// MatrixInput adds a rows×cols input in the graph's dtype (cached
+// activations).
+func (g *Graph) MatrixInput(name string, rows, cols int) *Input {
+	v := tensor.New(tensor.Of(g.Dtype), tensor.WithShape(rows, cols))
+	return &Input{G.NewMatrix(g.G, g.Dtype, G.WithShape(rows, cols), G.WithName(name), G.WithValue(v)), v}
+}
+
+// Data is the input's backing slice ([]int, []float32 or []float64), to
+// fill in place.
+func (in *Input) Data() any { return in.value.Data() }
+
 // SetInts copies ids into an integer input.
 func (in *Input) SetInts(ids []int) { copy(in.value.Ints(), ids) }
 

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"gorgonia.org/tensor"
 )
 
 // Pair is one fine-tuning example as token ids: the prompt, and the
@@ -63,21 +65,46 @@ func FineTune(t *Trainer, pairs []Pair, B, maxLen, epochs int, seed uint64) ([]f
 	for i := range order {
 		order[i] = i
 	}
+	if t.Cache != nil {
+		if err := t.Model.BesideBackbone(t.Hooks...); err != nil {
+			return nil, fmt.Errorf("train: no activation cache: %w", err)
+		}
+		if t.dtype() != tensor.Float32 {
+			return nil, fmt.Errorf("train: the activation cache holds float32 block outputs; this model is %v", t.dtype())
+		}
+		if err := t.Cache.check(pairs, t.Model.Config.Layers, t.Model.Config.DModel, maxLen); err != nil {
+			return nil, err
+		}
+	}
 	var curve []float64
 	for e := 0; e < epochs; e++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var sum float64
 		steps := 0
 		for s := 0; s < len(order); s += B {
+			idx := order[s:min(s+B, len(order))]
 			chunk := make([]Pair, 0, B)
-			for _, i := range order[s:min(s+B, len(order))] {
+			for _, i := range idx {
 				chunk = append(chunk, pairs[i])
 			}
 			b, err := PairBatch(chunk, B, maxLen)
 			if err != nil {
 				return nil, err
 			}
-			loss, err := t.Step(b)
+			var loss float64
+			if t.Cache == nil {
+				loss, err = t.Step(b)
+			} else {
+				rows := &cacheRows{idx: idx, n: make([]int, len(chunk))}
+				for r, p := range chunk {
+					rows.n[r] = realPositions(p, b.T)
+				}
+				ps := filling
+				if t.Cache.has(idx) {
+					ps = cached
+				}
+				loss, err = t.step(b, ps, rows)
+			}
 			if err != nil {
 				return nil, err
 			}

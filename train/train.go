@@ -65,7 +65,19 @@ func (b Batch) check() error {
 type shape struct {
 	b, t     int
 	logProbs bool
+	pass     pass
 }
+
+// pass is what a training program runs: the whole model, the whole model
+// keeping every block's output for an activation cache, or only what
+// follows the backbone, on cached block outputs.
+type pass int
+
+const (
+	whole pass = iota
+	filling
+	cached
+)
 
 type program struct {
 	lm   *model.LM
@@ -75,6 +87,10 @@ type program struct {
 	// there, [B, vocab] (logits-only evaluation programs).
 	rows *nn.Input
 	head *model.Node
+	// hidden are the block outputs: kept by a filling program, inputs of
+	// a cached one.
+	hidden []*model.Node
+	inputs []*nn.Input
 }
 
 // Trainer trains the trainable parameters of a model and its hooks.
@@ -85,6 +101,11 @@ type Trainer struct {
 	Sched nn.Schedule
 
 	train, eval map[shape]*program
+
+	// Cache, when set, makes FineTune keep every training example's block
+	// outputs from its first epoch and train later epochs on them alone;
+	// only for methods whose weights all lie beside the backbone.
+	Cache *ActivationCache
 
 	// Meters: optimiser steps taken, real (non-padding) tokens processed
 	// and time spent in training steps (compilation included on first use
@@ -114,23 +135,33 @@ func NewTrainer(m *model.Model, sched nn.Schedule, wd float64, hooks ...model.Ho
 
 func (t *Trainer) dtype() tensor.Dtype { return t.Model.Params[0].Value.Dtype() }
 
-func (t *Trainer) program(b Batch, training, logProbs bool) (*program, error) {
+func (t *Trainer) program(b Batch, training, logProbs bool, ps pass) (*program, error) {
 	cache := t.eval
 	if training {
 		cache = t.train
 	}
-	key := shape{b.B, b.T, logProbs}
+	key := shape{b.B, b.T, logProbs, ps}
 	if p, ok := cache[key]; ok {
 		return p, nil
 	}
 	g := nn.NewGraph(t.dtype())
 	g.Training, g.Arena = training, t.arena
-	lm, err := t.Model.BuildLM(g, b.B, b.T, t.Hooks...)
+	var lm *model.LM
+	var inputs []*nn.Input
+	var err error
+	if ps == cached {
+		lm, inputs, err = t.Model.BuildLMFromHidden(g, b.B, b.T, t.Hooks...)
+	} else {
+		lm, err = t.Model.BuildLM(g, b.B, b.T, t.Hooks...)
+	}
 	if err != nil {
 		return nil, err
 	}
-	p := &program{lm: lm}
-	if training {
+	p := &program{lm: lm, inputs: inputs}
+	if training && ps == filling {
+		p.hidden = lm.Hidden
+		p.prog, err = nn.Compile(g, lm.Loss, lm.Hidden...)
+	} else if training {
 		p.prog, err = nn.Compile(g, lm.Loss)
 	} else if logProbs {
 		if p.lp, err = nn.TokenLogProbs(lm.Logits, lm.Targets.Node); err != nil {
@@ -162,25 +193,48 @@ func (t *Trainer) program(b Batch, training, logProbs bool) (*program, error) {
 }
 
 func (p *program) set(b Batch) {
-	p.lm.IDs.SetInts(b.IDs)
+	if p.lm.IDs != nil { // a cached pass reads block outputs, not tokens
+		p.lm.IDs.SetInts(b.IDs)
+	}
 	p.lm.Targets.SetInts(b.Targets)
 	p.lm.Mask.SetFloats(b.Mask)
 }
 
 // Step runs forward and backward on b and updates the trainable weights.
 // A non-finite loss or gradient stops with an error naming the step.
-func (t *Trainer) Step(b Batch) (float64, error) {
+func (t *Trainer) Step(b Batch) (float64, error) { return t.step(b, whole, nil) }
+
+// step runs one training step of the given pass; rows, for the filling
+// and cached passes, names the examples of b's rows and their positions.
+func (t *Trainer) step(b Batch, ps pass, rows *cacheRows) (float64, error) {
 	if err := b.check(); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	p, err := t.program(b, true, false)
+	p, err := t.program(b, true, false, ps)
 	if err != nil {
 		return 0, err
 	}
 	p.set(b)
+	d := t.Model.Config.DModel
+	if ps == cached {
+		in := make([][]float32, len(p.inputs))
+		for l, x := range p.inputs {
+			in[l] = x.Data().([]float32)
+		}
+		if err := t.Cache.load(in, rows.idx, rows.n, b.T, d); err != nil {
+			return 0, err
+		}
+	}
 	if err := p.prog.Run(); err != nil {
 		return 0, fmt.Errorf("train: step %d: %w", t.Steps, err)
+	}
+	if ps == filling {
+		out := make([][]float32, len(p.hidden))
+		for l, h := range p.hidden {
+			out[l] = p.prog.Value(h).Data().([]float32)
+		}
+		t.Cache.store(out, rows.idx, rows.n, b.T, d)
 	}
 	loss := p.prog.LossValue()
 	t.LastGradNrm = t.Opt.Step(p.prog, t.Sched.LR(t.Steps))
@@ -207,7 +261,7 @@ func (t *Trainer) forward(b Batch, logProbs bool) (*program, error) {
 		return nil, err
 	}
 	start := time.Now()
-	p, err := t.program(b, false, logProbs)
+	p, err := t.program(b, false, logProbs, whole)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +301,7 @@ func (t *Trainer) Logits(b Batch, positions []int) ([][]float64, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	p, err := t.program(b, false, false)
+	p, err := t.program(b, false, false, whole)
 	if err != nil {
 		return nil, err
 	}
@@ -302,4 +356,5 @@ func (t *Trainer) Close() {
 			delete(c, k)
 		}
 	}
+	t.Cache = nil
 }

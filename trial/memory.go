@@ -20,8 +20,12 @@ type Memory struct {
 	// SnapshotBytes is the copy of the trainable weights (float64) kept
 	// at the best validation epoch when the trial selects one.
 	SnapshotBytes int64 `json:"selection_snapshot"`
+	// CacheBytes is the activation cache: the backbone's block outputs for
+	// every training example (pac).
+	CacheBytes int64 `json:"activation_cache,omitempty"`
 	// TotalBytes is weights + optimizer state + step values + eval values
-	// + snapshot: everything the trial holds that grows with the model.
+	// + snapshot + cache: everything the trial holds that grows with the
+	// model.
 	TotalBytes int64 `json:"total"`
 }
 

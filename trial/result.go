@@ -61,6 +61,12 @@ type Result struct {
 	NormTokensPerSec   float64 `json:"tokens_per_sec_per_gflops"`
 	Steps              int     `json:"steps"`
 	BestEpoch          int     `json:"best_epoch,omitempty"`
+	// EpochSeconds and EpochPeakHeapBytes are each epoch's training time
+	// and peak Go heap (of the last fit): with an activation cache, the
+	// first epoch runs the backbone and fills the cache, the later ones
+	// do not.
+	EpochSeconds       []float64 `json:"epoch_seconds,omitempty"`
+	EpochPeakHeapBytes []int64   `json:"epoch_peak_heap_bytes,omitempty"`
 	// Augment holds an augmentation loop's iterations (Spec.Augment).
 	Augment  []Round `json:"augment,omitempty"`
 	WallTime float64 `json:"wall_time"`

@@ -231,6 +231,9 @@ func (st *student) Fit(data []tasks.Example) error {
 	}
 	st.test = nil
 	tr := st.ev.tr
+	if st.a.CacheLimit > 0 {
+		tr.Cache = train.NewActivationCache(st.a.CacheLimit)
+	}
 	if err := fit(st.spec, st.r, st.task, st.a, st.m, st.ev, data, st.logf); err != nil {
 		return err
 	}
@@ -275,14 +278,18 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 	tr.Sched = nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}
 
 	r.Metrics.EpochLoss, r.BestEpoch, r.Metrics.ValidAccuracy, r.Outcomes = nil, 0, nil, nil
+	r.EpochSeconds, r.EpochPeakHeapBytes = nil, nil
 	bestScore, bestEpoch, r0 := math.Inf(-1), 0, time.Now()
 	var best map[*nn.Param][]float64
 	var bestValid trial.Outcomes
 	for e := 1; e <= s.Epochs; e++ {
+		t0, heap := tr.TrainTime, meter.StartHeapSampler(20*time.Millisecond)
 		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, ev.maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
+		r.EpochPeakHeapBytes = append(r.EpochPeakHeapBytes, heap.Stop())
 		if err != nil {
 			return err
 		}
+		r.EpochSeconds = append(r.EpochSeconds, (tr.TrainTime - t0).Seconds())
 		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
 		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, s.Epochs, curve[0])
 		if len(validSet.pairs) > 0 {
@@ -432,7 +439,10 @@ func account(a *methods.Attached, m *model.Model, total int, tr *train.Trainer, 
 	if selected {
 		mem.SnapshotBytes = 8 * trainable
 	}
-	mem.TotalBytes = mem.WeightBytes + mem.OptimizerBytes + mem.StepBytes + mem.EvalBytes + mem.SnapshotBytes
+	if tr.Cache != nil {
+		mem.CacheBytes = tr.Cache.Bytes()
+	}
+	mem.TotalBytes = mem.WeightBytes + mem.OptimizerBytes + mem.StepBytes + mem.EvalBytes + mem.SnapshotBytes + mem.CacheBytes
 	return mem
 }
 
