@@ -50,6 +50,12 @@ type group struct {
 	// Accounted is the analytic memory account, each part the mean over
 	// the seeds that report one; nil when none does.
 	Accounted *aggregate.Memory
+	// CacheBytes is the account's activation cache, the mean over the same
+	// seeds (aggregate.Memory has no part for it).
+	CacheBytes float64
+	// Epochs is the time and peak heap of each epoch over the seeds that
+	// recorded two epochs or more; nil when none did.
+	Epochs *epochCost
 	// HeapToAccounted is the mean over seeds of the peak heap divided by
 	// the accounted total, over the seeds that report both; NaN when none
 	// does.
@@ -131,7 +137,11 @@ func newGroup(c config, s aggregate.Summary) *group {
 		v := s.Valid
 		g.Valid = &v
 	}
+	var cache []float64
 	for _, r := range s.Results {
+		if r.MemoryAccounted.TotalBytes > 0 { // the seeds Accounted averages
+			cache = append(cache, float64(r.MemoryAccounted.CacheBytes))
+		}
 		if len(r.Projected) > 0 && g.Projected == nil {
 			g.Projected = r.Projected
 		}
@@ -139,6 +149,8 @@ func newGroup(c config, s aggregate.Summary) *group {
 			g.Rounds = append(g.Rounds, r.Augment)
 		}
 	}
+	g.CacheBytes = aggregate.StatOf(cache).MeanOr(0)
+	g.Epochs = epochCosts(s.Results)
 	return g
 }
 

@@ -304,10 +304,9 @@ func augVerdict(t *pairTest) string {
 
 // augmentSection is the report's section on data augmentation; it is left
 // out when no trial was augmented.
-func (p *page) augmentSection() error {
+func (p *page) augmentSection(heading string) error {
 	a := p.t.Augmentation
-	p.line("") // the reproducibility section before ends in a code fence
-	p.line("## 11. Data augmentation (LLM2LLM)")
+	p.line("## %s", heading)
 	p.line("")
 	p.line("LLM2LLM (Lee et al., 2024, arXiv 2403.15042): the student is trained on the seed data (the trial's data size), a teacher writes `k` new examples like each seed example the student gets wrong, near-duplicates are dropped, and this repeats for `T` iterations; the last student is the one tested. "+
 		"Teachers: `generator` writes new problems of the failed one's structure, `%s` takes the unused training examples nearest to each error (targeted), `%s` as many unused training examples at random (the control for targeting), `openai` a chat model. "+

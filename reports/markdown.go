@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/peftbench/peftbench/internal/meter"
@@ -24,8 +25,9 @@ type page struct {
 	command  string
 	notes    []string
 
-	b    strings.Builder
-	figs []*figure
+	b        strings.Builder
+	figs     []*figure
+	optional []optional // the optional sections, numbered
 }
 
 // render returns the README and the figures it references.
@@ -49,8 +51,9 @@ func (p *page) render() (string, []*figure, error) {
 	}
 	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s; controls: %s.",
 		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
+	p.optional = p.optionalSections()
 	if a := p.t.Augmentation; a != nil {
-		p.line("Data augmentation: %s, compared with the plain methods in [section 11](#11-data-augmentation-llm2llm); every other section shows the plain methods only.", strings.Join(a.Labels, ", "))
+		p.line("Data augmentation: %s, compared with the plain methods in %s; every other section shows the plain methods only.", strings.Join(a.Labels, ", "), p.sectionLink(augmentTitle))
 	}
 	p.line("Accuracy is in percent: the mean over seeds ± the sample standard deviation, with a 95%% Student-t interval of the mean where there are two seeds or more.")
 	p.line("")
@@ -67,9 +70,8 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("9. [Throughput](#9-throughput)")
 	p.line("10. [Reproducibility](#10-reproducibility)")
 	sections := []func() error{p.summary, p.pairedTests, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro}
-	if p.t.Augmentation != nil {
-		p.line("11. [Data augmentation (LLM2LLM)](#11-data-augmentation-llm2llm)")
-		sections = append(sections, p.augmentSection)
+	for _, o := range p.optional {
+		p.line("%s [%s](%s)", o.number(), o.title, o.anchor())
 	}
 	p.line("")
 	for _, section := range sections {
@@ -77,7 +79,71 @@ func (p *page) render() (string, []*figure, error) {
 			return "", nil, err
 		}
 	}
+	for _, o := range p.optional {
+		if err := o.write(o.heading()); err != nil {
+			return "", nil, err
+		}
+	}
 	return p.b.String(), p.figs, nil
+}
+
+// Titles of the optional sections.
+const (
+	augmentTitle = "Data augmentation (LLM2LLM)"
+	epochTitle   = "Cost per epoch"
+)
+
+// optional is a section after the fixed ten that a report has only when
+// its results call for it; optional sections are numbered on from 11 in
+// the order optionalSections lists them.
+type optional struct {
+	n     int
+	title string
+	write func(heading string) error
+}
+
+func (o optional) number() string  { return strconv.Itoa(o.n) + "." }
+func (o optional) heading() string { return o.number() + " " + o.title }
+
+// anchor is the link GitHub gives the section's heading: lower case,
+// punctuation dropped, spaces as hyphens ("#11-data-augmentation-llm2llm").
+func (o optional) anchor() string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(o.heading()) {
+		switch {
+		case c == ' ':
+			b.WriteByte('-')
+		case c == '-' || c == '_' || unicode.IsLetter(c) || unicode.IsDigit(c):
+			b.WriteRune(c)
+		}
+	}
+	return "#" + b.String()
+}
+
+// optionalSections lists the optional sections this report has, numbered.
+func (p *page) optionalSections() []optional {
+	var out []optional
+	add := func(title string, write func(string) error) {
+		out = append(out, optional{n: 11 + len(out), title: title, write: write})
+	}
+	if p.t.Augmentation != nil {
+		add(augmentTitle, p.augmentSection)
+	}
+	if len(p.t.Epochs) > 0 {
+		add(epochTitle, p.epochSection)
+	}
+	return out
+}
+
+// sectionLink links the optional section titled title: "[section
+// 11](#11-data-augmentation-llm2llm)".
+func (p *page) sectionLink(title string) string {
+	for _, o := range p.optional {
+		if o.title == title {
+			return fmt.Sprintf("[section %d](%s)", o.n, o.anchor())
+		}
+	}
+	return title
 }
 
 func (p *page) line(format string, args ...any) {
@@ -538,6 +604,7 @@ func (p *page) repro() error {
 	p.line("```sh")
 	p.line("%s", p.command)
 	p.line("```")
+	p.line("")
 	return nil
 }
 

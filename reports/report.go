@@ -45,6 +45,9 @@ type tables struct {
 	// MaxEval lists the caps on evaluated examples the results were run
 	// with (0: whole splits).
 	MaxEval []int
+	// Epochs is the cost per epoch at every task and data size where a
+	// configuration recorded two epochs or more; empty when none did.
+	Epochs []epochTable
 	// Augmentation compares augmented configurations with the plain ones;
 	// nil when no trial was augmented. Every other table holds plain
 	// configurations only (Groups), so that choosing "the" configuration
@@ -86,6 +89,7 @@ func tabulate(results []*trial.Result, in inputs) *tables {
 		Measured:     memoryRows(sums),
 		Projected:    projections(sums),
 		Repro:        reproducibility(results),
+		Epochs:       epochTables(g),
 		Augmentation: augmentations(g, augmented, in),
 	}
 }

@@ -14,7 +14,7 @@ import (
 // FNV-1a).
 func TestMethodColourFallbackPinned(t *testing.T) {
 	grey, purple, brown, green := color.RGBA{136, 136, 136, 255}, color.RGBA{106, 61, 154, 255}, color.RGBA{177, 89, 40, 255}, color.RGBA{27, 158, 119, 255}
-	for name, want := range map[string]color.RGBA{"pac": green, "llm2llm": purple, "vera": purple, "x": green, "a": grey, "c": brown, "oft": grey, "lokr": purple} {
+	for name, want := range map[string]color.RGBA{"llm2llm": purple, "vera": purple, "x": green, "a": grey, "c": brown, "oft": grey, "lokr": purple} {
 		if got := methodColor(name); got != want {
 			t.Errorf("methodColor(%q) = %v, want %v", name, got, want)
 		}
