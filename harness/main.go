@@ -29,5 +29,6 @@ it pre-trains and ships. With no subcommand it runs the default sweep
 		RunE:          runDefault,
 	}
 	root.AddCommand(sweepCmd(), statusCmd(), mergeCmd(), slurmCmd(), k8sCmd(), benchCmd(), trialCmd(), reportCmd(), compareCmd(), checkCmd(), baselineCmd(), pretrainCmd(), evalCmd(), listCmd(), tasksCmd(), envCmd())
+	root.AddCommand(edgeCmd())
 	return root
 }
