@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/peftbench/peftbench/edge"
+	"github.com/peftbench/peftbench/edge/measure"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
@@ -29,7 +30,7 @@ func edgeProfileCmd() *cobra.Command {
 		Long: `Time one epoch's microbatches of a task's training sample (the trial's
 sample and batch size, in one shuffled order) for each method on this
 machine, block by block (models of the base model's shape with one and two
-blocks: see edge.Measure), and write the workloads as JSON for
+blocks: see edge/measure), and write the workloads as JSON for
 'harness edge plan --workload' and 'harness edge validate'.`,
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
@@ -64,7 +65,7 @@ blocks: see edge.Measure), and write the workloads as JSON for
 				if err != nil {
 					return err
 				}
-				w, err := edge.Measure(base.Model.Config, name, params, batches, reps)
+				w, err := measure.Workload(base.Model.Config, name, params, batches, reps)
 				if err != nil {
 					return fmt.Errorf("measuring %s: %w", m, err)
 				}

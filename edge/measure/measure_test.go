@@ -1,6 +1,7 @@
-package edge
+package measure
 
 import (
+	"github.com/peftbench/peftbench/edge"
 	"testing"
 
 	"github.com/peftbench/peftbench/model"
@@ -23,8 +24,8 @@ func TestMeasure(t *testing.T) {
 		}
 		batches = append(batches, b)
 	}
-	measure := func(method string, params map[string]any) Workload {
-		w, err := Measure(cfg, method, params, batches, 1)
+	measure := func(method string, params map[string]any) edge.Workload {
+		w, err := Workload(cfg, method, params, batches, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", method, err)
 		}

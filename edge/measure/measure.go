@@ -1,7 +1,12 @@
-package edge
+// Package measure times a method's training on this machine, block by
+// block, as the workload edge's planner and simulator scale to other
+// devices. It runs the engine; package edge itself does not, so reports can
+// simulate without linking it.
+package measure
 
 import (
 	"fmt"
+	"github.com/peftbench/peftbench/edge"
 	"slices"
 	"strings"
 	"time"
@@ -13,8 +18,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Measure times a method's training on this machine and returns its
-// Workload: what one epoch of the given microbatches costs, layer by layer.
+// Workload times a method's training on this machine and returns its
+// edge.Workload: what one epoch of the given microbatches costs, layer by layer.
 // Blocks are alike, so a block's cost is the difference between models of
 // the same shape (cfg, random weights) with two blocks and with one, and
 // the head's (embeddings, final norm, head, loss) is what the one-block
@@ -29,9 +34,9 @@ import (
 // what the method adds (per block, times the model's blocks), and nothing
 // runs backward through the backbone. Times are medians of reps runs per
 // microbatch shape, weighted by how often the epoch has each shape.
-func Measure(cfg model.Config, method string, params map[string]any, batches []train.Batch, reps int) (Workload, error) {
+func Workload(cfg model.Config, method string, params map[string]any, batches []train.Batch, reps int) (edge.Workload, error) {
 	if len(batches) == 0 {
-		return Workload{}, fmt.Errorf("edge: no microbatches to measure")
+		return edge.Workload{}, fmt.Errorf("edge: no microbatches to measure")
 	}
 	type cost struct{ fwd, plainFwd, run, opt float64 }
 	var costs [3]cost // by blocks: 1 and 2
@@ -42,11 +47,11 @@ func Measure(cfg model.Config, method string, params map[string]any, batches []t
 		c.Layers = blocks
 		m, err := model.New(c, tensor.Float32, 1)
 		if err != nil {
-			return Workload{}, err
+			return edge.Workload{}, err
 		}
 		a, err := methods.Attach(&model.Base{Name: "measure", Model: m}, method, params, 1)
 		if err != nil {
-			return Workload{}, err
+			return edge.Workload{}, err
 		}
 		// A side network: hooks that leave every block's output as it is.
 		side, cache = len(a.Hooks) > 0 && m.BesideBackbone(a.Hooks...) == nil, a.CacheLimit > 0
@@ -55,14 +60,14 @@ func Measure(cfg model.Config, method string, params map[string]any, batches []t
 		}
 		k := &costs[blocks]
 		if k.fwd, _, _, err = timed(a.Hooks, false); err != nil {
-			return Workload{}, err
+			return edge.Workload{}, err
 		}
 		if k.plainFwd, _, _, err = timed(nil, false); err != nil {
-			return Workload{}, err
+			return edge.Workload{}, err
 		}
 		var values int64
 		if k.run, k.opt, values, err = timed(a.Hooks, true); err != nil {
-			return Workload{}, err
+			return edge.Workload{}, err
 		}
 		b := &bytes[blocks]
 		b.values = values
@@ -78,7 +83,7 @@ func Measure(cfg model.Config, method string, params map[string]any, batches []t
 	nb := float64(len(batches))
 	per := func(x float64) float64 { return max(0, x/nb) }
 	one, two := costs[1], costs[2]
-	w := Workload{Method: method, Layers: cfg.Layers, Batch: batches[0].B, Microbatches: len(batches),
+	w := edge.Workload{Method: method, Layers: cfg.Layers, Batch: batches[0].B, Microbatches: len(batches),
 		ReferenceGFLOPS: nn.CalibrateGFLOPS(300 * time.Millisecond), OptimizerStep: per(two.opt),
 		LayerWeightBytes: bytes[1].block, HeadWeightBytes: bytes[1].weights, SideNetwork: side}
 	tokens := 0
