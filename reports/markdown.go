@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"github.com/peftbench/peftbench/edge"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,9 @@ type page struct {
 	b        strings.Builder
 	figs     []*figure
 	optional []optional // the optional sections, numbered
+	// edge holds the measured workloads the results folder carries
+	// (EdgeWorkloads), for the simulated section.
+	edge []edge.Workload
 }
 
 // render returns the README and the figures it references.
@@ -131,6 +135,9 @@ func (p *page) optionalSections() []optional {
 	}
 	if len(p.t.Epochs) > 0 {
 		add(epochTitle, p.epochSection)
+	}
+	if len(p.edge) > 0 {
+		add(edgeTitle, p.edgeSection)
 	}
 	return out
 }

@@ -151,7 +151,11 @@ func Build(dir string, opt Options) (string, error) {
 	if cmd == "" {
 		cmd = rebuildCommand(dir, opt)
 	}
-	page := &page{t: t, in: in, nm: newNaming(t.Tasks), dir: dir, spec: spec, specPath: opt.Spec, command: cmd, notes: notes}
+	ws, err := readEdgeWorkloads(dir)
+	if err != nil {
+		return "", err
+	}
+	page := &page{t: t, in: in, nm: newNaming(t.Tasks), dir: dir, spec: spec, specPath: opt.Spec, command: cmd, notes: notes, edge: ws}
 	md, figs, err := page.render()
 	if err != nil {
 		return "", err
