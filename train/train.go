@@ -113,6 +113,9 @@ type Trainer struct {
 	Steps       int
 	TokensSeen  int64
 	TrainTime   time.Duration
+	// CompileTime is the part of TrainTime and EvalTime spent building and
+	// compiling programs, once per shape.
+	CompileTime time.Duration
 	LastGradNrm float64
 	// Evaluation meters: real tokens run forward and the time it took.
 	EvalTokens int64
@@ -144,6 +147,7 @@ func (t *Trainer) program(b Batch, training, logProbs bool, ps pass) (*program, 
 	if p, ok := cache[key]; ok {
 		return p, nil
 	}
+	defer func(start time.Time) { t.CompileTime += time.Since(start) }(time.Now())
 	g := nn.NewGraph(t.dtype())
 	g.Training, g.Arena = training, t.arena
 	var lm *model.LM

@@ -62,9 +62,10 @@ type Result struct {
 	Steps              int     `json:"steps"`
 	BestEpoch          int     `json:"best_epoch,omitempty"`
 	// EpochSeconds and EpochPeakHeapBytes are each epoch's training time
-	// and peak Go heap (of the last fit): with an activation cache, the
-	// first epoch runs the backbone and fills the cache, the later ones
-	// do not.
+	// (compiling programs excluded: it falls on the first epoch that meets
+	// a batch shape) and peak Go heap, of the last fit: with an activation
+	// cache, the first epoch runs the backbone and fills the cache, the
+	// later ones do not.
 	EpochSeconds       []float64 `json:"epoch_seconds,omitempty"`
 	EpochPeakHeapBytes []int64   `json:"epoch_peak_heap_bytes,omitempty"`
 	// Augment holds an augmentation loop's iterations (Spec.Augment).

@@ -283,13 +283,13 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 	var best map[*nn.Param][]float64
 	var bestValid trial.Outcomes
 	for e := 1; e <= s.Epochs; e++ {
-		t0, heap := tr.TrainTime, meter.StartHeapSampler(20*time.Millisecond)
+		t0, c0, heap := tr.TrainTime, tr.CompileTime, meter.StartHeapSampler(20*time.Millisecond)
 		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, ev.maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
 		r.EpochPeakHeapBytes = append(r.EpochPeakHeapBytes, heap.Stop())
 		if err != nil {
 			return err
 		}
-		r.EpochSeconds = append(r.EpochSeconds, (tr.TrainTime - t0).Seconds())
+		r.EpochSeconds = append(r.EpochSeconds, ((tr.TrainTime-t0)-(tr.CompileTime-c0)).Seconds())
 		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
 		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, s.Epochs, curve[0])
 		if len(validSet.pairs) > 0 {
