@@ -110,9 +110,9 @@ type Trainer struct {
 	// Meters: optimiser steps taken, real (non-padding) tokens processed
 	// and time spent in training steps (compilation included on first use
 	// of a shape).
-	Steps       int
-	TokensSeen  int64
-	TrainTime   time.Duration
+	Steps      int
+	TokensSeen int64
+	TrainTime  time.Duration
 	// CompileTime is the part of TrainTime and EvalTime spent building and
 	// compiling programs, once per shape.
 	CompileTime time.Duration

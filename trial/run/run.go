@@ -289,7 +289,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 		if err != nil {
 			return err
 		}
-		r.EpochSeconds = append(r.EpochSeconds, ((tr.TrainTime-t0)-(tr.CompileTime-c0)).Seconds())
+		r.EpochSeconds = append(r.EpochSeconds, ((tr.TrainTime - t0) - (tr.CompileTime - c0)).Seconds())
 		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
 		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, s.Epochs, curve[0])
 		if len(validSet.pairs) > 0 {
