@@ -16,6 +16,10 @@ type ActivationCache struct {
 	Limit int64 // bytes
 	rows  map[int][][]float32
 	bytes int64
+	// free is what is left of one allocation sized for the whole training
+	// set: filling the cache then allocates nothing per step, so the
+	// collector is not set off again and again as it grows.
+	free []float32
 }
 
 // NewActivationCache returns an empty cache of at most limit bytes.
@@ -43,7 +47,11 @@ func realPositions(p Pair, maxLen int) int {
 }
 
 func (c *ActivationCache) check(pairs []Pair, layers, d, maxLen int) error {
-	if need := CacheNeed(pairs, layers, d, maxLen); need > c.Limit {
+	need := CacheNeed(pairs, layers, d, maxLen)
+	if c.free == nil && len(c.rows) == 0 && need <= c.Limit {
+		c.free = make([]float32, need/4)
+	}
+	if need > c.Limit {
 		return fmt.Errorf("train: the activation cache of %d examples needs %.1f MiB, over its limit of %.1f MiB: raise the limit, or train without a cache (the backbone then runs every epoch)",
 			len(pairs), float64(need)/(1<<20), float64(c.Limit)/(1<<20))
 	}
@@ -75,8 +83,13 @@ func (c *ActivationCache) store(hidden [][]float32, idx, n []int, T, d int) {
 		}
 		layers := make([][]float32, len(hidden))
 		for l, h := range hidden {
-			layers[l] = append([]float32(nil), h[r*T*d:(r*T+n[r])*d]...)
-			c.bytes += int64(len(layers[l])) * 4
+			k := n[r] * d
+			if len(c.free) < k { // a training set other than the one checked
+				c.free = make([]float32, k)
+			}
+			layers[l], c.free = c.free[:k:k], c.free[k:]
+			copy(layers[l], h[r*T*d:])
+			c.bytes += int64(k) * 4
 		}
 		c.rows[i] = layers
 	}

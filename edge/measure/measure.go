@@ -5,8 +5,11 @@
 package measure
 
 import (
+	"runtime/debug"
+
 	"fmt"
 	"github.com/peftbench/peftbench/edge"
+	"github.com/peftbench/peftbench/internal/meter"
 	"slices"
 	"strings"
 	"time"
@@ -21,28 +24,37 @@ import (
 // Workload times a method's training on this machine and returns its
 // edge.Workload: what one epoch of the given microbatches costs, layer by layer.
 // Blocks are alike, so a block's cost is the difference between models of
-// the same shape (cfg, random weights) with two blocks and with one, and
-// the head's (embeddings, final norm, head, loss) is what the one-block
-// model costs beyond its block:
+// the same shape (cfg, random weights) with all L blocks and with one,
+// over L − 1, and the head's (embeddings, final norm, head, loss) is what
+// the one-block model costs beyond its block:
 //
-//	LayerForward  = F(2) − F(1),          HeadForward  = F(1) − LayerForward,
-//	LayerBackward = B(2) − B(1),          HeadBackward = B(1) − LayerBackward,
+//	LayerForward  = (F(L) − F(1))/(L − 1),   HeadForward  = F(1) − LayerForward,
+//	LayerBackward = (B(L) − B(1))/(L − 1),   HeadBackward = B(1) − LayerBackward,
 //
 // with F(L) a forward pass with the method attached and B(L) its training
-// run (forward and backward) less F(L). For a side network (pac) the
-// backbone's forward F₀ is measured without the method, the adapters are
-// what the method adds (per block, times the model's blocks), and nothing
-// runs backward through the backbone. Times are medians of reps runs per
-// microbatch shape, weighted by how often the epoch has each shape.
+// run (forward and backward) less F(L). For a side network (pac) nothing
+// runs backward through the backbone; the adapters (with the final norm,
+// head and loss, which run with them in every epoch) are the pass on
+// cached block outputs, forward and training, copying the outputs in; and
+// a block's forward is what a step through the whole model (filling the
+// cache and copying the outputs out, when there is one) costs beyond that
+// pass, over the blocks. Times are medians of reps runs per
+// microbatch shape, weighted by how often the epoch has each shape, with
+// the garbage collector set as a trial sets it (meter.GCPercent).
 func Workload(cfg model.Config, method string, params map[string]any, batches []train.Batch, reps int) (edge.Workload, error) {
 	if len(batches) == 0 {
 		return edge.Workload{}, fmt.Errorf("edge: no microbatches to measure")
 	}
-	type cost struct{ fwd, plainFwd, run, opt float64 }
-	var costs [3]cost // by blocks: 1 and 2
-	var bytes [3]struct{ weights, block, trainable, values int64 }
+	defer debug.SetGCPercent(debug.SetGCPercent(meter.GCPercent))
+	type cost struct{ fwd, plainFwd, run, opt, cachedFwd, cachedRun, fillRun float64 }
+	type size struct{ weights, block, trainable, values int64 }
+	// The model with one block and the model with all of them (two at
+	// least): the per-block differences divide over the most blocks, and
+	// one device's prediction adds up to the whole model's measured time.
+	lo, hi := 1, max(2, cfg.Layers)
+	costs, bytes := map[int]*cost{}, map[int]*size{}
 	var side, cache bool
-	for blocks := 1; blocks <= 2; blocks++ {
+	for _, blocks := range []int{lo, hi} {
 		c := cfg
 		c.Layers = blocks
 		m, err := model.New(c, tensor.Float32, 1)
@@ -56,9 +68,10 @@ func Workload(cfg model.Config, method string, params map[string]any, batches []
 		// A side network: hooks that leave every block's output as it is.
 		side, cache = len(a.Hooks) > 0 && m.BesideBackbone(a.Hooks...) == nil, a.CacheLimit > 0
 		timed := func(hooks []model.Hook, training bool) (run, opt float64, values int64, err error) {
-			return timeEpoch(m, hooks, batches, training, reps)
+			return timeEpoch(m, hooks, batches, training, whole, reps)
 		}
-		k := &costs[blocks]
+		k := &cost{}
+		costs[blocks] = k
 		if k.fwd, _, _, err = timed(a.Hooks, false); err != nil {
 			return edge.Workload{}, err
 		}
@@ -69,7 +82,21 @@ func Workload(cfg model.Config, method string, params map[string]any, batches []
 		if k.run, k.opt, values, err = timed(a.Hooks, true); err != nil {
 			return edge.Workload{}, err
 		}
-		b := &bytes[blocks]
+		if side && blocks == hi { // what an epoch on cached block outputs runs, and one filling them
+			if k.cachedFwd, _, _, err = timeEpoch(m, a.Hooks, batches, false, cached, reps); err != nil {
+				return edge.Workload{}, err
+			}
+			if k.cachedRun, _, _, err = timeEpoch(m, a.Hooks, batches, true, cached, reps); err != nil {
+				return edge.Workload{}, err
+			}
+			if cache {
+				if k.fillRun, _, _, err = timeEpoch(m, a.Hooks, batches, true, filling, reps); err != nil {
+					return edge.Workload{}, err
+				}
+			}
+		}
+		b := &size{}
+		bytes[blocks] = b
 		b.values = values
 		b.trainable = 4 * int64(a.NumTrainable(m))
 		for _, p := range append(append([]*nn.Param{}, m.Params...), a.Own...) {
@@ -80,52 +107,70 @@ func Workload(cfg model.Config, method string, params map[string]any, batches []
 			}
 		}
 	}
-	nb := float64(len(batches))
-	per := func(x float64) float64 { return max(0, x/nb) }
-	one, two := costs[1], costs[2]
+	nb, span := float64(len(batches)), float64(hi-lo)
+	per := func(x float64) float64 { return max(0, x/nb) }        // per microbatch
+	block := func(x float64) float64 { return max(0, x/nb/span) } // per microbatch and block
+	one, all := costs[lo], costs[hi]
 	w := edge.Workload{Method: method, Layers: cfg.Layers, Batch: batches[0].B, Microbatches: len(batches),
-		ReferenceGFLOPS: nn.CalibrateGFLOPS(300 * time.Millisecond), OptimizerStep: per(two.opt),
-		LayerWeightBytes: bytes[1].block, HeadWeightBytes: bytes[1].weights, SideNetwork: side}
+		ReferenceGFLOPS: nn.CalibrateGFLOPS(300 * time.Millisecond), OptimizerStep: per(all.opt),
+		LayerWeightBytes: bytes[lo].block, HeadWeightBytes: bytes[lo].weights, SideNetwork: side}
 	tokens := 0
 	for _, b := range batches {
 		tokens += b.T
 	}
 	w.Tokens = tokens / len(batches)
 	w.ActivationBytes = int64(w.Batch*w.Tokens*cfg.DModel) * 4
-	back1, back2 := one.run-one.fwd, two.run-two.fwd
+	backOne, backAll := one.run-one.fwd, all.run-all.fwd
+	savedBlock := (bytes[hi].values - bytes[lo].values) / int64(hi-lo)
 	if side {
+		// The backbone forward per block; the adapters with the final
+		// norm, head and loss as one: the pass on cached block outputs,
+		// timed as such (a difference of differences would drown the
+		// small adapters in noise). The embeddings' lookups are left out.
 		w.Cache = cache
-		w.LayerForward = per(two.plainFwd - one.plainFwd)
-		w.HeadForward = per(one.plainFwd) - w.LayerForward
-		adapterFwd := per((two.fwd - one.fwd) - (two.plainFwd - one.plainFwd))
-		adapterBack := per(back2 - back1)
-		w.AdapterForward, w.AdapterBackward = adapterFwd*float64(cfg.Layers), adapterBack*float64(cfg.Layers)
-		w.HeadBackward = per(back1) - adapterBack
-		w.TrainableBytes = bytes[1].trainable * int64(cfg.Layers) // one block's adapter, per block
-		w.AdapterSavedBytes = (bytes[2].values - bytes[1].values) * int64(cfg.Layers)
-		w.HeadSavedBytes = bytes[1].values - (bytes[2].values - bytes[1].values)
+		whole := all.run // a step through the backbone: filling the cache, or every step without one
+		if cache {
+			whole = all.fillRun
+		}
+		w.LayerForward = max(0, (whole-all.cachedRun)/nb/float64(cfg.Layers))
+		w.AdapterForward = per(all.cachedFwd)
+		w.AdapterBackward = per(all.cachedRun - all.cachedFwd)
+		w.TrainableBytes = bytes[lo].trainable * int64(cfg.Layers) // one block's adapter, per block
+		w.AdapterSavedBytes = savedBlock * int64(cfg.Layers)
+		w.HeadSavedBytes = bytes[lo].values - savedBlock
 	} else {
-		w.LayerForward = per(two.fwd - one.fwd)
+		w.LayerForward = block(all.fwd - one.fwd)
 		w.HeadForward = per(one.fwd) - w.LayerForward
-		w.LayerBackward = per(back2 - back1)
-		w.HeadBackward = per(back1) - w.LayerBackward
-		perBlock := bytes[2].trainable - bytes[1].trainable
-		head := bytes[1].trainable - perBlock
+		w.LayerBackward = block(backAll - backOne)
+		w.HeadBackward = per(backOne) - w.LayerBackward
+		perBlock := (bytes[hi].trainable - bytes[lo].trainable) / int64(hi-lo)
+		head := bytes[lo].trainable - perBlock
 		w.TrainableBytes = head + perBlock*int64(cfg.Layers)
 		w.HeadTrainableBytes = head
-		w.LayerSavedBytes = bytes[2].values - bytes[1].values
-		w.HeadSavedBytes = bytes[1].values - w.LayerSavedBytes
+		w.LayerSavedBytes = savedBlock
+		w.HeadSavedBytes = bytes[lo].values - savedBlock
 	}
 	w.HeadForward, w.HeadBackward = max(0, w.HeadForward), max(0, w.HeadBackward)
 	w.HeadSavedBytes = max(0, w.HeadSavedBytes)
 	return w, w.Validate()
 }
 
-// timeEpoch runs every microbatch's program (training: forward and
+// pass is what a timed program runs: the whole model, the whole model
+// keeping its block outputs for a cache, or the part after the backbone on
+// cached block outputs.
+type pass int
+
+const (
+	whole pass = iota
+	filling
+	cached
+)
+
+// timeEpoch runs every microbatch's program of the given pass (training: forward and
 // backward; else forward to the loss) reps times after a warm-up and sums
 // the median times over the epoch; training also times the optimiser step
 // and returns the largest program's values.
-func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, training bool, reps int) (run, opt float64, values int64, err error) {
+func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, training bool, ps pass, reps int) (run, opt float64, values int64, err error) {
 	type key struct{ b, t int }
 	progs := map[key]*nn.Program{}
 	lms := map[key]*model.LM{}
@@ -144,7 +189,7 @@ func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, traini
 			ts[i] = time.Since(t0).Seconds()
 		}
 		slices.Sort(ts)
-		return ts[reps/2]
+		return ts[len(ts)/2]
 	}
 	seen := map[key]float64{}
 	optSeen := map[key]float64{}
@@ -158,27 +203,50 @@ func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, traini
 		}
 		g := nn.NewGraph(tensor.Float32)
 		g.Training, g.Arena = training, arena
-		lm, err := m.BuildLM(g, b.B, b.T, hooks...)
+		var lm *model.LM
+		var inputs []*nn.Input
+		if ps == cached {
+			lm, inputs, err = m.BuildLMFromHidden(g, b.B, b.T, hooks...)
+		} else {
+			lm, err = m.BuildLM(g, b.B, b.T, hooks...)
+		}
 		if err != nil {
 			return 0, 0, 0, err
 		}
 		var p *nn.Program
-		if training {
+		switch {
+		case training && ps == filling:
+			p, err = nn.Compile(g, lm.Loss, lm.Hidden...)
+		case training:
 			p, err = nn.Compile(g, lm.Loss)
-		} else {
+		default:
 			p, err = nn.Compile(g, nil, lm.Loss)
 		}
 		if err != nil {
 			return 0, 0, 0, err
 		}
 		progs[k], lms[k] = p, lm
-		lm.IDs.SetInts(b.IDs)
+		if lm.IDs != nil {
+			lm.IDs.SetInts(b.IDs)
+		}
 		lm.Targets.SetInts(b.Targets)
 		lm.Mask.SetFloats(b.Mask)
+		// The copies a cached step makes into its inputs, and a filling
+		// step out of its block outputs, are part of what it costs.
+		rows := b.B * b.T * m.Config.DModel
+		scratch := make([]float32, rows)
 		var runErr error
 		seen[k] = median(func() {
+			for _, in := range inputs {
+				copy(in.Data().([]float32), scratch)
+			}
 			if err := p.Run(); err != nil {
 				runErr = err
+			}
+			if ps == filling {
+				for _, h := range lm.Hidden {
+					copy(scratch, p.Value(h).Data().([]float32))
+				}
 			}
 		})
 		if runErr != nil {
