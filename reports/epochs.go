@@ -270,7 +270,7 @@ func (p *page) epochSection(heading string) error {
 		"Times are seconds of training steps (evaluation excluded), mean ± standard deviation over seeds: the first epoch, the mean of the later ones, and their ratio first / later, how many times faster a later epoch runs. " +
 		"The mean epoch is set against the reference's (full fine-tuning, else LoRA, at its configuration chosen on validation). " +
 		"Peak heap is the peak Go heap sampled during an epoch's training (of the later epochs, the largest); the activation cache and the accounted total are the memory account's (section 7); means over seeds. " +
-		"Building and compiling the training programs (once per batch shape) is left out of every epoch's time, so a first epoch differs from the later ones only by what it computes: a cache's effect is a method with it against the same method without it.")
+		"Building and compiling the training programs (once per batch shape) is left out of every epoch's time, but a first epoch still pays for first runs (memory first touched, the engine's arena grown), so it is slower than the later ones even without a cache: a cache's effect is a method with it against the same method without it.")
 	p.line("")
 	p.epochFindings()
 	for _, t := range p.t.Epochs {
