@@ -6,15 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
@@ -34,7 +34,7 @@ type OpenAIConfig struct {
 	Timeout time.Duration
 	// Retries is how often a request that failed with 408, 409, 429, 5xx
 	// or a connection error is tried again; 0 means 2, negative means
-	// none. A timed-out attempt is not retried (the client library's rule).
+	// none. A timed-out attempt is not retried: a server that hangs would only hang again.
 	Retries int
 	// Seed makes the server's sampling repeatable, where it supports it.
 	Seed uint64
@@ -69,7 +69,11 @@ type OpenAI struct {
 	task    *tasks.Task
 	model   string
 	seed    uint64
-	chat    openai.ChatCompletionService
+	url     string // …/chat/completions
+	key     string // read from the environment once; sent, never logged
+	timeout time.Duration
+	retries int
+	client  *http.Client
 	classes map[string]int // lower-cased class name → label index
 	extra   []string       // template fields besides the text, in order
 
@@ -133,25 +137,21 @@ func NewOpenAI(task *tasks.Task, cfg OpenAIConfig) (*OpenAI, error) {
 	for i, c := range task.Classes {
 		classes[strings.ToLower(strings.TrimSpace(c))] = i
 	}
-	// The service, unlike openai.NewClient, reads nothing from the
-	// environment: no OPENAI_API_KEY, organisation or extra headers leak to
-	// a server that was not meant to see them. The key is passed to the
-	// client and kept nowhere else.
-	opts := []option.RequestOption{
-		option.WithBaseURL(cfg.URL),
-		option.WithMaxRetries(cfg.Retries),
-		option.WithRequestTimeout(cfg.Timeout),
-	}
+	// The key comes only from the variable named: never from OPENAI_API_KEY
+	// or other ambient settings a server was not meant to see.
+	key := ""
 	if cfg.KeyEnv != "" {
-		if key := os.Getenv(cfg.KeyEnv); key != "" {
-			opts = append(opts, option.WithAPIKey(key))
-		}
+		key = os.Getenv(cfg.KeyEnv)
 	}
 	return &OpenAI{
 		task:    task,
 		model:   cfg.Model,
 		seed:    cfg.Seed,
-		chat:    openai.NewChatCompletionService(opts...),
+		url:     strings.TrimRight(cfg.URL, "/") + "/chat/completions",
+		key:     key,
+		timeout: cfg.Timeout,
+		retries: cfg.Retries,
+		client:  &http.Client{},
 		classes: classes,
 		extra:   extra,
 	}, nil
@@ -275,22 +275,124 @@ func (o *OpenAI) ask(f tasks.Example, k int) (string, error) {
 	// example in a later iteration does not return the same examples.
 	seed := int64((o.seed + o.requests) & math.MaxInt64)
 	o.requests++
-	resp, err := o.chat.New(context.Background(), openai.ChatCompletionNewParams{
-		Model: o.model,
-		Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage(system),
-			openai.UserMessage(user),
-		},
-		Temperature: openai.Float(openaiTemperature),
-		Seed:        openai.Int(seed),
+	body, err := json.Marshal(chatRequestBody{
+		Model:       o.model,
+		Messages:    []chatMessage{{Role: "system", Content: system}, {Role: "user", Content: user}},
+		Temperature: openaiTemperature,
+		Seed:        seed,
 	})
 	if err != nil {
 		return "", err
 	}
-	if len(resp.Choices) == 0 {
+	var reply struct {
+		Choices []struct {
+			Message chatMessage `json:"message"`
+		} `json:"choices"`
+	}
+	if err := o.post(body, &reply); err != nil {
+		return "", err
+	}
+	if len(reply.Choices) == 0 {
 		return "", nil
 	}
-	return resp.Choices[0].Message.Content, nil
+	return reply.Choices[0].Message.Content, nil
+}
+
+// chatRequestBody is the chat-completions request, as OpenAI's API and the
+// servers that copy it (vLLM, llama.cpp, Ollama) take it.
+type chatRequestBody struct {
+	Model       string        `json:"model"`
+	Messages    []chatMessage `json:"messages"`
+	Temperature float64       `json:"temperature"`
+	Seed        int64         `json:"seed"`
+}
+
+type chatMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// post sends body and decodes the reply into out, each attempt within the
+// timeout. 408, 409, 429, 5xx and connection errors are retried up to
+// o.retries times, after the server's Retry-After(-Ms) (at most 2 min) or
+// 0.5 s, 1 s, 2 s, …; a timed-out attempt is not: a server that hangs
+// would only hang again.
+func (o *OpenAI) post(body []byte, out any) error {
+	for attempt := 0; ; attempt++ {
+		wait, err := o.attempt(body, out)
+		if err == nil || wait < 0 || attempt >= o.retries {
+			return err
+		}
+		if wait == 0 {
+			wait = time.Duration(500<<attempt) * time.Millisecond
+		}
+		time.Sleep(wait)
+	}
+}
+
+// attempt is one request. wait < 0 means the error is not worth a retry;
+// wait > 0 is the server's own Retry-After.
+func (o *OpenAI) attempt(body []byte, out any) (wait time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
+	if err != nil {
+		return -1, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if o.key != "" {
+		req.Header.Set("Authorization", "Bearer "+o.key)
+	}
+	resp, err := o.client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return -1, fmt.Errorf("no answer within %v", o.timeout)
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) { // the URL, never the key: it is not in the URL
+			err = ue.Err
+		}
+		return 0, fmt.Errorf("connection: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("HTTP %d %s: %s", resp.StatusCode, http.StatusText(resp.StatusCode), clip(string(b), 200))
+		switch c := resp.StatusCode; {
+		case c == 408 || c == 409 || c == 429 || c >= 500:
+			return retryAfter(resp.Header), err
+		default:
+			return -1, err
+		}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return -1, fmt.Errorf("the answer is not a chat completion: %w", err)
+	}
+	return 0, nil
+}
+
+// retryAfter reads how long the server asks to wait (0: not said), at most
+// two minutes.
+func retryAfter(h http.Header) time.Duration {
+	if v, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && v >= 0 {
+		return min(time.Duration(v*float64(time.Millisecond)), 2*time.Minute)
+	}
+	if v, err := strconv.ParseFloat(h.Get("Retry-After"), 64); err == nil && v >= 0 {
+		return min(time.Duration(v*float64(time.Second)), 2*time.Minute)
+	}
+	return 0
+}
+
+// clip shortens s to n bytes for an error message.
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 const openaiSystem = "You write training examples for a small language model that is being fine-tuned on a task. " +

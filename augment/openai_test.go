@@ -386,7 +386,7 @@ func TestOpenAITimeout(t *testing.T) {
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("took %v", d)
 	}
-	// The client library gives up on a timed-out attempt without retrying.
+	// A timed-out attempt is not retried.
 	if n := len(srv.requests()); n < 1 || n > 2 {
 		t.Errorf("server saw %d requests", n)
 	} else {
@@ -407,8 +407,8 @@ func TestOpenAIKey(t *testing.T) {
 	srv := newFakeChatServer(t, func(n int, r chatRequest, w http.ResponseWriter) {
 		chatReply(w, `{"examples": []}`)
 	})
-	// The client library would send OPENAI_API_KEY on its own; the teacher
-	// must send only the key it was told of.
+	// An OPENAI_API_KEY in the environment must not reach the server: the
+	// teacher sends only the key it was told of.
 	t.Setenv("OPENAI_API_KEY", "sk-not-for-this-server")
 	t.Setenv("PEFTBENCH_TEST_TEACHER_KEY", "sk-test-123")
 	for _, c := range []struct {
