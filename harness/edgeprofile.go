@@ -89,7 +89,7 @@ blocks: see edge/measure), and write the workloads as JSON for
 	f.IntVar(&size, "data-size", 256, "training examples")
 	f.IntVar(&batch, "batch", 8, "examples per microbatch")
 	f.IntVar(&seed, "seed", 1, "sample and order seed")
-	f.IntVar(&reps, "reps", 7, "timed runs per microbatch shape (the median counts)")
+	f.IntVar(&reps, "reps", 3, "timed epochs of each program (the median counts)")
 	f.StringSliceVar(&methodList, "methods", []string{"pac", "pac:cache_mb=0", "lora", "adapter", "full"}, "methods, each NAME or NAME:key=value,...")
 	f.StringVar(&out, "out", "edge-workloads.json", "workloads file to write")
 	return cmd

@@ -166,98 +166,103 @@ const (
 	cached
 )
 
-// timeEpoch runs every microbatch's program of the given pass (training: forward and
-// backward; else forward to the loss) reps times after a warm-up and sums
-// the median times over the epoch; training also times the optimiser step
-// and returns the largest program's values.
+// timeEpoch compiles the program of the given pass for every microbatch
+// shape (training: forward and backward, and the optimiser step; else
+// forward to the loss), runs each once to warm it, then times reps whole
+// epochs, the microbatches in the epoch's order as a trial meets them
+// (shapes interleaved, so caches are as cold as in training), and returns
+// the median epoch's compute and optimiser time, and the largest
+// program's values. The copies a cached step makes into its inputs, and a
+// filling step out of its block outputs, count as its compute.
 func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, training bool, ps pass, reps int) (run, opt float64, values int64, err error) {
 	type key struct{ b, t int }
-	progs := map[key]*nn.Program{}
-	lms := map[key]*model.LM{}
+	type prog struct {
+		p      *nn.Program
+		lm     *model.LM
+		inputs []*nn.Input
+	}
+	progs := map[key]*prog{}
 	arena := nn.NewArena()
 	defer func() {
 		for _, p := range progs {
-			p.Close()
+			p.p.Close()
 		}
 	}()
-	median := func(f func()) float64 {
-		f() // warm-up
-		ts := make([]float64, reps)
-		for i := range ts {
-			t0 := time.Now()
-			f()
-			ts[i] = time.Since(t0).Seconds()
-		}
-		slices.Sort(ts)
-		return ts[len(ts)/2]
-	}
-	seen := map[key]float64{}
-	optSeen := map[key]float64{}
 	adam := nn.NewAdamW(0)
-	for _, b := range batches {
-		k := key{b.B, b.T}
-		if t, ok := seen[k]; ok {
-			run += t
-			opt += optSeen[k]
-			continue
-		}
-		g := nn.NewGraph(tensor.Float32)
-		g.Training, g.Arena = training, arena
-		var lm *model.LM
-		var inputs []*nn.Input
-		if ps == cached {
-			lm, inputs, err = m.BuildLMFromHidden(g, b.B, b.T, hooks...)
-		} else {
-			lm, err = m.BuildLM(g, b.B, b.T, hooks...)
-		}
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		var p *nn.Program
-		switch {
-		case training && ps == filling:
-			p, err = nn.Compile(g, lm.Loss, lm.Hidden...)
-		case training:
-			p, err = nn.Compile(g, lm.Loss)
-		default:
-			p, err = nn.Compile(g, nil, lm.Loss)
-		}
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		progs[k], lms[k] = p, lm
+	scratch := []float32{}
+	step := func(b train.Batch, pr *prog) (float64, float64, error) {
+		lm := pr.lm
 		if lm.IDs != nil {
 			lm.IDs.SetInts(b.IDs)
 		}
 		lm.Targets.SetInts(b.Targets)
 		lm.Mask.SetFloats(b.Mask)
-		// The copies a cached step makes into its inputs, and a filling
-		// step out of its block outputs, are part of what it costs.
-		rows := b.B * b.T * m.Config.DModel
-		scratch := make([]float32, rows)
-		var runErr error
-		seen[k] = median(func() {
-			for _, in := range inputs {
-				copy(in.Data().([]float32), scratch)
+		t0 := time.Now()
+		for _, in := range pr.inputs {
+			copy(in.Data().([]float32), scratch)
+		}
+		if err := pr.p.Run(); err != nil {
+			return 0, 0, err
+		}
+		if ps == filling {
+			for _, h := range lm.Hidden {
+				copy(scratch, pr.p.Value(h).Data().([]float32))
 			}
-			if err := p.Run(); err != nil {
-				runErr = err
-			}
-			if ps == filling {
-				for _, h := range lm.Hidden {
-					copy(scratch, p.Value(h).Data().([]float32))
-				}
-			}
-		})
-		if runErr != nil {
-			return 0, 0, 0, runErr
+		}
+		t1 := time.Now()
+		if training {
+			adam.Step(pr.p, 0)
+		}
+		return t1.Sub(t0).Seconds(), time.Since(t1).Seconds(), nil
+	}
+	for _, b := range batches {
+		k := key{b.B, b.T}
+		if _, ok := progs[k]; ok {
+			continue
+		}
+		scratch = make([]float32, max(len(scratch), b.B*b.T*m.Config.DModel))
+		g := nn.NewGraph(tensor.Float32)
+		g.Training, g.Arena = training, arena
+		pr := &prog{}
+		if ps == cached {
+			pr.lm, pr.inputs, err = m.BuildLMFromHidden(g, b.B, b.T, hooks...)
+		} else {
+			pr.lm, err = m.BuildLM(g, b.B, b.T, hooks...)
+		}
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		switch {
+		case training && ps == filling:
+			pr.p, err = nn.Compile(g, pr.lm.Loss, pr.lm.Hidden...)
+		case training:
+			pr.p, err = nn.Compile(g, pr.lm.Loss)
+		default:
+			pr.p, err = nn.Compile(g, nil, pr.lm.Loss)
+		}
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		progs[k] = pr
+		if _, _, err := step(b, pr); err != nil { // warm-up
+			return 0, 0, 0, err
 		}
 		if training {
-			optSeen[k] = median(func() { adam.Step(p, 0) })
-			values = max(values, p.ValueBytes())
+			values = max(values, pr.p.ValueBytes())
 		}
-		run += seen[k]
-		opt += optSeen[k]
 	}
-	return run, opt, values, nil
+	runs, opts := make([]float64, reps), make([]float64, reps)
+	for i := range reps {
+		for _, b := range batches {
+			r, o, err := step(b, progs[key{b.B, b.T}])
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			runs[i] += r
+			opts[i] += o
+		}
+	}
+	slices.Sort(runs)
+	slices.Sort(opts)
+	return runs[reps/2], opts[reps/2], values, nil
 }
