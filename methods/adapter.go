@@ -95,19 +95,38 @@ func newAdapters(m *model.Model, v Values, seed uint64) (*adapterHook, []*nn.Par
 	for i := range m.Config.Layers {
 		h.layers[i] = map[string]*adapterLayer{}
 		for _, br := range branches {
-			name := fmt.Sprintf("h.%d.%s.adapter", i, br)
-			l := &adapterLayer{
-				down:  newOwn(m, name+"_down.weight", d, r),
-				downB: newOwn(m, name+"_down.bias", r),
-				up:    newOwn(m, name+"_up.weight", r, d),
-				upB:   newOwn(m, name+"_up.bias", d),
-			}
-			uniformInit(l.down, rng, d)
+			l := newAdapterLayer(m, fmt.Sprintf("h.%d.%s.adapter", i, br), d, r, rng)
 			h.layers[i][br] = l
 			own = append(own, l.down, l.downB, l.up, l.upB)
 		}
 	}
 	return h, own, nil
+}
+
+// newAdapterLayer makes one bottleneck adapter named name (…_down.weight,
+// …): W_down Kaiming-uniform from rng, the rest zero.
+func newAdapterLayer(m *model.Model, name string, d, r int, rng *rand.Rand) *adapterLayer {
+	l := &adapterLayer{
+		down:  newOwn(m, name+"_down.weight", d, r),
+		downB: newOwn(m, name+"_down.bias", r),
+		up:    newOwn(m, name+"_up.weight", r, d),
+		upB:   newOwn(m, name+"_up.bias", d),
+	}
+	uniformInit(l.down, rng, d)
+	return l
+}
+
+// apply is the adapter's update act(x·W_down + b_down)·W_up + b_up, without
+// the residual.
+func (l *adapterLayer) apply(g *nn.Graph, x *model.Node) (*model.Node, error) {
+	z, err := nn.Linear(x, g.Param(l.down), g.Param(l.downB))
+	if err != nil {
+		return nil, err
+	}
+	if z, err = nn.GELU(z); err != nil {
+		return nil, err
+	}
+	return nn.Linear(z, g.Param(l.up), g.Param(l.upB))
 }
 
 func (h *adapterHook) HookBlock(c *model.Ctx, layer int, branch string, x *model.Node) (*model.Node, error) {
@@ -118,15 +137,8 @@ func (h *adapterHook) HookBlock(c *model.Ctx, layer int, branch string, x *model
 	if !ok {
 		return x, nil
 	}
-	g := c.Graph
-	z, err := nn.Linear(x, g.Param(l.down), g.Param(l.downB))
+	z, err := l.apply(c.Graph, x)
 	if err != nil {
-		return nil, err
-	}
-	if z, err = nn.GELU(z); err != nil {
-		return nil, err
-	}
-	if z, err = nn.Linear(z, g.Param(l.up), g.Param(l.upB)); err != nil {
 		return nil, err
 	}
 	return nn.Add(x, z)

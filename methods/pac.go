@@ -61,14 +61,7 @@ func (pac) Attach(base *model.Base, v Values, seed uint64) (*Attached, error) {
 	h := &pacHook{}
 	var own []*nn.Param
 	for i := range m.Config.Layers {
-		name := fmt.Sprintf("pac.%d.adapter", i)
-		l := &adapterLayer{
-			down:  newOwn(m, name+"_down.weight", d, r),
-			downB: newOwn(m, name+"_down.bias", r),
-			up:    newOwn(m, name+"_up.weight", r, d),
-			upB:   newOwn(m, name+"_up.bias", d),
-		}
-		uniformInit(l.down, rng, d)
+		l := newAdapterLayer(m, fmt.Sprintf("pac.%d.adapter", i), d, r, rng)
 		h.layers = append(h.layers, l)
 		own = append(own, l.down, l.downB, l.up, l.upB)
 	}
@@ -98,14 +91,8 @@ func (h *pacHook) HookFinal(c *model.Ctx, x *model.Node) (*model.Node, error) {
 				return nil, err
 			}
 		}
-		z, err := nn.Linear(in, g.Param(l.down), g.Param(l.downB))
+		z, err := l.apply(g, in)
 		if err != nil {
-			return nil, err
-		}
-		if z, err = nn.GELU(z); err != nil {
-			return nil, err
-		}
-		if z, err = nn.Linear(z, g.Param(l.up), g.Param(l.upB)); err != nil {
 			return nil, err
 		}
 		if a == nil {

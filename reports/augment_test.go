@@ -186,15 +186,7 @@ func TestAugmentSection(t *testing.T) {
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("augmentation figures (-want +got):\n%s", d)
 	}
-	out := t.TempDir()
-	var refs []string
-	for _, f := range figs {
-		if err := f.write(out); err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, f.Files()...)
-	}
-	checkFigures(t, out, refs)
+	writeFigures(t, figs)
 	if t.Failed() {
 		t.Logf("README.md:\n%s", md)
 	}

@@ -11,19 +11,7 @@ import (
 // simulated speed-ups on edge devices, labelled as a simulation; without
 // the file there is none, and a malformed file is an error naming it.
 func TestEdgeSimulationSection(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"sentiment-full-all-s1", "sentiment-full-all-s2"} {
-		b, err := os.ReadFile(filepath.Join(testSweep, "trials", id+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "trials", id+".json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := oneConfigDir(t)
 	build := func() string {
 		t.Helper()
 		readme, err := Build(dir, Options{})

@@ -149,15 +149,7 @@ func TestEpochSection(t *testing.T) {
 	if d := cmp.Diff([]string{"fig-epochs-256-toy"}, names); d != "" {
 		t.Errorf("cost-per-epoch figures (-want +got):\n%s", d)
 	}
-	out := t.TempDir()
-	var refs []string
-	for _, f := range figs {
-		if err := f.write(out); err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, f.Files()...)
-	}
-	checkFigures(t, out, refs)
+	writeFigures(t, figs)
 	if t.Failed() {
 		t.Logf("README.md:\n%s", md)
 	}

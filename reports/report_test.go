@@ -156,19 +156,7 @@ func TestBuild(t *testing.T) {
 // TestBuildSkips builds a report from a sweep with one configuration per
 // task: the figures without data are skipped with a line, not drawn empty.
 func TestBuildSkips(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"sentiment-full-all-s1", "sentiment-full-all-s2"} {
-		b, err := os.ReadFile(filepath.Join(testSweep, "trials", id+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "trials", id+".json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := oneConfigDir(t)
 	readme, err := Build(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -313,4 +301,39 @@ func TestBuildAllFailed(t *testing.T) {
 	if refs := readmeFigures(t, string(md)); len(refs) != 0 {
 		t.Errorf("figures referenced with no successful trial: %v", refs)
 	}
+}
+
+// oneConfigDir is a results folder holding one configuration of the test
+// sweep: full fine-tuning on sentiment, two seeds.
+func oneConfigDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"sentiment-full-all-s1", "sentiment-full-all-s2"} {
+		b, err := os.ReadFile(filepath.Join(testSweep, "trials", id+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "trials", id+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// writeFigures writes figures to a temporary folder and checks the files
+// they reference.
+func writeFigures(t *testing.T, figs []*figure) {
+	t.Helper()
+	out := t.TempDir()
+	var refs []string
+	for _, f := range figs {
+		if err := f.write(out); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, f.Files()...)
+	}
+	checkFigures(t, out, refs)
 }
