@@ -64,7 +64,7 @@ func (p *page) edgeSection(heading string) error {
 	}
 	p.line("## %s", heading)
 	p.line("")
-	p.line("**A simulation, not a measurement.** The workloads in `%s` were measured on this machine block by block (`harness edge profile`: each method's forward and backward time per microbatch for one block and for the rest of the model, its optimiser step, its activation and weight sizes); package `edge` scales them to %d %s devices (%s; %.0f GFLOP/s assumed sustained, %s) by the ratio of compute rates, plans how to use them (pipeline stages within each device's memory for the backbone, data parallelism for the adapters over pac's cache) and simulates %d epochs event by event. "+
+	p.line("**A simulation, not a measurement.** The workloads in `%s` were measured on this machine block by block (`harness edge profile`: each method's forward and backward time per microbatch for one block and for the rest of the model, or for pac the backbone per block and the pass on cached block outputs; its optimiser step, its activation and weight sizes); package `edge` scales them to %d %s devices (%s; %.0f GFLOP/s assumed sustained, %s) by the ratio of compute rates, plans how to use them (pipeline stages within each device's memory for the backbone, data parallelism for the adapters over pac's cache) and simulates %d epochs event by event. "+
 		"Speed-up is the simulated time of the best plan on n devices against one device. Pluto and Charon (Ouyang, Ye et al., 2024) report up to 8.64× end-to-end speed-up from their system as a whole; this simulation tests the planning idea at this model's size, not their figures.",
 		EdgeWorkloads, edgeCounts[len(edgeCounts)-1], d.Name, d.Source, d.GFLOPS, d.Link, epochs)
 	p.line("")

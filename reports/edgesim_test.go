@@ -11,19 +11,8 @@ import (
 // simulated speed-ups on edge devices, labelled as a simulation; without
 // the file there is none, and a malformed file is an error naming it.
 func TestEdgeSimulationSection(t *testing.T) {
-	dir := oneConfigDir(t)
-	build := func() string {
-		t.Helper()
-		readme, err := Build(dir, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(readme)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	dir := trialsDir(t, "sentiment-full-all-s1", "sentiment-full-all-s2")
+	build := func() string { return buildREADME(t, dir) }
 	if md := build(); strings.Contains(md, edgeTitle) {
 		t.Error("a simulated section without workloads")
 	}

@@ -156,7 +156,7 @@ func TestBuild(t *testing.T) {
 // TestBuildSkips builds a report from a sweep with one configuration per
 // task: the figures without data are skipped with a line, not drawn empty.
 func TestBuildSkips(t *testing.T) {
-	dir := oneConfigDir(t)
+	dir := trialsDir(t, "sentiment-full-all-s1", "sentiment-full-all-s2")
 	readme, err := Build(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,28 +195,7 @@ func TestBuildSkips(t *testing.T) {
 // predates the memory account, the projections, the calibration and the
 // GPU status: its cells show dashes, the rest renders as usual.
 func TestBuildOlderResults(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"spam-full-all-s1", "spam-prompt8-all-s1"} {
-		b, err := os.ReadFile(filepath.Join(testSweep, "trials", id+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "trials", id+".json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	readme, err := Build(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(b)
+	md := buildREADME(t, trialsDir(t, "spam-full-all-s1", "spam-prompt8-all-s1"))
 	for _, re := range []string{
 		`\| full +\| — +\| +300\.0 MiB \| +250\.0 MiB \|.*\| +130\.0 MiB \| +1\.92 \|`,
 		`\| prompt +\| init=vocab init_text=Classify this text: length=8 \| +190\.0 MiB \| +140\.0 MiB \|( +— \|){9}$`,
@@ -303,15 +282,14 @@ func TestBuildAllFailed(t *testing.T) {
 	}
 }
 
-// oneConfigDir is a results folder holding one configuration of the test
-// sweep: full fine-tuning on sentiment, two seeds.
-func oneConfigDir(t *testing.T) string {
+// trialsDir is a results folder holding the test sweep's trials ids.
+func trialsDir(t *testing.T, ids ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "trials"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"sentiment-full-all-s1", "sentiment-full-all-s2"} {
+	for _, id := range ids {
 		b, err := os.ReadFile(filepath.Join(testSweep, "trials", id+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -321,6 +299,20 @@ func oneConfigDir(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// buildREADME builds dir's report and returns its README.
+func buildREADME(t *testing.T, dir string) string {
+	t.Helper()
+	readme, err := Build(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // writeFigures writes figures to a temporary folder and checks the files

@@ -30,7 +30,7 @@ func NewActivationCache(limit int64) *ActivationCache {
 // Bytes is what the cache holds now.
 func (c *ActivationCache) Bytes() int64 { return c.bytes }
 
-// Need is what caching pairs would take for a model of the given layers
+// CacheNeed is what caching pairs would take for a model of the given layers
 // and width, at most maxLen positions each.
 func CacheNeed(pairs []Pair, layers, d, maxLen int) int64 {
 	n := int64(0)

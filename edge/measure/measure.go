@@ -38,15 +38,15 @@ import (
 // cached block outputs, forward and training, copying the outputs in; and
 // a block's forward is what a step through the whole model (filling the
 // cache and copying the outputs out, when there is one) costs beyond that
-// pass, over the blocks. Times are medians of reps runs per
-// microbatch shape, weighted by how often the epoch has each shape, with
-// the garbage collector set as a trial sets it (meter.GCPercent).
+// pass, over the blocks. Times are medians of reps whole epochs in the
+// microbatches' order (timeEpoch), with the garbage collector set as a
+// trial sets it (meter.GCPercent).
 func Workload(cfg model.Config, method string, params map[string]any, batches []train.Batch, reps int) (edge.Workload, error) {
 	if len(batches) == 0 {
 		return edge.Workload{}, fmt.Errorf("edge: no microbatches to measure")
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(meter.GCPercent))
-	type cost struct{ fwd, plainFwd, run, opt, cachedFwd, cachedRun, fillRun float64 }
+	type cost struct{ fwd, run, opt, cachedFwd, cachedRun, fillRun float64 }
 	type size struct{ weights, block, trainable, values int64 }
 	// The model with one block and the model with all of them (two at
 	// least): the per-block differences divide over the most blocks, and
@@ -72,11 +72,10 @@ func Workload(cfg model.Config, method string, params map[string]any, batches []
 		}
 		k := &cost{}
 		costs[blocks] = k
-		if k.fwd, _, _, err = timed(a.Hooks, false); err != nil {
-			return edge.Workload{}, err
-		}
-		if k.plainFwd, _, _, err = timed(nil, false); err != nil {
-			return edge.Workload{}, err
+		if !side { // a side network's forward is its cached pass's, below
+			if k.fwd, _, _, err = timed(a.Hooks, false); err != nil {
+				return edge.Workload{}, err
+			}
 		}
 		var values int64
 		if k.run, k.opt, values, err = timed(a.Hooks, true); err != nil {
@@ -123,10 +122,10 @@ func Workload(cfg model.Config, method string, params map[string]any, batches []
 	backOne, backAll := one.run-one.fwd, all.run-all.fwd
 	savedBlock := (bytes[hi].values - bytes[lo].values) / int64(hi-lo)
 	if side {
-		// The backbone forward per block; the adapters with the final
-		// norm, head and loss as one: the pass on cached block outputs,
-		// timed as such (a difference of differences would drown the
-		// small adapters in noise). The embeddings' lookups are left out.
+		// The adapters with the final norm, head and loss as one: the
+		// pass on cached block outputs, timed as such (the small
+		// adapters would drown in the noise of a difference). The
+		// embeddings' lookups are left out.
 		w.Cache = cache
 		whole := all.run // a step through the backbone: filling the cache, or every step without one
 		if cache {
