@@ -160,6 +160,42 @@ func TestGradients(t *testing.T) {
 		{"DropLeadingRows", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
 			return DropLeadingRows(g.Param(randParam(rng, "x", true, 1, 8, 3)), 2, 1)
 		}},
+		{"RMSNorm", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			return RMSNorm(g.Param(randParam(rng, "x", true, 2, 4, 6)), g.Param(randParam(rng, "gamma", true, 1, 6)), 1e-5)
+		}},
+		{"RoPE", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			tab, err := NewRoPETable(tensor.Float64, 4, 10000, &RoPEScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 1024}, 6)
+			if err != nil {
+				return nil, err
+			}
+			return RoPE(g.Param(randParam(rng, "x", true, 1, 2*3, 2*4)), RoPEShape{B: 2, T: 3, H: 2, Start: 2}, tab)
+		}},
+		{"SiLU", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			return SiLU(g.Param(randParam(rng, "x", true, 3, 4, 5)))
+		}},
+		{"AttnProbsGQA", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			s := AttnShape{B: 2, T: 3, S: 5, H: 4, KVH: 2}
+			q := g.Param(randParam(rng, "q", true, 1.5, s.B*s.T, 8))
+			k := g.Param(randParam(rng, "k", true, 1.5, s.B*s.S, 4))
+			return AttnProbs(q, k, s)
+		}},
+		{"AttnMixGQA", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			s := AttnShape{B: 2, T: 3, S: 5, H: 4, KVH: 2}
+			p := g.Param(randParam(rng, "p", true, 1, s.B*s.H*s.T, s.S))
+			v := g.Param(randParam(rng, "v", true, 1, s.B*s.S, 4))
+			return AttnMix(p, v, s)
+		}},
+		{"AttentionGQA", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			s := AttnShape{B: 2, T: 3, S: 5, H: 4, KVH: 2}
+			q := g.Param(randParam(rng, "q", true, 1.5, s.B*s.T, 8))
+			k := g.Param(randParam(rng, "k", true, 1.5, s.B*s.S, 4))
+			v := g.Param(randParam(rng, "v", true, 1, s.B*s.S, 4))
+			p, err := AttnProbs(q, k, s)
+			if err != nil {
+				return nil, err
+			}
+			return AttnMix(p, v, s)
+		}},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
