@@ -41,6 +41,9 @@ func (bitfit) Params() []Spec {
 func (bitfit) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) {
 	m := base.Model
 	own := bitfitBiases(m, v.String("biases"))
+	if len(bitfitBiases(m, "all")) == 0 {
+		return nil, fmt.Errorf("bitfit: the model has no biases to train (%s family: no biases in its linear layers or norms)", m.Config.Family)
+	}
 	if len(own) == 0 {
 		return nil, fmt.Errorf("field \"biases\": %q selects no bias of the model", v.String("biases"))
 	}

@@ -59,11 +59,11 @@ func (ia3) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) {
 	h := &ia3Hook{scales: map[string]*ia3Scale{}}
 	var own []*nn.Param
 	for i := 0; i < m.Config.Layers; i++ {
-		for _, t := range []struct{ key, layer string }{{"k", "attn.k"}, {"v", "attn.v"}, {"ff", "mlp.proj"}} {
+		for _, t := range []struct{ key, name string }{{"k", fmt.Sprintf("h.%d.attn.k", i)}, {"v", fmt.Sprintf("h.%d.attn.v", i)}, {"ff", m.Config.MLPOut(i)}} {
 			if !want[t.key] {
 				continue
 			}
-			name := fmt.Sprintf("h.%d.%s", i, t.layer)
+			name := t.name
 			in, out := linearDims(m, name)
 			s := &ia3Scale{w: m.Param(name + ".weight"), bias: m.Param(name + ".bias"), input: t.key == "ff"}
 			n := out
@@ -133,7 +133,7 @@ func (im *ia3Merger) Merge() error {
 			}
 		}
 		SetValues(s.w, w)
-		if !s.input {
+		if !s.input && s.bias != nil {
 			b := nn.Float64s(s.bias.Value)
 			im.saved[s.bias] = append([]float64(nil), b...)
 			for j := range b {

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/peftbench/peftbench/methods/display"
@@ -233,7 +234,7 @@ type projectedTarget struct {
 // names (h.<i>.attn.q …) of a model with the given number of blocks,
 // exactly as the methods do.
 func projectedTargets(layers int, patterns []string) ([]projectedTarget, error) {
-	names, err := MatchLinear(layers, patterns)
+	names, err := MatchLinear(model.Config{Layers: layers}, patterns) // peftbench's GPT-2 names, which Linears map
 	if err != nil {
 		return nil, err
 	}
@@ -249,4 +250,101 @@ func projectedTargets(layers int, patterns []string) ([]projectedTarget, error) 
 // Display: blue, a circle.
 func (lora) Display() display.Style {
 	return display.Style{Order: 20, Color: color.RGBA{0x00, 0x72, 0xb2, 0xff}, Marker: display.Circle}
+}
+
+// PEFT writes LoRA as HF PEFT keys it: lora_A [R, in] and lora_B [out, R]
+// per module. GPT-2's q, k and v are one module there (the fused c_attn):
+// their updates go side by side in one lora_B, under one lora_A when
+// theirs are equal (as in an adapter PEFT trained), else with their A
+// stacked, ranks adding up. Every module is padded with zero ranks to the
+// largest R, and lora_alpha scaled with it, so one r and one alpha
+// describe the file exactly: lora_alpha/R = alpha/rank.
+func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	h := a.Hooks[0].(*loraHook)
+	r, alpha := a.Values.Int("rank"), a.Values.Float("alpha")
+	type part struct {
+		l          *loraLayer
+		col, width int
+	}
+	parts := map[string][]part{}
+	var modules []string
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, name := range m.Config.LinearNames(i) {
+			l, ok := h.layers[name]
+			if !ok {
+				continue
+			}
+			mod, col, width, err := model.HFModule(m, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			if parts[mod] == nil {
+				modules = append(modules, mod)
+			}
+			parts[mod] = append(parts[mod], part{l, col, width})
+		}
+	}
+	type lowRank struct {
+		in, out, rank int
+		a, b          []float64 // [rank, in], [out, rank]
+	}
+	built := map[string]*lowRank{}
+	R := 0
+	for _, mod := range modules {
+		ps := parts[mod]
+		in := ps[0].l.a.Value.Shape()[0]
+		out := ps[0].l.b.Value.Shape()[1]
+		if ps[0].width > 0 {
+			out = 3 * ps[0].width // c_attn: q | k | v
+		}
+		shared := true
+		for _, p := range ps[1:] {
+			shared = shared && slices.Equal(nn.Float64s(p.l.a.Value), nn.Float64s(ps[0].l.a.Value))
+		}
+		lr := &lowRank{in: in, out: out, rank: r}
+		if !shared {
+			lr.rank = r * len(ps)
+		}
+		lr.a, lr.b = make([]float64, lr.rank*in), make([]float64, out*lr.rank)
+		for k, p := range ps {
+			off := 0
+			if !shared {
+				off = k * r
+			}
+			av, bv := nn.Float64s(p.l.a.Value), nn.Float64s(p.l.b.Value) // [in, r], [r, w]
+			w := len(bv) / r
+			for j := 0; j < r; j++ {
+				for x := 0; x < in; x++ {
+					lr.a[(off+j)*in+x] = av[x*r+j]
+				}
+				for o := 0; o < w; o++ {
+					lr.b[(p.col+o)*lr.rank+off+j] = bv[j*w+o]
+				}
+			}
+		}
+		built[mod] = lr
+		R = max(R, lr.rank)
+	}
+	tensors := map[string]PEFTTensor{}
+	for mod, lr := range built {
+		a := make([]float64, R*lr.in) // zero rows past lr.rank
+		copy(a, lr.a)
+		b := make([]float64, lr.out*R)
+		for o := 0; o < lr.out; o++ {
+			copy(b[o*R:o*R+lr.rank], lr.b[o*lr.rank:(o+1)*lr.rank])
+		}
+		tensors[mod+".lora_A.weight"] = PEFTTensor{Shape: []int{R, lr.in}, Values: a}
+		tensors[mod+".lora_B.weight"] = PEFTTensor{Shape: []int{lr.out, R}, Values: b}
+	}
+	targets, err := peftTargets(m, modules)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := map[string]any{
+		"peft_type": "LORA", "r": R, "lora_alpha": alpha * float64(R) / float64(r), "lora_dropout": a.Values.Float("dropout"),
+		"target_modules": targets, "fan_in_fan_out": m.Config.Family == model.GPT2, "bias": "none",
+		"init_lora_weights": true, "use_rslora": false, "use_dora": false, "modules_to_save": nil,
+		"layers_to_transform": nil, "layers_pattern": nil, "rank_pattern": map[string]any{}, "alpha_pattern": map[string]any{},
+	}
+	return cfg, tensors, nil
 }

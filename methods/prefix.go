@@ -79,7 +79,7 @@ func (prefix) Attach(base *model.Base, v Values, seed uint64) (*Attached, error)
 		// matches prompt tuning's so both sweep the same lengths.
 		return nil, fmt.Errorf("field \"length\": a prefix of %d is not shorter than the context of %d", L, ctx)
 	}
-	d, layers := m.Config.DModel, m.Config.Layers
+	d, dkv, layers := m.Config.DModel, m.Config.DKV(), m.Config.Layers
 	rng := rand.New(rand.NewPCG(seed, 0x9f1))
 	h := &prefixHook{}
 	var own []*nn.Param
@@ -87,8 +87,8 @@ func (prefix) Attach(base *model.Base, v Values, seed uint64) (*Attached, error)
 		// N(0, 0.02), the scale of GPT-2's weights: small prefixes start
 		// close to the base model and grow as training needs.
 		for i := range layers {
-			k := newOwn(m, fmt.Sprintf("prefix.h.%d.key", i), L, d)
-			val := newOwn(m, fmt.Sprintf("prefix.h.%d.value", i), L, d)
+			k := newOwn(m, fmt.Sprintf("prefix.h.%d.key", i), L, dkv)
+			val := newOwn(m, fmt.Sprintf("prefix.h.%d.value", i), L, dkv)
 			normalInit(k, rng, 0.02)
 			normalInit(val, rng, 0.02)
 			h.keys, h.values = append(h.keys, k), append(h.values, val)
@@ -106,8 +106,8 @@ func (prefix) Attach(base *model.Base, v Values, seed uint64) (*Attached, error)
 		own = append(own, h.emb, h.fcW, h.fcB)
 		for i := range layers {
 			for _, kv := range []string{"key", "value"} {
-				w := newOwn(m, fmt.Sprintf("prefix.h.%d.%s.weight", i, kv), hid, d)
-				b := newOwn(m, fmt.Sprintf("prefix.h.%d.%s.bias", i, kv), d)
+				w := newOwn(m, fmt.Sprintf("prefix.h.%d.%s.weight", i, kv), hid, dkv)
+				b := newOwn(m, fmt.Sprintf("prefix.h.%d.%s.bias", i, kv), dkv)
 				uniformInit(w, rng, hid)
 				uniformInit(b, rng, hid)
 				h.headW, h.headB = append(h.headW, w), append(h.headB, b)

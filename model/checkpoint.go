@@ -21,8 +21,9 @@ const (
 	WeightsFile = "model.safetensors"
 )
 
-// hfConfig is config.json: the architecture plus the fixed choices of this
-// model family, so GPT-2 tooling reads it as a GPT-2 config.
+// hfConfig is a GPT-2 model's config.json: the architecture plus the
+// fixed choices of the family, so GPT-2 tooling reads it as a GPT-2
+// config.
 type hfConfig struct {
 	Config
 	ModelType     string   `json:"model_type"`
@@ -32,19 +33,24 @@ type hfConfig struct {
 	TieEmbeddings bool     `json:"tie_word_embeddings"`
 }
 
-// Save writes config.json and model.safetensors into dir.
+// Save writes config.json and model.safetensors into dir in the layout of
+// Hugging Face's GPT-2 (fused c_attn, GPT2LMHeadModel's tensor names), so
+// transformers' GPT2LMHeadModel loads it. Only GPT-2 models are written.
 func (m *Model) Save(dir string) error {
+	if m.Config.Family != GPT2 {
+		return fmt.Errorf("model: only GPT-2 models are written; this one is %s", m.Config.Family)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfg, err := json.MarshalIndent(hfConfig{m.Config, "gpt2", []string{"GPT2LMHeadModel"}, "gelu_new", 1e-5, true}, "", "  ")
+	cfg, err := json.MarshalIndent(hfConfig{m.Config, "gpt2", []string{"GPT2LMHeadModel"}, "gelu_new", 1e-5, !m.Config.UntiedHead}, "", "  ")
 	if err != nil {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
 		return err
 	}
-	data, err := EncodeSafetensors(m.Params, nil)
+	data, err := EncodeSafetensors(hfTensors(m), map[string]string{"format": "pt"})
 	if err != nil {
 		return err
 	}
@@ -113,7 +119,8 @@ func DecodeSafetensors(file string, data []byte, params []*nn.Param) error {
 	return nil
 }
 
-// Load reads a checkpoint directory written by Save.
+// Load reads a checkpoint directory: one Save wrote, or a Hugging Face
+// model folder of a supported architecture (Architectures).
 func Load(dir string) (*Model, error) { return LoadFS(os.DirFS(dir), ".") }
 
 // LoadFS reads a checkpoint from a file system (the embedded zoo, or a
@@ -124,21 +131,17 @@ func LoadFS(fsys fs.FS, dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	var cfg hfConfig
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("model: %s: %w", cfgPath, err)
-	}
-	if err := cfg.Config.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
-	}
-	m, err := New(cfg.Config, tensor.Float32, 0)
+	cfg, err := parseConfig(cfgPath, raw)
 	if err != nil {
 		return nil, err
 	}
-	wPath := filepath.ToSlash(filepath.Join(dir, WeightsFile))
-	data, err := fs.ReadFile(fsys, wPath)
+	m, err := New(cfg, tensor.Float32, 0)
 	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
+		return nil, err
 	}
-	return m, DecodeSafetensors(wPath, data, m.Params)
+	tensors, err := readTensors(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return m, loadTensors(m, tensors)
 }

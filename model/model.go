@@ -14,13 +14,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/peftbench/peftbench/nn"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// Config is the architecture, with GPT-2's config.json field names.
+// Config is the architecture, with GPT-2's config.json field names; the
+// fields after DFF describe the Llama family (Llama, Qwen2, SmolLM2) and
+// are zero for GPT-2.
 type Config struct {
 	Vocab   int `json:"vocab_size"`
 	Context int `json:"n_positions"`
@@ -28,6 +32,69 @@ type Config struct {
 	Layers  int `json:"n_layer"`
 	Heads   int `json:"n_head"`
 	DFF     int `json:"n_inner"`
+
+	Family      Family       `json:"-"`
+	KVHeads     int          `json:"-"` // key and value heads (grouped-query attention); 0: Heads
+	NormEps     float64      `json:"-"` // 0: GPT-2's LayerNorm epsilon, 1e-5
+	RopeTheta   float64      `json:"-"` // rotary embeddings' base (Llama)
+	RopeScaling *RopeScaling `json:"-"` // Llama 3's long-context frequencies; nil: none
+	UntiedHead  bool         `json:"-"` // the head has its own weights (lm_head) rather than the embedding's
+	QKVBias     bool         `json:"-"` // q, k and v have biases (Qwen2)
+}
+
+// Family is an architecture family: how a block is built.
+type Family string
+
+const (
+	// GPT2 blocks: LayerNorm, learned positions, fused-able q/k/v, GELU MLP.
+	GPT2 Family = ""
+	// Llama blocks: RMSNorm, rotary positions, grouped-query attention,
+	// SwiGLU MLP, no biases (Qwen2: on q, k and v).
+	Llama Family = "llama"
+)
+
+func (f Family) String() string {
+	if f == GPT2 {
+		return "gpt2"
+	}
+	return string(f)
+}
+
+// RopeScaling is config.json's rope_scaling for Llama 3 (rope_type
+// "llama3"), which stretches the low rotary frequencies for long contexts.
+type RopeScaling struct {
+	RopeType                      string  `json:"rope_type"`
+	LegacyType                    string  `json:"type"`
+	Factor                        float64 `json:"factor"`
+	LowFreqFactor                 float64 `json:"low_freq_factor"`
+	HighFreqFactor                float64 `json:"high_freq_factor"`
+	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+}
+
+// Type is the scaling's type, under either field name HF has used.
+func (r RopeScaling) Type() string {
+	if r.RopeType != "" {
+		return r.RopeType
+	}
+	return r.LegacyType
+}
+
+// KV is the number of key and value heads.
+func (c Config) KV() int {
+	if c.KVHeads > 0 {
+		return c.KVHeads
+	}
+	return c.Heads
+}
+
+// DKV is the width of the key and value projections.
+func (c Config) DKV() int { return c.KV() * c.DModel / c.Heads }
+
+func (c Config) normEps() float64 {
+	if c.NormEps > 0 {
+		return c.NormEps
+	}
+	return 1e-5
 }
 
 // Validate reports the first field that cannot build a model.
@@ -43,6 +110,12 @@ func (c Config) Validate() error {
 	if c.DModel%c.Heads != 0 {
 		return fmt.Errorf("model: config field \"n_embd\" (%d) is not a multiple of \"n_head\" (%d)", c.DModel, c.Heads)
 	}
+	if c.KVHeads < 0 || c.Heads%c.KV() != 0 {
+		return fmt.Errorf("model: config field \"num_key_value_heads\" (%d) does not divide \"num_attention_heads\" (%d)", c.KVHeads, c.Heads)
+	}
+	if c.Family == Llama && (c.DModel/c.Heads)%2 != 0 {
+		return fmt.Errorf("model: rotary embeddings need an even head width, not %d", c.DModel/c.Heads)
+	}
 	return nil
 }
 
@@ -50,19 +123,36 @@ func (c Config) Validate() error {
 // copies them: every graph of every shape shares the same tensors.
 type Model struct {
 	Config Config
-	Params []*nn.Param // in a fixed order: embeddings, blocks, final norm
+	Params []*nn.Param // in a fixed order: embeddings, blocks, final norm, head
 	byName map[string]*nn.Param
+
+	ropeMu sync.Mutex
+	rope   *nn.RoPETable // the rotations of the longest sequence built so far (Llama)
 }
 
-// LinearNames lists the linear layers of block i, in HF GPT-2 style.
-func LinearNames(i int) []string {
+// LinearNames lists the linear layers of block i, in model order.
+func (c Config) LinearNames(i int) []string {
 	p := fmt.Sprintf("h.%d.", i)
+	if c.Family == Llama {
+		return []string{p + "attn.q", p + "attn.k", p + "attn.v", p + "attn.o", p + "mlp.gate", p + "mlp.up", p + "mlp.down"}
+	}
 	return []string{p + "attn.q", p + "attn.k", p + "attn.v", p + "attn.o", p + "mlp.fc", p + "mlp.proj"}
+}
+
+// MLPOut is the name of block i's linear layer that takes the MLP's
+// activation back to the residual stream (GPT-2's c_proj, Llama's
+// down_proj).
+func (c Config) MLPOut(i int) string {
+	if c.Family == Llama {
+		return fmt.Sprintf("h.%d.mlp.down", i)
+	}
+	return fmt.Sprintf("h.%d.mlp.proj", i)
 }
 
 // New returns a model with GPT-2's initialisation: weights N(0, 0.02), the
 // projections back into the residual stream scaled by 1/√(2·layers)
-// (Radford et al., 2019), biases zero, LayerNorm gains one.
+// (Radford et al., 2019), biases zero, norm gains one. A Llama-family
+// model gets the same (its checkpoints are loaded, not trained here).
 func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -93,31 +183,44 @@ func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 		m.byName[name] = p
 		return p
 	}
-	d, residualStd := cfg.DModel, 0.02/math.Sqrt(2*float64(cfg.Layers))
+	llama := cfg.Family == Llama
+	d, dkv, residualStd := cfg.DModel, cfg.DKV(), 0.02/math.Sqrt(2*float64(cfg.Layers))
+	norm := func(name string) {
+		ones(add(name+".weight", d))
+		if !llama {
+			add(name+".bias", d)
+		}
+	}
 	normal(add("wte.weight", cfg.Vocab, d), 0.02)
-	normal(add("wpe.weight", cfg.Context, d), 0.01)
+	if !llama {
+		normal(add("wpe.weight", cfg.Context, d), 0.01)
+	}
 	for i := 0; i < cfg.Layers; i++ {
 		h := fmt.Sprintf("h.%d.", i)
-		ones(add(h+"ln_1.weight", d))
-		add(h+"ln_1.bias", d)
-		for _, name := range LinearNames(i) {
+		norm(h + "ln_1")
+		for _, name := range cfg.LinearNames(i) {
 			in, out, std := d, d, 0.02
-			switch {
-			case name == h+"mlp.fc":
+			switch strings.TrimPrefix(name, h) {
+			case "attn.k", "attn.v":
+				out = dkv
+			case "mlp.fc", "mlp.gate", "mlp.up":
 				out = cfg.DFF
-			case name == h+"mlp.proj":
+			case "mlp.proj", "mlp.down":
 				in, std = cfg.DFF, residualStd
-			case name == h+"attn.o":
+			case "attn.o":
 				std = residualStd
 			}
 			normal(add(name+".weight", in, out), std)
-			add(name+".bias", out)
+			if bias := !llama || (cfg.QKVBias && out != 0 && strings.Contains("attn.q attn.k attn.v", strings.TrimPrefix(name, h))); bias {
+				add(name+".bias", out)
+			}
 		}
-		ones(add(h+"ln_2.weight", d))
-		add(h+"ln_2.bias", d)
+		norm(h + "ln_2")
 	}
-	ones(add("ln_f.weight", d))
-	add("ln_f.bias", d)
+	norm("ln_f")
+	if cfg.UntiedHead {
+		normal(add("lm_head.weight", cfg.Vocab, d), 0.02)
+	}
 	return m, nil
 }
 
@@ -196,18 +299,20 @@ func (m *Model) Build(g *nn.Graph, B, T int, hooks ...Hook) (*Forward, error) {
 		return nil, fmt.Errorf("model: %d positions (%d virtual + %d tokens) exceed the context of %d", n, f.Virtual, T, m.Config.Context)
 	}
 	c.N = n
-	f.Pos = g.IntInput("pos", B*n)
-	pos := make([]int, B*n)
-	for i := range pos {
-		pos[i] = i % n
-	}
-	f.Pos.SetInts(pos)
-	pe, err := nn.Embedding(f.Pos.Node, g.Param(m.Param("wpe.weight")))
-	if err != nil {
-		return nil, err
-	}
-	if x, err = nn.Add(x, pe); err != nil {
-		return nil, err
+	if m.Config.Family == GPT2 { // learned positions; Llama rotates q and k instead
+		f.Pos = g.IntInput("pos", B*n)
+		pos := make([]int, B*n)
+		for i := range pos {
+			pos[i] = i % n
+		}
+		f.Pos.SetInts(pos)
+		pe, err := nn.Embedding(f.Pos.Node, g.Param(m.Param("wpe.weight")))
+		if err != nil {
+			return nil, err
+		}
+		if x, err = nn.Add(x, pe); err != nil {
+			return nil, err
+		}
 	}
 	for i := 0; i < m.Config.Layers; i++ {
 		if x, err = m.block(c, i, x, hooks); err != nil {
@@ -237,7 +342,7 @@ func (m *Model) head(c *Ctx, f *Forward, x *G.Node, hooks []Hook) error {
 		}
 	}
 	g := c.Graph
-	if x, err = m.layerNorm(g, "ln_f", x); err != nil {
+	if x, err = m.norm(g, "ln_f", x); err != nil {
 		return err
 	}
 	if f.Virtual > 0 {
@@ -246,7 +351,11 @@ func (m *Model) head(c *Ctx, f *Forward, x *G.Node, hooks []Hook) error {
 		}
 	}
 	f.Final = x
-	f.Logits, err = nn.MatMul(x, g.Param(m.Param("wte.weight")), false, true)
+	head := m.Param("wte.weight")
+	if m.Config.UntiedHead {
+		head = m.Param("lm_head.weight")
+	}
+	f.Logits, err = nn.MatMul(x, g.Param(head), false, true)
 	return err
 }
 
@@ -265,7 +374,7 @@ func (m *Model) BesideBackbone(hooks ...Hook) error {
 		}
 	}
 	for _, p := range m.Params {
-		if p.Trainable && p.Name != "ln_f.weight" && p.Name != "ln_f.bias" {
+		if p.Trainable && p.Name != "ln_f.weight" && p.Name != "ln_f.bias" && p.Name != "lm_head.weight" {
 			return fmt.Errorf("model: %s trains, so the block outputs change and cannot come from a cache", p.Name)
 		}
 	}
@@ -301,10 +410,10 @@ func (m *Model) BuildFromHidden(g *nn.Graph, B, T int, hooks ...Hook) (*Forward,
 	return f, in, m.head(c, f, f.Hidden[len(f.Hidden)-1], hooks)
 }
 
-// block is one pre-LayerNorm transformer block.
+// block is one pre-norm transformer block.
 func (m *Model) block(c *Ctx, i int, x *G.Node, hooks []Hook) (*G.Node, error) {
 	h := fmt.Sprintf("h.%d.", i)
-	a, err := m.layerNorm(c.Graph, h+"ln_1", x)
+	a, err := m.norm(c.Graph, h+"ln_1", x)
 	if err != nil {
 		return nil, err
 	}
@@ -317,23 +426,47 @@ func (m *Model) block(c *Ctx, i int, x *G.Node, hooks []Hook) (*G.Node, error) {
 	if x, err = nn.Add(x, a); err != nil {
 		return nil, err
 	}
-	f, err := m.layerNorm(c.Graph, h+"ln_2", x)
+	f, err := m.norm(c.Graph, h+"ln_2", x)
 	if err != nil {
 		return nil, err
 	}
-	if f, err = m.linear(c, h+"mlp.fc", f, hooks); err != nil {
-		return nil, err
-	}
-	if f, err = nn.GELU(f); err != nil {
-		return nil, err
-	}
-	if f, err = m.linear(c, h+"mlp.proj", f, hooks); err != nil {
+	if f, err = m.mlp(c, h, f, hooks); err != nil {
 		return nil, err
 	}
 	if f, err = blockHooks(c, hooks, i, "mlp", f); err != nil {
 		return nil, err
 	}
 	return nn.Add(x, f)
+}
+
+// mlp is GPT-2's fc → GELU → proj, or Llama's SwiGLU:
+// down(SiLU(gate(x)) ⊙ up(x)).
+func (m *Model) mlp(c *Ctx, h string, x *G.Node, hooks []Hook) (*G.Node, error) {
+	if m.Config.Family == Llama {
+		g, err := m.linear(c, h+"mlp.gate", x, hooks)
+		if err != nil {
+			return nil, err
+		}
+		u, err := m.linear(c, h+"mlp.up", x, hooks)
+		if err != nil {
+			return nil, err
+		}
+		if g, err = nn.SiLU(g); err != nil {
+			return nil, err
+		}
+		if g, err = nn.Mul(g, u); err != nil {
+			return nil, err
+		}
+		return m.linear(c, h+"mlp.down", g, hooks)
+	}
+	f, err := m.linear(c, h+"mlp.fc", x, hooks)
+	if err != nil {
+		return nil, err
+	}
+	if f, err = nn.GELU(f); err != nil {
+		return nil, err
+	}
+	return m.linear(c, h+"mlp.proj", f, hooks)
 }
 
 // attention is causal multi-head self-attention, with any key/value
@@ -352,7 +485,15 @@ func (m *Model) attention(c *Ctx, i int, x *G.Node, hooks []Hook) (*G.Node, erro
 	if err != nil {
 		return nil, err
 	}
-	shape := nn.AttnShape{B: c.B, T: c.N, S: c.N, H: m.Config.Heads}
+	if m.Config.Family == Llama { // rotate the sequence's queries and keys; a prefix's keys stay as given
+		if q, err = m.rotate(c, q, m.Config.Heads); err != nil {
+			return nil, err
+		}
+		if k, err = m.rotate(c, k, m.Config.KV()); err != nil {
+			return nil, err
+		}
+	}
+	shape := nn.AttnShape{B: c.B, T: c.N, S: c.N, H: m.Config.Heads, KVH: m.Config.KVHeads}
 	for _, hk := range hooks {
 		ph, ok := hk.(PrefixHook)
 		if !ok {
@@ -392,7 +533,12 @@ func (m *Model) linear(c *Ctx, name string, x *G.Node, hooks []Hook) (*G.Node, e
 			}
 		}
 	}
-	y, err := nn.Linear(x, c.Graph.Param(m.Param(name+".weight")), c.Graph.Param(m.Param(name+".bias")))
+	var y *G.Node
+	if b := m.Param(name + ".bias"); b != nil {
+		y, err = nn.Linear(x, c.Graph.Param(m.Param(name+".weight")), c.Graph.Param(b))
+	} else {
+		y, err = nn.MatMul(x, c.Graph.Param(m.Param(name+".weight")), false, false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +552,49 @@ func (m *Model) linear(c *Ctx, name string, x *G.Node, hooks []Hook) (*G.Node, e
 	return y, nil
 }
 
-func (m *Model) layerNorm(g *nn.Graph, name string, x *G.Node) (*G.Node, error) {
+// rotate applies rotary position embeddings to x, [B·N, heads·dh]: the
+// sequence's positions 0…N−1 (virtual tokens included, as learned
+// positions count them).
+func (m *Model) rotate(c *Ctx, x *G.Node, heads int) (*G.Node, error) {
+	tab, err := m.ropeTable(c.Graph.Dtype, c.N)
+	if err != nil {
+		return nil, err
+	}
+	return nn.RoPE(x, nn.RoPEShape{B: c.B, T: c.N, H: heads}, tab)
+}
+
+// ropeTable is a rotation table covering n positions, shared by every
+// graph: a table for the whole context of a long-context model would hold
+// 10⁷ values for nothing, so it grows, by doubling, to the longest
+// sequence built.
+func (m *Model) ropeTable(dt tensor.Dtype, n int) (*nn.RoPETable, error) {
+	m.ropeMu.Lock()
+	defer m.ropeMu.Unlock()
+	if t := m.rope; t != nil && t.MaxPos >= n && t.Dtype == dt {
+		return t, nil
+	}
+	size := 256
+	for size < n {
+		size *= 2
+	}
+	var sc *nn.RoPEScaling
+	if r := m.Config.RopeScaling; r != nil {
+		sc = &nn.RoPEScaling{Type: r.Type(), Factor: r.Factor, LowFreqFactor: r.LowFreqFactor, HighFreqFactor: r.HighFreqFactor,
+			OriginalMaxPositionEmbeddings: r.OriginalMaxPositionEmbeddings}
+	}
+	t, err := nn.NewRoPETable(dt, m.Config.DModel/m.Config.Heads, m.Config.RopeTheta, sc, min(size, m.Config.Context))
+	if err != nil {
+		return nil, err
+	}
+	m.rope = t
+	return t, nil
+}
+
+// norm is GPT-2's LayerNorm or Llama's RMSNorm.
+func (m *Model) norm(g *nn.Graph, name string, x *G.Node) (*G.Node, error) {
+	if m.Config.Family == Llama {
+		return nn.RMSNorm(x, g.Param(m.Param(name+".weight")), m.Config.normEps())
+	}
 	return nn.LayerNorm(x, g.Param(m.Param(name+".weight")), g.Param(m.Param(name+".bias")))
 }
 
