@@ -164,7 +164,12 @@ func (h *doraHook) HookLinear(c *model.Ctx, name string, x, y *model.Node) (*mod
 	if bs, err = nn.ScaleColumns(bs, s); err != nil {
 		return nil, err
 	}
-	u, err := nn.Linear(xa, bs, g.Param(l.bias))
+	var u *model.Node
+	if l.bias != nil {
+		u, err = nn.Linear(xa, bs, g.Param(l.bias))
+	} else { // Llama's layers have no bias
+		u, err = nn.MatMul(xa, bs, false, false)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,6 +21,38 @@ var (
 	shapeA = model.Config{Vocab: 11, Context: 12, DModel: 8, Layers: 2, Heads: 2, DFF: 12}
 	shapeB = model.Config{Vocab: 13, Context: 16, DModel: 12, Layers: 3, Heads: 3, DFF: 20}
 )
+
+// architectures are the model families every method is checked on:
+// GPT-2's blocks, Llama's (grouped-query attention, an untied head) and
+// Qwen2's (Llama's with biases on q, k and v, a tied head).
+var architectures = []struct {
+	name string
+	cfg  model.Config
+}{
+	{"gpt2", shapeA},
+	{"llama", model.Config{Family: model.Llama, Vocab: 11, Context: 12, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, DFF: 12, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true}},
+	{"qwen2", model.Config{Family: model.Llama, Vocab: 11, Context: 12, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 12, RopeTheta: 1e6, NormEps: 1e-6, QKVBias: true}},
+}
+
+// eachArchitecture runs f for every method on every architecture, as
+// subtests; a method that cannot attach to an architecture must say so
+// with why (BitFit on a model without biases).
+func eachArchitecture(t *testing.T, methods []string, f func(t *testing.T, cfg model.Config, name string)) {
+	for _, arch := range architectures {
+		for _, name := range methods {
+			t.Run(arch.name+"/"+name, func(t *testing.T) {
+				if name == "bitfit" && arch.name == "llama" {
+					_, err := Attach(newBase(t, arch.cfg, tensor.Float32), name, nil, 1)
+					if err == nil || !strings.Contains(err.Error(), "no biases") {
+						t.Fatalf("bitfit on a model without biases: error %v, want one saying it has none", err)
+					}
+					return
+				}
+				f(t, arch.cfg, name)
+			})
+		}
+	}
+}
 
 // identityAtStart lists the methods whose initial update is exactly zero.
 var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true, "pac": true}
@@ -122,12 +156,10 @@ func trainingMethods() []string {
 }
 
 func TestEveryMethodGradient(t *testing.T) {
-	for _, name := range trainingMethods() {
-		t.Run(name, func(t *testing.T) {
-			base := newBase(t, shapeA, tensor.Float64)
-			checkGradient(t, base, attach(t, base, name, nil), 1)
-		})
-	}
+	eachArchitecture(t, trainingMethods(), func(t *testing.T, cfg model.Config, name string) {
+		base := newBase(t, cfg, tensor.Float64)
+		checkGradient(t, base, attach(t, base, name, nil), 1)
+	})
 }
 
 // checkGradient perturbs every trainable weight, then compares the
@@ -180,27 +212,29 @@ func trainSteps(t *testing.T, base *model.Base, a *Attached, steps int, seed uin
 }
 
 func TestIdentityAtStart(t *testing.T) {
+	var names []string
 	for name := range identityAtStart {
-		if _, err := Get(name); err != nil {
-			continue // not registered yet
+		if _, err := Get(name); err == nil {
+			names = append(names, name)
 		}
-		t.Run(name, func(t *testing.T) {
-			base := newBase(t, shapeA, tensor.Float64)
-			plain := logits(t, base.Model)
-			a := attach(t, base, name, nil)
-			if d := maxDiff(plain, logits(t, base.Model, a.Hooks...)); d > 1e-12 {
-				t.Fatalf("attaching %s moves the logits by %.3g", name, d)
-			}
-		})
 	}
+	sort.Strings(names)
+	eachArchitecture(t, names, func(t *testing.T, cfg model.Config, name string) {
+		base := newBase(t, cfg, tensor.Float64)
+		plain := logits(t, base.Model)
+		a := attach(t, base, name, nil)
+		if d := maxDiff(plain, logits(t, base.Model, a.Hooks...)); d > 1e-12 {
+			t.Fatalf("attaching %s moves the logits by %.3g", name, d)
+		}
+	})
 }
 
 // After real training steps, every frozen model weight is bit-identical
 // and the method's own weights have moved.
 func TestFrozenWeightsUntouched(t *testing.T) {
-	for _, name := range trainingMethods() {
-		t.Run(name, func(t *testing.T) {
-			base := newBase(t, shapeA, tensor.Float32)
+	eachArchitecture(t, trainingMethods(), func(t *testing.T, cfg model.Config, name string) {
+		{
+			base := newBase(t, cfg, tensor.Float32)
 			a := attach(t, base, name, nil)
 			before := map[*nn.Param][]float32{}
 			for _, p := range append(append([]*nn.Param{}, a.Own...), base.Model.Params...) {
@@ -218,16 +252,16 @@ func TestFrozenWeightsUntouched(t *testing.T) {
 			if !moved {
 				t.Fatal("no trainable weight moved")
 			}
-		})
-	}
+		}
+	})
 }
 
 // Methods that merge give the same logits merged (with their hooks inert,
 // and with no hooks at all) and restore the base weights exactly.
 func TestMergeUnmerge(t *testing.T) {
-	for _, name := range Names() {
-		t.Run(name, func(t *testing.T) {
-			base := newBase(t, shapeA, tensor.Float32)
+	eachArchitecture(t, Names(), func(t *testing.T, cfg model.Config, name string) {
+		{
+			base := newBase(t, cfg, tensor.Float32)
 			a := attach(t, base, name, nil)
 			if a.Merger == nil {
 				t.Skip("does not merge")
@@ -261,8 +295,8 @@ func TestMergeUnmerge(t *testing.T) {
 			if d := maxDiff(adapted, logits(t, base.Model, a.Hooks...)); d != 0 {
 				t.Errorf("unmerged adapted logits differ by %.3g", d)
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestSaveLoadOwnWeights(t *testing.T) {

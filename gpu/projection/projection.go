@@ -75,12 +75,19 @@ var (
 		MLP: SwiGLU, Norm: RMSNorm, TiedHead: true}
 )
 
-// FromModelConfig is the Arch of a peftbench model: GPT-2 style (LayerNorm,
-// biases, GELU MLP, learned positions, tied head), without dropout.
+// FromModelConfig is the Arch of a model this harness builds: GPT-2 style
+// (LayerNorm, biases, GELU MLP, learned positions, tied head) or Llama
+// style (RMSNorm, no biases, SwiGLU MLP, rotary positions), without
+// dropout. Qwen2's biases on q, k and v are left out of the projection:
+// they are 0.01% of its weights.
 func FromModelConfig(c model.Config) Arch {
-	return Arch{Name: fmt.Sprintf("peftbench(d=%d,L=%d,f=%d,V=%d)", c.DModel, c.Layers, c.DFF, c.Vocab),
-		Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, KVHeads: c.Heads, DFF: c.DFF, Vocab: c.Vocab, Context: c.Context,
-		MLP: GELU, Norm: LayerNorm, Bias: true, TiedHead: true, LearnedPositions: true}
+	a := Arch{Name: fmt.Sprintf("peftbench(d=%d,L=%d,f=%d,V=%d)", c.DModel, c.Layers, c.DFF, c.Vocab),
+		Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, KVHeads: c.KV(), DFF: c.DFF, Vocab: c.Vocab, Context: c.Context,
+		MLP: GELU, Norm: LayerNorm, Bias: true, TiedHead: !c.UntiedHead, LearnedPositions: true}
+	if c.Family == model.Llama {
+		a.MLP, a.Norm, a.Bias, a.LearnedPositions = SwiGLU, RMSNorm, false, false
+	}
+	return a
 }
 
 // Validate reports the first field that does not describe a model.
