@@ -6,16 +6,18 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/peftbench/peftbench/edge"
 	"github.com/peftbench/peftbench/edge/measure"
-	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/sweep"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/trial/aggregate"
+	"github.com/peftbench/peftbench/trial/run"
 	"github.com/spf13/cobra"
 )
 
@@ -39,26 +41,9 @@ blocks: see edge/measure), and write the workloads as JSON for
 			if err != nil {
 				return err
 			}
-			task, err := tasks.Load(taskName)
+			batches, err := epochBatches(base, taskName, size, batch, seed)
 			if err != nil {
 				return err
-			}
-			exs, err := task.Train(size, int64(seed))
-			if err != nil {
-				return err
-			}
-			pairs := make([]train.Pair, len(exs))
-			for i, e := range exs {
-				pairs[i] = train.Pair{Prompt: base.Tokenizer.Encode(e.Prompt), Target: base.Tokenizer.Encode(e.Target)}
-			}
-			rand.New(rand.NewPCG(uint64(seed), 0xed6e)).Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
-			var batches []train.Batch
-			for s := 0; s < len(pairs); s += batch {
-				b, err := train.PairBatch(pairs[s:min(s+batch, len(pairs))], batch, base.Model.Config.Context)
-				if err != nil {
-					return err
-				}
-				batches = append(batches, b)
 			}
 			var ws []edge.Workload
 			for _, m := range methodList {
@@ -122,60 +107,89 @@ func parseMethodArg(s string) (string, map[string]any, error) {
 	return name, params, nil
 }
 
+// epochBatches is one epoch of a task's training sample in microbatches:
+// the trial's sample (size examples for seed), in one order drawn from the
+// seed, padded as a trial pads them.
+func epochBatches(base *model.Base, taskName string, size, batch, seed int) ([]train.Batch, error) {
+	task, err := tasks.Load(taskName)
+	if err != nil {
+		return nil, err
+	}
+	exs, err := task.Train(size, int64(seed))
+	if err != nil {
+		return nil, err
+	}
+	pairs := make([]train.Pair, len(exs))
+	for i, e := range exs {
+		pairs[i] = train.Pair{Prompt: base.Tokenizer.Encode(e.Prompt), Target: base.Tokenizer.Encode(e.Target)}
+	}
+	rand.New(rand.NewPCG(uint64(seed), 0xed6e)).Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
+	var batches []train.Batch
+	for s := 0; s < len(pairs); s += batch {
+		b, err := train.PairBatch(pairs[s:min(s+batch, len(pairs))], batch, base.Model.Config.Context)
+		if err != nil {
+			return nil, err
+		}
+		batches = append(batches, b)
+	}
+	return batches, nil
+}
+
 func edgeValidateCmd() *cobra.Command {
-	var workloads, results string
-	var tolerance float64
+	var (
+		specPath  string
+		reps      int
+		tolerance float64
+	)
 	cmd := &cobra.Command{
-		Use:   "validate --workload FILE --results DIR",
-		Short: "Compare the simulator's one-device epoch times on this machine with the epoch times trials measured",
-		Long: `For each workload, simulate one epoch on a device equal to this machine
-(edge.Reference) and compare it with the mean measured training time of
-the matching trials' later epochs in DIR, and for a method with an
-activation cache also its first, which fills the cache. Every method's
-first epoch also pays for first runs (memory first touched, the arena
-grown); the simulator models the steady state. A workload's method NAME:key=value
-matches trials of NAME with those hyper-parameters. Exits non-zero when a
-prediction is off by more than --tolerance.`,
+		Use:   "validate [--sweep SPEC]",
+		Short: "Run a sweep's trials here, each beside its profile, and compare the simulator's one-device epoch times with the measured ones",
+		Long: `For every trial of SPEC that trains two epochs or more, run the trial in
+this process, then profile its method on the trial's task, sample and
+batch size ('harness edge profile'), and simulate one epoch on a device
+equal to this machine (edge.Reference). Each trial is set beside the
+profile taken right after it, so a machine that slows down or speeds up
+between runs moves both; the trials run seed by seed, every method in
+turn. Compared: the median of each trial's later epochs, and for a method
+with an activation cache also its first epoch, which fills the cache and
+is simulated as a first epoch (see edge/measure). A configuration's error
+is the median over its seeds. Results are not written. Exits non-zero
+when a configuration is off by more than --tolerance.`,
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			b, err := os.ReadFile(workloads)
+			spec, err := sweep.Load(specPath)
 			if err != nil {
 				return err
 			}
-			var ws []edge.Workload
-			if err := json.Unmarshal(b, &ws); err != nil {
-				return fmt.Errorf("%s: %w", workloads, err)
+			var trials []trial.Spec
+			for _, t := range spec.Trials() {
+				if t.Train.Epochs >= 2 {
+					trials = append(trials, t)
+				}
 			}
-			rs, err := trial.ReadAll(results)
-			if err != nil {
-				return err
+			if len(trials) == 0 {
+				return fmt.Errorf("%s: no trial trains two epochs or more", specPath)
 			}
-			bad := 0
-			for _, w := range ws {
-				name, params, err := parseMethodArg(w.Method)
+			sort.SliceStable(trials, func(i, j int) bool { return trials[i].Seed < trials[j].Seed })
+			type errs struct{ first, later []float64 }
+			off := map[string]*errs{}
+			var names []string
+			for _, t := range trials {
+				r := run.Trial(t, func(string, ...any) {})
+				if r.Status != trial.Success {
+					return fmt.Errorf("%s: %s", t.Label(), r.Error)
+				}
+				base, err := model.LoadBase(t.Model)
 				if err != nil {
 					return err
 				}
-				m, err := methods.Get(name)
+				batches, err := epochBatches(base, t.Task, t.DataSize, t.Train.Batch, t.Seed)
 				if err != nil {
 					return err
 				}
-				resolved, err := methods.Resolve(m, params) // "pac" is pac at its defaults
+				w, err := measure.Workload(base.Model.Config, t.Method, t.MethodParams, batches, reps)
 				if err != nil {
-					return err
-				}
-				params = resolved
-				var first, later []float64
-				for _, r := range rs {
-					if r.Status != trial.Success || r.Spec.Method != name || !paramsMatch(r.Spec.MethodParams, params) || len(r.EpochSeconds) == 0 {
-						continue
-					}
-					first = append(first, r.EpochSeconds[0])
-					later = append(later, r.EpochSeconds[1:]...)
-				}
-				if len(first) == 0 {
-					fmt.Printf("%-22s no measured trial in %s\n", w.Method, results)
-					continue
+					return fmt.Errorf("measuring %s: %w", t.Label(), err)
 				}
 				p, err := edge.Single(w, []edge.Device{edge.Reference(w, math.MaxInt64/2)}, 0, 2)
 				if err != nil {
@@ -185,19 +199,38 @@ prediction is off by more than --tolerance.`,
 				if err != nil {
 					return err
 				}
-				check := func(what string, simulated float64, measured []float64) {
-					m := aggregate.StatOf(measured).Mean
-					off := simulated/m - 1
-					flag := ""
-					if math.Abs(off) > tolerance {
-						flag, bad = "  OFF", bad+1
-					}
-					fmt.Printf("%-22s %-13s simulated %6.2f s, measured %6.2f s (%d epochs): %+5.1f%%%s\n", w.Method, what, simulated, m, len(measured), 100*off, flag)
+				name := t.Name
+				if off[name] == nil {
+					off[name] = &errs{}
+					names = append(names, name)
 				}
-				if w.Cache { // the epoch that fills the cache
-					check("first epoch", sim.Epochs[0].Seconds, first)
+				e := off[name]
+				later := append([]float64{}, r.EpochSeconds[1:]...)
+				slices.Sort(later)
+				line := fmt.Sprintf("%-24s seed %d:", name, t.Seed)
+				if w.Cache {
+					e.first = append(e.first, sim.Epochs[0].Seconds/r.EpochSeconds[0]-1)
+					line += fmt.Sprintf(" first epoch simulated %.2f s, measured %.2f s (%+.1f%%);", sim.Epochs[0].Seconds, r.EpochSeconds[0], 100*e.first[len(e.first)-1])
 				}
-				check("later epochs", sim.Epochs[1].Seconds, later)
+				e.later = append(e.later, sim.Epochs[1].Seconds/later[len(later)/2]-1)
+				fmt.Printf("%s later epochs simulated %.2f s, measured %.2f s (median of %d; %+.1f%%)\n", line, sim.Epochs[1].Seconds, later[len(later)/2], len(later), 100*e.later[len(e.later)-1])
+			}
+			bad := 0
+			check := func(name, what string, offs []float64) {
+				if len(offs) == 0 {
+					return
+				}
+				o := slices.Clone(offs)
+				slices.Sort(o)
+				m, flag := o[len(o)/2], ""
+				if math.Abs(m) > tolerance {
+					flag, bad = "  OFF", bad+1
+				}
+				fmt.Printf("%-24s %-13s simulated vs measured: %+5.1f%% (median of %d seeds)%s\n", name, what, 100*m, len(o), flag)
+			}
+			for _, n := range names {
+				check(n, "first epoch", off[n].first)
+				check(n, "later epochs", off[n].later)
 			}
 			if bad > 0 {
 				return fmt.Errorf("%d predictions off by more than %.0f%%", bad, 100*tolerance)
@@ -205,18 +238,9 @@ prediction is off by more than --tolerance.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&workloads, "workload", "edge-workloads.json", "workloads measured by 'harness edge profile'")
-	cmd.Flags().StringVar(&results, "results", "results/pac", "results folder of trials of the same task, size and batch")
-	cmd.Flags().Float64Var(&tolerance, "tolerance", 0.15, "largest relative error accepted")
+	f := cmd.Flags()
+	f.StringVar(&specPath, "sweep", "sweeps/pac.yaml", "sweep whose trials are run and profiled")
+	f.IntVar(&reps, "reps", 3, "timed epochs of each profiled program (the median counts)")
+	f.Float64Var(&tolerance, "tolerance", 0.15, "largest relative error accepted")
 	return cmd
-}
-
-// paramsMatch says whether a trial's hyper-parameters hold every one asked.
-func paramsMatch(have, want map[string]any) bool {
-	for k, v := range want {
-		if trial.FormatParam(have[k]) != trial.FormatParam(v) {
-			return false
-		}
-	}
-	return true
 }

@@ -98,7 +98,7 @@ func (p *page) edgeSection(heading string) error {
 	if err := p.table(header, rows, align); err != nil {
 		return err
 	}
-	p.line("`harness edge plan --workload %s --devices 4x%s` prints a plan and its simulation; `harness edge validate` sets the one-device simulation on this machine's rate against the epoch times trials measured.", filepath.Join(p.dir, EdgeWorkloads), edgeDevice)
+	p.line("`harness edge plan --workload %s --devices 4x%s` prints a plan and its simulation; `harness edge validate --sweep SPEC` runs the sweep's trials, profiles each method right after its trial, and sets the one-device simulation on this machine's rate against the epochs the trial measured.", filepath.Join(p.dir, EdgeWorkloads), edgeDevice)
 	p.line("")
 	return nil
 }

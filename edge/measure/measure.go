@@ -167,12 +167,19 @@ const (
 
 // timeEpoch compiles the program of the given pass for every microbatch
 // shape (training: forward and backward, and the optimiser step; else
-// forward to the loss), runs each once to warm it, then times reps whole
-// epochs, the microbatches in the epoch's order as a trial meets them
-// (shapes interleaved, so caches are as cold as in training), and returns
-// the median epoch's compute and optimiser time, and the largest
-// program's values. The copies a cached step makes into its inputs, and a
-// filling step out of its block outputs, count as its compute.
+// forward to the loss) and times reps whole epochs, the microbatches in the
+// epoch's order as a trial meets them (shapes interleaved, so caches are as
+// cold as in training), and returns the median epoch's compute and
+// optimiser time, and the largest program's values. The copies a cached
+// step makes into its inputs, and a filling step out of its block outputs,
+// count as its compute.
+//
+// A trial fills its cache in its first epoch, so a filling epoch is timed
+// as a first epoch: every rep compiles its programs afresh (compilation is
+// not timed, as trials leave it out) and runs them without a warm-up, and
+// the block outputs go into fresh memory, as they go into a cache's slab.
+// Other passes are the steady state of later epochs: each program runs
+// once untimed first.
 func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, training bool, ps pass, reps int) (run, opt float64, values int64, err error) {
 	type key struct{ b, t int }
 	type prog struct {
@@ -180,15 +187,20 @@ func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, traini
 		lm     *model.LM
 		inputs []*nn.Input
 	}
-	progs := map[key]*prog{}
-	arena := nn.NewArena()
-	defer func() {
+	cold := ps == filling
+	var (
+		progs   map[key]*prog
+		adam    = nn.NewAdamW(0)
+		scratch []float32 // what a cached step copies into its inputs
+		out     []float32 // where a filling step copies its block outputs
+		used    int
+	)
+	closeAll := func() {
 		for _, p := range progs {
 			p.p.Close()
 		}
-	}()
-	adam := nn.NewAdamW(0)
-	scratch := []float32{}
+	}
+	defer func() { closeAll() }()
 	step := func(b train.Batch, pr *prog) (float64, float64, error) {
 		lm := pr.lm
 		if lm.IDs != nil {
@@ -205,7 +217,7 @@ func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, traini
 		}
 		if ps == filling {
 			for _, h := range lm.Hidden {
-				copy(scratch, pr.p.Value(h).Data().([]float32))
+				used += copy(out[used:], pr.p.Value(h).Data().([]float32))
 			}
 		}
 		t1 := time.Now()
@@ -214,44 +226,70 @@ func timeEpoch(m *model.Model, hooks []model.Hook, batches []train.Batch, traini
 		}
 		return t1.Sub(t0).Seconds(), time.Since(t1).Seconds(), nil
 	}
-	for _, b := range batches {
-		k := key{b.B, b.T}
-		if _, ok := progs[k]; ok {
-			continue
+	// compile builds every shape's program in one fresh arena, running each
+	// once unless the epoch is timed cold.
+	compile := func() error {
+		closeAll()
+		progs = map[key]*prog{}
+		arena := nn.NewArena()
+		for _, b := range batches {
+			k := key{b.B, b.T}
+			if _, ok := progs[k]; ok {
+				continue
+			}
+			scratch = make([]float32, max(len(scratch), b.B*b.T*m.Config.DModel))
+			g := nn.NewGraph(tensor.Float32)
+			g.Training, g.Arena = training, arena
+			pr := &prog{}
+			var err error
+			if ps == cached {
+				pr.lm, pr.inputs, err = m.BuildLMFromHidden(g, b.B, b.T, hooks...)
+			} else {
+				pr.lm, err = m.BuildLM(g, b.B, b.T, hooks...)
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case training && ps == filling:
+				pr.p, err = nn.Compile(g, pr.lm.Loss, pr.lm.Hidden...)
+			case training:
+				pr.p, err = nn.Compile(g, pr.lm.Loss)
+			default:
+				pr.p, err = nn.Compile(g, nil, pr.lm.Loss)
+			}
+			if err != nil {
+				return err
+			}
+			progs[k] = pr
+			if training {
+				values = max(values, pr.p.ValueBytes())
+			}
+			if !cold {
+				if _, _, err := step(b, pr); err != nil {
+					return err
+				}
+			}
 		}
-		scratch = make([]float32, max(len(scratch), b.B*b.T*m.Config.DModel))
-		g := nn.NewGraph(tensor.Float32)
-		g.Training, g.Arena = training, arena
-		pr := &prog{}
-		if ps == cached {
-			pr.lm, pr.inputs, err = m.BuildLMFromHidden(g, b.B, b.T, hooks...)
-		} else {
-			pr.lm, err = m.BuildLM(g, b.B, b.T, hooks...)
-		}
-		if err != nil {
+		return nil
+	}
+	if !cold {
+		if err := compile(); err != nil {
 			return 0, 0, 0, err
-		}
-		switch {
-		case training && ps == filling:
-			pr.p, err = nn.Compile(g, pr.lm.Loss, pr.lm.Hidden...)
-		case training:
-			pr.p, err = nn.Compile(g, pr.lm.Loss)
-		default:
-			pr.p, err = nn.Compile(g, nil, pr.lm.Loss)
-		}
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		progs[k] = pr
-		if _, _, err := step(b, pr); err != nil { // warm-up
-			return 0, 0, 0, err
-		}
-		if training {
-			values = max(values, pr.p.ValueBytes())
 		}
 	}
 	runs, opts := make([]float64, reps), make([]float64, reps)
 	for i := range reps {
+		if cold {
+			if err := compile(); err != nil {
+				return 0, 0, 0, err
+			}
+			n := 0
+			for _, b := range batches {
+				n += b.B * b.T * m.Config.DModel * m.Config.Layers
+			}
+			out, used = make([]float32, n), 0
+		}
 		for _, b := range batches {
 			r, o, err := step(b, progs[key{b.B, b.T}])
 			if err != nil {
