@@ -248,31 +248,20 @@ func readTensors(fsys fs.FS, dir string) (map[string]storedTensor, error) {
 	return out, nil
 }
 
-// float32s converts a stored tensor to float32.
-func (s storedTensor) float32s(name string) ([]float32, error) {
+// reader returns a function reading element i of a stored tensor as
+// float32, straight from the file's bytes: a checkpoint's tensors are
+// converted into the parameters without an intermediate copy.
+func (s storedTensor) reader(name string) (func(i int) float32, error) {
 	raw := s.tv.Data()
-	n := 1
-	for _, d := range s.tv.Shape() {
-		n *= int(d)
-	}
-	out := make([]float32, n)
 	switch s.tv.DType() {
 	case safetensors.F32:
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		return func(i int) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])) }, nil
 	case safetensors.F16:
-		for i := range out {
-			out[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
-		}
+		return func(i int) float32 { return float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32() }, nil
 	case safetensors.BF16: // the top half of a float32
-		for i := range out {
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
-		}
-	default:
-		return nil, fmt.Errorf("model: %s: tensor %q is %v (F32, F16 and BF16 are supported)", s.file, name, s.tv.DType())
+		return func(i int) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16) }, nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("model: %s: tensor %q is %v (F32, F16 and BF16 are supported)", s.file, name, s.tv.DType())
 }
 
 // loadTensors fills m's parameters from a checkpoint's tensors: by this
@@ -296,7 +285,7 @@ func loadTensors(m *Model, tensors map[string]storedTensor) error {
 			return fmt.Errorf("model: checkpoint has no tensor %q (for %s)", s.name, p.Name)
 		}
 		used[s.name] = true
-		vals, err := t.float32s(s.name)
+		at, err := t.reader(s.name)
 		if err != nil {
 			return err
 		}
@@ -324,15 +313,19 @@ func loadTensors(m *Model, tensors map[string]storedTensor) error {
 		case s.transpose:
 			for r := 0; r < rows; r++ {
 				for k := 0; k < cols; k++ {
-					dst[k*rows+r] = vals[r*cols+k]
+					dst[k*rows+r] = at(r*cols + k)
 				}
 			}
 		case s.cols > 0:
 			for r := 0; r < rows; r++ {
-				copy(dst[r*s.cols:(r+1)*s.cols], vals[r*cols+s.col:])
+				for k := 0; k < s.cols; k++ {
+					dst[r*s.cols+k] = at(r*cols + s.col + k)
+				}
 			}
 		default:
-			copy(dst, vals)
+			for i := range dst {
+				dst[i] = at(i)
+			}
 		}
 	}
 	var extra []string
