@@ -69,8 +69,13 @@ func tokenBytes(s string) ([]byte, bool) {
 
 // Save writes dir/vocab.json and dir/merges.txt in the layout of GPT-2's
 // released files, creating dir if needed. vocab.json lists tokens in id
-// order; EndOfText is stored as plain text, as GPT-2 does.
+// order; EndOfText is stored as plain text, as GPT-2 does. A tokenizer
+// loaded from tokenizer.json cannot be saved in this format, which has no
+// place for its added tokens and pre-tokenizer: copy its files instead.
 func (t *Tokenizer) Save(dir string) error {
+	if t.hf != nil {
+		return errors.New("tokenizer: Save writes vocab.json and merges.txt, which cannot hold a tokenizer loaded from tokenizer.json; copy that file instead")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
@@ -115,8 +120,13 @@ func (t *Tokenizer) Save(dir string) error {
 
 // Load reads a tokenizer written by Save (or any GPT-2-style vocab.json and
 // merges.txt pair whose vocabulary has a token for every byte and contains
-// "<|endoftext|>").
+// "<|endoftext|>"), or, when dir has a tokenizer.json, that file (LoadHF):
+// a model directory from Hugging Face often has all three, and
+// tokenizer.json is the complete description.
 func Load(dir string) (*Tokenizer, error) {
+	if _, err := os.Stat(filepath.Join(dir, HFFile)); err == nil {
+		return LoadHF(dir)
+	}
 	vpath, mpath := filepath.Join(dir, VocabFile), filepath.Join(dir, MergesFile)
 	vdata, err := os.ReadFile(vpath)
 	if err != nil {
@@ -132,6 +142,9 @@ func Load(dir string) (*Tokenizer, error) {
 // LoadFS is Load for a file system such as an embed.FS; dir uses forward
 // slashes as fs.FS requires.
 func LoadFS(fsys fs.FS, dir string) (*Tokenizer, error) {
+	if _, err := fs.Stat(fsys, path.Join(dir, HFFile)); err == nil {
+		return LoadHFFS(fsys, dir)
+	}
 	vpath, mpath := path.Join(dir, VocabFile), path.Join(dir, MergesFile)
 	vdata, err := fs.ReadFile(fsys, vpath)
 	if err != nil {

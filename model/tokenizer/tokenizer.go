@@ -17,6 +17,14 @@
 //     Encode never produces from text: callers insert EOT() themselves
 //     between documents, so a document that happens to contain that string
 //     cannot forge a document boundary.
+//
+// The package also loads the tokenizers of real models from Hugging Face's
+// tokenizer.json (LoadHF, and Load and LoadFS when the file is there):
+// byte-level BPE with the model's own pre-tokenizer, added tokens, NFC and
+// the special tokens the model expects around a sequence (see hf.go). Such
+// a tokenizer behaves as Hugging Face's does, which differs from the above
+// in two ways: added tokens in the text, "<|endoftext|>" included, are
+// encoded as those tokens, and Prefix and Suffix may be non-empty.
 package tokenizer
 
 import (
@@ -58,6 +66,7 @@ type Tokenizer struct {
 	merges map[uint64]merge
 	byteID [256]int32
 	eot    int
+	hf     *hfPipeline // nil for the project's own tokenizers
 
 	mu    sync.RWMutex
 	cache map[string][]int
@@ -91,15 +100,77 @@ func newTokenizer(tokens [][]byte, rules []rule, eot int) *Tokenizer {
 }
 
 // VocabSize is the number of token ids, EOT included; ids are 0..VocabSize()-1.
+// A tokenizer.json may leave ids unused; they decode to nothing.
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 
-// EOT is the id of the "<|endoftext|>" token.
+// EOT is the id of the "<|endoftext|>" token. For a tokenizer loaded from
+// tokenizer.json it is the model's end-of-sequence token: the eos_token of
+// tokenizer_config.json when that file names one, otherwise the first added
+// token among "<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>" and
+// "<eos>" (see eotCandidates in hf.go for why).
 func (t *Tokenizer) EOT() int { return t.eot }
+
+// Prefix returns the tokens that the model expects before every sequence,
+// such as Llama 3.2's "<|begin_of_text|>", from tokenizer.json's
+// post-processor; it is empty for GPT-2, Qwen2 and the project's own
+// tokenizers. Encode does not add them.
+func (t *Tokenizer) Prefix() []int {
+	if t.hf == nil {
+		return nil
+	}
+	return append([]int(nil), t.hf.prefix...)
+}
+
+// Suffix is Prefix for the tokens after every sequence (RoBERTa's "</s>");
+// none of the supported decoder-only models has any.
+func (t *Tokenizer) Suffix() []int {
+	if t.hf == nil {
+		return nil
+	}
+	return append([]int(nil), t.hf.suffix...)
+}
+
+// BOS returns the beginning-of-sequence token, when Prefix is exactly one
+// token, and whether there is one.
+func (t *Tokenizer) BOS() (int, bool) {
+	if t.hf == nil || len(t.hf.prefix) != 1 {
+		return -1, false
+	}
+	return t.hf.prefix[0], true
+}
+
+// TokenID returns the id of the token whose text is exactly text: an added
+// (special) token of a tokenizer.json such as "<|im_start|>", EndOfText, or
+// else a vocabulary token with those bytes.
+func (t *Tokenizer) TokenID(text string) (int, bool) {
+	if t.hf != nil {
+		if id, ok := t.hf.addedIDs[text]; ok {
+			return id, true
+		}
+		id, ok := t.hf.whole[text]
+		return int(id), ok
+	}
+	if text == EndOfText {
+		return t.eot, true
+	}
+	for id, b := range t.tokens {
+		if id != t.eot && string(b) == text {
+			return id, true
+		}
+	}
+	return 0, false
+}
 
 // Encode splits s into token ids. It accepts any byte string; invalid UTF-8
 // bytes are kept as they are (see pretokenize.go for how they are grouped).
-// The text "<|endoftext|>" is encoded as ordinary text, never as EOT().
+// The text "<|endoftext|>" is encoded as ordinary text, never as EOT(),
+// except by a tokenizer loaded from tokenizer.json: that one encodes added
+// tokens found in s as themselves, as Hugging Face's does, normalises s
+// if the file says so (Qwen2: NFC), and adds neither Prefix nor Suffix.
 func (t *Tokenizer) Encode(s string) []int {
+	if t.hf != nil {
+		return t.hf.encode(t, s)
+	}
 	// Prose averages roughly four bytes per token at GPT-2-like vocabulary
 	// sizes; a smaller vocabulary gives more tokens, hence the /3.
 	out := make([]int, 0, len(s)/3+1)
@@ -116,7 +187,7 @@ func (t *Tokenizer) appendWord(out []int, w string) []int {
 		return append(out, int(t.byteID[w[0]]))
 	}
 	if len(w) > maxCachedWordLen {
-		return t.bpe(out, w)
+		return t.encodeWord(out, w)
 	}
 	t.mu.RLock()
 	ids, ok := t.cache[w]
@@ -125,7 +196,7 @@ func (t *Tokenizer) appendWord(out []int, w string) []int {
 		return append(out, ids...)
 	}
 	start := len(out)
-	out = t.bpe(out, w)
+	out = t.encodeWord(out, w)
 	ids = append([]int(nil), out[start:]...)
 	t.mu.Lock()
 	if len(t.cache) < maxCacheEntries {
@@ -136,10 +207,28 @@ func (t *Tokenizer) appendWord(out []int, w string) []int {
 	return out
 }
 
+// encodeWord appends the ids of the pre-token w, bypassing the cache.
+func (t *Tokenizer) encodeWord(out []int, w string) []int {
+	// ignore_merges (Llama 3): a pre-token that is a vocabulary entry is
+	// that entry, whatever the merges would make of it. The look-up comes
+	// after the cache's because the vocabulary's map is far larger and
+	// slower to reach than the cache of the words a text actually uses.
+	if t.hf != nil && t.hf.ignoreMerges {
+		if id, ok := t.hf.whole[w]; ok {
+			return append(out, int(id))
+		}
+	}
+	return t.bpe(out, w)
+}
+
 // Decode concatenates the bytes of the given tokens. Ids outside
 // [0, VocabSize()) contribute nothing, so that ids sampled from a model whose
 // output layer is padded beyond the vocabulary do not need filtering first.
-// EOT() decodes to "<|endoftext|>".
+// EOT() decodes to "<|endoftext|>", and an added token of a tokenizer.json
+// to its text. Decode(Encode(s)) == s for every s, except where a
+// tokenizer.json normalises s (then it gives NFC(s)), prefixes a space
+// (ByteLevel's add_prefix_space) or has added tokens that swallow
+// whitespace (lstrip, rstrip).
 func (t *Tokenizer) Decode(ids []int) string {
 	n := 0
 	for _, id := range ids {

@@ -67,39 +67,45 @@ func newReference(tok *Tokenizer) reference {
 func referenceEncode(tok *Tokenizer, s string) []int { return newReference(tok).encode(s) }
 
 func (ref reference) encode(s string) []int {
-	ranks, ids := ref.ranks, ref.ids
 	var out []int
 	for _, w := range pretokenize(s) {
-		word := make([]string, len(w))
-		for i := range len(w) {
-			word[i] = w[i : i+1]
-		}
-		for len(word) > 1 {
-			best, bestRank := -1, 0
-			for i := 0; i+1 < len(word); i++ {
-				if r, ok := ranks[[2]string{word[i], word[i+1]}]; ok && (best < 0 || r < bestRank) {
-					best, bestRank = i, r
-				}
+		out = ref.word(out, w)
+	}
+	return out
+}
+
+// word appends the ids of the pre-token w.
+func (ref reference) word(out []int, w string) []int {
+	ranks, ids := ref.ranks, ref.ids
+	word := make([]string, len(w))
+	for i := range len(w) {
+		word[i] = w[i : i+1]
+	}
+	for len(word) > 1 {
+		best, bestRank := -1, 0
+		for i := 0; i+1 < len(word); i++ {
+			if r, ok := ranks[[2]string{word[i], word[i+1]}]; ok && (best < 0 || r < bestRank) {
+				best, bestRank = i, r
 			}
-			if best < 0 {
-				break
-			}
-			first, second := word[best], word[best+1]
-			var merged []string
-			for i := 0; i < len(word); {
-				if i+1 < len(word) && word[i] == first && word[i+1] == second {
-					merged = append(merged, first+second)
-					i += 2
-				} else {
-					merged = append(merged, word[i])
-					i++
-				}
-			}
-			word = merged
 		}
-		for _, sym := range word {
-			out = append(out, ids[sym])
+		if best < 0 {
+			break
 		}
+		first, second := word[best], word[best+1]
+		var merged []string
+		for i := 0; i < len(word); {
+			if i+1 < len(word) && word[i] == first && word[i+1] == second {
+				merged = append(merged, first+second)
+				i += 2
+			} else {
+				merged = append(merged, word[i])
+				i++
+			}
+		}
+		word = merged
+	}
+	for _, sym := range word {
+		out = append(out, ids[sym])
 	}
 	return out
 }
