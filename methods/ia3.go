@@ -3,6 +3,7 @@ package methods
 import (
 	"fmt"
 	"image/color"
+	"slices"
 
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
@@ -174,4 +175,82 @@ func (ia3) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 // Display: bluish green, an upward triangle.
 func (ia3) Display() display.Style {
 	return display.Style{Order: 50, Color: color.RGBA{0x00, 0x9e, 0x73, 0xff}, Marker: display.TriangleUp}
+}
+
+// PEFT writes IA3 as HF PEFT keys it: one ia3_l per adapted module,
+// [out, 1] where it scales the module's output (k, v) and [1, in] where it
+// scales its input (ff, listed in feedforward_modules). GPT-2's k and v
+// live in the fused c_attn, whose vector covers q | k | v: ones where a
+// part is not scaled, which leaves that part's outputs, bias included,
+// exactly as they were.
+func (ia3) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	h := a.Hooks[0].(*ia3Hook)
+	type vector struct {
+		vals  []float64
+		input bool
+	}
+	vecs := map[string]*vector{}
+	var modules, ffModules []string
+	for _, name := range h.order {
+		s := h.scales[name]
+		l := nn.Float64s(s.l.Value)
+		mod, col, width, err := model.HFModule(m, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		v := vecs[mod]
+		if v == nil {
+			n := len(l)
+			if width > 0 {
+				n = 3 * width // c_attn: q | k | v
+			}
+			v = &vector{vals: ones(n), input: s.input}
+			vecs[mod] = v
+			modules = append(modules, mod)
+			if s.input {
+				ffModules = append(ffModules, mod)
+			}
+		}
+		copy(v.vals[col:col+len(l)], l)
+	}
+	tensors := map[string]PEFTTensor{}
+	for mod, v := range vecs {
+		shape := []int{len(v.vals), 1}
+		if v.input {
+			shape = []int{1, len(v.vals)}
+		}
+		tensors[mod+".ia3_l.weight"] = PEFTTensor{Shape: shape, Values: v.vals}
+	}
+	targets, err := peftTargets(m, modules)
+	if err != nil {
+		return nil, nil, err
+	}
+	// feedforward_modules must be a subset of target_modules, name for
+	// name, and never null: PEFT fills a null one with its defaults for
+	// the architecture (GPT-2's mlp.c_proj, Llama's down_proj) and would
+	// scale the MLP's input even where only k and v were adapted.
+	ff := []string{}
+	if len(ffModules) > 0 {
+		if ff, err = peftTargets(m, ffModules); err != nil {
+			return nil, nil, err
+		}
+		if !subset(ff, targets) {
+			ff = slices.Sorted(slices.Values(ffModules))
+		}
+	}
+	cfg := map[string]any{
+		"peft_type": "IA3", "target_modules": targets, "feedforward_modules": ff,
+		"fan_in_fan_out": m.Config.Family == model.GPT2, "init_ia3_weights": true, "modules_to_save": nil,
+	}
+	return cfg, tensors, nil
+}
+
+// subset says whether every name of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

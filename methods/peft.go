@@ -29,7 +29,8 @@ const (
 type PEFTExporter interface {
 	// PEFT returns the adapter's config fields (peft_type and the
 	// method's own; SavePEFT adds the common ones) and its tensors, keyed
-	// as PEFT keys them without the "base_model.model." prefix.
+	// as PEFT keys them without the "base_model.model." prefix (prompt
+	// tuning's prompt_embeddings, which PEFT keys alone, gets none).
 	PEFT(a *Attached, m *model.Model) (config map[string]any, tensors map[string]PEFTTensor, err error)
 }
 
@@ -67,10 +68,17 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	// PEFT keeps prompt tuning's embeddings in the PeftModel's prompt
+	// encoder, outside the base model, and loads them by the bare name
+	// prompt_embeddings.
+	prefix := "base_model.model."
+	if cfg["peft_type"] == "PROMPT_TUNING" {
+		prefix = ""
+	}
 	params := make([]*nn.Param, len(names))
 	for i, k := range names {
 		t := tensors[k]
-		p := nn.NewParam("base_model.model."+k, tensor.Float32, t.Shape...)
+		p := nn.NewParam(prefix+k, tensor.Float32, t.Shape...)
 		SetValues(p, t.Values)
 		params[i] = p
 	}

@@ -146,3 +146,22 @@ func (prompt) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 func (prompt) Display() display.Style {
 	return display.Style{Order: 80, Color: color.RGBA{0xe6, 0x9f, 0x00, 0xff}, Marker: display.Star}
 }
+
+// PEFT writes prompt tuning as HF PEFT keys it: the virtual tokens'
+// embeddings, [L, d_model], as prompt_embeddings, which PeftModel puts in
+// front of the input embeddings exactly as HookInput does here. The
+// init is written as RANDOM whatever started the prompt: the file holds the
+// trained embeddings, which PEFT loads over any initialisation, and TEXT
+// would make PEFT ask for a tokenizer it does not need.
+func (prompt) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	emb := a.Hooks[0].(*promptHook).emb
+	s := emb.Value.Shape()
+	// num_transformer_submodules is 1: a decoder-only model has one
+	// transformer to put virtual tokens in front of (an encoder-decoder two).
+	cfg := map[string]any{
+		"peft_type": "PROMPT_TUNING", "num_virtual_tokens": s[0], "token_dim": s[1], "num_transformer_submodules": 1,
+		"num_attention_heads": m.Config.Heads, "num_layers": m.Config.Layers,
+		"prompt_tuning_init": "RANDOM", "prompt_tuning_init_text": nil, "tokenizer_name_or_path": nil,
+	}
+	return cfg, map[string]PEFTTensor{"prompt_embeddings": {Shape: []int{s[0], s[1]}, Values: nn.Float64s(emb.Value)}}, nil
+}

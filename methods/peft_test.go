@@ -1,0 +1,525 @@
+package methods
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nlpodyssey/safetensors"
+	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
+	"gorgonia.org/tensor"
+)
+
+// Adapters in PEFT's format beyond the reference's LoRA: IA3 and prompt
+// tuning with the names and shapes PEFT documents, and LoRA where the
+// export has to reshape (q and v with their own A in GPT-2's fused c_attn;
+// every Llama linear). Each is read back from its file and applied by a
+// small importer written from PEFT's format alone, which must give the
+// logits of the method that wrote it. With PEFTBENCH_PEFT_OUT set, the same
+// adapters are written out, with the logits computed here, for
+// model/hfref/check_adapters.py to apply in PyTorch
+// (.ci/peft-reference.sh).
+
+// peftCase is one adapter on a model/hfref fixture.
+type peftCase struct {
+	name, fixture, method string
+	raw                   map[string]any
+	// want: adapter_config.json fields and every tensor's shape.
+	cfg     map[string]any
+	tensors map[string][]int
+}
+
+// Fixture shapes (model/hfref/README.md): both have d_model 32 and 2 layers
+// of 4 heads; GPT-2's MLP is 128 wide, Llama's and Qwen2's 64, with 2
+// key/value heads of 8 (k and v 16 wide).
+const fixtureLayers = 2
+
+// perLayer lists a tensor's shape under every layer's module path.
+func perLayer(want map[string][]int, format string, shape ...int) map[string][]int {
+	for i := range fixtureLayers {
+		want[fmt.Sprintf(format, i)] = shape
+	}
+	return want
+}
+
+func peftCases() []peftCase {
+	gpt2 := func(suffix string, shape ...int) map[string][]int {
+		return perLayer(map[string][]int{}, "transformer.h.%d."+suffix, shape...)
+	}
+	llama := func(want map[string][]int, suffix string, shape ...int) map[string][]int {
+		return perLayer(want, "model.layers.%d."+suffix, shape...)
+	}
+	llamaLoRA := map[string][]int{}
+	for _, mod := range []struct {
+		name    string
+		in, out int
+	}{{"self_attn.q_proj", 32, 32}, {"self_attn.k_proj", 32, 16}, {"self_attn.v_proj", 32, 16}, {"self_attn.o_proj", 32, 32},
+		{"mlp.gate_proj", 32, 64}, {"mlp.up_proj", 32, 64}, {"mlp.down_proj", 64, 32}} {
+		llama(llamaLoRA, mod.name+".lora_A.weight", 2, mod.in)
+		llama(llamaLoRA, mod.name+".lora_B.weight", mod.out, 2)
+	}
+	gpt2IA3 := gpt2("attn.c_attn.ia3_l.weight", 96, 1)
+	perLayer(gpt2IA3, "transformer.h.%d.mlp.c_proj.ia3_l.weight", 1, 128)
+	llamaIA3 := llama(map[string][]int{}, "self_attn.k_proj.ia3_l.weight", 16, 1)
+	llama(llamaIA3, "self_attn.v_proj.ia3_l.weight", 16, 1)
+	llama(llamaIA3, "mlp.down_proj.ia3_l.weight", 1, 64)
+	gpt2LoRA := gpt2("attn.c_attn.lora_A.weight", 6, 32)
+	perLayer(gpt2LoRA, "transformer.h.%d.attn.c_attn.lora_B.weight", 96, 6)
+	prompt := func(heads int) map[string]any {
+		return map[string]any{"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 5, "token_dim": 32, "num_transformer_submodules": 1,
+			"num_attention_heads": heads, "num_layers": 2, "prompt_tuning_init": "RANDOM"}
+	}
+	ia3Llama := map[string]any{"peft_type": "IA3", "target_modules": []string{"down_proj", "k_proj", "v_proj"},
+		"feedforward_modules": []string{"down_proj"}, "fan_in_fan_out": false, "init_ia3_weights": true, "modules_to_save": nil}
+	return []peftCase{
+		// q and v each with their own A: stacked into c_attn, ranks adding
+		// up (2·3) and lora_alpha with them, so lora_alpha/r stays 6/3.
+		{name: "lora-gpt2-qv", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 3, "alpha": 6.0, "targets": "q,v"},
+			cfg: map[string]any{"peft_type": "LORA", "r": 6, "lora_alpha": 12, "target_modules": []string{"c_attn"}, "fan_in_fan_out": true,
+				"bias": "none", "use_rslora": false, "use_dora": false},
+			tensors: gpt2LoRA},
+		{name: "lora-llama-all", fixture: "llama", method: "lora", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down"},
+			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 3, "fan_in_fan_out": false,
+				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
+			tensors: llamaLoRA},
+		{name: "ia3-gpt2", fixture: "gpt2", method: "ia3", raw: map[string]any{},
+			cfg: map[string]any{"peft_type": "IA3", "target_modules": []string{"c_attn", "mlp.c_proj"}, "feedforward_modules": []string{"mlp.c_proj"},
+				"fan_in_fan_out": true, "init_ia3_weights": true, "modules_to_save": nil},
+			tensors: gpt2IA3},
+		// k alone: c_attn's vector is one on q and v, and no module is a
+		// feed-forward one (an empty list, not null).
+		{name: "ia3-gpt2-k", fixture: "gpt2", method: "ia3", raw: map[string]any{"targets": "k"},
+			cfg:     map[string]any{"peft_type": "IA3", "target_modules": []string{"c_attn"}, "feedforward_modules": []string{}, "fan_in_fan_out": true},
+			tensors: gpt2("attn.c_attn.ia3_l.weight", 96, 1)},
+		{name: "ia3-llama", fixture: "llama", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
+		// Qwen2's k and v have biases, which PEFT's output scaling scales too.
+		{name: "ia3-qwen2", fixture: "qwen2", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
+		{name: "prompt-gpt2", fixture: "gpt2", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
+			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
+		{name: "prompt-llama", fixture: "llama", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
+			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
+	}
+}
+
+// peftAttach attaches the case's method to a float64 copy of its fixture
+// and gives every weight of the method a random value away from its
+// initialisation (B non-zero, scales off one), rounded to float32 so that
+// the F32 adapter file holds exactly the weights the logits are computed
+// with.
+func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached) {
+	t.Helper()
+	m := float64Copy(t, fixtureDir(c.fixture))
+	a, err := Attach(&model.Base{Name: c.fixture, Model: m}, c.method, c.raw, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, std := 0.0, 0.2
+	switch c.method {
+	case "ia3":
+		mean, std = 1, 0.3
+	case "prompt":
+		std = 0.3 // the fixtures' embedding scale
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
+	for _, p := range a.Own {
+		vals := make([]float64, p.Size())
+		for i := range vals {
+			vals[i] = float64(float32(mean + std*rng.NormFloat64()))
+		}
+		SetValues(p, vals)
+	}
+	return m, a
+}
+
+// fixtureIDs are the fixture's two input sequences.
+func fixtureIDs(t *testing.T, fixture string) [][]int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(fixtureDir(fixture), "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		InputIDs [][]int `json:"input_ids"`
+	}
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	return fx.InputIDs
+}
+
+// sequenceLogits runs equal-length sequences through m and returns the
+// logits of their real tokens, [B][T][vocab].
+func sequenceLogits(t *testing.T, m *model.Model, ids [][]int, hooks ...model.Hook) [][][]float64 {
+	t.Helper()
+	B, T, V := len(ids), len(ids[0]), m.Config.Vocab
+	g := nn.NewGraph(m.Params[0].Value.Dtype())
+	f, err := m.Build(g, B, T, hooks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.IDs.SetInts(slices.Concat(ids...))
+	p, err := nn.Compile(g, nil, f.Logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	flat := nn.Float64s(p.Value(f.Logits))
+	out := make([][][]float64, B)
+	for b := range out {
+		out[b] = make([][]float64, T)
+		for i := range out[b] {
+			out[b][i] = flat[(b*T+i)*V : (b*T+i+1)*V]
+		}
+	}
+	return out
+}
+
+func worstDiff(a, b [][][]float64) float64 {
+	d := 0.0
+	for i := range a {
+		for j := range a[i] {
+			for k := range a[i][j] {
+				d = max(d, math.Abs(a[i][j][k]-b[i][j][k]))
+			}
+		}
+	}
+	return d
+}
+
+// peftAdapter is an adapter folder read back: its config and its tensors
+// widened from F32, keyed as stored.
+type peftAdapter struct {
+	cfg     map[string]any
+	tensors map[string]PEFTTensor
+}
+
+func readPEFT(t *testing.T, dir string) peftAdapter {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, PEFTConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := peftAdapter{tensors: map[string]PEFTTensor{}}
+	if err := json.Unmarshal(raw, &ad.cfg); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, PEFTWeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := safetensors.Deserialize(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nt := range st.Tensors() {
+		if nt.TensorView.DType() != safetensors.F32 {
+			t.Fatalf("%s is %v, want F32", nt.Name, nt.TensorView.DType())
+		}
+		var shape []int
+		for _, d := range nt.TensorView.Shape() {
+			shape = append(shape, int(d))
+		}
+		b := nt.TensorView.Data()
+		vals := make([]float64, len(b)/4)
+		for i := range vals {
+			vals[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+		ad.tensors[nt.Name] = PEFTTensor{Shape: shape, Values: vals}
+	}
+	return ad
+}
+
+// savePEFT writes the attached method's adapter into a fresh folder and
+// reads it back.
+func savePEFT(t *testing.T, c peftCase, m *model.Model, a *Attached, dir string) peftAdapter {
+	t.Helper()
+	if err := a.SavePEFT(m, c.fixture, dir); err != nil {
+		t.Fatal(err)
+	}
+	return readPEFT(t, dir)
+}
+
+// The config fields and tensor names and shapes PEFT documents for each
+// method, with the values the method holds.
+func TestPEFTFormat(t *testing.T) {
+	for k, c := range peftCases() {
+		t.Run(c.name, func(t *testing.T) {
+			m, a := peftAttach(t, c, uint64(k)+1)
+			ad := savePEFT(t, c, m, a, t.TempDir())
+			want := map[string]any{"task_type": "CAUSAL_LM", "inference_mode": true, "base_model_name_or_path": c.fixture}
+			for f, v := range c.cfg {
+				want[f] = v
+			}
+			for f, v := range want {
+				got, ok := ad.cfg[f]
+				if !ok {
+					t.Errorf("adapter_config.json has no %q (want %s)", f, jsonOf(v))
+				} else if jsonOf(got) != jsonOf(v) {
+					t.Errorf("adapter_config.json %q: %s, want %s", f, jsonOf(got), jsonOf(v))
+				}
+			}
+			var names []string
+			for n, tt := range ad.tensors {
+				names = append(names, n)
+				short := strings.TrimPrefix(n, "base_model.model.")
+				if c.method == "prompt" {
+					short = n // PEFT keys the prompt by itself
+				}
+				if w, ok := c.tensors[short]; !ok {
+					t.Errorf("unexpected tensor %s", n)
+				} else if !slices.Equal(tt.Shape, w) {
+					t.Errorf("%s: shape %v, want %v", n, tt.Shape, w)
+				}
+			}
+			if len(names) != len(c.tensors) {
+				t.Errorf("%d tensors %v, want %d", len(names), sorted(names), len(c.tensors))
+			}
+			checkPEFTValues(t, c, m, a, ad)
+		})
+	}
+}
+
+// checkPEFTValues compares the stored values of IA3 and prompt tuning with
+// the method's weights: c_attn's vector is q | k | v with ones where a part
+// is not scaled. (LoRA's reshaping is checked by its round trip.)
+func checkPEFTValues(t *testing.T, c peftCase, m *model.Model, a *Attached, ad peftAdapter) {
+	t.Helper()
+	switch c.method {
+	case "prompt":
+		if got, want := ad.tensors["prompt_embeddings"].Values, nn.Float64s(a.Own[0].Value); !slices.Equal(got, want) {
+			t.Errorf("prompt_embeddings differ from the prompt's embeddings")
+		}
+	case "ia3":
+		h := a.Hooks[0].(*ia3Hook)
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, col, width, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, ok := ad.tensors["base_model.model."+mod+".ia3_l.weight"]
+				if !ok {
+					continue
+				}
+				want := ones(len(v.Values))
+				if s := h.scales[name]; s != nil {
+					l := nn.Float64s(s.l.Value)
+					copy(want[col:], l)
+				} else if width == 0 {
+					t.Errorf("%s has a vector but %s is not scaled", mod, name)
+					continue
+				}
+				if width > 0 {
+					want = want[col : col+width]
+					v.Values = v.Values[col : col+width]
+				}
+				if !slices.Equal(v.Values, want) {
+					t.Errorf("%s: the vector's part for %s differs from its scales", mod, name)
+				}
+			}
+		}
+	case "lora":
+		// q's and v's A differ, so c_attn's stacks them.
+		h := a.Hooks[0].(*loraHook)
+		if q, v := h.layers["h.0.attn.q"], h.layers["h.0.attn.v"]; q != nil && v != nil &&
+			slices.Equal(nn.Float64s(q.a.Value), nn.Float64s(v.a.Value)) {
+			t.Errorf("q's and v's A are equal: the stacked export is not exercised")
+		}
+	}
+}
+
+// Every adapter, written and read back, applied by importPEFT to a fresh
+// copy of the base model, gives the logits of the method that wrote it.
+func TestPEFTRoundTrip(t *testing.T) {
+	for k, c := range peftCases() {
+		t.Run(c.name, func(t *testing.T) {
+			m, a := peftAttach(t, c, uint64(k)+1)
+			ids := fixtureIDs(t, c.fixture)
+			want := sequenceLogits(t, m, ids, a.Hooks...)
+			base := sequenceLogits(t, m, ids)
+			ad := savePEFT(t, c, m, a, t.TempDir())
+			fresh := float64Copy(t, fixtureDir(c.fixture))
+			hooks := importPEFT(t, fresh, ad)
+			got := sequenceLogits(t, fresh, ids, hooks...)
+			moved, d := worstDiff(want, base), worstDiff(got, want)
+			t.Logf("%s: the adapter moves the logits by up to %.3f; imported from its file, within %.1e", c.name, moved, d)
+			if moved < 1e-2 {
+				t.Errorf("the adapter moves the logits by only %.1e: a trivial adapter tests nothing", moved)
+			}
+			if d > 1e-6 {
+				t.Errorf("logits of the imported adapter differ by %.2e (limit 1e-6)", d)
+			}
+		})
+	}
+}
+
+// peftMatches says whether PEFT's list-valued target_modules (or
+// feedforward_modules, matched by suffix) selects a module path.
+func peftMatches(list any, path string, dotted bool) bool {
+	xs, _ := list.([]any)
+	for _, x := range xs {
+		s := x.(string)
+		if path == s || (dotted && strings.HasSuffix(path, "."+s)) || (!dotted && strings.HasSuffix(path, s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// importPEFT applies an adapter to m from its files alone, as PEFT reads
+// them: LoRA and IA3 are merged into m's weights (ΔW = (lora_alpha/r)·B·A;
+// IA3's vector scales a module's output columns and bias, or a
+// feed-forward module's input rows), through HFModule's map of PEFT's
+// module paths; prompt tuning returns a prompt hook holding the stored
+// embeddings. Every module target_modules selects must have its tensors,
+// and every tensor must belong to one.
+func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
+	t.Helper()
+	used := map[string]bool{}
+	get := func(key string) (PEFTTensor, bool) {
+		v, ok := ad.tensors["base_model.model."+key]
+		used["base_model.model."+key] = ok
+		return v, ok
+	}
+	var hooks []model.Hook
+	switch typ := ad.cfg["peft_type"]; typ {
+	case "LORA", "IA3":
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, col, width, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				w := m.Param(name + ".weight")
+				in, out := linearDims(m, name)
+				vals := nn.Float64s(w.Value)
+				if typ == "LORA" {
+					A, okA := get(mod + ".lora_A.weight")
+					B, okB := get(mod + ".lora_B.weight")
+					if targeted != okA || targeted != okB {
+						t.Fatalf("%s: targeted %v, but lora_A stored %v, lora_B %v", mod, targeted, okA, okB)
+					}
+					if !targeted {
+						continue
+					}
+					r := A.Shape[0]
+					if r != int(ad.cfg["r"].(float64)) || A.Shape[1] != in || B.Shape[1] != r {
+						t.Fatalf("%s: lora_A %v, lora_B %v for r %v, %d inputs", mod, A.Shape, B.Shape, ad.cfg["r"], in)
+					}
+					scale := ad.cfg["lora_alpha"].(float64) / float64(r)
+					for x := range in {
+						for o := range out {
+							s := 0.0
+							for j := range r {
+								s += B.Values[(col+o)*r+j] * A.Values[j*in+x]
+							}
+							vals[x*out+o] += scale * s
+						}
+					}
+					SetValues(w, vals)
+					continue
+				}
+				l, ok := get(mod + ".ia3_l.weight")
+				if targeted != ok {
+					t.Fatalf("%s: targeted %v, but ia3_l stored %v", mod, targeted, ok)
+				}
+				if !targeted {
+					continue
+				}
+				if peftMatches(ad.cfg["feedforward_modules"], mod, false) {
+					if !slices.Equal(l.Shape, []int{1, in}) {
+						t.Fatalf("%s: feed-forward ia3_l %v, want [1 %d]", mod, l.Shape, in)
+					}
+					for x := range in {
+						for o := range out {
+							vals[x*out+o] *= l.Values[x]
+						}
+					}
+					SetValues(w, vals)
+					continue
+				}
+				full := out
+				if width > 0 {
+					full = 3 * width
+				}
+				if !slices.Equal(l.Shape, []int{full, 1}) {
+					t.Fatalf("%s: ia3_l %v, want [%d 1]", mod, l.Shape, full)
+				}
+				for x := range in {
+					for o := range out {
+						vals[x*out+o] *= l.Values[col+o]
+					}
+				}
+				SetValues(w, vals)
+				if b := m.Param(name + ".bias"); b != nil {
+					bv := nn.Float64s(b.Value)
+					for o := range bv {
+						bv[o] *= l.Values[col+o]
+					}
+					SetValues(b, bv)
+				}
+			}
+		}
+	case "PROMPT_TUNING":
+		p, ok := ad.tensors["prompt_embeddings"]
+		used["prompt_embeddings"] = ok
+		n := int(ad.cfg["num_virtual_tokens"].(float64))
+		if !ok || !slices.Equal(p.Shape, []int{n, int(ad.cfg["token_dim"].(float64))}) || p.Shape[1] != m.Config.DModel {
+			t.Fatalf("prompt_embeddings %v (stored %v) for %d virtual tokens of %v", p.Shape, ok, n, ad.cfg["token_dim"])
+		}
+		emb := nn.NewParam("prompt_embeddings", tensor.Float64, p.Shape...)
+		SetValues(emb, p.Values)
+		hooks = append(hooks, &promptHook{emb: emb})
+	default:
+		t.Fatalf("peft_type %v", typ)
+	}
+	for k := range ad.tensors {
+		if !used[k] {
+			t.Errorf("tensor %s belongs to no adapted module", k)
+		}
+	}
+	return hooks
+}
+
+// With PEFTBENCH_PEFT_OUT=DIR, writes every case into DIR/<case>: the
+// adapter, base (the fixture's name) and expected.json (the fixture's
+// input_ids and the logits computed here with the adapter), which
+// model/hfref/check_adapters.py recomputes in PyTorch from the files alone.
+func TestPEFTReferenceAdapters(t *testing.T) {
+	out := os.Getenv("PEFTBENCH_PEFT_OUT")
+	if out == "" {
+		t.Skip("PEFTBENCH_PEFT_OUT names no directory to write the adapters into (.ci/peft-reference.sh sets it)")
+	}
+	for k, c := range peftCases() {
+		t.Run(c.name, func(t *testing.T) {
+			m, a := peftAttach(t, c, uint64(k)+1)
+			ids := fixtureIDs(t, c.fixture)
+			dir := filepath.Join(out, c.name)
+			if err := a.SavePEFT(m, c.fixture, dir); err != nil {
+				t.Fatal(err)
+			}
+			exp, err := json.Marshal(map[string]any{"input_ids": ids, "logits": sequenceLogits(t, m, ids, a.Hooks...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "expected.json"), exp, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "base"), []byte(c.fixture+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

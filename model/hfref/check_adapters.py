@@ -1,0 +1,332 @@
+"""Applies PEFT adapters written by the Go side to their base checkpoints, in
+float64 PyTorch, from the adapter files alone, and compares the logits with
+the ones the Go side computed.
+
+Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
+
+Every subfolder of DIR holds
+  adapter_config.json         PEFT's config (peft_type LORA, IA3 or PROMPT_TUNING)
+  adapter_model.safetensors   the adapter's tensors under PEFT's keys
+  base                        the name of a fixture in model/hfref/testdata
+  expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
+                              what the Go side computed with the adapter
+
+The adapter is applied as PeftModelForCausalLM would apply it in eval mode,
+reading nothing but these files: the modules it wraps come from
+target_modules (a list: a module whose name equals an entry or ends with
+"." + entry; a string: a regular expression the whole name must match),
+and every wrapped module must find its tensors, every tensor its module.
+
+  LORA           y = base(x) + (x·Aᵀ·Bᵀ)·lora_alpha/r (lora_alpha/√r with
+                 use_rslora), A = lora_A.weight [r, in], B = lora_B.weight
+                 [out, r]. fan_in_fan_out must say how the module stores its
+                 weight (GPT-2's Conv1D: [in, out]; nn.Linear: [out, in]),
+                 and is what the merged check below transposes by.
+  IA3            l = ia3_l.weight: [out, 1] scales the module's output, bias
+                 included; [1, in] scales the input of a module that
+                 feedforward_modules names (a list: name ends with an entry;
+                 a string: a full regular-expression match).
+  PROMPT_TUNING  prompt_embeddings [num_virtual_tokens, token_dim], under
+                 that bare key, put in front of the input embeddings. The
+                 model then sees P + T positions, numbered 0 … P+T−1 (GPT-2's
+                 learned positions and Llama's rotary ones alike: PEFT drops
+                 any position_ids it is given), and returns logits for all of
+                 them; those of the P virtual positions are dropped here, as
+                 the Go side drops them.
+
+LoRA and IA3 are also merged into the weights, as PEFT's merge_and_unload
+does (fan_in_fan_out transposing the update), and the merged model must give
+the same logits. Prints one line per adapter with the largest difference and
+exits non-zero if any logit differs from the Go side's by more than 1e-4 or
+a file is not what PEFT would load.
+"""
+
+import json
+import math
+import os
+import re
+import sys
+
+import torch
+
+# no __pycache__ next to the fixtures
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as ref  # noqa: E402
+
+TESTDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
+LIMIT = 1e-4
+PREFIX = "base_model.model."
+
+
+class AdapterError(Exception):
+    """A file PEFT would refuse, or load into something else."""
+
+
+# ---------------------------------------------------------------------------
+# which modules PEFT wraps
+
+
+def linear_modules(arch, state):
+    """Module paths of the base model's linear layers (what LoRA and IA3 can
+    wrap), with (in_features, out_features): GPT-2's Conv1D stores [in, out],
+    nn.Linear [out, in]. The output head is left out, as PEFT leaves it."""
+    out = {}
+    for key, w in state.items():
+        if not key.endswith(".weight") or w.dim() != 2:
+            continue
+        path = key[: -len(".weight")]
+        last = path.rsplit(".", 1)[-1]
+        if last in ("wte", "wpe", "embed_tokens", "lm_head"):
+            continue
+        out[path] = (w.shape[0], w.shape[1]) if arch == "gpt2" else (w.shape[1], w.shape[0])
+    return out
+
+
+def targeted(target_modules, path):
+    """PEFT's check_target_module_exists for a str or a list."""
+    if isinstance(target_modules, str):
+        return re.fullmatch(target_modules, path) is not None
+    return any(path == t or path.endswith("." + t) for t in target_modules)
+
+
+def is_feedforward(feedforward_modules, path):
+    """IA3's feed-forward test: a full regular-expression match for a str,
+    else a plain suffix (no dot needed) of the module's name."""
+    if isinstance(feedforward_modules, str):
+        return re.fullmatch(feedforward_modules, path) is not None
+    return any(path.endswith(f) for f in feedforward_modules)
+
+
+def wrapped_modules(arch, state, cfg):
+    target_modules = cfg.get("target_modules")
+    if target_modules is None:
+        # PEFT would pick its defaults for the architecture; an exported
+        # adapter says what it adapted.
+        raise AdapterError("target_modules is null")
+    linears = linear_modules(arch, state)
+    names = {k[: -len(".weight")] for k in state if k.endswith(".weight")}
+    chosen = sorted(p for p in names if targeted(target_modules, p))
+    if not chosen:
+        raise AdapterError(f"target_modules {target_modules!r} matches no module")
+    for p in chosen:
+        if p not in linears:
+            raise AdapterError(f"target_modules selects {p}, which is no linear layer")
+    return {p: linears[p] for p in chosen}
+
+
+def check_fan_in_fan_out(arch, cfg):
+    # PEFT overrides a wrong value with a warning; an exported adapter should
+    # state it right.
+    want = arch == "gpt2"
+    if bool(cfg.get("fan_in_fan_out", False)) != want:
+        raise AdapterError(f"fan_in_fan_out {cfg.get('fan_in_fan_out')} for {arch} (its layers want {want})")
+
+
+def take(tensors, used, key, shape):
+    if key not in tensors:
+        raise AdapterError(f"no tensor {key}")
+    t = tensors[key]
+    if tuple(t.shape) != tuple(shape):
+        raise AdapterError(f"{key} has shape {list(t.shape)}, PEFT makes {list(shape)}")
+    used.add(key)
+    return t
+
+
+# ---------------------------------------------------------------------------
+# the three methods
+
+
+def lora_adapter(arch, state, cfg, tensors, used):
+    check_fan_in_fan_out(arch, cfg)
+    for field in ("rank_pattern", "alpha_pattern"):
+        if cfg.get(field):
+            raise AdapterError(f"{field} {cfg[field]} is not applied by this checker")
+    if cfg.get("use_dora"):
+        raise AdapterError("use_dora is not applied by this checker")
+    if cfg.get("bias", "none") != "none":
+        raise AdapterError(f"bias {cfg['bias']!r} is not applied by this checker")
+    if cfg.get("layers_to_transform") is not None:
+        raise AdapterError("layers_to_transform is not applied by this checker")
+    r = cfg["r"]
+    modules = {}
+    for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
+        a = take(tensors, used, f"{PREFIX}{path}.lora_A.weight", (r, fin))
+        b = take(tensors, used, f"{PREFIX}{path}.lora_B.weight", (fout, r))
+        modules[path] = (a, b)
+    return ref.LoRA(r, cfg["lora_alpha"], modules, cfg.get("use_rslora", False))
+
+
+class IA3:
+    """PEFT's IA3 in the reference's forward: the reference adds delta(x,
+    path) to a module's output y = base(x), so output scaling adds
+    (l − 1)·base(x) and input scaling base'((l − 1)·x), base' without bias:
+    y + delta is l·base(x) or base(l·x)."""
+
+    def __init__(self, arch, state, vectors):
+        self.arch, self.state, self.vectors = arch, state, vectors
+
+    def _base(self, x, path, bias=True):
+        w = self.state[path + ".weight"]
+        y = x @ w if self.arch == "gpt2" else x @ w.T
+        b = self.state.get(path + ".bias")
+        if bias and b is not None:
+            y = y + b
+        return y
+
+    def delta(self, x, path):
+        v = self.vectors.get(path)
+        if v is None:
+            return None
+        l, feedforward = v
+        if feedforward:
+            return self._base(x * (l.flatten() - 1), path, bias=False)
+        return self._base(x, path) * (l.flatten() - 1)
+
+
+def ia3_adapter(arch, state, cfg, tensors, used):
+    check_fan_in_fan_out(arch, cfg)
+    ff = cfg.get("feedforward_modules")
+    if ff is None:
+        # PEFT would fill in its defaults for the architecture.
+        raise AdapterError("feedforward_modules is null")
+    tm = cfg["target_modules"]
+    if isinstance(ff, list) and isinstance(tm, list) and not set(ff) <= set(tm):
+        raise AdapterError(f"feedforward_modules {ff} is not a subset of target_modules {tm}")
+    vectors = {}
+    for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
+        feedforward = is_feedforward(ff, path)
+        shape = (1, fin) if feedforward else (fout, 1)
+        vectors[path] = (take(tensors, used, f"{PREFIX}{path}.ia3_l.weight", shape), feedforward)
+    return IA3(arch, state, vectors)
+
+
+def merged_ia3(arch, state, ia3):
+    """PEFT's IA3 merge: the weight's output rows (and the bias) or input
+    columns of a [out, in] weight scaled, transposed for Conv1D."""
+    merged = dict(state)
+    for path, (l, feedforward) in ia3.vectors.items():
+        w = state[path + ".weight"]
+        wt = w.T if arch == "gpt2" else w  # [out, in]
+        wt = wt * l.flatten()[None, :] if feedforward else wt * l.flatten()[:, None]
+        merged[path + ".weight"] = wt.T if arch == "gpt2" else wt
+        if not feedforward and path + ".bias" in state:
+            merged[path + ".bias"] = state[path + ".bias"] * l.flatten()
+    return merged
+
+
+def embedding_key(arch, state):
+    return ref.gpt2_prefix(state) + "wte.weight" if arch == "gpt2" else "model.embed_tokens.weight"
+
+
+def prompt_logits(arch, config, state, cfg, tensors, used, input_ids):
+    """Logits of the real tokens with the prompt in front. The reference
+    takes token ids, so the prompt's P rows are appended to the embedding
+    matrix as ids V … V+P−1 and each sequence is prefixed with them:
+    embedding lookup is exact, so the model sees exactly cat(prompt,
+    embeddings). A tied head then has P more rows, whose logit columns are
+    dropped with the virtual positions."""
+    if cfg.get("num_transformer_submodules", 1) != 1:
+        raise AdapterError(f"num_transformer_submodules {cfg['num_transformer_submodules']} on a decoder-only model")
+    d = config["n_embd"] if arch == "gpt2" else config["hidden_size"]
+    if cfg["token_dim"] != d:
+        raise AdapterError(f"token_dim {cfg['token_dim']}, the model's embeddings are {d} wide")
+    p = cfg["num_virtual_tokens"]
+    if "prompt_embeddings" not in tensors:
+        # PEFT's loader looks the prompt up by this bare key.
+        raise AdapterError(f"no tensor prompt_embeddings (keys: {sorted(tensors)})")
+    prompt = take(tensors, used, "prompt_embeddings", (p, d))
+    key = embedding_key(arch, state)
+    v = state[key].shape[0]
+    extended = dict(state)
+    extended[key] = torch.cat([state[key], prompt])
+    b, t = input_ids.shape
+    virtual = torch.arange(v, v + p).expand(b, p)
+    logits = ref.forward(config, extended, torch.cat([virtual, input_ids], dim=1))
+    return logits[:, p:, :v]
+
+
+# ---------------------------------------------------------------------------
+
+
+def maxdiff(a, b):
+    return (a - b).abs().max().item()
+
+
+def check_one(folder):
+    """Returns (report line, largest difference)."""
+    with open(os.path.join(folder, "adapter_config.json")) as f:
+        cfg = json.load(f)
+    tensors, dtypes, _ = ref.read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
+    tensors = {k: torch.from_numpy(v) for k, v in tensors.items()}
+    with open(os.path.join(folder, "base")) as f:
+        base = f.read().strip()
+    with open(os.path.join(folder, "expected.json")) as f:
+        expected = json.load(f)
+    config, state, _ = ref.load_checkpoint(os.path.join(TESTDATA, base))
+    arch = ref.arch_of(config)
+    if cfg.get("task_type") != "CAUSAL_LM":
+        raise AdapterError(f"task_type {cfg.get('task_type')!r}, want CAUSAL_LM")
+    for k, dt in dtypes.items():
+        if dt != "F32":
+            raise AdapterError(f"{k} is {dt}")
+    input_ids = torch.tensor(expected["input_ids"], dtype=torch.long)
+    want = torch.tensor(expected["logits"], dtype=torch.float64)
+    plain = ref.forward(config, state, input_ids)
+    used = set()
+    kind = cfg.get("peft_type")
+    if kind == "LORA":
+        lora = lora_adapter(arch, state, cfg, tensors, used)
+        got = ref.forward(config, state, input_ids, lora)
+        merged = ref.forward(config, ref.merge_lora(arch, state, lora), input_ids)
+    elif kind == "IA3":
+        ia3 = ia3_adapter(arch, state, cfg, tensors, used)
+        got = ref.forward(config, state, input_ids, ia3)
+        merged = ref.forward(config, merged_ia3(arch, state, ia3), input_ids)
+    elif kind == "PROMPT_TUNING":
+        got = prompt_logits(arch, config, state, cfg, tensors, used, input_ids)
+        merged = None
+    else:
+        raise AdapterError(f"peft_type {kind!r} is not checked here")
+    unused = sorted(set(tensors) - used)
+    if unused:
+        raise AdapterError(f"tensors no wrapped module loads: {unused[:4]}")
+    if got.shape != want.shape:
+        raise AdapterError(f"logits {list(got.shape)}, expected.json has {list(want.shape)}")
+    worst = maxdiff(got, want)
+    line = f"{kind} on {base}: Go vs PyTorch {worst:.2e}"
+    if merged is not None:
+        worst = max(worst, maxdiff(merged, want))
+        line += f", merged {maxdiff(merged, want):.2e}"
+    line += f" (the adapter moves the logits by up to {maxdiff(got, plain):.3f})"
+    return line, worst
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: check_adapters.py DIR")
+    torch.set_num_threads(1)
+    root = sys.argv[1]
+    names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    if not names:
+        sys.exit(f"check_adapters.py: no adapter folders in {root}")
+    failed = []
+    for name in names:
+        try:
+            line, worst = check_one(os.path.join(root, name))
+        except (AdapterError, KeyError, ValueError, OSError) as e:
+            print(f"FAIL {name}: {type(e).__name__}: {e}")
+            failed.append(name)
+            continue
+        ok = worst <= LIMIT and math.isfinite(worst)
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {line}")
+        if not ok:
+            failed.append(name)
+    if failed:
+        print(f"{len(failed)} of {len(names)} adapters differ by more than {LIMIT:g} or do not load: {', '.join(failed)}")
+        sys.exit(1)
+    print(f"all {len(names)} adapters within {LIMIT:g}")
+
+
+if __name__ == "__main__":
+    main()
