@@ -33,21 +33,49 @@ type hfConfig struct {
 	TieEmbeddings bool     `json:"tie_word_embeddings"`
 }
 
+// llamaConfig is a Llama-family model's config.json, with the fields
+// transformers' LlamaConfig and Qwen2Config read.
+type llamaConfig struct {
+	Architectures []string     `json:"architectures"`
+	ModelType     string       `json:"model_type"`
+	Vocab         int          `json:"vocab_size"`
+	Hidden        int          `json:"hidden_size"`
+	Intermediate  int          `json:"intermediate_size"`
+	Layers        int          `json:"num_hidden_layers"`
+	Heads         int          `json:"num_attention_heads"`
+	KVHeads       int          `json:"num_key_value_heads"`
+	MaxPositions  int          `json:"max_position_embeddings"`
+	RMSEps        float64      `json:"rms_norm_eps"`
+	RopeTheta     float64      `json:"rope_theta"`
+	RopeScaling   *RopeScaling `json:"rope_scaling"`
+	HiddenAct     string       `json:"hidden_act"`
+	TieEmbeddings bool         `json:"tie_word_embeddings"`
+}
+
 // Save writes config.json and model.safetensors into dir in the layout of
-// Hugging Face's GPT-2 (fused c_attn, GPT2LMHeadModel's tensor names), so
-// transformers' GPT2LMHeadModel loads it. Only GPT-2 models are written.
+// Hugging Face's checkpoints of the model's architecture (GPT-2: fused
+// c_attn and GPT2LMHeadModel's tensor names; Llama and Qwen2: torch's
+// [out, in] linears under LlamaForCausalLM's names), so transformers
+// loads it.
 func (m *Model) Save(dir string) error {
-	if m.Config.Family != GPT2 {
-		return fmt.Errorf("model: only GPT-2 models are written; this one is %s", m.Config.Family)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfg, err := json.MarshalIndent(hfConfig{m.Config, "gpt2", []string{"GPT2LMHeadModel"}, "gelu_new", 1e-5, !m.Config.UntiedHead}, "", "  ")
+	c := m.Config
+	var cfg any = hfConfig{c, "gpt2", []string{"GPT2LMHeadModel"}, "gelu_new", 1e-5, !c.UntiedHead}
+	if c.Family == Llama {
+		arch, typ := "LlamaForCausalLM", "llama"
+		if c.QKVBias {
+			arch, typ = "Qwen2ForCausalLM", "qwen2"
+		}
+		cfg = llamaConfig{[]string{arch}, typ, c.Vocab, c.DModel, c.DFF, c.Layers, c.Heads, c.KV(), c.Context,
+			c.normEps(), c.RopeTheta, c.RopeScaling, "silu", !c.UntiedHead}
+	}
+	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), append(raw, '\n')); err != nil {
 		return err
 	}
 	data, err := EncodeSafetensors(hfTensors(m), map[string]string{"format": "pt"})

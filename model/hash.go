@@ -22,7 +22,7 @@ const ShardIndexFile = "model.safetensors.index.json"
 // ContentHash is a hash of what a base model is made of, found as LoadBase
 // finds it (a shipped name, then a checkpoint directory): config.json, the
 // weights (model.safetensors, or the shard index and every shard it
-// names) and the tokenizer's vocab.json and merges.txt. It is the hex
+// names) and the tokenizer's files (tokenizer.Files). It is the hex
 // SHA-256, shortened to 16 characters, of one line per file: its name and
 // the SHA-256 of its bytes. The directory's place does not enter it, so a
 // copy of a checkpoint hashes the same, and re-training or editing any of
@@ -57,7 +57,7 @@ func ContentHash(nameOrDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("model: %s: %w", nameOrDir, err)
 	}
-	for _, name := range append(weights, tokenizer.VocabFile, tokenizer.MergesFile) {
+	for _, name := range append(weights, tokenizer.Files(fsys, dir)...) {
 		if err := add(name); err != nil {
 			return "", err
 		}

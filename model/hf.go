@@ -343,8 +343,9 @@ func loadTensors(m *Model, tensors map[string]storedTensor) error {
 }
 
 // hfTensors lays m's parameters out as a Hugging Face checkpoint of its
-// architecture (GPT-2's fused c_attn, torch's [out, in] linears), without
-// the model prefix, as the official GPT-2 checkpoint names them.
+// architecture: GPT-2's fused c_attn without the "transformer." prefix, as
+// the official GPT-2 checkpoint names them; Llama's torch [out, in]
+// linears under "model.", as LlamaForCausalLM's state dict names them.
 func hfTensors(m *Model) []*nn.Param {
 	src := hfSources(m)
 	byName := map[string]*nn.Param{}
@@ -398,6 +399,9 @@ func hfTensors(m *Model) []*nn.Param {
 	out := make([]*nn.Param, len(order))
 	for i, n := range order {
 		out[i] = byName[n]
+		if m.Config.Family == Llama && n != "lm_head.weight" {
+			out[i].Name = "model." + n
+		}
 	}
 	return out
 }

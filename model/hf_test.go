@@ -2,9 +2,11 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -219,5 +221,60 @@ func TestHFTensorsMustMatchConfig(t *testing.T) {
 	}
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), `no tensor "layers.2.`) {
 		t.Errorf("a 3-layer config over a 2-layer file: error %v, want the missing layer-2 tensor named", err)
+	}
+}
+
+// Llama and Qwen2 models saved here load back the same, under
+// LlamaForCausalLM's and Qwen2ForCausalLM's tensor names and configs.
+func TestSaveWritesHFLlama(t *testing.T) {
+	for _, c := range []Config{
+		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, DFF: 24, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true},
+		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6, QKVBias: true,
+			RopeScaling: &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8}},
+	} {
+		m, err := New(c, tensor.Float32, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, WeightsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := safetensors.Deserialize(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, shape := range map[string][]uint64{
+			"model.embed_tokens.weight": {19, 16}, "model.layers.1.self_attn.k_proj.weight": {uint64(c.DKV()), 16},
+			"model.layers.0.mlp.down_proj.weight": {16, 24}, "model.norm.weight": {16},
+		} {
+			tv, ok := st.Tensor(name)
+			if !ok || fmt.Sprint(tv.Shape()) != fmt.Sprint(shape) {
+				t.Errorf("%v: tensor %q: present %v, shape %v, want %v", c.QKVBias, name, ok, tv.Shape(), shape)
+			}
+		}
+		if _, ok := st.Tensor("lm_head.weight"); ok != c.UntiedHead {
+			t.Errorf("lm_head.weight present: %v, want %v", ok, c.UntiedHead)
+		}
+		if _, ok := st.Tensor("model.layers.0.self_attn.q_proj.bias"); ok != c.QKVBias {
+			t.Errorf("q_proj.bias present: %v, want %v", ok, c.QKVBias)
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Config, m.Config) {
+			t.Errorf("config %+v after a round trip, want %+v", back.Config, m.Config)
+		}
+		ids := [][]int{{1, 5, 9, 18, 0, 3}}
+		a, _ := logitsOf(t, m, ids)
+		b, _ := logitsOf(t, back, ids)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("logits differ after a round trip")
+		}
 	}
 }

@@ -53,8 +53,10 @@ func LoadBase(nameOrDir string) (*Base, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tok.VocabSize() != m.Config.Vocab {
-		return nil, fmt.Errorf("model: %s: tokenizer has %d tokens, the model %d", nameOrDir, tok.VocabSize(), m.Config.Vocab)
+	// Checkpoints often pad the embedding past the tokenizer (Qwen2.5:
+	// 151,665 tokens, 151,936 rows); a token without a row is an error.
+	if tok.VocabSize() > m.Config.Vocab {
+		return nil, fmt.Errorf("model: %s: tokenizer has %d tokens, the model only %d", nameOrDir, tok.VocabSize(), m.Config.Vocab)
 	}
 	return &Base{Name: nameOrDir, Model: m, Tokenizer: tok}, nil
 }

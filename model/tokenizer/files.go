@@ -157,6 +157,19 @@ func LoadFS(fsys fs.FS, dir string) (*Tokenizer, error) {
 	return parse(vpath, vdata, mpath, mdata)
 }
 
+// Files names the files LoadFS reads a tokenizer from in dir: tokenizer.json
+// (and tokenizer_config.json when present), or else vocab.json and
+// merges.txt.
+func Files(fsys fs.FS, dir string) []string {
+	if _, err := fs.Stat(fsys, path.Join(dir, HFFile)); err == nil {
+		if _, err := fs.Stat(fsys, path.Join(dir, HFConfigFile)); err == nil {
+			return []string{HFFile, HFConfigFile}
+		}
+		return []string{HFFile}
+	}
+	return []string{VocabFile, MergesFile}
+}
+
 // fileError reports a problem at a line of a named file, in the
 // file:line: form that editors and terminals can jump to.
 func fileError(name string, line int, format string, args ...any) error {

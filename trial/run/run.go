@@ -53,10 +53,11 @@ type encoded struct {
 	answers []string // generation answers
 }
 
-func encode(tok func(string) []int, exs []tasks.Example) encoded {
+func encode(tok func(string) []int, prefix []int, exs []tasks.Example) encoded {
 	var e encoded
 	for _, ex := range exs {
-		e.pairs = append(e.pairs, train.Pair{Prompt: tok(ex.Prompt), Target: tok(ex.Target)})
+		prompt := append(append([]int(nil), prefix...), tok(ex.Prompt)...)
+		e.pairs = append(e.pairs, train.Pair{Prompt: prompt, Target: tok(ex.Target)})
 		e.gold = append(e.gold, ex.Label)
 		e.answers = append(e.answers, ex.Answer)
 	}
@@ -111,8 +112,8 @@ func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*studen
 		labels[i] = tok(l)
 	}
 	ev := &evaluator{tr: train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...), task: task, labels: labels,
-		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok, decode: base.Tokenizer.Decode}
-	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(tok, testEx)}, nil
+		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok, prefix: base.Tokenizer.Prefix(), decode: base.Tokenizer.Decode}
+	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(tok, ev.prefix, testEx)}, nil
 }
 
 func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
@@ -245,7 +246,7 @@ func (st *student) Fit(data []tasks.Example) error {
 
 // Right scores the fitted student on examples.
 func (st *student) Right(exs []tasks.Example) ([]bool, error) {
-	e, err := st.ev.score("seed", encode(st.ev.tok, exs))
+	e, err := st.ev.score("seed", encode(st.ev.tok, st.ev.prefix, exs))
 	return e.right, err
 }
 
@@ -273,7 +274,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 			return err
 		}
 	}
-	trainSet, validSet := encode(ev.tok, data), encode(ev.tok, validEx)
+	trainSet, validSet := encode(ev.tok, ev.prefix, data), encode(ev.tok, ev.prefix, validEx)
 	steps := s.Epochs * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
 	tr.Sched = nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}
 
@@ -370,6 +371,7 @@ type evaluator struct {
 	batch  int
 	maxLen int
 	tok    func(string) []int
+	prefix []int // what the tokenizer puts before a sequence (Llama 3's BOS)
 	decode func([]int) string
 }
 
