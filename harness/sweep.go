@@ -25,6 +25,7 @@ func sweepCmd() *cobra.Command {
 		shardCount  int
 		dryRun      bool
 		retryFailed bool
+		adapters    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sweep SPEC.yaml",
@@ -54,6 +55,11 @@ their own.`,
 			if err != nil {
 				return err
 			}
+			if adapters { // the trial processes inherit it
+				if err := os.Setenv(run.AdaptersEnv, filepath.Join(out, "adapters")); err != nil {
+					return err
+				}
+			}
 			return runSweep(spec, out, workers, sh, dryRun, retryFailed)
 		},
 	}
@@ -62,6 +68,7 @@ their own.`,
 	f.IntVar(&workers, "workers", 1, "trials run at once, each in its own process")
 	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, run nothing")
 	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
+	f.BoolVar(&adapters, "save-adapters", false, "write each trained adapter in Hugging Face PEFT's format to OUT/adapters/<trial id>/ (LoRA, IA3, prompt tuning)")
 	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine (default: from Slurm's or Kubernetes' array variables, else the whole sweep)")
 	f.IntVar(&shardCount, "shard-count", 0, "number of shards when the scheduler's task number is the shard's (JOB_COMPLETION_INDEX, or SLURM_ARRAY_TASK_ID as harness slurm submits it); default PEFTBENCH_SHARDS for Kubernetes, the array's size for Slurm")
 	return cmd

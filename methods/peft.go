@@ -2,6 +2,7 @@ package methods
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ type PEFTTensor struct {
 	Values []float64
 }
 
+// ErrNoPEFT is SavePEFT's error for a method PEFT's format cannot hold.
+var ErrNoPEFT = errors.New("no Hugging Face PEFT format")
+
 // SavePEFT writes the attached method as a PEFT adapter into dir; base
 // names the base model (base_model_name_or_path).
 func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
@@ -49,7 +53,7 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 	}
 	ex, ok := meth.(PEFTExporter)
 	if !ok {
-		return fmt.Errorf("methods: %s has no Hugging Face PEFT format", a.Method)
+		return fmt.Errorf("methods: %s: %w", a.Method, ErrNoPEFT)
 	}
 	cfg, tensors, err := ex.PEFT(a, m)
 	if err != nil {

@@ -37,6 +37,8 @@ func TestTrialOnHFFolder(t *testing.T) {
 	if bos, ok := base.Tokenizer.BOS(); !ok || bos != 274 {
 		t.Fatalf("BOS %d, %v: want Llama 3's <|begin_of_text|> (274 in this tokenizer)", bos, ok)
 	}
+	adapters := t.TempDir()
+	t.Setenv(AdaptersEnv, adapters)
 	for _, c := range []struct {
 		method string
 		params map[string]any
@@ -50,6 +52,11 @@ func TestTrialOnHFFolder(t *testing.T) {
 			}
 			if len(r.Metrics.EpochLoss) != 3 || r.NumTrainableParams <= 0 {
 				t.Errorf("losses %v, %d trainable", r.Metrics.EpochLoss, r.NumTrainableParams)
+			}
+			// LoRA and IA3 have PEFT's format; prefix tuning and pac are not written.
+			_, err := os.Stat(filepath.Join(adapters, r.ID, "adapter_model.safetensors"))
+			if want := c.method == "lora" || c.method == "ia3"; (err == nil) != want {
+				t.Errorf("adapter written: %v, want %v", err == nil, want)
 			}
 		})
 	}

@@ -4,6 +4,7 @@
 package run
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -25,6 +26,11 @@ import (
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
 )
+
+// AdaptersEnv, when set, names a folder where each trial writes its
+// trained adapter in Hugging Face PEFT's format (methods.SavePEFT), as
+// <folder>/<trial id>/, for the methods that have one.
+const AdaptersEnv = "PEFTBENCH_ADAPTERS"
 
 // Trial executes the trial in this process and returns its result; logf
 // receives progress lines. Errors come back as a failed result.
@@ -154,6 +160,11 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	defer os.RemoveAll(dir)
 	if r.FileSize, err = a.Save(filepath.Join(dir, "adapter.safetensors")); err != nil {
 		return err
+	}
+	if out := os.Getenv(AdaptersEnv); out != "" {
+		if err := a.SavePEFT(m, spec.Model, filepath.Join(out, r.ID)); err != nil && !errors.Is(err, methods.ErrNoPEFT) {
+			return err
+		}
 	}
 	logf("test %.4f, %d trainable parameters, %.0f tokens/s", test.score, r.NumTrainableParams, r.TokensPerSec)
 	return nil
