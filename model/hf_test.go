@@ -101,11 +101,11 @@ func TestHFCheckpointsMatchReference(t *testing.T) {
 	}
 }
 
-// A GPT-2 model saved here loads back the same, and its file holds exactly
-// the tensors of Hugging Face's GPT-2 checkpoint, named and shaped as
-// GPT2LMHeadModel loads them.
-func TestSaveWritesHFGPT2(t *testing.T) {
-	m, err := New(small, tensor.Float32, 3)
+// saved is a random model of config c saved into a fresh folder, and its
+// weights file as read back.
+func saved(t *testing.T, c Config) (*Model, string, safetensors.SafeTensors) {
+	t.Helper()
+	m, err := New(c, tensor.Float32, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +121,14 @@ func TestSaveWritesHFGPT2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, dir, st
+}
+
+// A GPT-2 model saved here loads back the same, and its file holds exactly
+// the tensors of Hugging Face's GPT-2 checkpoint, named and shaped as
+// GPT2LMHeadModel loads them.
+func TestSaveWritesHFGPT2(t *testing.T) {
+	m, dir, st := saved(t, small)
 	d, f, V, P := small.DModel, small.DFF, small.Vocab, small.Context
 	want := map[string][]uint64{"wte.weight": {uint64(V), uint64(d)}, "wpe.weight": {uint64(P), uint64(d)},
 		"ln_f.weight": {uint64(d)}, "ln_f.bias": {uint64(d)}}
@@ -232,22 +240,7 @@ func TestSaveWritesHFLlama(t *testing.T) {
 		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6, QKVBias: true,
 			RopeScaling: &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8}},
 	} {
-		m, err := New(c, tensor.Float32, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		if err := m.Save(dir); err != nil {
-			t.Fatal(err)
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, WeightsFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := safetensors.Deserialize(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, dir, st := saved(t, c)
 		for name, shape := range map[string][]uint64{
 			"model.embed_tokens.weight": {19, 16}, "model.layers.1.self_attn.k_proj.weight": {uint64(c.DKV()), 16},
 			"model.layers.0.mlp.down_proj.weight": {16, 24}, "model.norm.weight": {16},
