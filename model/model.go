@@ -211,8 +211,15 @@ func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 				std = residualStd
 			}
 			normal(add(name+".weight", in, out), std)
-			if bias := !llama || (cfg.QKVBias && out != 0 && strings.Contains("attn.q attn.k attn.v", strings.TrimPrefix(name, h))); bias {
-				add(name+".bias", out)
+			switch strings.TrimPrefix(name, h) {
+			case "attn.q", "attn.k", "attn.v":
+				if !llama || cfg.QKVBias {
+					add(name+".bias", out)
+				}
+			default:
+				if !llama {
+					add(name+".bias", out)
+				}
 			}
 		}
 		norm(h + "ln_2")
