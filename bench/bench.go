@@ -7,9 +7,12 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/peftbench/peftbench/methods"
@@ -30,6 +33,12 @@ type Case struct {
 	Length int
 	Method string
 	Params map[string]any // the method's hyper-parameters
+	// Large marks a case at a real model's size, run only when asked for.
+	Large bool
+	// Warmup and Steps, when set, replace the harness's defaults for this
+	// case (a large case's step takes seconds); flags given explicitly
+	// override them.
+	Warmup, Steps int
 }
 
 // FieldNotes is the small configuration the project's first engine
@@ -55,6 +64,30 @@ func Cases() []Case {
 	return out
 }
 
+// GPT2Small is GPT-2 small's shape (124M parameters): vocab 50257,
+// context 1024, d 768, 12 layers of 12 heads, d_ff 3072.
+var GPT2Small = model.Config{Vocab: 50257, Context: 1024, DModel: 768, Layers: 12, Heads: 12, DFF: 3072}
+
+// SmolLM2 is SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M's
+// config.json): Llama family, vocab 49152, context 8192, d 576, 30 layers
+// of 9 query and 3 key/value heads, d_ff 1536, rope_theta 100000,
+// rms_norm_eps 1e-5, head tied to the embedding.
+var SmolLM2 = model.Config{Family: model.Llama, Vocab: 49152, Context: 8192, DModel: 576, Layers: 30, Heads: 9, KVHeads: 3,
+	DFF: 1536, NormEps: 1e-5, RopeTheta: 100000}
+
+// LargeCases are what fine-tuning costs at the size of models people
+// fine-tune: GPT-2 small and SmolLM2-135M shapes with random weights, LoRA
+// r8 on q and v, batch 4 × 128. On two cores a step takes seconds, so
+// they run one warm-up and three timed steps unless told otherwise, and
+// only when asked for (harness bench --large, or by name in --cases).
+func LargeCases() []Case {
+	lora := map[string]any{"rank": 8, "alpha": 16.0, "dropout": 0.0, "targets": "q,v"}
+	return []Case{
+		{Name: "gpt2-124m/lora-r8", Config: GPT2Small, Batch: 4, Length: 128, Method: "lora", Params: lora, Large: true, Warmup: 1, Steps: 3},
+		{Name: "smollm2-135m/lora-r8", Config: SmolLM2, Batch: 4, Length: 128, Method: "lora", Params: lora, Large: true, Warmup: 1, Steps: 3},
+	}
+}
+
 // Settings shared by every case and by the peer.
 const (
 	LR          = 1e-4
@@ -74,6 +107,13 @@ type Result struct {
 	TrainableParams int     `json:"trainable_params"`
 	FLOPsPerToken   float64 `json:"train_flops_per_token"`
 	Threads         int     `json:"threads"`
+	// The peaks while the case ran (warm-up and timed steps): bytes of the
+	// Go heap's objects, and the process's resident set (for peftbench the
+	// whole harness process, with every case prepared at the time: harness
+	// bench holds only the running one when a large case is in the run);
+	// -1 where not measured.
+	PeakHeapBytes int64 `json:"peak_heap_bytes"`
+	PeakRSSBytes  int64 `json:"peak_rss_bytes"`
 }
 
 // Setup is a case ready to train: the trainer and its batches.
@@ -82,6 +122,7 @@ type Setup struct {
 	Trainer *train.Trainer
 	Config  model.Config
 	batches []train.Batch
+	own     []*nn.Param // the method's weights
 	flops   float64
 	weights int64
 	trained int
@@ -112,7 +153,7 @@ func Prepare(c Case) (*Setup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", c.Name, err)
 	}
-	s := &Setup{Case: c, Config: m.Config, trained: a.NumTrainable(m)}
+	s := &Setup{Case: c, Config: m.Config, trained: a.NumTrainable(m), own: a.Own}
 	s.Trainer = train.NewTrainer(m, nn.Schedule{Peak: LR, Warmup: 1, Total: 1 << 30}, WeightDecay, a.Hooks...)
 	matrices, seen := 0, map[*nn.Param]bool{}
 	for _, p := range append(append([]*nn.Param{}, m.Params...), a.Own...) {
@@ -147,6 +188,8 @@ func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 		_, err := s.Trainer.Step(s.batches[i%len(s.batches)])
 		return err
 	}
+	mem := watchMemory()
+	defer mem.stop()
 	for i := range warmup {
 		if err := step(i); err != nil {
 			return Result{}, err
@@ -163,6 +206,7 @@ func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 		times[i] = time.Since(start).Seconds()
 	}
 	alloc := float64(allocated()-a0) / float64(steps)
+	heap, rss := mem.stop()
 	// The median step: a shared machine's bursts of other work would
 	// otherwise decide the mean.
 	slices.Sort(times)
@@ -171,8 +215,16 @@ func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 	return Result{
 		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs,
 		MFU: mfu(tps, s.flops, gflops), AllocPerStep: alloc, WeightBytes: s.weights,
-		TrainableParams: s.trained, FLOPsPerToken: s.flops, Threads: nn.Workers(),
+		TrainableParams: s.trained, FLOPsPerToken: s.flops, Threads: nn.Workers(), PeakHeapBytes: heap, PeakRSSBytes: rss,
 	}, nil
+}
+
+// Release closes the trainer's compiled programs and drops the batches,
+// so that the setup's memory can be collected once it is dropped too; the
+// setup is unusable after.
+func (s *Setup) Release() {
+	s.Trainer.Close()
+	s.Trainer, s.batches, s.own = nil, nil, nil
 }
 
 func mfu(tps, flops, gflops float64) float64 {
@@ -187,4 +239,84 @@ func allocated() uint64 {
 	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// memWatch follows the Go heap and the process's resident set while a
+// case runs. The heap is sampled every few milliseconds, which catches its
+// peak: after the first step (which builds the programs) the engine
+// allocates next to nothing per step. The resident set's peak is the
+// kernel's high-water mark (VmHWM), reset when the watch starts; where
+// the reset is not allowed, it is sampled as the heap is.
+type memWatch struct {
+	done, quit chan struct{}
+	heap, rss  int64
+	hwm        bool
+	once       bool
+}
+
+func watchMemory() *memWatch {
+	w := &memWatch{done: make(chan struct{}), quit: make(chan struct{}), heap: -1, rss: -1}
+	w.hwm = resetPeakRSS()
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(heap)
+			w.heap = max(w.heap, int64(heap[0].Value.Uint64()))
+			if !w.hwm {
+				w.rss = max(w.rss, procStatus("VmRSS"))
+			}
+			select {
+			case <-w.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the watch (again: a no-op) and returns the peaks, -1 for one
+// not measured.
+func (w *memWatch) stop() (heap, rss int64) {
+	if !w.once {
+		w.once = true
+		close(w.quit)
+		<-w.done
+		if w.hwm {
+			w.rss = procStatus("VmHWM")
+		}
+	}
+	return w.heap, w.rss
+}
+
+// resetPeakRSS resets the process's resident-set high-water mark (Linux:
+// writing 5 to /proc/self/clear_refs) and says whether it could.
+func resetPeakRSS() bool {
+	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	_, err = f.WriteString("5")
+	return f.Close() == nil && err == nil && procStatus("VmHWM") > 0
+}
+
+// procStatus reads a "kB" field of /proc/self/status in bytes, or -1.
+func procStatus(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
 }

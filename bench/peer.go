@@ -27,7 +27,7 @@ var ErrNoPeer = errors.New("bench: PyTorch peer unavailable")
 // peerCase is one case as peer.py reads it.
 type peerCase struct {
 	Name        string         `json:"name"`
-	Model       model.Config   `json:"model"`
+	Model       peerModel      `json:"model"`
 	Batch       int            `json:"batch"`
 	Length      int            `json:"length"`
 	LR          float64        `json:"lr"`
@@ -37,6 +37,44 @@ type peerCase struct {
 	Steps       int            `json:"steps"`
 	Threads     int            `json:"threads"`
 	LoRA        map[string]any `json:"lora,omitempty"`
+	Release     bool           `json:"release,omitempty"` // drop the case once measured
+	// Weights and CheckBatch are for tests: Weights names a directory of
+	// peftbench's weights (index.json and one little-endian float32 file
+	// per parameter) that replace the peer's own, and with CheckBatch the
+	// peer trains on that batch alone and reports its loss before the
+	// first step.
+	Weights    string     `json:"weights,omitempty"`
+	CheckBatch *peerBatch `json:"check_batch,omitempty"`
+}
+
+type peerBatch struct {
+	IDs     []int `json:"ids"`
+	Targets []int `json:"targets"`
+}
+
+// peerModel is the model's config as peer.py reads it: Config's JSON
+// (GPT-2's config.json fields) leaves out the Llama family's fields, so
+// they travel beside it.
+type peerModel struct {
+	model.Config
+	Family     string  `json:"family"` // "gpt2" or "llama"
+	KVHeads    int     `json:"n_kv_head"`
+	NormEps    float64 `json:"norm_eps"`
+	RopeTheta  float64 `json:"rope_theta"`
+	UntiedHead bool    `json:"untied_head"`
+	QKVBias    bool    `json:"qkv_bias"`
+}
+
+func newPeerModel(c model.Config) (peerModel, error) {
+	if c.RopeScaling != nil {
+		return peerModel{}, fmt.Errorf("bench: the peer does not implement rope_scaling")
+	}
+	eps := c.NormEps
+	if eps == 0 { // model.Config's default
+		eps = 1e-5
+	}
+	return peerModel{Config: c, Family: c.Family.String(), KVHeads: c.KV(), NormEps: eps, RopeTheta: c.RopeTheta,
+		UntiedHead: c.UntiedHead, QKVBias: c.QKVBias}, nil
 }
 
 // peerLine is one line peer.py prints.
@@ -47,6 +85,8 @@ type peerLine struct {
 	Trainable    int     `json:"trainable_params"`
 	Torch        string  `json:"torch"`
 	Threads      int     `json:"threads"`
+	PeakRSS      int64   `json:"peak_rss_bytes"`
+	InitialLoss  float64 `json:"initial_loss"`
 	Error        string  `json:"error"`
 }
 
@@ -64,6 +104,10 @@ type Peer struct {
 	gflops  float64
 	// Version is the torch version the peer reported.
 	Version string
+	// Release asks the peer to drop each case once measured and build it
+	// again when next asked for, so that the memory measured while a case
+	// runs is its own.
+	Release bool
 }
 
 // StartPeer starts peer.py with python. The peer may use up to threads
@@ -100,16 +144,41 @@ func StartPeer(python string, threads int, gflops float64) (*Peer, error) {
 
 // Measure trains s's case in PyTorch: warmup steps, then steps timed.
 func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
+	pc, err := p.peerCase(s, warmup, steps)
+	if err != nil {
+		return Result{}, err
+	}
+	l, err := p.ask(pc, s)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Case: l.Name, Engine: "pytorch", TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
+		MFU: mfu(l.TokensPerSec, s.flops, p.gflops), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
+		FLOPsPerToken: s.flops, Threads: l.Threads, PeakHeapBytes: -1, PeakRSSBytes: l.PeakRSS}, nil
+}
+
+// peerCase describes s's case to the peer.
+func (p *Peer) peerCase(s *Setup, warmup, steps int) (peerCase, error) {
 	c := s.Case
-	pc := peerCase{Name: c.Name, Model: s.Config, Batch: c.Batch, Length: c.Length, LR: LR, WeightDecay: WeightDecay,
-		Seed: Seed, Warmup: warmup, Steps: steps, Threads: p.threads}
+	pm, err := newPeerModel(s.Config)
+	if err != nil {
+		return peerCase{}, err
+	}
+	pc := peerCase{Name: c.Name, Model: pm, Batch: c.Batch, Length: c.Length, LR: LR, WeightDecay: WeightDecay,
+		Seed: Seed, Warmup: warmup, Steps: steps, Threads: p.threads, Release: p.Release}
 	switch c.Method {
 	case "full":
 	case "lora":
 		pc.LoRA = map[string]any{"rank": c.Params["rank"], "alpha": c.Params["alpha"], "targets": strings.Split(fmt.Sprint(c.Params["targets"]), ",")}
 	default:
-		return Result{}, fmt.Errorf("bench: the peer implements full fine-tuning and LoRA, not %q", c.Method)
+		return peerCase{}, fmt.Errorf("bench: the peer implements full fine-tuning and LoRA, not %q", c.Method)
 	}
+	return pc, nil
+}
+
+// ask sends one case and reads the peer's answer, which must train as
+// many parameters as s does.
+func (p *Peer) ask(pc peerCase, s *Setup) (peerLine, error) {
 	body, _ := json.Marshal(pc)
 	_, werr := p.in.Write(append(body, '\n')) // on error, the peer's last words are still on stdout
 	if !p.out.Scan() {
@@ -117,25 +186,23 @@ func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
 		if err == nil {
 			err = werr
 		}
-		return Result{}, fmt.Errorf("bench: peer stopped (%v): %s", err, lastLines(p.stderr.String(), 10))
+		return peerLine{}, fmt.Errorf("bench: peer stopped (%v): %s", err, lastLines(p.stderr.String(), 10))
 	}
 	var l peerLine
 	if err := json.Unmarshal(p.out.Bytes(), &l); err != nil {
-		return Result{}, fmt.Errorf("bench: peer printed %q: %w", p.out.Text(), err)
+		return peerLine{}, fmt.Errorf("bench: peer printed %q: %w", p.out.Text(), err)
 	}
 	if l.Error != "" {
-		return Result{}, fmt.Errorf("%w: %s", ErrNoPeer, l.Error)
+		return peerLine{}, fmt.Errorf("%w: %s", ErrNoPeer, l.Error)
 	}
-	if l.Name != c.Name {
-		return Result{}, fmt.Errorf("bench: peer answered %q for %q", l.Name, c.Name)
+	if l.Name != pc.Name {
+		return peerLine{}, fmt.Errorf("bench: peer answered %q for %q", l.Name, pc.Name)
 	}
 	if l.Trainable != s.trained {
-		return Result{}, fmt.Errorf("bench: %s: the peer trains %d parameters, peftbench %d: the models differ", l.Name, l.Trainable, s.trained)
+		return peerLine{}, fmt.Errorf("bench: %s: the peer trains %d parameters, peftbench %d: the models differ", l.Name, l.Trainable, s.trained)
 	}
 	p.Version = "torch " + l.Torch
-	return Result{Case: l.Name, Engine: "pytorch", TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
-		MFU: mfu(l.TokensPerSec, s.flops, p.gflops), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
-		FLOPsPerToken: s.flops, Threads: l.Threads}, nil
+	return l, nil
 }
 
 // Close ends the peer process.

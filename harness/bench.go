@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -16,19 +17,38 @@ import (
 	"gonum.org/v1/gonum/stat"
 )
 
+// benchOpts are harness bench's flags.
+type benchOpts struct {
+	peer, large           bool
+	python, only, out     string
+	rounds, warmup, steps int
+	// warmupSet and stepsSet say the flags were given, and so apply to
+	// large cases too.
+	warmupSet, stepsSet bool
+}
+
 func benchCmd() *cobra.Command {
-	var (
-		python, only, out     string
-		rounds, warmup, steps int
-		withPeer              bool
-	)
+	var o benchOpts
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure training tokens/s, ms/step, MFU and heap bytes allocated per step (optionally against PyTorch)",
+		Short: "Measure training tokens/s, ms/step, MFU, heap bytes allocated per step and peak memory (optionally against PyTorch)",
 		Long: `bench trains the shipped tiny model (batch 8 × 256) and the small fieldnotes
 configuration (vocab 256, d 128, 2 layers, 4 heads; batch 16 × 64) with full
 fine-tuning and LoRA r8 on q,v, and reports tokens/s, ms/step, model-FLOPs
-utilisation against the BLAS calibration and heap bytes allocated per step.
+utilisation against the BLAS calibration, heap bytes allocated per step, and
+the peaks of the Go heap and of the process's resident set while each case
+ran.
+
+With --large (or by name in --cases) it also runs cases at real size, with
+random weights and LoRA r8 on q,v at batch 4 × 128: gpt2-124m/lora-r8 (GPT-2
+small's shape: vocab 50257, d 768, 12 layers, 12 heads, d_ff 3072) and
+smollm2-135m/lora-r8 (SmolLM2-135M's: Llama family, vocab 49152, d 576, 30
+layers, 9 heads sharing 3 key/value heads, d_ff 1536). A step takes seconds
+on a few cores, so they run 1 warm-up and 3 timed steps unless --warmup or
+--steps is given. With a large case in the run, every case is built for its
+turn in each round and dropped after it (the peer's too), so that the memory
+measured while a case runs is its own. --large --peer --rounds 1 takes
+several minutes.
 
 Each measurement is timed on its median step. With --peer it also runs
 bench/peer/peer.py, which trains the identical model, method, batch and
@@ -36,46 +56,86 @@ optimiser in PyTorch; the engines alternate case by case over several rounds,
 and the table gives the ratio of tokens/s (median and range over rounds).
 Where torch is not installed the peer is skipped with a message.`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			return runBench(withPeer, python, only, out, rounds, warmup, steps)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.warmupSet, o.stepsSet = cmd.Flags().Changed("warmup"), cmd.Flags().Changed("steps")
+			return runBench(o)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&withPeer, "peer", false, "also run the PyTorch peer and print the ratio")
-	f.StringVar(&python, "python", "/usr/bin/python3", "Python interpreter with torch (Debian's python3-torch)")
-	f.StringVar(&only, "cases", "", "comma-separated case names to run (default: all)")
-	f.StringVar(&out, "json", "", "also write every measurement to this JSON file")
-	f.IntVar(&rounds, "rounds", 3, "rounds; with --peer the engines alternate within each")
-	f.IntVar(&warmup, "warmup", 3, "untimed steps before each measurement")
-	f.IntVar(&steps, "steps", 20, "timed steps per measurement")
+	f.BoolVar(&o.peer, "peer", false, "also run the PyTorch peer and print the ratio")
+	f.BoolVar(&o.large, "large", false, "also run the real-size cases (GPT-2 small and SmolLM2-135M shapes; slow)")
+	f.StringVar(&o.python, "python", "/usr/bin/python3", "Python interpreter with torch (Debian's python3-torch)")
+	f.StringVar(&o.only, "cases", "", "comma-separated case names to run, large ones included (default: all default cases, and with --large the large ones)")
+	f.StringVar(&o.out, "json", "", "also write every measurement to this JSON file")
+	f.IntVar(&o.rounds, "rounds", 3, "rounds; with --peer the engines alternate within each")
+	f.IntVar(&o.warmup, "warmup", 3, "untimed steps before each measurement (large cases: 1 unless given)")
+	f.IntVar(&o.steps, "steps", 20, "timed steps per measurement (large cases: 3 unless given)")
 	return cmd
 }
 
-func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int) error {
-	if rounds < 1 || steps < 1 || warmup < 0 {
-		return fmt.Errorf("bench: --rounds and --steps must be at least 1 and --warmup at least 0 (have %d, %d, %d)", rounds, steps, warmup)
+// benchCase is a selected case and, while it is prepared, its setup.
+type benchCase struct {
+	bench.Case
+	setup *bench.Setup
+}
+
+// prepare builds the case's setup unless it is built.
+func (c *benchCase) prepare() (*bench.Setup, error) {
+	if c.setup == nil {
+		s, err := bench.Prepare(c.Case)
+		if err != nil {
+			return nil, err
+		}
+		c.setup = s
 	}
-	var setups []*bench.Setup
-	for _, c := range bench.Cases() {
-		if only != "" && !slices.Contains(strings.Split(only, ","), c.Name) {
+	return c.setup, nil
+}
+
+// release drops the case's setup and hands its memory back to the
+// system, so that the next case's resident set does not hold it.
+func (c *benchCase) release() {
+	if c.setup == nil {
+		return
+	}
+	c.setup.Release()
+	c.setup = nil
+	debug.FreeOSMemory()
+}
+
+func runBench(o benchOpts) error {
+	if o.rounds < 1 || o.steps < 1 || o.warmup < 0 {
+		return fmt.Errorf("bench: --rounds and --steps must be at least 1 and --warmup at least 0 (have %d, %d, %d)", o.rounds, o.steps, o.warmup)
+	}
+	var cases []*benchCase
+	fresh := false // cases are built for their turn and dropped after it
+	for _, c := range append(bench.Cases(), bench.LargeCases()...) {
+		if o.only == "" && c.Large && !o.large || o.only != "" && !slices.Contains(strings.Split(o.only, ","), c.Name) {
 			continue
 		}
-		s, err := bench.Prepare(c)
-		if err != nil {
-			return err
-		}
-		setups = append(setups, s)
+		cases = append(cases, &benchCase{Case: c})
+		fresh = fresh || c.Large
 	}
-	if len(setups) == 0 {
-		return fmt.Errorf("bench: no case matches %q", only)
+	if len(cases) == 0 {
+		return fmt.Errorf("bench: no case matches %q", o.only)
+	}
+	// With a large case in the run, every case is built for its turn in
+	// each round and dropped after it, in this process and in the peer's:
+	// a large case's memory is then its own, not the sum of every case
+	// prepared. Otherwise all are built once, before any is timed.
+	if !fresh {
+		for _, c := range cases {
+			if _, err := c.prepare(); err != nil {
+				return err
+			}
+		}
 	}
 	gflops := nn.CalibrateGFLOPS(time.Second)
 	fmt.Printf("BLAS %s %s, %d workers, calibration %.1f GFLOP/s (float32 512³ product)\n", nn.BLAS(), nn.BLASCore(), nn.Workers(), gflops)
 	var all []bench.Result
 	var peer *bench.Peer
 	peerNote := ""
-	if withPeer {
-		p, err := bench.StartPeer(python, nn.Workers(), gflops)
+	if o.peer {
+		p, err := bench.StartPeer(o.python, nn.Workers(), gflops)
 		switch {
 		case errors.Is(err, bench.ErrNoPeer):
 			peerNote = "peer skipped: " + err.Error()
@@ -84,6 +144,9 @@ func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int
 			return err
 		}
 		peer = p
+		if peer != nil {
+			peer.Release = fresh
+		}
 		defer func() {
 			if peer != nil {
 				peer.Close()
@@ -92,8 +155,19 @@ func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int
 	}
 	// The engines alternate case by case, and which goes first alternates
 	// too, so slow spells on a shared machine fall on both.
-	for r := range rounds {
-		for i, s := range setups {
+	for r := range o.rounds {
+		for i, c := range cases {
+			warmup, steps := o.warmup, o.steps
+			if c.Warmup > 0 && !o.warmupSet {
+				warmup = c.Warmup
+			}
+			if c.Steps > 0 && !o.stepsSet {
+				steps = c.Steps
+			}
+			s, err := c.prepare()
+			if err != nil {
+				return err
+			}
 			first := (r+i)%2 == 0
 			for _, ours := range []bool{first, !first} {
 				if !ours {
@@ -117,30 +191,38 @@ func runBench(withPeer bool, python, only, out string, rounds, warmup, steps int
 				}
 				res, err := s.Measure(warmup, steps, gflops)
 				if err != nil {
-					return fmt.Errorf("bench: %s: %w", s.Case.Name, err)
+					return fmt.Errorf("bench: %s: %w", c.Name, err)
 				}
 				all = append(all, res)
 			}
+			if fresh {
+				c.release()
+			}
 		}
-		fmt.Printf("round %d/%d done\n", r+1, rounds)
+		fmt.Printf("round %d/%d done\n", r+1, o.rounds)
 	}
-	printBench(setups, all, peerNote)
-	if out != "" {
+	var names []string
+	for _, c := range cases {
+		names = append(names, c.Name)
+	}
+	printBench(names, all, peerNote)
+	if o.out != "" {
 		body, _ := json.MarshalIndent(map[string]any{"calibration_gflops": gflops, "blas": nn.BLAS(), "blas_core": nn.BLASCore(), "peer": peerNote, "results": all}, "", "  ")
-		return os.WriteFile(out, append(body, '\n'), 0o644)
+		return os.WriteFile(o.out, append(body, '\n'), 0o644)
 	}
 	return nil
 }
 
-// printBench prints, per case and engine, medians over rounds, and the
-// per-round ratio of tokens/s (rounds pair the engines in order).
-func printBench(setups []*bench.Setup, all []bench.Result, peerNote string) {
+// printBench prints, per case and engine, medians over rounds, the
+// per-round ratio of tokens/s (rounds pair the engines in order) and the
+// memory peaks, the highest over rounds.
+func printBench(cases []string, all []bench.Result, peerNote string) {
 	t := tablewriter.NewWriter(os.Stdout)
-	t.Header("case", "engine", "tokens/s (median, range)", "ms/step", "MFU", "threads", "alloc B/step", "% of weights", "ratio to pytorch")
-	for _, s := range setups {
+	t.Header("case", "engine", "tokens/s (median, range)", "ms/step", "MFU", "threads", "alloc B/step", "% of weights", "peak heap", "peak RSS", "ratio to pytorch")
+	for _, name := range cases {
 		by := map[string][]bench.Result{}
 		for _, r := range all {
-			if r.Case == s.Case.Name {
+			if r.Case == name {
 				by[r.Engine] = append(by[r.Engine], r)
 			}
 		}
@@ -162,14 +244,23 @@ func printBench(setups []*bench.Setup, all []bench.Result, peerNote string) {
 					ratio = fmt.Sprintf("%.2fx (%.2f–%.2f)", median(q), slices.Min(q), slices.Max(q))
 				}
 			}
-			t.Append(s.Case.Name, e, fmt.Sprintf("%.0f (%.0f–%.0f)", median(tps), slices.Min(tps), slices.Max(tps)),
-				fmt.Sprintf("%.1f", median(ms)), fmt.Sprintf("%.1f%%", 100*median(mfu)), fmt.Sprint(rs[0].Threads), alloc, pct, ratio)
+			heap, rss := slices.Max(field(rs, func(r bench.Result) float64 { return float64(r.PeakHeapBytes) })), slices.Max(field(rs, func(r bench.Result) float64 { return float64(r.PeakRSSBytes) }))
+			t.Append(name, e, fmt.Sprintf("%.0f (%.0f–%.0f)", median(tps), slices.Min(tps), slices.Max(tps)),
+				fmt.Sprintf("%.1f", median(ms)), fmt.Sprintf("%.1f%%", 100*median(mfu)), fmt.Sprint(rs[0].Threads), alloc, pct, mib(heap), mib(rss), ratio)
 		}
 	}
 	t.Render()
 	if peerNote != "" {
 		fmt.Println(peerNote)
 	}
+}
+
+// mib formats a byte count in MiB, or "—" for one not measured (-1).
+func mib(b float64) string {
+	if b < 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MiB", b/(1<<20))
 }
 
 func field(rs []bench.Result, f func(bench.Result) float64) []float64 {
