@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -150,6 +151,16 @@ func Compile(g *Graph, loss *G.Node, outputs ...*G.Node) (*Program, error) {
 	return p, nil
 }
 
+// gradientSum says whether n is gorgonia's own element-wise addition of
+// two equal shapes, which its differentiation puts where a value has
+// several readers, to sum their gradients. That op takes a tensor header
+// from gorgonia's pool on every run; the engine's Add computes the same
+// sums (one IEEE addition each, so the same bits) in the planned buffer.
+func gradientSum(n *G.Node, args []*G.Node) bool {
+	return fmt.Sprintf("%T", n.Op()) == "gorgonia.elemBinOp" && strings.HasPrefix(n.Op().String(), "+ ") &&
+		len(args) == 2 && args[0].Shape().Eq(args[1].Shape()) && args[0].Shape().Eq(n.Shape())
+}
+
 // plan orders the operations (gorgonia's stable topological sort, inputs
 // first) and gives each result an offset in the arena: a result takes a
 // freed buffer of its exact size when there is one, else new space. The
@@ -174,6 +185,9 @@ func (p *Program) plan(kept []*G.Node) error {
 			op, ok := n.Op().(G.UsePreallocDoer)
 			if !ok {
 				return fmt.Errorf("nn: op %v cannot write into a buffer", n.Op())
+			}
+			if gradientSum(n, args) {
+				op = &addOp{opBase: opBase{"Add"}}
 			}
 			st := step{op: op, name: n.Op().String(), out: len(p.slots)}
 			for _, c := range args {
