@@ -121,7 +121,7 @@ func epochBatches(base *model.Base, taskName string, size, batch, seed int) ([]t
 	}
 	pairs := make([]train.Pair, len(exs))
 	for i, e := range exs {
-		pairs[i] = train.Pair{Prompt: append(base.Tokenizer.Prefix(), base.Tokenizer.Encode(e.Prompt)...), Target: base.Tokenizer.Encode(e.Target)}
+		pairs[i] = train.Pair{Prompt: base.Tokenizer.EncodeStart(e.Prompt), Target: base.Tokenizer.Encode(e.Target)}
 	}
 	rand.New(rand.NewPCG(uint64(seed), 0xed6e)).Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
 	var batches []train.Batch

@@ -34,7 +34,7 @@ var bitfitGroups = []string{"all", "linear", "attention", "mlp", "layernorm"}
 func (bitfit) Params() []Spec {
 	return []Spec{
 		{Name: "biases", Kind: String, Default: "all", Choices: bitfitGroups,
-			Doc: "which biases train: all (LayerNorm included, as in the paper), linear (the six linear layers), attention (q, k, v, o), mlp (fc, proj) or layernorm (ln_1, ln_2, ln_f)"},
+			Doc: "which biases train: all (LayerNorm included, as in the paper), linear (every linear layer), attention (q, k, v, o), mlp (fc, proj; Llama has none) or layernorm (ln_1, ln_2, ln_f; not RMSNorm, which has no bias)"},
 	}
 }
 

@@ -283,7 +283,7 @@ func TestPEFTFormat(t *testing.T) {
 				}
 			}
 			if len(names) != len(c.tensors) {
-				t.Errorf("%d tensors %v, want %d", len(names), sorted(names), len(c.tensors))
+				t.Errorf("%d tensors %v, want %d", len(names), slices.Sorted(slices.Values(names)), len(c.tensors))
 			}
 			checkPEFTValues(t, c, m, a, ad)
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/nlpodyssey/safetensors"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/x448/float16"
+	"gorgonia.org/tensor"
 )
 
 // Hugging Face checkpoints: config.json and the weights of
@@ -355,43 +356,35 @@ func hfTensors(m *Model) []*nn.Param {
 		vals := nn.Float64s(p.Value)
 		shape := p.Value.Shape()
 		out, ok := byName[s.name]
-		if !ok {
+		if !ok { // checkpoints hold float32 (EncodeSafetensors)
 			switch {
 			case s.transpose:
-				out = nn.NewParam(s.name, p.Value.Dtype(), shape[1], shape[0])
+				out = nn.NewParam(s.name, tensor.Float32, shape[1], shape[0])
 			case s.cols > 0 && len(shape) == 2:
-				out = nn.NewParam(s.name, p.Value.Dtype(), shape[0], 3*shape[1])
+				out = nn.NewParam(s.name, tensor.Float32, shape[0], 3*shape[1])
 			case s.cols > 0:
-				out = nn.NewParam(s.name, p.Value.Dtype(), 3*shape[0])
+				out = nn.NewParam(s.name, tensor.Float32, 3*shape[0])
 			default:
-				out = nn.NewParam(s.name, p.Value.Dtype(), shape...)
+				out = nn.NewParam(s.name, tensor.Float32, shape...)
 			}
 			byName[s.name] = out
 			order = append(order, s.name)
 		}
-		dst := out.Value.Data()
-		set := func(i int, v float64) {
-			switch d := dst.(type) {
-			case []float32:
-				d[i] = float32(v)
-			case []float64:
-				d[i] = v
-			}
-		}
+		dst := out.F32()
 		rows, cols := 1, shape[len(shape)-1]
 		if len(shape) == 2 {
 			rows = shape[0]
 		}
 		for r := 0; r < rows; r++ {
 			for k := 0; k < cols; k++ {
-				v := vals[r*cols+k]
+				v := float32(vals[r*cols+k])
 				switch {
 				case s.transpose:
-					set(k*rows+r, v)
+					dst[k*rows+r] = v
 				case s.cols > 0:
-					set(r*3*cols+s.col+k, v)
+					dst[r*3*cols+s.col+k] = v
 				default:
-					set(r*cols+k, v)
+					dst[r*cols+k] = v
 				}
 			}
 		}

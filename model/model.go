@@ -1,12 +1,14 @@
-// Package model is peftbench's base language model: a GPT-2-style decoder
-// (pre-LayerNorm blocks, learned positions, output head tied to the token
-// embedding) built on the engine in nn, with named layers and hook points
-// that fine-tuning methods attach to, and checkpoints in the layout of
-// Hugging Face's GPT-2 (config.json + model.safetensors + tokenizer).
+// Package model is peftbench's base language model: a decoder of pre-norm
+// blocks in two families, GPT-2's (LayerNorm, learned positions, GELU MLP)
+// and Llama's (RMSNorm, rotary positions, grouped-query attention, SwiGLU
+// MLP; Qwen2 adds q/k/v biases), built on the engine in nn, with named
+// layers and hook points that fine-tuning methods attach to, and
+// checkpoints in Hugging Face's layouts (config.json + model.safetensors +
+// tokenizer; hf.go maps the tensor names).
 //
-// Read it top to bottom as the forward pass: Build embeds tokens and
-// positions, runs each block (attention, then MLP, each in a residual
-// branch), normalises and projects onto the vocabulary.
+// Read it top to bottom as the forward pass: Build embeds tokens (and, for
+// GPT-2, positions), runs each block (attention, then MLP, each in a
+// residual branch), normalises and projects onto the vocabulary.
 package model
 
 import (
@@ -35,7 +37,7 @@ type Config struct {
 
 	Family      Family       `json:"-"`
 	KVHeads     int          `json:"-"` // key and value heads (grouped-query attention); 0: Heads
-	NormEps     float64      `json:"-"` // 0: GPT-2's LayerNorm epsilon, 1e-5
+	NormEps     float64      `json:"-"` // Llama's RMSNorm epsilon (0: 1e-5); GPT-2's LayerNorm always takes 1e-5
 	RopeTheta   float64      `json:"-"` // rotary embeddings' base (Llama)
 	RopeScaling *RopeScaling `json:"-"` // Llama 3's long-context frequencies; nil: none
 	UntiedHead  bool         `json:"-"` // the head has its own weights (lm_head) rather than the embedding's
@@ -46,7 +48,8 @@ type Config struct {
 type Family string
 
 const (
-	// GPT2 blocks: LayerNorm, learned positions, fused-able q/k/v, GELU MLP.
+	// GPT2 blocks: LayerNorm, learned positions, GELU MLP (q, k and v fused
+	// in its checkpoints).
 	GPT2 Family = ""
 	// Llama blocks: RMSNorm, rotary positions, grouped-query attention,
 	// SwiGLU MLP, no biases (Qwen2: on q, k and v).
@@ -274,9 +277,9 @@ type Forward struct {
 	B, T    int       // batch and real sequence length
 	Virtual int       // positions an input hook put in front of each sequence
 	IDs     *nn.Input // token ids, B·T
-	Pos     *nn.Input // position ids, B·(Virtual+T); filled by Build
+	Pos     *nn.Input // GPT-2's position ids, B·(Virtual+T), filled by Build; nil for Llama, whose positions rotate q and k
 	Hidden  []*G.Node // output of every block, [B·(Virtual+T), d]
-	Final   *G.Node   // after the final LayerNorm, virtual positions dropped: [B·T, d]
+	Final   *G.Node   // after the final norm, virtual positions dropped: [B·T, d]
 	Logits  *G.Node   // [B·T, vocab]
 }
 
@@ -338,7 +341,7 @@ func (m *Model) Build(g *nn.Graph, B, T int, hooks ...Hook) (*Forward, error) {
 }
 
 // head finishes a forward pass from the last block's output x: final
-// hooks, the final LayerNorm, virtual positions dropped, the output head.
+// hooks, the final norm, virtual positions dropped, the output head.
 func (m *Model) head(c *Ctx, f *Forward, x *G.Node, hooks []Hook) error {
 	var err error
 	for _, h := range hooks {

@@ -121,6 +121,11 @@ func (t *Tokenizer) Prefix() []int {
 	return append([]int(nil), t.hf.prefix...)
 }
 
+// EncodeStart encodes s as the start of a sequence: Prefix, then s's
+// tokens. Prompts are encoded so; the continuations scored or trained
+// after them with Encode.
+func (t *Tokenizer) EncodeStart(s string) []int { return append(t.Prefix(), t.Encode(s)...) }
+
 // Suffix is Prefix for the tokens after every sequence (RoBERTa's "</s>");
 // none of the supported decoder-only models has any.
 func (t *Tokenizer) Suffix() []int {

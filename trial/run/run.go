@@ -21,6 +21,7 @@ import (
 	"github.com/peftbench/peftbench/internal/meter"
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/model/tokenizer"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
@@ -59,11 +60,10 @@ type encoded struct {
 	answers []string // generation answers
 }
 
-func encode(tok func(string) []int, prefix []int, exs []tasks.Example) encoded {
+func encode(tok *tokenizer.Tokenizer, exs []tasks.Example) encoded {
 	var e encoded
 	for _, ex := range exs {
-		prompt := append(append([]int(nil), prefix...), tok(ex.Prompt)...)
-		e.pairs = append(e.pairs, train.Pair{Prompt: prompt, Target: tok(ex.Target)})
+		e.pairs = append(e.pairs, train.Pair{Prompt: tok.EncodeStart(ex.Prompt), Target: tok.Encode(ex.Target)})
 		e.gold = append(e.gold, ex.Label)
 		e.answers = append(e.answers, ex.Answer)
 	}
@@ -112,14 +112,14 @@ func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*studen
 	if err != nil {
 		return nil, err
 	}
-	tok := base.Tokenizer.Encode
+	tok := base.Tokenizer
 	labels := make([][]int, len(task.Labels))
 	for i, l := range task.Labels {
-		labels[i] = tok(l)
+		labels[i] = tok.Encode(l)
 	}
 	ev := &evaluator{tr: train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...), task: task, labels: labels,
-		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok, prefix: base.Tokenizer.Prefix(), decode: base.Tokenizer.Decode}
-	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(tok, ev.prefix, testEx)}, nil
+		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok}
+	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(tok, testEx)}, nil
 }
 
 func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
@@ -257,7 +257,7 @@ func (st *student) Fit(data []tasks.Example) error {
 
 // Right scores the fitted student on examples.
 func (st *student) Right(exs []tasks.Example) ([]bool, error) {
-	e, err := st.ev.score("seed", encode(st.ev.tok, st.ev.prefix, exs))
+	e, err := st.ev.score("seed", encode(st.ev.tok, exs))
 	return e.right, err
 }
 
@@ -285,7 +285,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 			return err
 		}
 	}
-	trainSet, validSet := encode(ev.tok, ev.prefix, data), encode(ev.tok, ev.prefix, validEx)
+	trainSet, validSet := encode(ev.tok, data), encode(ev.tok, validEx)
 	steps := s.Epochs * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
 	tr.Sched = nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}
 
@@ -381,9 +381,7 @@ type evaluator struct {
 	labels [][]int
 	batch  int
 	maxLen int
-	tok    func(string) []int
-	prefix []int // what the tokenizer puts before a sequence (Llama 3's BOS)
-	decode func([]int) string
+	tok    *tokenizer.Tokenizer
 }
 
 // evaluation is a split's score and its per-example outcomes.
@@ -403,14 +401,14 @@ func (ev *evaluator) score(split string, set encoded) (evaluation, error) {
 	if ev.task.Kind == tasks.KindGeneration {
 		stop := ev.task.Stop
 		outs, err := train.Generate(ev.tr, prompts, ev.task.MaxNewTokens(), ev.batch, ev.maxLen, func(t []int) bool {
-			return stop != "" && strings.Contains(ev.decode(t), stop)
+			return stop != "" && strings.Contains(ev.tok.Decode(t), stop)
 		})
 		if err != nil {
 			return evaluation{}, err
 		}
 		answers := make([]string, len(outs))
 		for i, o := range outs {
-			text := ev.decode(o)
+			text := ev.tok.Decode(o)
 			if stop != "" {
 				text, _, _ = strings.Cut(text, stop)
 			}
