@@ -89,18 +89,20 @@ the report if a shard failed, and exits non-zero if anything failed.`,
 // (missing ones, and failed ones with --retry-failed) and the report,
 // follows them, and reports every failed task with its log's tail.
 func submitSlurm(spec *sweep.Spec, job cluster.Job, poll time.Duration) error {
-	p := sweep.Status(spec.Trials(), job.Out, job.Shards)
+	plan := spec.Plan(sweep.ResultsIn(job.Out))
+	p := sweep.Status(plan.All(), job.Out, job.Shards)
 	per := p.Shards
 	if job.Shards == 1 {
 		per = []sweep.Progress{p}
 	}
 	var shards []int
-	toRun := p.Missing
+	toRun := p.Missing + plan.Waiting
 	if job.RetryFailed {
 		toRun += p.Failed
 	}
 	for i, sh := range per {
-		if sh.Missing > 0 || (job.RetryFailed && sh.Failed > 0) {
+		// Trials waiting on the tuning stage may fall to any shard.
+		if sh.Missing > 0 || plan.Waiting > 0 || (job.RetryFailed && sh.Failed > 0) {
 			shards = append(shards, i)
 		}
 	}
@@ -109,7 +111,7 @@ func submitSlurm(spec *sweep.Spec, job cluster.Job, poll time.Duration) error {
 		return err
 	}
 	fmt.Printf("slurm: %d of %d trials to run: array job %s (shards %v), report job %s\n",
-		toRun, p.Total, sub.Array, shards, sub.Report)
+		toRun, p.Total+plan.Waiting, sub.Array, shards, sub.Report)
 	o, err := cluster.Follow(cluster.Exec, sub, poll, os.Stdout)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/peftbench/peftbench/internal/machine"
@@ -95,10 +96,12 @@ times of the finished trials of each method.`,
 				return err
 			}
 			fmt.Printf("sweep %s in %s: ", spec.Name, out)
-			p := sweep.Status(spec.Trials(), out, shards)
+			plan := spec.Plan(sweep.ResultsIn(out))
+			p := sweep.Status(plan.All(), out, shards)
 			p.Write(os.Stdout)
-			if failMissing && p.Missing > 0 {
-				return fmt.Errorf("%d of %d trials have no result yet", p.Missing, p.Total)
+			writeTuning(os.Stdout, plan)
+			if failMissing && p.Missing+plan.Waiting > 0 {
+				return fmt.Errorf("%d of %d trials have no result yet", p.Missing+plan.Waiting, p.Total+plan.Waiting)
 			}
 			return nil
 		},
@@ -139,26 +142,24 @@ func chooseShard(flag string, count int) (sweep.Shard, error) {
 }
 
 func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryRun, retryFailed bool) error {
-	trials := spec.Trials()
 	opt := sweep.Options{Out: out, Workers: workers, RetryFailed: retryFailed, Progress: os.Stderr, Shard: shard.I, Shards: shard.N}
+	plan := spec.Plan(sweep.ResultsIn(out))
 	if dryRun {
-		n := 0
-		for i, t := range trials {
-			if opt.Shards > 1 && i%opt.Shards != opt.Shard {
-				continue
-			}
-			n++
+		all := plan.All()
+		mine := sweep.ShardOf(all, shard.I, shard.N)
+		for _, t := range mine {
 			done := ""
 			if r, err := trial.ReadResult(trial.Path(out, t.ID())); err == nil {
 				done = " [" + r.Status + "]"
 			}
 			fmt.Printf("%s  %s%s\n", t.ID(), t.Label(), done)
 		}
-		if n < len(trials) {
-			fmt.Printf("%d trials in shard %s of %d trials\n", n, shard, len(trials))
+		if len(mine) < len(all) {
+			fmt.Printf("%d trials in shard %s of %d trials\n", len(mine), shard, len(all))
 		} else {
-			fmt.Printf("%d trials\n", len(trials))
+			fmt.Printf("%d trials\n", len(all))
 		}
+		writeTuning(os.Stdout, plan)
 		return nil
 	}
 	exe, err := os.Executable()
@@ -166,17 +167,68 @@ func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryR
 		return err
 	}
 	opt.Trial = []string{exe, "trial"}
-	fmt.Fprintf(os.Stderr, "sweep %s: %d trials, %d at a time, results in %s\n", spec.Name, len(trials), max(1, workers), out)
-	sum, err := sweep.Run(trials, opt)
-	if err != nil {
+	failed := map[string]bool{}
+	stage := func(what string, trials []trial.Spec) error {
+		fmt.Fprintf(os.Stderr, "sweep %s: %s: %d trials, %d at a time, results in %s\n", spec.Name, what, len(trials), max(1, workers), out)
+		sum, err := sweep.Run(trials, opt)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "sweep %s: %s: %d trials: %d already done, %d ran (%d succeeded), %d failed in all\n",
+			spec.Name, what, sum.Total, sum.Skipped, sum.Ran, sum.Succeeded, sum.Failed)
+		for _, id := range sum.FailedIDs {
+			failed[id] = true
+		}
+		return nil
+	}
+	if len(plan.Tuning) > 0 {
+		// This shard's part of the tuning stage, then whatever of the
+		// rest no other shard has finished: from the end, so that a shard
+		// still working forwards through its part meets this one rather
+		// than running the same trials. Every rate is then chosen.
+		if err := stage("tuning", sweep.ShardOf(plan.Tuning, shard.I, shard.N)); err != nil {
+			return err
+		}
+		if shard.N > 1 {
+			var left []trial.Spec
+			for i := len(plan.Tuning) - 1; i >= 0; i-- {
+				if _, err := trial.ReadResult(trial.Path(out, plan.Tuning[i].ID())); err != nil {
+					left = append(left, plan.Tuning[i])
+				}
+			}
+			if err := stage("tuning left by other shards", left); err != nil {
+				return err
+			}
+		}
+		plan = spec.Plan(sweep.ResultsIn(out))
+		writeTuning(os.Stderr, plan)
+	}
+	if err := stage("trials", sweep.ShardOf(plan.All(), shard.I, shard.N)); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "sweep %s: %d trials: %d already done, %d ran (%d succeeded), %d failed in all\n",
-		spec.Name, sum.Total, sum.Skipped, sum.Ran, sum.Succeeded, sum.Failed)
-	if sum.Failed > 0 {
-		return fmt.Errorf("%d trials failed: %s", sum.Failed, strings.Join(sum.FailedIDs, ", "))
+	if len(failed) > 0 || len(plan.Untrained) > 0 {
+		ids := make([]string, 0, len(failed))
+		for id := range failed {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		return fmt.Errorf("%d trials failed: %s; %d configurations had no rate to train at", len(ids), strings.Join(ids, ", "), len(plan.Untrained))
 	}
 	return nil
+}
+
+// writeTuning says what the tuning stage has chosen so far, and what waits
+// on it.
+func writeTuning(w io.Writer, plan sweep.Plan) {
+	for _, c := range plan.Chosen {
+		fmt.Fprintf(w, "tuned %s\n", c)
+	}
+	for _, c := range plan.Untrained {
+		fmt.Fprintf(w, "not run: %s\n", c)
+	}
+	if plan.Waiting > 0 {
+		fmt.Fprintf(w, "%d more trials wait on the tuning stage to choose their learning rate\n", plan.Waiting)
+	}
 }
 
 func trialCmd() *cobra.Command {

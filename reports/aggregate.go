@@ -232,12 +232,22 @@ func methodList(groups []*group) []string {
 	return out
 }
 
-// best returns the configuration with the highest Score: ties go to the
-// higher mean test accuracy, then to fewer trainable parameters, then to
-// the configuration listed first. Nil for no groups.
+// best returns the configuration with the highest Score among those run on
+// the most seeds: ties go to the higher mean test accuracy, then to fewer
+// trainable parameters, then to the configuration listed first. Nil for no
+// groups. A configuration run on fewer seeds than another (a learning
+// rate a sweep's tuning stage tried and passed over) is not chosen over
+// it: one lucky seed would win against a mean over three.
 func best(groups []*group) *group {
+	most := 0
+	for _, g := range groups {
+		most = max(most, len(g.Seeds))
+	}
 	var best *group
 	for _, g := range groups {
+		if len(g.Seeds) < most {
+			continue
+		}
 		if best == nil || better(g, best) {
 			best = g
 		}

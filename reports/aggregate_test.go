@@ -476,3 +476,19 @@ func TestReproducibility(t *testing.T) {
 		t.Errorf("reproducibility (-want +got):\n%s", d)
 	}
 }
+
+// A configuration run on fewer seeds (a rate the tuning stage passed
+// over) is never chosen over one run on more, however well its one seed
+// did; among equals the validation score decides.
+func TestBestComparesOnTheMostSeeds(t *testing.T) {
+	valid := func(v float64) *aggregate.Stat { s := one(v); return &s }
+	tuning := &group{config: config{Method: "full", Train: trial.Settings{LR: 1e-3}}, Seeds: []int{1}, Valid: valid(0.95)}
+	chosen := &group{config: config{Method: "full", Train: trial.Settings{LR: 3e-4}}, Seeds: []int{1, 2, 3}, Valid: valid(0.80)}
+	other := &group{config: config{Method: "full", Train: trial.Settings{LR: 1e-4}}, Seeds: []int{1, 2, 3}, Valid: valid(0.70)}
+	if b := best([]*group{tuning, other, chosen}); b != chosen {
+		t.Fatalf("best chose lr %g, want 3e-4 (the best of those on three seeds)", b.Train.LR)
+	}
+	if b := best([]*group{tuning}); b != tuning {
+		t.Fatal("a lone configuration is its own best")
+	}
+}

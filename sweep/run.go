@@ -29,7 +29,8 @@ type Options struct {
 	Trial []string
 	// RetryFailed reruns trials whose stored result is a failure.
 	RetryFailed bool
-	// Shard runs only trials i with i % Shards == Shard.
+	// Shard and Shards name the part of a sweep this run is (ShardOf), for
+	// the folder's lock: shards of one sweep may share a folder.
 	Shard, Shards int
 	Progress      io.Writer
 }
@@ -43,22 +44,29 @@ type Summary struct {
 // logLines is how much of a failing trial's output its result keeps.
 const logLines = 20
 
+// ShardOf returns shard i of n of a sweep's trials: those at positions i,
+// i+n, i+2n, ...
+func ShardOf(trials []trial.Spec, i, n int) []trial.Spec {
+	if n <= 1 {
+		return trials
+	}
+	var mine []trial.Spec
+	for j, t := range trials {
+		if j%n == i {
+			mine = append(mine, t)
+		}
+	}
+	return mine
+}
+
 // Run executes the trials not yet done, Workers child processes at a time.
 // Every result, even of a child that crashed, ends up in Out/trials. It
 // holds Out's lock (LockDir) throughout, and fails at once when another
-// sweep holds it.
+// sweep holds it. A trial whose result another shard has written by the
+// time a worker takes it is skipped.
 func Run(trials []trial.Spec, opt Options) (*Summary, error) {
 	if opt.Workers < 1 {
 		opt.Workers = 1
-	}
-	if opt.Shards > 1 {
-		var mine []trial.Spec
-		for i, t := range trials {
-			if i%opt.Shards == opt.Shard {
-				mine = append(mine, t)
-			}
-		}
-		trials = mine
 	}
 	lock, err := LockDir(opt.Out, opt.Shard, opt.Shards)
 	if err != nil {
@@ -67,16 +75,20 @@ func Run(trials []trial.Spec, opt Options) (*Summary, error) {
 	defer lock.Release()
 	sum := &Summary{Total: len(trials)}
 	var pending []trial.Spec
-	for _, t := range trials {
+	done := func(t trial.Spec) bool { // counted as skipped when it is
 		r, err := trial.ReadResult(trial.Path(opt.Out, t.ID()))
-		switch {
-		case err == nil && (r.Status == trial.Success || !opt.RetryFailed):
-			sum.Skipped++
-			if r.Status == trial.Failed {
-				sum.Failed++
-				sum.FailedIDs = append(sum.FailedIDs, r.ID)
-			}
-		default: // missing, unreadable or a failure to retry
+		if err != nil || (r.Status != trial.Success && opt.RetryFailed) {
+			return false // missing, unreadable or a failure to retry
+		}
+		sum.Skipped++
+		if r.Status == trial.Failed {
+			sum.Failed++
+			sum.FailedIDs = append(sum.FailedIDs, r.ID)
+		}
+		return true
+	}
+	for _, t := range trials {
+		if !done(t) {
 			pending = append(pending, t)
 		}
 	}
@@ -100,6 +112,11 @@ func Run(trials []trial.Spec, opt Options) (*Summary, error) {
 			defer wg.Done()
 			for t := range jobs {
 				mu.Lock()
+				if done(t) { // another shard ran it meanwhile
+					bar.Add(1)
+					mu.Unlock()
+					continue
+				}
 				bar.Describe(fmt.Sprintf("%d ok, %d failed | %s", sum.Succeeded, sum.Failed, t.Label()))
 				mu.Unlock()
 				r := runChild(t, opt, threads)

@@ -36,7 +36,9 @@ type Spec struct {
 	// Augments is the augmentation axis every method crosses (controls do
 	// not): nil for none, the only entry unless the spec says otherwise.
 	Augments []*trial.Augment
-	lines    map[string]int
+	// Tune is the tuning stage, nil for none.
+	Tune  *Tune
+	lines map[string]int
 	// sizeLines holds the line of each of DataSizes.
 	sizeLines []int
 	// taskHash and modelHash hold the content hash of each task and model,
@@ -108,8 +110,10 @@ func Parse(file string, data []byte) (*Spec, error) {
 			s.Controls, err = controls(v)
 		case "augment":
 			s.Augments, err = s.augments(v)
+		case "tune":
+			err = s.parseTune(v)
 		default:
-			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls, augment)")
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls, augment, tune)")
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "sweep: ") {
@@ -122,6 +126,9 @@ func Parse(file string, data []byte) (*Spec, error) {
 		if s.lines[req] == 0 {
 			return nil, specError(file, root.Line, req, "required")
 		}
+	}
+	if err := s.checkTune(); err != nil {
+		return nil, err
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -313,6 +320,11 @@ func (s *Spec) check() error {
 		}
 		return nil
 	}
+	if s.Tune != nil {
+		if err := tooBig(s.Tune.DataSize); err != nil {
+			return specError(s.File, s.lines["tune"], "tune.data_size", "%v", err)
+		}
+	}
 	for i, n := range s.DataSizes {
 		if err := tooBig(n); err != nil {
 			line := s.lines["data_sizes"]
@@ -495,36 +507,49 @@ func (s *Spec) augments(v *yaml.Node) ([]*trial.Augment, error) {
 	return out, nil
 }
 
-// Trials expands the spec: models × tasks × augmentations × (each
-// method's own grid) × data sizes × seeds, then the controls (never
-// augmented). A method grid that sets
-// data_size uses its own sizes instead of the shared ones. Zero-shot is
-// one trial per model and task (it trains nothing, so seeds and sizes do
-// not apply); scratch gets full fine-tuning's budget: the learning rates
-// and data sizes of the spec's full grid, or full's defaults and the
-// shared sizes. Every trial carries the content hashes of its task and
-// model, taken once when Parse checked them, so a trial's id changes when
-// the task's data or the model's files do.
-func (s *Spec) Trials() []trial.Spec {
-	var out []trial.Spec
+// Trials expands the spec as far as it is decided without results: with a
+// tune stage, the trials of tuned configurations are left out until their
+// rate is chosen (see Plan).
+func (s *Spec) Trials() []trial.Spec { return s.Plan(nil).All() }
+
+// Plan expands the spec: models × tasks × augmentations × (each method's
+// own grid) × data sizes × seeds, then the controls (never augmented). A
+// method grid that sets data_size uses its own sizes instead of the shared
+// ones. Zero-shot is one trial per model and task (it trains nothing, so
+// seeds and sizes do not apply); scratch gets full fine-tuning's budget:
+// the learning rates and data sizes of the spec's full grid, or full's
+// defaults and the shared sizes. With a tune stage, a configuration whose
+// grid lists several rates contributes its tuning trials, and its other
+// trials once result (nil: no results) holds every tuning trial's. Every
+// trial carries the content hashes of its task and model, taken once when
+// Parse checked them, so a trial's id changes when the task's data or the
+// model's files do.
+func (s *Spec) Plan(result ResultOf) Plan {
+	if result == nil {
+		result = func(trial.Spec) *trial.Result { return nil }
+	}
+	var p Plan
 	seen := map[string]bool{}
-	add := func(t trial.Spec) {
-		if id := t.ID(); !seen[id] {
-			seen[id] = true
-			out = append(out, t)
+	add := func(list *[]trial.Spec) func(trial.Spec) {
+		return func(t trial.Spec) {
+			if id := t.ID(); !seen[id] {
+				seen[id] = true
+				*list = append(*list, t)
+			}
 		}
 	}
+	e := expansion{plan: &p, tuning: add(&p.Tuning), rest: add(&p.Rest), result: result}
 	for _, mdl := range s.Models {
 		for _, task := range s.Tasks {
 			for _, aug := range s.Augments {
 				for _, g := range s.Methods {
-					s.expand(mdl, task, g, aug, add)
+					s.expand(mdl, task, g, aug, e)
 				}
 			}
 			for _, c := range s.Controls {
 				switch c {
 				case trial.ZeroShot:
-					add(trial.Spec{Model: mdl, Task: task, Method: c, Name: c, MethodParams: map[string]any{},
+					e.rest(trial.Spec{Model: mdl, Task: task, Method: c, Name: c, MethodParams: map[string]any{},
 						Train:    trial.Settings{Batch: s.Train.Batch, MaxEval: s.Train.MaxEval},
 						TaskHash: s.hash(&s.taskHash, task, tasks.ContentHash), ModelHash: s.hash(&s.modelHash, mdl, model.ContentHash)})
 				case trial.Scratch:
@@ -538,43 +563,103 @@ func (s *Spec) Trials() []trial.Spec {
 							}
 						}
 					}
-					s.expand(mdl, task, g, nil, add)
+					s.expand(mdl, task, g, nil, e)
 				}
 			}
 		}
 	}
-	return out
+	return p
+}
+
+// expansion is where expand puts what it finds.
+type expansion struct {
+	plan         *Plan
+	tuning, rest func(trial.Spec)
+	result       ResultOf
 }
 
 // expand adds the trials of one method grid on one model and task, with
 // augmentation aug (nil for none).
-func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, add func(trial.Spec)) {
+func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expansion) {
 	m, _ := methods.Get(g.Method)
 	taskHash, modelHash := s.hash(&s.taskHash, task, tasks.ContentHash), s.hash(&s.modelHash, mdl, model.ContentHash)
+	rates := g.Axes["lr"]
+	tuned := s.Tune != nil && len(rates) > 1
 	for _, point := range g.points() {
 		params, lr, size := split(point)
-		vals, _ := methods.Resolve(m, params)
-		settings := s.Train
-		settings.LR = m.DefaultLR()
-		if lr != nil {
-			settings.LR, _ = toFloat(lr)
+		if tuned && lr != rates[0] {
+			continue // a tuned configuration is expanded once, from its first rate
 		}
+		vals, _ := methods.Resolve(m, params)
 		sizes := s.DataSizes
 		if n, ok := dataSize(size); ok {
 			sizes = []int{n}
 		}
+		newTrial := func(lr any, n, seed int) trial.Spec {
+			settings := s.Train
+			settings.LR = m.DefaultLR()
+			if lr != nil {
+				settings.LR, _ = toFloat(lr)
+			}
+			named := point
+			if tuned { // at the chosen rate; tuning trials name their own
+				named = without(point, "lr")
+			}
+			name := g.name(named)
+			if aug != nil {
+				name += " +" + aug.Label()
+			}
+			return trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: name,
+				MethodParams: map[string]any(vals), Seed: seed, Train: settings,
+				TaskHash: taskHash, ModelHash: modelHash, Augment: aug}
+		}
+		if tuned {
+			var tuning []trial.Spec
+			for _, r := range rates {
+				t := newTrial(r, s.Tune.DataSize, s.Tune.Seed)
+				t.Name = g.name(with(point, "lr", r))
+				if aug != nil {
+					t.Name += " +" + aug.Label()
+				}
+				tuning = append(tuning, t)
+				e.tuning(t)
+			}
+			chosen, ok, waiting := choose(tuning, e.result)
+			switch {
+			case waiting:
+				e.plan.Waiting += len(sizes) * len(s.Seeds)
+				continue
+			case !ok:
+				e.plan.Untrained = append(e.plan.Untrained, describe(tuning, 0, false))
+				continue
+			}
+			e.plan.Chosen = append(e.plan.Chosen, describe(tuning, chosen, true))
+			lr = chosen
+		}
 		for _, n := range sizes {
 			for _, seed := range s.Seeds {
-				name := g.name(point)
-				if aug != nil {
-					name += " +" + aug.Label()
-				}
-				add(trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: name,
-					MethodParams: map[string]any(vals), Seed: seed, Train: settings,
-					TaskHash: taskHash, ModelHash: modelHash, Augment: aug})
+				e.rest(newTrial(lr, n, seed))
 			}
 		}
 	}
+}
+
+// with and without return a copy of a grid point with key set to v, or
+// without key.
+func with(point map[string]any, key string, v any) map[string]any {
+	out := without(point, key)
+	out[key] = v
+	return out
+}
+
+func without(point map[string]any, key string) map[string]any {
+	out := map[string]any{}
+	for k, v := range point {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // name is the spec's name for a grid point: the method and each axis that
@@ -592,7 +677,9 @@ func (g MethodGrid) name(point map[string]any) string {
 	sort.Strings(keys)
 	name := g.Method
 	for _, k := range keys {
-		name += " " + k + "=" + trial.FormatParam(point[k])
+		if v, ok := point[k]; ok {
+			name += " " + k + "=" + trial.FormatParam(v)
+		}
 	}
 	return name
 }
