@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/peftbench/peftbench/internal/machine"
@@ -167,52 +166,13 @@ func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryR
 		return err
 	}
 	opt.Trial = []string{exe, "trial"}
-	failed := map[string]bool{}
-	stage := func(what string, trials []trial.Spec) error {
-		fmt.Fprintf(os.Stderr, "sweep %s: %s: %d trials, %d at a time, results in %s\n", spec.Name, what, len(trials), max(1, workers), out)
-		sum, err := sweep.Run(trials, opt)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "sweep %s: %s: %d trials: %d already done, %d ran (%d succeeded), %d failed in all\n",
-			spec.Name, what, sum.Total, sum.Skipped, sum.Ran, sum.Succeeded, sum.Failed)
-		for _, id := range sum.FailedIDs {
-			failed[id] = true
-		}
-		return nil
-	}
-	if len(plan.Tuning) > 0 {
-		// This shard's part of the tuning stage, then whatever of the
-		// rest no other shard has finished: from the end, so that a shard
-		// still working forwards through its part meets this one rather
-		// than running the same trials. Every rate is then chosen.
-		if err := stage("tuning", sweep.ShardOf(plan.Tuning, shard.I, shard.N)); err != nil {
-			return err
-		}
-		if shard.N > 1 {
-			var left []trial.Spec
-			for i := len(plan.Tuning) - 1; i >= 0; i-- {
-				if _, err := trial.ReadResult(trial.Path(out, plan.Tuning[i].ID())); err != nil {
-					left = append(left, plan.Tuning[i])
-				}
-			}
-			if err := stage("tuning left by other shards", left); err != nil {
-				return err
-			}
-		}
-		plan = spec.Plan(sweep.ResultsIn(out))
-		writeTuning(os.Stderr, plan)
-	}
-	if err := stage("trials", sweep.ShardOf(plan.All(), shard.I, shard.N)); err != nil {
+	sum, plan, err := sweep.RunSpec(spec, opt, func(line string) { fmt.Fprintf(os.Stderr, "sweep %s: %s\n", spec.Name, line) })
+	if err != nil {
 		return err
 	}
-	if len(failed) > 0 || len(plan.Untrained) > 0 {
-		ids := make([]string, 0, len(failed))
-		for id := range failed {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		return fmt.Errorf("%d trials failed: %s; %d configurations had no rate to train at", len(ids), strings.Join(ids, ", "), len(plan.Untrained))
+	writeTuning(os.Stderr, plan)
+	if sum.Failed > 0 || len(plan.Untrained) > 0 {
+		return fmt.Errorf("%d trials failed: %s; %d configurations had no rate to train at", sum.Failed, strings.Join(sum.FailedIDs, ", "), len(plan.Untrained))
 	}
 	return nil
 }

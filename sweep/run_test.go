@@ -12,7 +12,8 @@ import (
 )
 
 // The test binary doubles as a fake trial command: with FAKE_TRIAL set it
-// reads a spec, and by its seed succeeds, fails with a result, crashes
+// reads a spec, and by its seed succeeds (with its learning rate as its
+// validation accuracy), fails with a result, crashes
 // without one, or prints and exits cleanly without one.
 //
 // With FAKE_ALSO=n, seed 1's trial also writes the result of the same
@@ -38,7 +39,8 @@ func TestMain(m *testing.M) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		panic(err)
 	}
-	r := &trial.Result{ID: s.ID(), Status: trial.Success, Spec: s}
+	valid := s.Train.LR // the highest rate validates best
+	r := &trial.Result{ID: s.ID(), Status: trial.Success, Spec: s, Metrics: trial.Metrics{ValidAccuracy: &valid}}
 	switch s.Seed {
 	case 13: // a trial that fails and says why
 		r.Status, r.Error = trial.Failed, "loss is NaN"

@@ -149,3 +149,44 @@ func describe(tuning []trial.Spec, chosen float64, ok bool) string {
 	}
 	return fmt.Sprintf("%s (%s): lr %g of %s", name, t.Model, chosen, strings.Join(rates, ", "))
 }
+
+// RunSpec runs a spec's trials into opt.Out: for shard opt.Shard of
+// opt.Shards, its part of the tuning stage, then whatever part of that
+// stage no other shard has finished (from the end, so that a shard still
+// working forwards through its part meets this one rather than running
+// the same trials), so that every rate is chosen; then its part of the
+// whole plan. say gets a line as each stage starts and ends. The summary
+// is the last stage's: every trial of this shard's part, those an earlier
+// stage ran among the already done; the plan is the final one.
+func RunSpec(s *Spec, opt Options, say func(string)) (*Summary, Plan, error) {
+	stage := func(what string, trials []trial.Spec) (*Summary, error) {
+		say(fmt.Sprintf("%s: %d trials, %d at a time, results in %s", what, len(trials), max(1, opt.Workers), opt.Out))
+		sum, err := Run(trials, opt)
+		if err == nil {
+			say(fmt.Sprintf("%s: %d trials: %d already done, %d ran (%d succeeded), %d failed in all",
+				what, sum.Total, sum.Skipped, sum.Ran, sum.Succeeded, sum.Failed))
+		}
+		return sum, err
+	}
+	result := ResultsIn(opt.Out)
+	plan := s.Plan(result)
+	if len(plan.Tuning) > 0 {
+		if _, err := stage("tuning", ShardOf(plan.Tuning, opt.Shard, opt.Shards)); err != nil {
+			return nil, plan, err
+		}
+		var left []trial.Spec
+		for i := len(plan.Tuning) - 1; i >= 0; i-- {
+			if result(plan.Tuning[i]) == nil {
+				left = append(left, plan.Tuning[i])
+			}
+		}
+		if len(left) > 0 {
+			if _, err := stage("tuning left by other shards", left); err != nil {
+				return nil, plan, err
+			}
+		}
+		plan = s.Plan(result)
+	}
+	sum, err := stage("trials", ShardOf(plan.All(), opt.Shard, opt.Shards))
+	return sum, plan, err
+}

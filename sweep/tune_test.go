@@ -179,3 +179,53 @@ func TestRunSkipsWhatAnotherShardFinished(t *testing.T) {
 		t.Fatalf("summary %+v, want 2 ran and seed 3's skipped", sum)
 	}
 }
+
+// Two shards of a tuned sweep into one folder, one after the other: the
+// first runs its part of the tuning stage and then the part the second
+// has not started, chooses, and runs its part of the rest; the second
+// finds the tuning done and runs only its part of the rest. Every trial
+// runs once, at the rate chosen on validation.
+func TestRunSpecShardsShareTheTuningStage(t *testing.T) {
+	s, err := Parse("tuned.yaml", []byte(tuned))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var lines []string
+	say := func(l string) { lines = append(lines, l) }
+	ran := 0
+	for shard := range 2 {
+		opt := fakeOptions(t, dir)
+		opt.Shard, opt.Shards = shard, 2
+		sum, plan, err := RunSpec(s, opt, say)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Waiting != 0 || len(plan.Chosen) != 4 || sum.Failed != 0 {
+			t.Fatalf("shard %d: plan waiting %d, chosen %q, summary %+v", shard, plan.Waiting, plan.Chosen, sum)
+		}
+		ran += sum.Ran
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), "tuning left by other shards: 5 trials") {
+		t.Errorf("the first shard did not take the second's tuning trials:\n%s", strings.Join(lines, "\n"))
+	}
+	all := s.Plan(ResultsIn(dir)).All()
+	rs, err := trial.ReadAll(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(all) {
+		t.Fatalf("%d results for %d planned trials", len(rs), len(all))
+	}
+	for _, r := range rs {
+		tuning := r.Spec.DataSize == 64
+		if m := r.Spec.Method; !tuning && (m == "full" || m == trial.Scratch || m == "lora") && r.Spec.Train.LR != map[string]float64{"full": 1e-3, trial.Scratch: 1e-3, "lora": 3e-3}[m] {
+			t.Errorf("%s trained at a rate the tuning stage did not choose", r.Spec.Label())
+		}
+	}
+	// After tuning, each shard ran its own part of the rest: all of it
+	// once between them.
+	if ran != len(all)-10 {
+		t.Errorf("the shards ran %d trials after tuning, want %d", ran, len(all)-10)
+	}
+}
