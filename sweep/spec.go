@@ -595,15 +595,13 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 		if n, ok := dataSize(size); ok {
 			sizes = []int{n}
 		}
-		newTrial := func(lr any, n, seed int) trial.Spec {
+		// newTrial is the trial at one rate, size and seed, named by the
+		// grid point named.
+		newTrial := func(named map[string]any, lr any, n, seed int) trial.Spec {
 			settings := s.Train
 			settings.LR = m.DefaultLR()
 			if lr != nil {
 				settings.LR, _ = toFloat(lr)
-			}
-			named := point
-			if tuned { // at the chosen rate; tuning trials name their own
-				named = without(point, "lr")
 			}
 			name := g.name(named)
 			if aug != nil {
@@ -613,14 +611,11 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 				MethodParams: map[string]any(vals), Seed: seed, Train: settings,
 				TaskHash: taskHash, ModelHash: modelHash, Augment: aug}
 		}
+		named := point
 		if tuned {
 			var tuning []trial.Spec
 			for _, r := range rates {
-				t := newTrial(r, s.Tune.DataSize, s.Tune.Seed)
-				t.Name = g.name(with(point, "lr", r))
-				if aug != nil {
-					t.Name += " +" + aug.Label()
-				}
+				t := newTrial(with(point, "lr", r), r, s.Tune.DataSize, s.Tune.Seed)
 				tuning = append(tuning, t)
 				e.tuning(t)
 			}
@@ -634,11 +629,11 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 				continue
 			}
 			e.plan.Chosen = append(e.plan.Chosen, describe(tuning, chosen, true))
-			lr = chosen
+			lr, named = chosen, without(point, "lr") // its name is the configuration's
 		}
 		for _, n := range sizes {
 			for _, seed := range s.Seeds {
-				e.rest(newTrial(lr, n, seed))
+				e.rest(newTrial(named, lr, n, seed))
 			}
 		}
 	}
