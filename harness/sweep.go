@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -171,8 +172,15 @@ func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryR
 		return err
 	}
 	writeTuning(os.Stderr, plan)
-	if sum.Failed > 0 || len(plan.Untrained) > 0 {
-		return fmt.Errorf("%d trials failed: %s; %d configurations had no rate to train at", sum.Failed, strings.Join(sum.FailedIDs, ", "), len(plan.Untrained))
+	var problems []string
+	if sum.Failed > 0 {
+		problems = append(problems, fmt.Sprintf("%d trials failed: %s", sum.Failed, strings.Join(sum.FailedIDs, ", ")))
+	}
+	if n := len(plan.Untrained); n > 0 {
+		problems = append(problems, fmt.Sprintf("%d configurations had no learning rate to train at", n))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }
