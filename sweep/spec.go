@@ -595,6 +595,12 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 		if n, ok := dataSize(size); ok {
 			sizes = []int{n}
 		}
+		nameOf := func(named map[string]any) string {
+			if aug != nil {
+				return g.name(named) + " +" + aug.Label()
+			}
+			return g.name(named)
+		}
 		// newTrial is the trial at one rate, size and seed, named by the
 		// grid point named.
 		newTrial := func(named map[string]any, lr any, n, seed int) trial.Spec {
@@ -603,11 +609,7 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 			if lr != nil {
 				settings.LR, _ = toFloat(lr)
 			}
-			name := g.name(named)
-			if aug != nil {
-				name += " +" + aug.Label()
-			}
-			return trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: name,
+			return trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: nameOf(named),
 				MethodParams: map[string]any(vals), Seed: seed, Train: settings,
 				TaskHash: taskHash, ModelHash: modelHash, Augment: aug}
 		}
@@ -619,17 +621,19 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 				tuning = append(tuning, t)
 				e.tuning(t)
 			}
+			named = without(point, "lr") // the configuration's name, whatever its rate
+			config := fmt.Sprintf("%s/%s (%s)", task, nameOf(named), mdl)
 			chosen, ok, waiting := choose(tuning, e.result)
 			switch {
 			case waiting:
 				e.plan.Waiting += len(sizes) * len(s.Seeds)
 				continue
 			case !ok:
-				e.plan.Untrained = append(e.plan.Untrained, describe(tuning, 0, false))
+				e.plan.Untrained = append(e.plan.Untrained, describe(config, tuning, 0, false))
 				continue
 			}
-			e.plan.Chosen = append(e.plan.Chosen, describe(tuning, chosen, true))
-			lr, named = chosen, without(point, "lr") // its name is the configuration's
+			e.plan.Chosen = append(e.plan.Chosen, describe(config, tuning, chosen, true))
+			lr = chosen
 		}
 		for _, n := range sizes {
 			for _, seed := range s.Seeds {

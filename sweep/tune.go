@@ -135,19 +135,17 @@ func choose(tuning []trial.Spec, result ResultOf) (lr float64, ok, waiting bool)
 	return lr, ok, false
 }
 
-// describe names a tuned configuration for a person: "sentiment/full
-// (tiny): lr 0.0003 of 0.0001, 0.0003, 0.001".
-func describe(tuning []trial.Spec, chosen float64, ok bool) string {
-	t := tuning[0]
+// describe says what the tuning of configuration config ("spam/full
+// (tiny)") chose: "spam/full (tiny): lr 0.0003 of 0.0001, 0.0003, 0.001".
+func describe(config string, tuning []trial.Spec, chosen float64, ok bool) string {
 	rates := make([]string, len(tuning))
-	for i, c := range tuning {
-		rates[i] = fmt.Sprintf("%g", c.Train.LR)
+	for i, t := range tuning {
+		rates[i] = fmt.Sprintf("%g", t.Train.LR)
 	}
-	name := strings.SplitN(t.Label(), " n=", 2)[0]
 	if !ok {
-		return fmt.Sprintf("%s (%s): every tuning trial at lr %s failed", name, t.Model, strings.Join(rates, ", "))
+		return fmt.Sprintf("%s: every tuning trial at lr %s failed", config, strings.Join(rates, ", "))
 	}
-	return fmt.Sprintf("%s (%s): lr %g of %s", name, t.Model, chosen, strings.Join(rates, ", "))
+	return fmt.Sprintf("%s: lr %g of %s", config, chosen, strings.Join(rates, ", "))
 }
 
 // RunSpec runs a spec's trials into opt.Out: for shard opt.Shard of

@@ -162,24 +162,6 @@ func TestTuneSpecErrors(t *testing.T) {
 	}
 }
 
-// A worker skips a trial another shard finished after the run began.
-func TestRunSkipsWhatAnotherShardFinished(t *testing.T) {
-	dir := t.TempDir()
-	specs := fakeSpecs(1, 2, 3)
-	opt := fakeOptions(t, dir)
-	opt.Workers = 1
-	// Seed 1's trial, run first, writes seed 3's result as another shard
-	// would (the fake trial does so for seed 1 when FAKE_ALSO is set).
-	t.Setenv("FAKE_ALSO", "3")
-	sum, err := Run(specs, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Ran != 2 || sum.Skipped != 1 || sum.Succeeded != 2 {
-		t.Fatalf("summary %+v, want 2 ran and seed 3's skipped", sum)
-	}
-}
-
 // Two shards of a tuned sweep into one folder, one after the other: the
 // first runs its part of the tuning stage and then the part the second
 // has not started, chooses, and runs its part of the rest; the second
