@@ -137,6 +137,9 @@ func (p *page) claims() []*claim {
 		if c := p.fewParams(k, n, full); c != nil && p.aboveMajority(k, n, "full") {
 			add(c)
 		}
+		if c := parallelAdapters(k, at("pac"), at("adapter")); c != nil && p.aboveMajority(k, n, "adapter") {
+			add(c)
+		}
 	}
 	var family []*pairTest
 	for _, c := range out {
@@ -273,6 +276,30 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 		return verdict, evidence + ". On the front: " + strings.Join(parts, "; ")
 	}
 	return c
+}
+
+// parallelAdapters sets Pluto and Charon's parallel adapters beside the
+// serial adapters they replace (the same bottleneck, in the backbone's
+// backward pass): parity of accuracy is tested; training throughput and
+// peak memory, which the claim is mostly about, are measured ratios over
+// the seeds' means.
+func parallelAdapters(k taskKey, pac, adapter *group) *claim {
+	t := compareGroups(pac, adapter, "pac", "adapter")
+	if t == nil {
+		return nil
+	}
+	return &claim{taskKey: k, Source: "Ouyang et al., 2024 (Pluto and Charon)",
+		Claim: "Parallel adapters over a cached, frozen backbone cut fine-tuning time and memory without losing accuracy against adapters in the backbone.",
+		Tests: []*pairTest{t},
+		judge: func(ts []*pairTest) (string, string) {
+			verdict := consistent
+			if ts[0].Significant {
+				verdict = contradicted
+			}
+			return verdict + " on accuracy", fmt.Sprintf("%s. Measured, not tested: training throughput %.2f× adapter's (%s against %s tokens/s); peak memory %.2f× adapter's (%s against %s, the activation cache %s of it)",
+				claimText(ts[0]), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, thousands(pac.TokensPerSec.Mean), thousands(adapter.TokensPerSec.Mean),
+				pac.PeakMemoryBytes/adapter.PeakMemoryBytes, mibCell(pac.PeakMemoryBytes), mibCell(adapter.PeakMemoryBytes), mibCell(pac.CacheBytes))
+		}}
 }
 
 // literature is the section that sets the results beside the literature's
