@@ -416,7 +416,7 @@ func epochFigure(t epochTable, nm naming) (*figure, error) {
 	title := fmt.Sprintf("%s, %s examples: training time by epoch", nm.name(t.taskKey), sizeCell(t.DataSize))
 	p := newPlot(title, "epoch", "training time (s, mean ± std over seeds)")
 	p.Add(plotter.NewGrid())
-	f := newFigure(nm.fileName("fig-epochs-"+sizeCell(t.DataSize), t.taskKey), title, p)
+	f := newFigure(nm.fileName("fig-epochs-"+sizeFileName(t.DataSize), t.taskKey), title, p)
 	var ticks []plot.Tick
 	within := map[string]int{} // configurations of the method drawn so far
 	for i, r := range t.Rows {

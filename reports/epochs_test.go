@@ -146,6 +146,11 @@ func TestEpochSection(t *testing.T) {
 			names = append(names, f.Name)
 		}
 	}
+	for n, want := range map[int]string{0: "all", 256: "256", 4346: "4346"} {
+		if got := sizeFileName(n); got != want { // no "4,346" in a file name
+			t.Errorf("sizeFileName(%d) = %q, want %q", n, got, want)
+		}
+	}
 	if d := cmp.Diff([]string{"fig-epochs-256-toy"}, names); d != "" {
 		t.Errorf("cost-per-epoch figures (-want +got):\n%s", d)
 	}

@@ -429,7 +429,7 @@ func (p *page) measuredMemory() error {
 	}
 	p.line("Each method at its summary configuration, means over seeds. Peak RSS is the peak resident set of the trial's process (the Go runtime, the binary, BLAS buffers and the data included); peak heap is the peak Go heap, sampled, garbage included. The accounted total is computed from shapes and counts alone: every weight in float32 (the trainable ones among them), AdamW's two float64 moments per trainable weight, the step values (activations, their gradients and the weight gradients of the largest batch, as the engine plans them; the gradients column is part of them), what evaluation needs beyond them (eval values: training and evaluation share one arena that grows to the largest program) and the float64 copy of the trainable weights kept at the best validation epoch (snapshot).")
 	p.line("")
-	p.line("The engine runs every step in buffers planned once and reused and allocates nothing per step, and trials run with the collector at GOGC=%d, so the garbage of what a trial allocates outside the steps (data, compiled programs, scores) stays small: the peak heap is the account plus what no account covers (the task's data, the tokenizer, per-operation scratch, the compiled programs' bookkeeping and the garbage GOGC=%d allows), 15-25%% of it for this model in the default sweep, so the measured memory of two methods differs as their accounts do. The peak RSS adds the Go runtime, the binary and BLAS's buffers.", meter.GCPercent, meter.GCPercent)
+	p.line("The engine runs every step in buffers planned once and reused and allocates nothing per step, and trials run with the collector at GOGC=%d, so the garbage of what a trial allocates outside the steps (data, compiled programs, scores) stays small: the peak heap is the account plus what no account covers (the task's data, the tokenizer, per-operation scratch, the compiled programs' bookkeeping and the garbage GOGC=%d allows; the last column says how much it adds), so the measured memory of two methods differs as their accounts do. The peak RSS adds the Go runtime, the binary and BLAS's buffers.", meter.GCPercent, meter.GCPercent)
 	p.line("")
 	header := []string{"method", "configuration", "peak RSS", "peak heap", "weights", "trainable weights", "gradients",
 		"optimizer state", "step values", "eval values", "snapshot", "accounted total", "heap / accounted"}
@@ -669,6 +669,15 @@ func sizeCell(n int) string {
 		return "all"
 	}
 	return thousands(float64(n))
+}
+
+// sizeFileName is a data size in a file name: digits, no thousands
+// separator, or "all".
+func sizeFileName(n int) string {
+	if n == 0 {
+		return "all"
+	}
+	return strconv.Itoa(n)
 }
 
 func pctCell(p float64) string {
