@@ -88,7 +88,7 @@ func statusCmd() *cobra.Command {
 failed and missing, per shard with --shards n (as --shard i/n, Slurm's or
 Kubernetes' array would split them), name the sweeps running there now
 (from the folder's locks), and estimate the trial time left from the wall
-times of the finished trials of each method.`,
+times of the finished trials of each method at each data size.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			spec, err := loadSpec(args[0], &out)

@@ -19,8 +19,10 @@ type Progress struct {
 	// Running names the sweeps holding the folder's locks now.
 	Running []string
 	// Left estimates the trial time still to run: each missing trial at
-	// the mean wall time of its method's finished trials (of all finished
-	// trials for a method with none); zero when nothing has finished.
+	// the mean wall time of the finished trials of its method at its data
+	// size, else of its method, else of all; zero when nothing has
+	// finished. A trial's cost grows with its data, so a method's mean
+	// over sizes would underestimate its largest ones.
 	Left time.Duration
 }
 
@@ -33,7 +35,7 @@ func Status(trials []trial.Spec, dir string, shards int) Progress {
 		p.Shards = make([]Progress, shards)
 	}
 	wall, count := map[string]float64{}, map[string]int{}
-	var missing []string // methods of missing trials
+	var missing []trial.Spec
 	for i, t := range trials {
 		var sh *Progress
 		if shards > 1 {
@@ -44,16 +46,16 @@ func Status(trials []trial.Spec, dir string, shards int) Progress {
 		switch {
 		case err != nil:
 			p.Missing++
-			missing = append(missing, t.Method)
+			missing = append(missing, t)
 			if sh != nil {
 				sh.Missing++
 			}
 		case r.Status == trial.Success:
 			p.Done++
-			wall[t.Method] += r.WallTime
-			count[t.Method]++
-			wall[""] += r.WallTime
-			count[""]++
+			for _, k := range estimateKeys(t) {
+				wall[k] += r.WallTime
+				count[k]++
+			}
 			if sh != nil {
 				sh.Done++
 			}
@@ -66,11 +68,13 @@ func Status(trials []trial.Spec, dir string, shards int) Progress {
 	}
 	if count[""] > 0 {
 		var secs float64
-		for _, m := range missing {
-			if count[m] == 0 {
-				m = ""
+		for _, t := range missing {
+			for _, k := range estimateKeys(t) {
+				if count[k] > 0 {
+					secs += wall[k] / float64(count[k])
+					break
+				}
 			}
-			secs += wall[m] / float64(count[m])
 		}
 		p.Left = time.Duration(secs * float64(time.Second))
 	}
@@ -78,6 +82,13 @@ func Status(trials []trial.Spec, dir string, shards int) Progress {
 		p.Running = append(p.Running, h.String())
 	}
 	return p
+}
+
+// estimateKeys are the groups of finished trials whose mean wall time
+// estimates t's, most specific first: its method at its data size, its
+// method, every trial.
+func estimateKeys(t trial.Spec) []string {
+	return []string{fmt.Sprintf("%s n=%d", t.Method, t.DataSize), t.Method, ""}
 }
 
 // Write prints the progress for a person.
@@ -97,7 +108,7 @@ func (p Progress) Write(w io.Writer) {
 		fmt.Fprintln(w, "time left: unknown until a trial finishes")
 	default:
 		par := max(1, len(p.Running))
-		fmt.Fprintf(w, "time left: about %s of trial time (missing trials at their method's mean wall time)", p.Left.Round(time.Second))
+		fmt.Fprintf(w, "time left: about %s of trial time (missing trials at the mean wall time of their method at their data size)", p.Left.Round(time.Second))
 		if par > 1 || len(p.Running) == 1 {
 			fmt.Fprintf(w, "; about %s with the %d sweep(s) running, one trial at a time each (less with more workers)", (p.Left / time.Duration(par)).Round(time.Second), par)
 		}

@@ -45,6 +45,20 @@ func TestStatusAcrossShards(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", line, b.String())
 		}
 	}
+	// A method's trials cost more with more data: a missing trial is
+	// estimated from the finished ones at its own data size.
+	sized := fakeSpecs(7, 8, 9)
+	sized[0].DataSize, sized[1].DataSize, sized[2].DataSize = 32, 4096, 4096
+	sizedDir := t.TempDir()
+	for i, wall := range []float64{10, 100} {
+		r := &trial.Result{ID: sized[i].ID(), Status: trial.Success, Spec: sized[i], WallTime: wall}
+		if err := r.Write(sizedDir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := Status(sized, sizedDir, 0); p.Left != 100*time.Second {
+		t.Errorf("time left for a missing trial at 4,096 examples: %v, want 1m40s (not the method's 55s)", p.Left)
+	}
 	lock, err := LockDir(dir, 1, 3)
 	if err != nil {
 		t.Fatal(err)
