@@ -361,12 +361,24 @@ func (m *Model) head(c *Ctx, f *Forward, x *G.Node, hooks []Hook) error {
 		}
 	}
 	f.Final = x
-	head := m.Param("wte.weight")
-	if m.Config.UntiedHead {
-		head = m.Param("lm_head.weight")
-	}
-	f.Logits, err = nn.MatMul(x, g.Param(head), false, true)
+	f.Logits, err = m.Logits(g, x)
 	return err
+}
+
+// HeadWeight is the output head's weight, [vocab, d]: lm_head when the
+// model has its own, else the token embedding (a tied head).
+func (m *Model) HeadWeight() *nn.Param {
+	if m.Config.UntiedHead {
+		return m.Param("lm_head.weight")
+	}
+	return m.Param("wte.weight")
+}
+
+// Logits is the output head on final hidden states x, [n, d] -> [n, vocab].
+// Every program that produces logits goes through it, so a model's own
+// head is never mistaken for the embedding.
+func (m *Model) Logits(g *nn.Graph, x *G.Node) (*G.Node, error) {
+	return nn.MatMul(x, g.Param(m.HeadWeight()), false, true)
 }
 
 // BesideBackbone says whether the backbone's block outputs are fixed

@@ -178,7 +178,7 @@ func (t *Trainer) program(b Batch, training, logProbs bool, ps pass) (*program, 
 		if picked, err = nn.Embedding(p.rows.Node, lm.Final); err != nil {
 			return nil, err
 		}
-		if p.head, err = nn.MatMul(picked, g.Param(t.Model.Param("wte.weight")), false, true); err != nil {
+		if p.head, err = t.Model.Logits(g, picked); err != nil {
 			return nil, err
 		}
 		p.prog, err = nn.Compile(g, nil, p.head)

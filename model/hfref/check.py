@@ -196,6 +196,40 @@ def check_expected():
                       f"max |Δ| {worst:.1e}")
 
 
+def check_predictions():
+    """The stored predictions are the base model's, are far from a float32
+    tie, and on an untied checkpoint tell its head from the embedding."""
+    for name in list(mf.FIXTURES) + [mf.SHARDED[0]]:
+        config, state, _ = ref.load_checkpoint(os.path.join(TESTDATA, name))
+        p = load_expected(name)["predictions"]
+        with torch.no_grad():
+            # greedy's tokens are the argmax of one forward pass over the
+            # whole decoded sequence, position by position (teacher forcing)
+            forced = True
+            for prompt, new in zip(p["prompts"], p["greedy"]):
+                seq = torch.tensor([prompt + new], dtype=torch.int64)
+                best = ref.forward(config, state, seq)[0].argmax(dim=-1).tolist()
+                forced &= best[len(prompt) - 1:len(prompt) + len(new) - 1] == new
+            check(f"{name}: greedy tokens == argmax of one pass over the decoded sequence", forced)
+            gap = min(p["greedy_margin"])
+            scores = p["label_log_probs"]
+            label_gap = min(sorted(r)[-1] - sorted(r)[-2] for r in scores)
+            check(f"{name}: predictions far from a float32 tie (top-2 gaps > 1e-3)", gap > 1e-3 and label_gap > 1e-3,
+                  f"greedy {gap:.2e}, labels {label_gap:.2e}")
+            check(f"{name}: label_choice is the best label_log_probs", p["label_choice"] == [int(np.argmax(r)) for r in scores])
+            if config.get("tie_word_embeddings", ref.arch_of(config) == "gpt2"):
+                continue
+            # the embedding as the head (a tied head where the model has
+            # its own) changes the predictions, so a test of them catches it
+            emb = "model.embed_tokens.weight"
+            wrong = dict(state, **{"lm_head.weight": state[emb]})
+            greedy_same = sum(ref.greedy(config, wrong, q, len(n))[0] == n for q, n in zip(p["prompts"], p["greedy"]))
+            labels_same = sum(int(np.argmax(ref.label_scores(config, wrong, q, p["labels"]))) == c
+                              for q, c in zip(p["prompts"], p["label_choice"]))
+            check(f"{name}: with the embedding as head, greedy and label predictions change", greedy_same == 0 and labels_same < len(p["prompts"]),
+                  f"{greedy_same} greedy and {labels_same} label predictions of {len(p['prompts'])} unchanged")
+
+
 # ---------------------------------------------------------------------------
 # attention layouts
 
@@ -346,6 +380,7 @@ def main():
     check_bf16_f16_encoding()
     check_files()
     check_expected()
+    check_predictions()
     check_attention()
     check_variants()
     check_determinism()

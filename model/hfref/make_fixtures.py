@@ -351,6 +351,35 @@ def lora_weights(arch, state, targets, seed):
     return out
 
 
+def prediction_prompts(vocab):
+    """Prompts of 1, 4 and 7 ids for label scoring and greedy decoding; the
+    harness pads the shorter ones when it batches them with the longest."""
+    a, b = input_ids(vocab)
+    return [b[:1], a[:4], b]
+
+
+# Single-token label ids that every fixture's vocabulary holds.
+PREDICTION_LABELS = [2, 17, 42, 63]
+GREEDY_NEW = 6
+
+
+def predictions(config, state):
+    """Per-prompt predictions of the base model: which label a
+    classification task picks, the labels' log-probabilities, and greedy
+    decoding's new tokens with the smallest top-2 logit gap seen."""
+    with torch.no_grad():
+        out = {"prompts": prediction_prompts(config["vocab_size"]), "labels": PREDICTION_LABELS,
+               "label_log_probs": [], "label_choice": [], "greedy": [], "greedy_margin": []}
+        for p in out["prompts"]:
+            scores = ref.label_scores(config, state, p, PREDICTION_LABELS)
+            out["label_log_probs"].append([float(f"{s:.{DIGITS}g}") for s in scores])
+            out["label_choice"].append(int(np.argmax(scores)))
+            new, margin = ref.greedy(config, state, p, GREEDY_NEW)
+            out["greedy"].append(new)
+            out["greedy_margin"].append(float(f"{margin:.{DIGITS}g}"))
+    return out
+
+
 def expected_for(folder, fan_in_fan_out, targets, lora_seed):
     """Loads the written checkpoint back through reference.py and computes
     every expected value from the stored (rounded) weights."""
@@ -398,6 +427,7 @@ def expected_for(folder, fan_in_fan_out, targets, lora_seed):
     if arch != "gpt2":
         inv_freq, _ = ref.rope_inv_freq(config)
         expected["rope_inv_freq"] = rounded(inv_freq)
+    expected["predictions"] = predictions(config, state)
     adapter_tensors.sort(key=lambda item: item[0])
     return expected, adapter_tensors
 

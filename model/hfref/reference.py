@@ -467,3 +467,33 @@ def next_token_loss(logits, input_ids):
     target = input_ids[:, 1:].reshape(-1)
     logp = pred - torch.logsumexp(pred, dim=-1, keepdim=True)
     return -logp.gather(1, target[:, None]).mean()
+
+
+# ---------------------------------------------------------------------------
+# predictions: what an evaluation reads off the logits
+
+
+def label_scores(config, state, prompt, labels, lora=None):
+    """log p(label | prompt) for single-token labels: the log-softmax of the
+    logits after the prompt's last token, read at each label's id (how a
+    classification task ranks its labels)."""
+    ids = torch.tensor([prompt], dtype=torch.int64)
+    last = forward(config, state, ids, lora)[0, -1]
+    logp = last - torch.logsumexp(last, dim=-1)
+    return [logp[l].item() for l in labels]
+
+
+def greedy(config, state, prompt, n_new, lora=None):
+    """Greedy decoding: prompt extended n_new times by the most likely next
+    token, each step a whole forward pass (no KV cache). Returns the new
+    tokens and the smallest gap between the best and second-best logit over
+    the steps, which says how far float32 rounding is from changing one."""
+    seq, new, margin = list(prompt), [], math.inf
+    for _ in range(n_new):
+        last = forward(config, state, torch.tensor([seq], dtype=torch.int64), lora)[0, -1]
+        top = torch.topk(last, 2).values
+        margin = min(margin, (top[0] - top[1]).item())
+        nxt = int(torch.argmax(last).item())
+        seq.append(nxt)
+        new.append(nxt)
+    return new, margin
