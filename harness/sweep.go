@@ -67,7 +67,7 @@ their own.`,
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory (default results/<spec name>)")
 	f.IntVar(&workers, "workers", 1, "trials run at once, each in its own process")
-	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, run nothing")
+	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, and check each trial as it will check itself (model, task, method and settings, adapter export, projection), training nothing")
 	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
 	f.BoolVar(&adapters, "save-adapters", false, "write each trained adapter in Hugging Face PEFT's format to OUT/adapters/<trial id>/ (LoRA, IA3, prompt tuning)")
 	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine (default: from Slurm's or Kubernetes' array variables, else the whole sweep)")
@@ -160,7 +160,7 @@ func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryR
 			fmt.Printf("%d trials\n", len(all))
 		}
 		writeTuning(os.Stdout, plan)
-		return nil
+		return checkTrials(mine)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -182,6 +182,40 @@ func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryR
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
+	return nil
+}
+
+// checkTrials runs, without training, what each trial checks
+// (run.Check), once per trial up to its seed, and fails naming the
+// trials that would fail.
+func checkTrials(ts []trial.Spec) error {
+	type verdict struct {
+		notes []string
+		err   error
+	}
+	seen := map[string]verdict{}
+	var failed []string
+	for _, t := range ts {
+		key := t
+		key.Seed = 0
+		k := key.ID()
+		v, ok := seen[k]
+		if !ok {
+			v.notes, v.err = run.Check(t)
+			seen[k] = v
+			for _, n := range v.notes {
+				fmt.Printf("note: %s: %s\n", t.Label(), n)
+			}
+		}
+		if v.err != nil {
+			failed = append(failed, t.ID())
+			fmt.Printf("would fail: %s  %s: %v\n", t.ID(), t.Label(), v.err)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d trials would fail: %s", len(failed), len(ts), strings.Join(failed, ", "))
+	}
+	fmt.Printf("checked: every trial loads its model and task and attaches its method (%d distinct configurations)\n", len(seen))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package methods
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -182,11 +183,11 @@ func loraFootprint(a ProjectionArch, v Values, dora bool) (*Footprint, error) {
 	L, e, A := a.Layers, a.ActivationBytes, a.AddedBytes
 	r := int64(v.Int("rank"))
 	dropout := v.Float("dropout") > 0
-	chosen, err := projectedTargets(L, v.List("targets"))
+	chosen, skipped, err := projectedTargets(a, v.List("targets"))
 	if err != nil {
 		return nil, err
 	}
-	fp := &Footprint{First: L, PerToken: make([]int64, L)}
+	fp := &Footprint{First: L, PerToken: make([]int64, L), Skipped: skipped}
 	seen := map[string]bool{}
 	var dense int64
 	for _, t := range chosen {
@@ -230,21 +231,63 @@ type projectedTarget struct {
 	suffix string
 }
 
-// projectedTargets resolves target patterns against the peftbench layer
-// names (h.<i>.attn.q …) of a model with the given number of blocks,
-// exactly as the methods do.
-func projectedTargets(layers int, patterns []string) ([]projectedTarget, error) {
-	names, err := MatchLinear(model.Config{Layers: layers}, patterns) // peftbench's GPT-2 names, which Linears map
-	if err != nil {
-		return nil, err
+// projectedTargets resolves target patterns as the methods do on a model
+// of the family the settings were written for (a.Source) and the
+// projected depth, then maps each layer onto a's family (sameLayer). A
+// pattern that names no layer at that depth (h.40.* on 32 blocks) is
+// skipped and said so; none left is an error.
+func projectedTargets(a ProjectionArch, patterns []string) ([]projectedTarget, []string, error) {
+	to := model.GPT2
+	if a.SwiGLU {
+		to = model.Llama
 	}
+	order := model.Config{Layers: a.Layers, Family: to}
+	rank := map[string]int{}
+	for i := range a.Layers {
+		for _, n := range order.LinearNames(i) {
+			rank[n] = len(rank)
+		}
+	}
+	chosen := map[string]bool{}
+	var skipped []string
+	for _, p := range patterns {
+		names, err := MatchLinear(model.Config{Layers: a.Layers, Family: a.Source}, []string{p})
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s: %v", p, err))
+			continue
+		}
+		for _, name := range names {
+			var i int
+			fmt.Sscanf(name, "h.%d.", &i)
+			for _, s := range sameLayer(strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i)), a.Source, to) {
+				chosen[fmt.Sprintf("h.%d.%s", i, s)] = true
+			}
+		}
+	}
+	if len(chosen) == 0 {
+		return nil, nil, fmt.Errorf("field \"targets\": no target names a linear layer of %s (%s)", a.Name, strings.Join(skipped, "; "))
+	}
+	names := slices.SortedFunc(maps.Keys(chosen), func(x, y string) int { return rank[x] - rank[y] })
 	out := make([]projectedTarget, len(names))
 	for k, name := range names {
 		var i int
 		fmt.Sscanf(name, "h.%d.", &i)
 		out[k] = projectedTarget{i, strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i))}
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+// sameLayer maps a block's linear layer from one family's names to
+// another's: attention's are shared; GPT-2's mlp.fc is Llama's gate and up
+// (both read the block input), its mlp.proj Llama's down.
+func sameLayer(suffix string, from, to model.Family) []string {
+	if from == to || strings.HasPrefix(suffix, "attn.") {
+		return []string{suffix}
+	}
+	if to == model.Llama {
+		return map[string][]string{"mlp.fc": {"mlp.gate", "mlp.up"}, "mlp.proj": {"mlp.down"}}[suffix]
+	}
+	return map[string][]string{"mlp.gate": {"mlp.fc"}, "mlp.up": {"mlp.fc"}, "mlp.down": {"mlp.proj"}}[suffix]
 }
 
 // Display: blue, a circle.

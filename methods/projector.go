@@ -1,5 +1,7 @@
 package methods
 
+import "github.com/peftbench/peftbench/model"
+
 // A method's part of the GPU memory projection (package gpu/projection):
 // what it trains on a large model and what it keeps for the backward pass.
 // A method implements Projector in its own file; the projection knows no
@@ -24,9 +26,13 @@ type ProjectionArch struct {
 	DFF     int
 	DKV     int // width of the key and value projections (d_model, or less with grouped-query attention)
 	Context int
-	// SwiGLU is Llama's MLP (gate_proj and up_proj both answer to mlp.fc,
-	// down_proj to mlp.proj); otherwise GPT-2's GELU MLP.
+	// SwiGLU is Llama's MLP (gate_proj, up_proj, down_proj); otherwise
+	// GPT-2's GELU MLP.
 	SwiGLU bool
+	// Source is the family of the model the method's settings were
+	// written for: its target names are resolved as they were there, then
+	// mapped onto this architecture's layers (projectedTargets).
+	Source model.Family
 	// Norm is "layernorm" (weight and bias) or "rmsnorm" (weight only).
 	Norm string
 	// Bias: every linear layer has a bias.
@@ -40,9 +46,10 @@ type ProjectionArch struct {
 	ActivationBytes, AddedBytes int64
 }
 
-// ProjectedLinear is one linear layer of a block: the peftbench layer it
-// answers to (attn.q … mlp.proj), the architecture's own name for it, and
-// its widths.
+// ProjectedLinear is one linear layer of a block: its peftbench name in
+// the architecture's family (attn.q … mlp.proj for GPT-2, mlp.gate,
+// mlp.up and mlp.down for a SwiGLU MLP), the architecture's own module
+// name, and its widths.
 type ProjectedLinear struct {
 	Ours, Module string
 	In, Out      int
@@ -72,4 +79,7 @@ type Footprint struct {
 	Global   int64
 	// Notes state the method's assumptions for the projection's notes.
 	Notes []string
+	// Skipped says which of the method's targets the architecture lacks,
+	// and so were left out.
+	Skipped []string
 }

@@ -43,4 +43,7 @@ type Projection struct {
 	ActivationBytes int64    `json:"projected_activations_bytes"` // logits included
 	TotalBytes      int64    `json:"projected_total_bytes"`       // CUDA overhead included
 	FitsOn          []string `json:"projected_fits_on"`
+	// SkippedTargets are the method's targets the architecture lacks,
+	// left out of the projection.
+	SkippedTargets []string `json:"projected_skipped_targets,omitempty"`
 }

@@ -46,6 +46,9 @@ type Result struct {
 	// Projected is the same method and batch projected onto large models
 	// on GPUs (package gpu/projection); every figure is a projection.
 	Projected []Projection `json:"projected"`
+	// ProjectionError says why there is no projection; it never fails a
+	// trial that trained.
+	ProjectionError string `json:"projection_error,omitempty"`
 	// GPU is what NVML measured during the trial; with no GPU its status
 	// says so.
 	GPU         gpu.Telemetry `json:"gpu"`

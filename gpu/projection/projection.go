@@ -152,16 +152,16 @@ type linear struct {
 	in, out int
 }
 
-// blockLinears lists a block's linear layers. peftbench's names map onto
-// the architecture's: q, k, v, o are q_proj, k_proj, v_proj, o_proj; for
-// a SwiGLU MLP, fc is gate_proj and up_proj (both read the block input),
-// proj is down_proj.
+// blockLinears lists a block's linear layers, with peftbench's names in
+// the architecture's family (model.Config.LinearNames): q, k, v, o are
+// q_proj, k_proj, v_proj, o_proj; a SwiGLU MLP's gate, up and down are
+// gate_proj, up_proj and down_proj.
 func (a Arch) blockLinears() []linear {
 	d, f, kv := a.DModel, a.DFF, a.DKV()
 	if a.MLP == SwiGLU {
 		return []linear{
 			{"attn.q", "q_proj", d, d}, {"attn.k", "k_proj", d, kv}, {"attn.v", "v_proj", d, kv}, {"attn.o", "o_proj", d, d},
-			{"mlp.fc", "gate_proj", d, f}, {"mlp.fc", "up_proj", d, f}, {"mlp.proj", "down_proj", f, d},
+			{"mlp.gate", "gate_proj", d, f}, {"mlp.up", "up_proj", d, f}, {"mlp.down", "down_proj", f, d},
 		}
 	}
 	return []linear{
@@ -266,6 +266,10 @@ type Options struct {
 	// forward pass keeps only each block's input and the backward pass
 	// recomputes one block at a time.
 	Checkpointing bool
+	// Source is the family of the model the method's settings name layers
+	// of (GPT-2 when zero): a trial on a Llama folder targets gate_proj,
+	// which the projection maps onto GPT-2's mlp.fc.
+	Source model.Family
 }
 
 // Inputs are what a projection was asked.
@@ -295,6 +299,8 @@ type Projection struct {
 	// TrainedModules names the architecture's layers a LoRA-like method
 	// adapts (q_proj, v_proj, …), or what else trains.
 	TrainedModules []string `json:"projected_trained_modules,omitempty"`
+	// SkippedTargets are the method's targets this architecture lacks.
+	SkippedTargets []string `json:"projected_skipped_targets,omitempty"`
 	// BackwardLayers is how many blocks the backward pass runs through:
 	// from the earliest block with something trainable in or below it to
 	// the last.
@@ -407,7 +413,7 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 	if err != nil {
 		return nil, err
 	}
-	pl, err := a.plan(m, v, o.Precision)
+	pl, err := a.plan(m, v, o.Precision, o.Source)
 	if err != nil {
 		return nil, fmt.Errorf("projection: %s on %s: %w", method, a.Name, err)
 	}
@@ -425,6 +431,7 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 		AddedParams:         pl.Added,
 		TrainableParams:     pl.TrainBase + pl.Added,
 		TrainedModules:      pl.Modules,
+		SkippedTargets:      pl.Skipped,
 		BackwardLayers:      a.Layers - pl.First,
 	}
 	b := func(n int64, bytes int) int64 { return n * int64(bytes) }
@@ -503,12 +510,12 @@ func (a Arch) blockActivationBytes(b, s, S, e int, att Attention) int64 {
 
 // plan asks the method (methods.Projector, in the method's own file) what
 // it trains on a and what it keeps.
-func (a Arch) plan(m methods.Method, v methods.Values, pr Precision) (*methods.Footprint, error) {
+func (a Arch) plan(m methods.Method, v methods.Values, pr Precision, source model.Family) (*methods.Footprint, error) {
 	pj, ok := m.(methods.Projector)
 	if !ok {
 		return nil, fmt.Errorf("no projection for method %q", m.Name())
 	}
-	fp, err := pj.Footprint(a.forMethods(pr), v)
+	fp, err := pj.Footprint(a.forMethods(pr, source), v)
 	if err != nil {
 		return nil, err
 	}
@@ -522,13 +529,13 @@ func (a Arch) plan(m methods.Method, v methods.Values, pr Precision) (*methods.F
 }
 
 // forMethods is what a method's Footprint is told about a.
-func (a Arch) forMethods(pr Precision) methods.ProjectionArch {
+func (a Arch) forMethods(pr Precision, source model.Family) methods.ProjectionArch {
 	ls := a.blockLinears()
 	linears := make([]methods.ProjectedLinear, len(ls))
 	for i, l := range ls {
 		linears[i] = methods.ProjectedLinear{Ours: l.ours, Module: l.module, In: l.in, Out: l.out}
 	}
 	return methods.ProjectionArch{Name: a.Name, Layers: a.Layers, DModel: a.DModel, DFF: a.DFF, DKV: a.DKV(), Context: a.Context,
-		SwiGLU: a.MLP == SwiGLU, Norm: string(a.Norm), Bias: a.Bias, NumParams: a.NumParams(), Linears: linears,
+		SwiGLU: a.MLP == SwiGLU, Source: source, Norm: string(a.Norm), Bias: a.Bias, NumParams: a.NumParams(), Linears: linears,
 		ActivationBytes: int64(pr.Activation), AddedBytes: int64(pr.Added.Weight)}
 }

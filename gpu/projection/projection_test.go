@@ -333,3 +333,46 @@ func TestFits(t *testing.T) {
 		t.Errorf("LoRA on Llama-2-7B (%v) should fit a 24 GB card", lora)
 	}
 }
+
+// LoRA's targets are resolved in the family of the model they were
+// written for and mapped onto each projected architecture: a Llama
+// folder's gate_proj, up_proj and down_proj are GPT-2 XL's c_fc (counted
+// once) and c_proj, and stay themselves on Llama-2-7B; GPT-2's fc is
+// Llama's gate and up. A target the projected depth lacks is skipped and
+// named.
+func TestLoRATargetsAcrossFamilies(t *testing.T) {
+	const r = 8
+	d, f := int64(1600), int64(6400)       // GPT-2 XL
+	ld, lf := int64(4096), int64(11008)    // Llama-2-7B
+	gptMLP := 48 * r * ((d + f) + (f + d)) // c_fc and mlp.c_proj
+	for _, c := range []struct {
+		arch    Arch
+		source  model.Family
+		targets string
+		want    int64
+		modules []string
+		skipped int
+	}{
+		{GPT2XL, model.Llama, "gate_proj,up_proj,down_proj", gptMLP, []string{"mlp.fc", "mlp.proj"}, 0},
+		{GPT2XL, model.Llama, "gate_proj", 48 * r * (d + f), []string{"mlp.fc"}, 0},
+		{Llama2_7B, model.Llama, "gate_proj,up_proj,down_proj", 32 * r * 3 * (ld + lf), []string{"gate_proj", "up_proj", "down_proj"}, 0},
+		{Llama2_7B, model.Llama, "up_proj", 32 * r * (ld + lf), []string{"up_proj"}, 0},
+		{Llama2_7B, model.GPT2, "fc", 32 * r * 2 * (ld + lf), []string{"gate_proj", "up_proj"}, 0},
+		{Llama2_7B, model.GPT2, "c_fc,mlp.c_proj", 32 * r * 3 * (ld + lf), []string{"gate_proj", "up_proj", "down_proj"}, 0},
+		{Llama2_7B, model.Llama, "q_proj,h.40.attn.v", 32 * r * (ld + ld), []string{"q_proj"}, 1},
+	} {
+		p, err := ProjectWith(c.arch, "lora", map[string]any{"rank": r, "targets": c.targets}, Options{Batch: 1, Seq: 16, Source: c.source})
+		if err != nil {
+			t.Errorf("%s from %s, %s: %v", c.arch.Name, c.source, c.targets, err)
+			continue
+		}
+		if p.AddedParams != c.want || strings.Join(p.TrainedModules, ",") != strings.Join(c.modules, ",") || len(p.SkippedTargets) != c.skipped {
+			t.Errorf("%s from %s, %s: %d added params on %v, skipped %q; want %d on %v, %d skipped",
+				c.arch.Name, c.source, c.targets, p.AddedParams, p.TrainedModules, p.SkippedTargets, c.want, c.modules, c.skipped)
+		}
+	}
+	if _, err := ProjectWith(Llama2_7B, "lora", map[string]any{"targets": "h.40.attn.v"}, Options{Batch: 1, Seq: 16, Source: model.Llama}); err == nil ||
+		!strings.Contains(err.Error(), "h.40.attn.v") {
+		t.Errorf("every target beyond the projected depth: error %v, want one naming h.40.attn.v", err)
+	}
+}

@@ -1,10 +1,17 @@
 package run
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/nlpodyssey/safetensors"
+	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/trial"
 	"gorgonia.org/tensor"
@@ -60,4 +67,145 @@ func TestTrialOnHFFolder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every method trains and evaluates end to end on an untied Llama folder
+// (its own lm_head), LoRA and DoRA on the MLP's gate_proj, up_proj and
+// down_proj; the memory projection maps those onto GPT-2 XL's layers, and
+// the adapters PEFT's format holds are written with every MLP module of
+// every layer, then read back.
+func TestEveryMethodOnUntiedLlama(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "llama")
+	tok, err := os.ReadFile("../../model/tokenizer/testdata/hf/llama3/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := model.Config{Family: model.Llama, Vocab: 280, Context: 128, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, DFF: 32,
+		RopeTheta: 5e5, NormEps: 1e-5, UntiedHead: true}
+	m, err := model.New(cfg, tensor.Float32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), tok, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	adapters := t.TempDir()
+	t.Setenv(AdaptersEnv, adapters)
+	mlp := "gate_proj,up_proj,down_proj"
+	for _, c := range []struct {
+		method string
+		params map[string]any
+		peft   []string // tensor-name prefixes the PEFT adapter must hold (%d: every layer); nil: no PEFT format
+		fails  string   // part of the error of a method this model cannot train
+	}{
+		{method: "full"}, {method: "scratch"}, {method: trial.ZeroShot},
+		{method: "lora", params: map[string]any{"rank": 2, "targets": mlp}, peft: layerModules("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")},
+		{method: "dora", params: map[string]any{"rank": 2, "targets": mlp}},
+		{method: "ia3", peft: layerModules("self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")},
+		{method: "adapter", params: map[string]any{"bottleneck": 4}},
+		{method: "bitfit", fails: "no biases to train"},
+		{method: "prefix", params: map[string]any{"length": 2}},
+		{method: "prompt", params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
+		{method: "pac", params: map[string]any{"bottleneck": 4}},
+	} {
+		t.Run(c.method, func(t *testing.T) {
+			spec := teaSpec(dir, c.method, c.params)
+			r := Trial(spec, quiet)
+			if c.fails != "" {
+				if r.Status != trial.Failed || !strings.Contains(r.Error, c.fails) {
+					t.Fatalf("%s %q: want a failure saying %q", r.Status, r.Error, c.fails)
+				}
+				return
+			}
+			if r.Status != trial.Success {
+				t.Fatalf("%s: %s", r.Status, r.Error)
+			}
+			if r.Metrics.TestAccuracy < 0 || r.Metrics.TestAccuracy > 1 || len(r.Outcomes) == 0 || len(r.Outcomes[0].Predicted) == 0 {
+				t.Fatalf("test accuracy %v, outcomes %d", r.Metrics.TestAccuracy, len(r.Outcomes))
+			}
+			if c.method == trial.ZeroShot {
+				return
+			}
+			if r.ProjectionError != "" || len(r.Projected) != 3 {
+				t.Fatalf("projection: %q, %d projected models", r.ProjectionError, len(r.Projected))
+			}
+			if c.method == "lora" { // gate and up are GPT-2 XL's c_fc, down its c_proj: 48·2·((1600+6400)+(6400+1600))
+				if got := r.Projected[0].TrainableParams; got != 48*2*16000 {
+					t.Errorf("LoRA projected onto %s: %d trainable, want %d", r.Projected[0].Arch, got, 48*2*16000)
+				}
+			}
+			folder := filepath.Join(adapters, r.ID)
+			_, err := os.Stat(folder)
+			if (err == nil) != (c.peft != nil) {
+				t.Fatalf("PEFT adapter written: %v, want %v", err == nil, c.peft != nil)
+			}
+			if c.peft == nil {
+				return
+			}
+			keys := readPEFTKeys(t, folder)
+			for _, want := range c.peft {
+				for i := range cfg.Layers {
+					prefix := want
+					if strings.Contains(want, "%d") {
+						prefix = fmt.Sprintf(want, i)
+					}
+					found := false
+					for k := range keys {
+						found = found || strings.HasPrefix(k, prefix)
+					}
+					if !found {
+						t.Errorf("adapter holds no tensor %s… (keys %v)", prefix, slices.Sorted(maps.Keys(keys)))
+					}
+				}
+			}
+		})
+	}
+}
+
+// layerModules are the PEFT tensor-name prefixes of Llama modules in every
+// layer.
+func layerModules(mods ...string) []string {
+	out := make([]string, len(mods))
+	for i, m := range mods {
+		out[i] = "base_model.model.model.layers.%d." + m + "."
+	}
+	return out
+}
+
+// readPEFTKeys reads a PEFT adapter folder back: its config must name the
+// base model and a known peft_type, and its weights file must parse; it
+// returns the tensor names with their shapes.
+func readPEFTKeys(t *testing.T, dir string) map[string][]uint64 {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, methods.PEFTConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Type string `json:"peft_type"`
+		Base string `json:"base_model_name_or_path"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Type == "" || cfg.Base == "" {
+		t.Fatalf("adapter config: peft_type %q, base_model_name_or_path %q", cfg.Type, cfg.Base)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, methods.PEFTWeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := safetensors.Deserialize(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]uint64{}
+	for _, name := range st.Names() {
+		v, _ := st.Tensor(name)
+		out[name] = v.Shape()
+	}
+	return out
 }

@@ -162,12 +162,71 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 		return err
 	}
 	if out := os.Getenv(AdaptersEnv); out != "" {
-		if err := a.SavePEFT(m, spec.Model, filepath.Join(out, r.ID)); err != nil && !errors.Is(err, methods.ErrNoPEFT) {
+		if err := savePEFT(a, m, spec.Model, filepath.Join(out, r.ID)); err != nil {
 			return err
 		}
 	}
+	// Last, once the adapter is safe: a projection that cannot be made is
+	// said in the result and never fails a trial that trained.
+	if r.Projected, err = project(spec, m.Config.Family); err != nil {
+		r.ProjectionError = err.Error()
+		logf("no memory projection: %v", err)
+	}
 	logf("test %.4f, %d trainable parameters, %.0f tokens/s", test.score, r.NumTrainableParams, r.TokensPerSec)
 	return nil
+}
+
+// savePEFT writes the adapter in PEFT's format, for the methods that have one.
+func savePEFT(a *methods.Attached, m *model.Model, base, dir string) error {
+	if err := a.SavePEFT(m, base, dir); err != nil && !errors.Is(err, methods.ErrNoPEFT) {
+		return err
+	}
+	return nil
+}
+
+// Check does, without training, what a trial checks: the base model and
+// task load, the method attaches with its settings, the train settings,
+// data size and augmentation are valid, and the adapter exports in PEFT's
+// format when AdaptersEnv asks for it. Its error is the one the trial would
+// fail with; notes say what the trial would record without failing (a
+// memory projection it cannot make, targets a projected model lacks).
+func Check(spec trial.Spec) (notes []string, err error) {
+	st, err := setup(spec, &trial.Result{}, func(string, ...any) {})
+	if err != nil {
+		return nil, err
+	}
+	defer st.ev.tr.Close()
+	if spec.Method == trial.ZeroShot {
+		return nil, nil
+	}
+	if _, err := st.task.Train(spec.DataSize, int64(spec.Seed)); err != nil {
+		return nil, err
+	}
+	if spec.Augment != nil {
+		if err := augment.Check(spec.Augment, st.task); err != nil {
+			return nil, err
+		}
+	}
+	if os.Getenv(AdaptersEnv) != "" {
+		dir, err := os.MkdirTemp("", "peftbench-check-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if err := savePEFT(st.a, st.m, spec.Model, dir); err != nil {
+			return nil, err
+		}
+	}
+	ps, err := project(spec, st.m.Config.Family)
+	if err != nil {
+		return []string{"no memory projection: " + err.Error()}, nil
+	}
+	for _, p := range ps {
+		for _, s := range p.SkippedTargets {
+			notes = append(notes, fmt.Sprintf("projection onto %s skips target %s", p.Arch, s))
+		}
+	}
+	return notes, nil
 }
 
 // learn fine-tunes the student on the trial's training sample, or runs
@@ -202,8 +261,7 @@ func learn(st *student) error {
 	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(st.a, m))
 	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
-	r.Projected, err = project(spec)
-	return err
+	return nil
 }
 
 // student is the trial's model and method as augment.Student: each Fit
@@ -463,12 +521,13 @@ func account(a *methods.Attached, m *model.Model, total int, tr *train.Trainer, 
 const projectSeq = 512
 
 // project projects the trial's method and batch size onto the large
-// models people fine-tune on GPUs.
-func project(spec trial.Spec) ([]trial.Projection, error) {
+// models people fine-tune on GPUs; family is the trial's base model's,
+// whose layer names the method's targets use.
+func project(spec trial.Spec, family model.Family) ([]trial.Projection, error) {
 	var out []trial.Projection
 	for _, arch := range []projection.Arch{projection.GPT2XL, projection.Llama2_7B, projection.Llama3_8B} {
 		p, err := projection.ProjectWith(arch, spec.Method, spec.MethodParams,
-			projection.Options{Batch: spec.Train.Batch, Seq: projectSeq, Precision: projection.BF16FP32Adam})
+			projection.Options{Batch: spec.Train.Batch, Seq: projectSeq, Precision: projection.BF16FP32Adam, Source: family})
 		if err != nil {
 			return nil, fmt.Errorf("projecting onto %s: %w", arch.Name, err)
 		}
@@ -478,7 +537,8 @@ func project(spec trial.Spec) ([]trial.Projection, error) {
 		}
 		out = append(out, trial.Projection{Arch: arch.Name, Precision: p.Inputs.Precision, Batch: spec.Train.Batch, Seq: projectSeq,
 			TrainableParams: p.TrainableParams, WeightsBytes: p.WeightsBytes + p.MasterWeightsBytes, GradientsBytes: p.GradientsBytes,
-			OptimizerBytes: p.OptimizerBytes, ActivationBytes: p.ActivationsBytes + p.LogitsBytes, TotalBytes: p.TotalBytes, FitsOn: fits})
+			OptimizerBytes: p.OptimizerBytes, ActivationBytes: p.ActivationsBytes + p.LogitsBytes, TotalBytes: p.TotalBytes, FitsOn: fits,
+			SkippedTargets: p.SkippedTargets})
 	}
 	return out, nil
 }

@@ -206,3 +206,34 @@ func TestTrialFailuresAreResults(t *testing.T) {
 		})
 	}
 }
+
+// Check fails where the trial would (a target the model lacks, a data
+// size beyond the training split, bad train settings) and passes a spec
+// that trains.
+func TestCheckFailsWhereTheTrialWould(t *testing.T) {
+	base := tinyBase(t)
+	if notes, err := Check(teaSpec(base, "lora", map[string]any{"rank": 2, "targets": "q,fc"})); err != nil || len(notes) != 0 {
+		t.Errorf("a valid spec: notes %q, error %v", notes, err)
+	}
+	big := teaSpec(base, "lora", nil)
+	big.DataSize = 1 << 20
+	noLR := teaSpec(base, "full", nil)
+	noLR.Train.LR = 0
+	for _, c := range []struct {
+		spec trial.Spec
+		want string
+	}{
+		{teaSpec(base, "lora", map[string]any{"targets": "down_proj"}), "down_proj"},
+		{teaSpec(base, "lora", map[string]any{"rank": 99999}), "rank"},
+		{big, "1048576"},
+		{noLR, "lr > 0"},
+	} {
+		_, err := Check(c.spec)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: error %v, want one saying %q", c.spec.Method, c.spec.MethodParams, err, c.want)
+		}
+		if r := Trial(c.spec, quiet); r.Status != trial.Failed {
+			t.Errorf("%s %v: Check fails but the trial %s", c.spec.Method, c.spec.MethodParams, r.Status)
+		}
+	}
+}
