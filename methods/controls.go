@@ -7,11 +7,10 @@ import (
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
-	"github.com/peftbench/peftbench/trial"
 )
 
-// The controls a sweep adds beside the methods (trial.ZeroShot,
-// trial.Scratch): they answer whether a method learnt anything from the
+// The controls a sweep adds beside the methods (display.ZeroShot,
+// display.Scratch): they answer whether a method learnt anything from the
 // base model at all.
 
 // zeroShot trains nothing: the base model ranks the labels as shipped.
@@ -28,7 +27,7 @@ func init() {
 	Register(scratch{})
 }
 
-func (zeroShot) Name() string       { return trial.ZeroShot }
+func (zeroShot) Name() string       { return display.ZeroShot }
 func (zeroShot) Doc() string        { return "control: the base model with no training" }
 func (zeroShot) Params() []Spec     { return nil }
 func (zeroShot) DefaultLR() float64 { return 0 }
@@ -38,7 +37,7 @@ func (zeroShot) Attach(base *model.Base, _ Values, _ uint64) (*Attached, error) 
 	return &Attached{}, nil
 }
 
-func (scratch) Name() string { return trial.Scratch }
+func (scratch) Name() string { return display.Scratch }
 func (scratch) Doc() string {
 	return "control: full fine-tuning from a random initialisation (no pre-training)"
 }

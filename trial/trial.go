@@ -16,6 +16,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/peftbench/peftbench/methods/display"
 )
 
 // Spec is everything that determines a trial.
@@ -138,14 +140,10 @@ func SizeOrder(n int) float64 {
 	return float64(n)
 }
 
-// Controls: trials a sweep adds beside its methods, so that a report can
-// tell whether a method learnt anything from the base model at all.
+// The controls (methods/display says what each is).
 const (
-	// ZeroShot scores the base model as shipped, with no training.
-	ZeroShot = "zeroshot"
-	// Scratch trains every weight of the same architecture from a random
-	// initialisation with full fine-tuning's budget.
-	Scratch = "scratch"
+	ZeroShot = display.ZeroShot
+	Scratch  = display.Scratch
 )
 
 // IsControl tells whether method is one of the controls.

@@ -20,6 +20,19 @@ import (
 	"sync"
 )
 
+// The controls' names: trials a sweep adds beside its methods, so that a
+// report can tell whether a method learnt anything from the base model at
+// all. Package methods registers them; they are named here so that the
+// result schema (package trial) and the reports know them without linking
+// the engine.
+const (
+	// ZeroShot scores the base model as shipped, with no training.
+	ZeroShot = "zeroshot"
+	// Scratch trains every weight of the same architecture from a random
+	// initialisation with full fine-tuning's budget.
+	Scratch = "scratch"
+)
+
 // Marker names a marker shape that reports draw.
 type Marker string
 
