@@ -19,6 +19,7 @@ func pretrainCmd() *cobra.Command {
 		Tasks: []string{"sentiment", "spam", "topic"}, TaskRepeats: 4,
 	}
 	out := "model/zoo/tiny"
+	opt := train.PretrainOptions{CheckpointEvery: 250, EvalEvery: 500}
 	cmd := &cobra.Command{
 		Use:   "pretrain",
 		Short: "Pre-train a tokenizer and base model on the shipped corpus",
@@ -32,15 +33,26 @@ merges.txt, pretrain.json and a model card into --out.
 The defaults are the recipe of the shipped 'tiny' model: on two cores,
 './run.sh harness pretrain' (OpenBLAS, two threads) reproduces it bit for
 bit; the same seed with another BLAS or thread count differs in the last
-bits.`,
+bits.
+
+Long runs: every --checkpoint-every steps the weights, AdamW's moments and
+the data sampler's state are written to OUT/checkpoint (atomically); the
+same command started again resumes there, so a kill loses at most that
+many steps and the run ends with the weights of an uninterrupted one.
+Held-out bits per byte is measured every --eval-every steps, shown on the
+progress line and kept in pretrain.json's heldout_curve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			command := strings.TrimSpace("harness " + strings.Join(os.Args[1:], " "))
+			opt.Command = strings.TrimSpace("harness " + strings.Join(os.Args[1:], " "))
 			bar := progressbar.NewOptions(cfg.Steps, progressbar.OptionSetWriter(os.Stderr),
 				progressbar.OptionSetDescription("pretrain"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(500*time.Millisecond), progressbar.OptionSetWidth(24))
-			res, err := train.Pretrain(cfg, out, command, func(p train.Progress) {
-				bar.Describe(fmt.Sprintf("loss %.3f  %.0f tok/s", p.Loss, p.TokensPerSec))
+			res, err := train.Pretrain(cfg, out, opt, func(p train.Progress) {
+				desc := fmt.Sprintf("loss %.3f  %.0f tok/s", p.Loss, p.TokensPerSec)
+				if p.HeldOutBPB > 0 {
+					desc += fmt.Sprintf("  held-out %.4f bpb", p.HeldOutBPB)
+				}
+				bar.Describe(desc)
 				bar.Set(p.Step)
 			})
 			bar.Finish()
@@ -50,6 +62,9 @@ bits.`,
 			}
 			fmt.Printf("pre-trained %d parameters on %d tokens (%.2f epochs) in %.0f s at %.0f tokens/s\n",
 				res.Params, res.TokensSeen, res.Epochs, res.TrainSecs, res.TokensPerSec)
+			if res.Resumed > 0 {
+				fmt.Printf("resumed from a checkpoint %d times\n", res.Resumed)
+			}
 			fmt.Printf("held-out bits per byte: %.4f (xz -9e: 2.019)\n", res.HeldOutBPB)
 			fmt.Printf("wrote %s\n", out)
 			return nil
@@ -72,6 +87,8 @@ bits.`,
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW decoupled weight decay (matrices only)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation and data order")
 	f.StringSliceVar(&cfg.Tasks, "tasks", cfg.Tasks, "tasks whose training-split prompts (no labels) join the corpus; none: --tasks=''")
+	f.IntVar(&opt.CheckpointEvery, "checkpoint-every", opt.CheckpointEvery, "steps between checkpoints in OUT/checkpoint, which a rerun resumes from (0: none)")
+	f.IntVar(&opt.EvalEvery, "eval-every", opt.EvalEvery, "steps between held-out bits-per-byte measurements (0: at the end only)")
 	f.IntVar(&cfg.TaskRepeats, "task-repeats", cfg.TaskRepeats, "times each task's training prompts appear in the corpus")
 	return cmd
 }

@@ -36,6 +36,7 @@ func NewStream(docs []string, encode func(string) []int, eot int) *Stream {
 type Windows struct {
 	s    *Stream
 	B, T int
+	src  *rand.PCG // rng's state, for checkpoints
 	rng  *rand.Rand
 }
 
@@ -44,8 +45,16 @@ func NewWindows(s *Stream, B, T int, seed uint64) (*Windows, error) {
 	if len(s.Tokens) < T+2 {
 		return nil, fmt.Errorf("train: a stream of %d tokens is shorter than a window of %d", len(s.Tokens), T+1)
 	}
-	return &Windows{s: s, B: B, T: T, rng: rand.New(rand.NewPCG(seed, 0x5eed))}, nil
+	src := rand.NewPCG(seed, 0x5eed)
+	return &Windows{s: s, B: B, T: T, src: src, rng: rand.New(src)}, nil
 }
+
+// State is the sampler's position in its random stream; SetState returns
+// to one, so a resumed run draws the windows it would have drawn.
+func (w *Windows) State() ([]byte, error) { return w.src.MarshalBinary() }
+
+// SetState restores a State.
+func (w *Windows) SetState(b []byte) error { return w.src.UnmarshalBinary(b) }
 
 // Next returns the next batch; every position is scored.
 func (w *Windows) Next() Batch {

@@ -70,6 +70,11 @@ type PretrainResult struct {
 	TaskBytes       int            `json:"task_bytes,omitempty"`
 	// TaskHeldOutBPB is bits per byte on each task's validation prompts.
 	TaskHeldOutBPB map[string]float64 `json:"task_heldout_bits_per_byte,omitempty"`
+	// HeldOutCurve is held-out bits per byte measured as the run went
+	// (PretrainOptions.EvalEvery).
+	HeldOutCurve []HeldOutPoint `json:"heldout_curve,omitempty"`
+	// Resumed counts the times the run continued from a checkpoint.
+	Resumed int `json:"resumed,omitempty"`
 }
 
 // Progress is reported after every step.
@@ -78,6 +83,7 @@ type Progress struct {
 	Loss         float64 // running mean over recent steps
 	TokensPerSec float64
 	Elapsed      time.Duration
+	HeldOutBPB   float64 // the latest held-out measurement; 0 before the first
 }
 
 func docTexts(docs []corpus.Document) []string {
@@ -90,8 +96,10 @@ func docTexts(docs []corpus.Document) []string {
 
 // Pretrain trains a tokenizer and a base model on the shipped corpus,
 // evaluates held-out bits per byte and writes the checkpoint, tokenizer,
-// metrics and model card into out.
-func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) (*PretrainResult, error) {
+// metrics and model card into out. With opt.CheckpointEvery it keeps a
+// checkpoint in out/checkpoint as it goes and, started again, resumes from
+// it; the folder is removed once the model is written.
+func Pretrain(cfg PretrainConfig, out string, opt PretrainOptions, progress func(Progress)) (*PretrainResult, error) {
 	trainDocs, err := corpus.Train()
 	if err != nil {
 		return nil, err
@@ -110,7 +118,7 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 			trainTexts = append(trainTexts, taskTrain[name]...)
 		}
 	}
-	res := &PretrainResult{Config: cfg, Command: command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
+	res := &PretrainResult{Config: cfg, Command: opt.Command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
 		HeldOutBaseline: "xz -9e on the held-out text after the training text: 2.019 bits per byte (corpus/README.md)",
 		BLASThreads:     os.Getenv("OPENBLAS_NUM_THREADS"), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	start := time.Now()
@@ -136,26 +144,23 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 	if err != nil {
 		return nil, err
 	}
-	var recent, tenth []float64
-	for step := 0; step < cfg.Steps; step++ {
-		loss, err := tr.Step(w.Next())
-		if err != nil {
-			return nil, err
-		}
-		recent = append(recent, loss)
-		if len(recent) > 50 {
-			recent = recent[1:]
-		}
-		tenth = append(tenth, loss)
-		if len(tenth)*10 >= cfg.Steps || step == cfg.Steps-1 {
-			res.LossCurve = append(res.LossCurve, mean(tenth))
-			tenth = nil
-		}
-		if progress != nil {
-			progress(Progress{Step: step + 1, Steps: cfg.Steps, Loss: mean(recent), TokensPerSec: tr.TokensPerSec(), Elapsed: time.Since(start)})
-		}
+	ckpt := filepath.Join(out, "checkpoint")
+	st, err := loadCheckpoint(ckpt, cfg, tr, w)
+	if err != nil {
+		return nil, err
 	}
-	res.FinalLoss = mean(recent)
+	if st != nil {
+		res.Resumed = st.Resumed + 1
+	} else {
+		st = &checkpointState{Config: cfg}
+	}
+	st.Resumed = res.Resumed
+	heldOut := func() (float64, error) { return BitsPerByte(tr, heldStream, cfg.Batch, cfg.SeqLen) }
+	if err := pretrainLoop(cfg, tr, w, ckpt, opt, st, heldOut, progress); err != nil {
+		return nil, err
+	}
+	res.LossCurve, res.HeldOutCurve = st.LossCurve, st.HeldOut
+	res.FinalLoss = mean(st.Recent)
 	res.TokensSeen = tr.TokensSeen
 	res.Epochs = float64(tr.TokensSeen) / float64(len(trainStream.Tokens))
 	res.TrainSecs = tr.TrainTime.Seconds()
@@ -184,7 +189,10 @@ func Pretrain(cfg PretrainConfig, out, command string, progress func(Progress)) 
 	if err := atomicfile.Write(filepath.Join(out, "pretrain.json"), append(js, '\n')); err != nil {
 		return nil, err
 	}
-	return res, writeCard(filepath.Join(out, "README.md"), filepath.Base(out), res)
+	if err := writeCard(filepath.Join(out, "README.md"), filepath.Base(out), res); err != nil {
+		return nil, err
+	}
+	return res, os.RemoveAll(ckpt)
 }
 
 // taskTexts returns each task's training prompts (for the corpus) and
