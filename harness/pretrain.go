@@ -89,6 +89,7 @@ progress line and kept in pretrain.json's heldout_curve.`,
 	f.StringSliceVar(&cfg.Tasks, "tasks", cfg.Tasks, "tasks whose training-split prompts (no labels) join the corpus; none: --tasks=''")
 	f.IntVar(&opt.CheckpointEvery, "checkpoint-every", opt.CheckpointEvery, "steps between checkpoints in OUT/checkpoint, which a rerun resumes from (0: none)")
 	f.IntVar(&opt.EvalEvery, "eval-every", opt.EvalEvery, "steps between held-out bits-per-byte measurements (0: at the end only)")
+	f.IntVar(&cfg.Decontaminate, "decontaminate", cfg.Decontaminate, "drop every training text sharing a run of this many words with a built-in task's validation or test text (0: off, as in tiny's recipe; 13 is GPT-3's rule)")
 	f.IntVar(&cfg.TaskRepeats, "task-repeats", cfg.TaskRepeats, "times each task's training prompts appear in the corpus")
 	return cmd
 }

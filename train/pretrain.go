@@ -39,6 +39,10 @@ type PretrainConfig struct {
 	// held-out bits per byte; their test splits are never used.
 	Tasks       []string `json:"tasks,omitempty"`
 	TaskRepeats int      `json:"task_repeats,omitempty"`
+	// Decontaminate, when not 0, is n: every training text sharing a run
+	// of n words with a validation or test text of a built-in task (or
+	// equal to a shorter one) is dropped (train.Evaluation).
+	Decontaminate int `json:"decontaminate_ngram,omitempty"`
 }
 
 // PretrainResult is what a pre-training run measured.
@@ -68,6 +72,8 @@ type PretrainResult struct {
 	HeldOutBaseline string         `json:"heldout_baseline"`
 	TaskDocs        int            `json:"task_documents,omitempty"` // in-domain documents, before repetition
 	TaskBytes       int            `json:"task_bytes,omitempty"`
+	// Dropped counts the training texts decontamination removed.
+	Dropped int `json:"decontaminated_documents,omitempty"`
 	// TaskHeldOutBPB is bits per byte on each task's validation prompts.
 	TaskHeldOutBPB map[string]float64 `json:"task_heldout_bits_per_byte,omitempty"`
 	// HeldOutCurve is held-out bits per byte measured as the run went
@@ -113,12 +119,26 @@ func Pretrain(cfg PretrainConfig, out string, opt PretrainOptions, progress func
 		return nil, err
 	}
 	trainTexts := docTexts(trainDocs)
+	dropped := 0
+	if cfg.Decontaminate > 0 {
+		eval, err := EvaluationTexts()
+		if err != nil {
+			return nil, err
+		}
+		e := NewEvaluation(cfg.Decontaminate, eval)
+		trainTexts, dropped = e.Clean(trainTexts)
+		for _, name := range cfg.Tasks {
+			var n int
+			taskTrain[name], n = e.Clean(taskTrain[name])
+			dropped += n
+		}
+	}
 	for range max(1, cfg.TaskRepeats) {
 		for _, name := range cfg.Tasks {
 			trainTexts = append(trainTexts, taskTrain[name]...)
 		}
 	}
-	res := &PretrainResult{Config: cfg, Command: opt.Command, TrainDocs: len(trainDocs), HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
+	res := &PretrainResult{Config: cfg, Command: opt.Command, TrainDocs: len(trainDocs), Dropped: dropped, HeldOutDocs: len(heldDocs), Machine: machine.Describe(nn.BLAS()),
 		HeldOutBaseline: "xz -9e on the held-out text after the training text: 2.019 bits per byte (corpus/README.md)",
 		BLASThreads:     os.Getenv("OPENBLAS_NUM_THREADS"), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	start := time.Now()
