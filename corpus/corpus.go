@@ -40,11 +40,13 @@ var dataFS embed.FS
 const (
 	trainFile   = "data/train.jsonl.gz"
 	heldOutFile = "data/heldout.jsonl.gz"
+	brownFile   = "data/brown.jsonl.gz"
 )
 
 var (
 	loadTrain   = sync.OnceValues(func() ([]Document, error) { return load(trainFile) })
 	loadHeldOut = sync.OnceValues(func() ([]Document, error) { return load(heldOutFile) })
+	loadBrown   = sync.OnceValues(func() ([]Document, error) { return load(brownFile) })
 )
 
 // Train returns the training documents: the addresses of 1790-2011 in
@@ -60,6 +62,16 @@ func Train() ([]Document, error) {
 // slice.
 func HeldOut() ([]Document, error) {
 	docs, err := loadHeldOut()
+	return clone(docs), err
+}
+
+// Brown returns the Brown corpus (Francis and Kučera, 1964, 1979): 500
+// samples of about 2,000 words of American English published in 1961, in
+// 15 genres from press reportage and reviews to fiction, named
+// brown/<genre>/<file>, year 0. It is an optional pre-training source
+// (train.PretrainConfig.Sources), not part of Train.
+func Brown() ([]Document, error) {
+	docs, err := loadBrown()
 	return clone(docs), err
 }
 

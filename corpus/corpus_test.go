@@ -23,6 +23,9 @@ const (
 	heldOutDocs    = 10
 	heldOutBytes   = 369841
 	heldOutWords   = 63265
+	brownDocs      = 500
+	brownBytes     = 5978489
+	brownWords     = 1017400
 )
 
 func mustTrain(t *testing.T) []Document {
@@ -166,9 +169,42 @@ func TestTrain(t *testing.T) {
 	}
 }
 
+// The Brown corpus: its 500 samples in the corpus's file order, genres
+// from its categories, text detokenised (no word/tag pairs left).
+func TestBrown(t *testing.T) {
+	docs, err := Brown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, words int
+	genres := map[string]int{}
+	for _, d := range docs {
+		n += len(d.Text)
+		words += len(strings.Fields(d.Text))
+		parts := strings.Split(d.Name, "/")
+		if len(parts) != 3 || parts[0] != "brown" || d.Year != 0 {
+			t.Fatalf("document %q, year %d", d.Name, d.Year)
+		}
+		genres[parts[1]]++
+		if strings.Contains(d.Text, "/nn ") || strings.Contains(d.Text, "``") {
+			t.Fatalf("%s still holds tags or Brown's quotes: %.80q", d.Name, d.Text)
+		}
+	}
+	if len(docs) != brownDocs || n != brownBytes || words != brownWords || len(genres) != 15 {
+		t.Errorf("%d documents, %d bytes, %d words, %d genres; want %d, %d, %d, 15", len(docs), n, words, len(genres), brownDocs, brownBytes, brownWords)
+	}
+	if docs[0].Name != "brown/news/ca01" || !strings.HasPrefix(docs[0].Text, "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced \"no evidence\" that") {
+		t.Errorf("first sample %s: %.100q", docs[0].Name, docs[0].Text)
+	}
+}
+
 func TestTexts(t *testing.T) {
 	seen := map[string]bool{}
-	for _, docs := range [][]Document{mustTrain(t), mustHeldOut(t)} {
+	brown, err := Brown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, docs := range [][]Document{mustTrain(t), mustHeldOut(t), brown} {
 		for _, d := range docs {
 			if seen[d.Name] {
 				t.Errorf("duplicate name %s", d.Name)
@@ -210,7 +246,7 @@ func TestEmbeddedSums(t *testing.T) {
 		}
 		want[name] = sum
 	}
-	for _, name := range []string{trainFile, heldOutFile} {
+	for _, name := range []string{trainFile, heldOutFile, brownFile} {
 		b, err := dataFS.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

@@ -86,6 +86,7 @@ progress line and kept in pretrain.json's heldout_curve.`,
 	f.Float64Var(&cfg.MinLRFactor, "min-lr-factor", cfg.MinLRFactor, "final learning rate as a fraction of the peak (cosine decay)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW decoupled weight decay (matrices only)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation and data order")
+	f.StringSliceVar(&cfg.Sources, "sources", cfg.Sources, "optional corpora after the shipped one: brown (the Brown corpus)")
 	f.StringSliceVar(&cfg.Tasks, "tasks", cfg.Tasks, "tasks whose training-split prompts (no labels) join the corpus; none: --tasks=''")
 	f.IntVar(&opt.CheckpointEvery, "checkpoint-every", opt.CheckpointEvery, "steps between checkpoints in OUT/checkpoint, which a rerun resumes from (0: none)")
 	f.IntVar(&opt.EvalEvery, "eval-every", opt.EvalEvery, "steps between held-out bits-per-byte measurements (0: at the end only)")

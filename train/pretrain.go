@@ -32,6 +32,9 @@ type PretrainConfig struct {
 	MinLRFactor float64      `json:"min_lr_factor"`
 	WeightDecay float64      `json:"weight_decay"`
 	Seed        uint64       `json:"seed"`
+	// Sources names optional corpora that join the shipped training
+	// documents: "brown" (corpus.Brown).
+	Sources []string `json:"sources,omitempty"`
 	// Tasks names tasks whose training-split text (each prompt up to the
 	// end of its text: no answer cue, label or max_chars cut) joins the
 	// corpus, TaskRepeats times each: unlabeled in-domain text, as in
@@ -106,7 +109,7 @@ func docTexts(docs []corpus.Document) []string {
 // checkpoint in out/checkpoint as it goes and, started again, resumes from
 // it; the folder is removed once the model is written.
 func Pretrain(cfg PretrainConfig, out string, opt PretrainOptions, progress func(Progress)) (*PretrainResult, error) {
-	trainDocs, err := corpus.Train()
+	trainDocs, err := trainDocuments(cfg.Sources)
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +218,29 @@ func Pretrain(cfg PretrainConfig, out string, opt PretrainOptions, progress func
 	return res, os.RemoveAll(ckpt)
 }
 
+// trainDocuments is the shipped training corpus and the named optional
+// sources after it.
+func trainDocuments(sources []string) ([]corpus.Document, error) {
+	docs, err := corpus.Train()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sources {
+		var more []corpus.Document
+		switch s {
+		case "brown":
+			more, err = corpus.Brown()
+		default:
+			return nil, fmt.Errorf("train: pre-training source %q is not one of: brown", s)
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, more...)
+	}
+	return docs, nil
+}
+
 // taskTexts returns each task's training prompts (for the corpus) and
 // validation prompts (held out), with no max_chars cut and no labels.
 func taskTexts(names []string) (train, held map[string][]string, err error) {
@@ -272,7 +298,7 @@ var cardTmpl = template.Must(template.New("card").Funcs(template.FuncMap{
 | architecture | decoder-only transformer, pre-LayerNorm, learned positions, head tied to the token embedding, GELU (tanh) |
 | size | {{.R.Params}} parameters: vocabulary {{.R.Config.Model.Vocab}}, context {{.R.Config.Model.Context}}, d_model {{.R.Config.Model.DModel}}, {{.R.Config.Model.Layers}} layers, {{.R.Config.Model.Heads}} heads, d_ff {{.R.Config.Model.DFF}} |
 | tokenizer | byte-level BPE, {{.R.Config.Model.Vocab}} tokens (256 bytes, merges, ` + "`<|endoftext|>`" + `), GPT-2 pre-tokenisation, trained on the pre-training text ({{printf "%.1f" .R.TokenizerSecs}} s) |
-| data | {{.R.TrainDocs}} documents of State of the Union addresses 1790-2011 and Moby Dick (public domain; see corpus/README.md){{if .R.Config.Tasks}}, and the training-split prompts of {{list .R.Config.Tasks}} without their answer cue or label ({{.R.TaskDocs}} documents, {{.R.TaskBytes}} bytes, each {{.R.Config.TaskRepeats}} times: unlabeled in-domain text; no validation or test example){{end}}: {{.R.TrainBytes}} bytes, {{.R.TrainTokens}} tokens in all |
+| data | {{.R.TrainDocs}} documents of State of the Union addresses 1790-2011 and Moby Dick (public domain; see corpus/README.md){{if .R.Config.Sources}}, then {{list .R.Config.Sources}}{{end}}{{if .R.Config.Tasks}}, and the training-split prompts of {{list .R.Config.Tasks}} without their answer cue or label ({{.R.TaskDocs}} documents, {{.R.TaskBytes}} bytes, each {{.R.Config.TaskRepeats}} times: unlabeled in-domain text; no validation or test example){{end}}{{if .R.Config.Decontaminate}}; {{.R.Dropped}} texts sharing a run of {{.R.Config.Decontaminate}} words with a built-in task's validation or test text dropped{{end}}: {{.R.TrainBytes}} bytes, {{.R.TrainTokens}} tokens in all |
 | **held-out bits per byte** | **{{printf "%.4f" .R.HeldOutBPB}}** on the last {{.R.HeldOutDocs}} addresses (2012-2021, {{.R.HeldOutBytes}} bytes, {{printf "%.2f" .R.BytesPerToken}} bytes per token), windows of {{.R.Config.SeqLen}} tokens moving by {{.Half}} |{{range $t, $b := .R.TaskHeldOutBPB}}
 | held-out bits per byte, {{$t}} | {{printf "%.4f" $b}} on the task's validation prompts (without answer cue) |{{end}}
 | reference | {{.R.HeldOutBaseline}}; bzip2 -9 alone 2.147 |

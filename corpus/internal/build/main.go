@@ -5,6 +5,7 @@
 // Usage:
 //
 //	go run ./corpus/internal/build jsonl -sotu DIR -moby DIR -out DIR
+//	go run ./corpus/internal/build brown -src DIR -out DIR
 //	go run ./corpus/internal/build text -data DIR -out DIR
 //
 // "jsonl" reads the two extracted packages (the directories that contain
@@ -54,6 +55,8 @@ func main() {
 		err = runJSONL(os.Args[2:])
 	case "text":
 		err = runText(os.Args[2:])
+	case "brown":
+		err = runBrown(os.Args[2:])
 	default:
 		usage()
 	}
@@ -64,7 +67,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: build jsonl -sotu DIR -moby DIR -out DIR\n       build text -data DIR -out DIR")
+	fmt.Fprintln(os.Stderr, "usage: build jsonl -sotu DIR -moby DIR -out DIR\n       build brown -src DIR -out DIR\n       build text -data DIR -out DIR")
 	os.Exit(2)
 }
 
