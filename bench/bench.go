@@ -182,8 +182,9 @@ func Prepare(c Case) (*Setup, error) {
 }
 
 // Measure runs warmup steps, then steps timed steps, and reports the
-// median step against gflops, the calibrated GFLOP/s of the BLAS in use.
-func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
+// median step, its model-FLOPs utilisation against peak GFLOP/s
+// (machine.PeakFP32).
+func (s *Setup) Measure(warmup, steps int, peak float64) (Result, error) {
 	step := func(i int) error {
 		_, err := s.Trainer.Step(s.batches[i%len(s.batches)])
 		return err
@@ -214,7 +215,7 @@ func (s *Setup) Measure(warmup, steps int, gflops float64) (Result, error) {
 	tps := float64(s.Case.Batch*s.Case.Length) / secs
 	return Result{
 		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs,
-		MFU: mfu(tps, s.flops, gflops), AllocPerStep: alloc, WeightBytes: s.weights,
+		MFU: mfu(tps, s.flops, peak), AllocPerStep: alloc, WeightBytes: s.weights,
 		TrainableParams: s.trained, FLOPsPerToken: s.flops, Threads: nn.Workers(), PeakHeapBytes: heap, PeakRSSBytes: rss,
 	}, nil
 }

@@ -101,7 +101,7 @@ type Peer struct {
 	waited  bool
 	dir     string
 	threads int
-	gflops  float64
+	peak    float64 // GFLOP/s that MFU is measured against
 	// Version is the torch version the peer reported.
 	Version string
 	// Release asks the peer to drop each case once measured and build it
@@ -112,8 +112,8 @@ type Peer struct {
 
 // StartPeer starts peer.py with python. The peer may use up to threads
 // intra-op threads (it keeps the fastest count, probed once per case);
-// MFU is reported against gflops.
-func StartPeer(python string, threads int, gflops float64) (*Peer, error) {
+// MFU is reported against peak GFLOP/s.
+func StartPeer(python string, threads int, peak float64) (*Peer, error) {
 	dir, err := os.MkdirTemp("", "peftbench-peer")
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func StartPeer(python string, threads int, gflops float64) (*Peer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &Peer{cmd: exec.Command(python, script), dir: dir, threads: threads, gflops: gflops}
+	p := &Peer{cmd: exec.Command(python, script), dir: dir, threads: threads, peak: peak}
 	p.cmd.Stderr = &p.stderr
 	if p.in, err = p.cmd.StdinPipe(); err == nil {
 		var out io.Reader
@@ -153,7 +153,7 @@ func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Case: l.Name, Engine: "pytorch", TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
-		MFU: mfu(l.TokensPerSec, s.flops, p.gflops), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
+		MFU: mfu(l.TokensPerSec, s.flops, p.peak), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
 		FLOPsPerToken: s.flops, Threads: l.Threads, PeakHeapBytes: -1, PeakRSSBytes: l.PeakRSS}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/peftbench/peftbench/bench"
+	"github.com/peftbench/peftbench/internal/machine"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/stat"
@@ -130,12 +131,13 @@ func runBench(o benchOpts) error {
 		}
 	}
 	gflops := nn.CalibrateGFLOPS(time.Second)
-	fmt.Printf("BLAS %s %s, %d workers, calibration %.1f GFLOP/s (float32 512³ product)\n", nn.BLAS(), nn.BLASCore(), nn.Workers(), gflops)
+	peak := machine.PeakFP32(nn.Workers())
+	fmt.Printf("BLAS %s %s, %d workers, calibration %.1f GFLOP/s (float32 512³ product); MFU against the peak, %v\n", nn.BLAS(), nn.BLASCore(), nn.Workers(), gflops, peak)
 	var all []bench.Result
 	var peer *bench.Peer
 	peerNote := ""
 	if o.peer {
-		p, err := bench.StartPeer(o.python, nn.Workers(), gflops)
+		p, err := bench.StartPeer(o.python, nn.Workers(), peak.GFLOPS)
 		switch {
 		case errors.Is(err, bench.ErrNoPeer):
 			peerNote = "peer skipped: " + err.Error()
@@ -189,7 +191,7 @@ func runBench(o benchOpts) error {
 					all = append(all, res)
 					continue
 				}
-				res, err := s.Measure(warmup, steps, gflops)
+				res, err := s.Measure(warmup, steps, peak.GFLOPS)
 				if err != nil {
 					return fmt.Errorf("bench: %s: %w", c.Name, err)
 				}
@@ -207,7 +209,7 @@ func runBench(o benchOpts) error {
 	}
 	printBench(names, all, peerNote)
 	if o.out != "" {
-		body, _ := json.MarshalIndent(map[string]any{"calibration_gflops": gflops, "blas": nn.BLAS(), "blas_core": nn.BLASCore(), "peer": peerNote, "results": all}, "", "  ")
+		body, _ := json.MarshalIndent(map[string]any{"calibration_gflops": gflops, "peak": peak, "blas": nn.BLAS(), "blas_core": nn.BLASCore(), "peer": peerNote, "results": all}, "", "  ")
 		return os.WriteFile(o.out, append(body, '\n'), 0o644)
 	}
 	return nil

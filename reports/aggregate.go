@@ -60,7 +60,7 @@ type group struct {
 	// the accounted total, over the seeds that report both; NaN when none
 	// does.
 	HeapToAccounted float64
-	// MFU is the model-FLOPs utilisation against the calibration (a
+	// MFU is the model-FLOPs utilisation against the cores' peak (a
 	// fraction), NormTokensPerSec the training tokens per second per
 	// calibrated GFLOP/s and CalibrationGFLOPS the calibration itself, each
 	// over the seeds that report it (N = 0 when none does).

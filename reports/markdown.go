@@ -537,7 +537,7 @@ func (p *page) throughput() error {
 	}
 	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for raw tokens/s to compare (see [Reproducibility](#10-reproducibility)).")
 	p.line("")
-	p.line("Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process, through the same BLAS. MFU (model-FLOPs utilisation) is tokens/s times the model FLOPs of a training step per token, over the calibration; tokens/s per calibrated GFLOP/s divides the machine's speed out, so it compares across machines. Both are means over seeds; — where a trial's result file predates them.")
+	p.line("Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process, through the same BLAS. MFU (model-FLOPs utilisation) is tokens/s times the model FLOPs of a training step per token, over the cores' float32 peak (cores × clock × two FMA units of the widest vectors the processor reports), so it cannot pass 100%%; tokens/s per calibrated GFLOP/s divides the machine's speed out, so it compares across machines. Both are means over seeds; — where a trial's result file predates them.")
 	p.line("")
 	if err := p.figure(throughputFigure(rows, p.nm)); err != nil {
 		return err

@@ -12,7 +12,7 @@ type throughputRow struct {
 	taskKey
 	Method       string
 	TokensPerSec aggregate.Stat // over seeds
-	// MFU (a fraction), tokens/s per calibrated GFLOP/s and the
+	// MFU (a fraction, against the peak), tokens/s per calibrated GFLOP/s and the
 	// calibration, over the seeds that report them.
 	MFU, NormTokensPerSec, CalibrationGFLOPS aggregate.Stat
 	// RatioToFull is the mean throughput over full fine-tuning's on the

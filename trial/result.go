@@ -54,13 +54,15 @@ type Result struct {
 	GPU         gpu.Telemetry `json:"gpu"`
 	TrainTokens int64         `json:"train_tokens"`
 	// Throughput comparable across machines: the GFLOP/s of a fixed
-	// float32 matrix product through the same BLAS in the same process,
-	// the model FLOPs of a training step per token, model-FLOPs
-	// utilisation against the calibration, and tokens/s per calibrated
-	// GFLOP/s.
+	// float32 matrix product through the same BLAS in the same process
+	// (a speed normaliser: tokens/s per calibrated GFLOP/s), the model
+	// FLOPs of a training step per token, and model-FLOPs utilisation
+	// against the cores' float32 peak (machine.PeakFP32; 0 where the peak
+	// is unknown).
 	CalibrationGFLOPS  float64 `json:"calibration_gflops"`
 	TrainFLOPsPerToken float64 `json:"train_flops_per_token"`
 	MFU                float64 `json:"mfu"`
+	PeakGFLOPS         float64 `json:"peak_gflops,omitempty"`
 	NormTokensPerSec   float64 `json:"tokens_per_sec_per_gflops"`
 	Steps              int     `json:"steps"`
 	BestEpoch          int     `json:"best_epoch,omitempty"`

@@ -77,7 +77,8 @@ type Summary struct {
 	// HeapToAccounted is the peak heap divided by the accounted total, over
 	// the seeds that report both.
 	HeapToAccounted Stat
-	// MFU is model-FLOPs utilisation against the calibration (a fraction),
+	// MFU is model-FLOPs utilisation against the cores' peak (a fraction;
+	// only from results that record the peak),
 	// NormTokensPerSec training tokens/s per calibrated GFLOP/s and
 	// CalibrationGFLOPS the calibration itself.
 	MFU, NormTokensPerSec, CalibrationGFLOPS Stat
@@ -131,7 +132,7 @@ func Summarize(rs []*trial.Result) Summary {
 				ratio = append(ratio, float64(r.PeakHeapBytes)/float64(a.TotalBytes))
 			}
 		}
-		if r.MFU > 0 {
+		if r.MFU > 0 && r.PeakGFLOPS > 0 { // older results measured it against the calibration
 			mfu = append(mfu, r.MFU)
 		}
 		if n, ok := NormalizedThroughput(r); ok {

@@ -71,7 +71,8 @@ func TestByAndSummarize(t *testing.T) {
 		result("c", 1, 1e-3, trial.Success, 0.8),
 		result("d", 3, 1e-3, trial.Failed, 0),
 	}
-	rs[0].MFU = 0.1 // one seed of two reports MFU
+	rs[0].MFU, rs[0].PeakGFLOPS = 0.1, 100 // one seed of two reports MFU against a peak
+	rs[1].MFU = 0.5                        // the other against the calibration (an older result): not counted
 	groups := By(rs, func(s trial.Spec) float64 { return s.Train.LR })
 	if len(groups) != 2 || groups[0].Key != 1e-3 || groups[1].Key != 1e-4 {
 		t.Fatalf("groups %+v: want lr 1e-3 (first seen) then 1e-4", groups)

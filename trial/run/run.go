@@ -259,7 +259,10 @@ func learn(st *student) error {
 	r.CalibrationGFLOPS = nn.CalibrateGFLOPS(300 * time.Millisecond)
 	meanLen := int(st.tokens) / max(1, st.steps*spec.Train.Batch)
 	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(st.a, m))
-	r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (r.CalibrationGFLOPS * 1e9)
+	if peak := machine.PeakFP32(nn.Workers()); peak.GFLOPS > 0 {
+		r.PeakGFLOPS = peak.GFLOPS
+		r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (peak.GFLOPS * 1e9)
+	}
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
 	return nil
 }
