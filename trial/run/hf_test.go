@@ -61,3 +61,40 @@ func TestTrialOnHFFolder(t *testing.T) {
 		})
 	}
 }
+
+// A base model named by its hub name is found in the local Hugging Face
+// cache, and its result records the snapshot's commit; its model hash is
+// the folder's, wherever the folder lies.
+func TestTrialOnHubName(t *testing.T) {
+	dir := tinyBase(t)
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	const commit = "00112233445566778899aabbccddeeff00112233"
+	root := filepath.Join(cache, "models--someone--tea-lm")
+	snap := filepath.Join(root, "snapshots", commit)
+	if err := os.MkdirAll(filepath.Join(root, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(snap), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := model.ContentHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := teaSpec("someone/tea-lm", "bitfit", nil)
+	if spec.ModelHash, err = model.ContentHash(spec.Model); err != nil || spec.ModelHash != want {
+		t.Fatalf("hash %q, %v; the folder's is %q", spec.ModelHash, err, want)
+	}
+	spec.Train.Epochs = 1
+	r := Trial(spec, quiet)
+	if r.Status != trial.Success || r.ModelCommit != commit {
+		t.Fatalf("%s %s: model_commit %q, want %q", r.Status, r.Error, r.ModelCommit, commit)
+	}
+}

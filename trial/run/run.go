@@ -87,6 +87,7 @@ func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*studen
 	if err != nil {
 		return nil, err
 	}
+	r.ModelCommit = base.Commit
 	task, err := tasks.Load(spec.Task)
 	if err != nil {
 		return nil, err
