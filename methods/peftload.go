@@ -1,7 +1,9 @@
 package methods
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -97,6 +99,21 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	return a, nil
 }
 
+// PEFTHash is the content hash of an adapter folder: the hex SHA-256,
+// shortened to 16 characters, of its config and weights files' names and
+// SHA-256s, as model.ContentHash hashes a model.
+func PEFTHash(dir string) (string, error) {
+	h := sha256.New()
+	for _, name := range []string{PEFTConfigFile, PEFTWeightsFile} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", fmt.Errorf("methods: %w", err)
+		}
+		fmt.Fprintf(h, "%s %x\n", name, sha256.Sum256(raw))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
 // loraFromPEFT finds the layers an adapter's lora_A and lora_B adapt and
 // returns the setter of their A [in, r] = lora_Aᵀ and B [r, out] =
 // lora_Bᵀ (GPT-2's fused c_attn: B's rows of the layer's columns, a layer
@@ -105,6 +122,7 @@ func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 	type src struct {
 		a, b       PEFTTensor
 		col, width int
+		ranks      []int // the rank components of the module's that this layer uses
 	}
 	srcs := map[string]src{}
 	var targets []any
@@ -140,7 +158,7 @@ func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 			if width > 0 && allEqual(B.Values[col*r:(col+width)*r], 0) {
 				continue // a fused module's part without an update
 			}
-			srcs[name] = src{A, B, col, width}
+			srcs[name] = src{A, B, col, width, nil}
 			targets = append(targets, name)
 		}
 	}
@@ -153,21 +171,61 @@ func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 	if _, ok := settings["alpha"]; !ok {
 		return nil, fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
 	}
-	settings["rank"], settings["targets"] = r, compactTargets(m.Config, targets)
+	// A fused module whose layers' updates were stacked (SavePEFT's q and
+	// v in GPT-2's c_attn, each with its own A), and the other modules
+	// padded to its rank with zeros, use only some rank components each:
+	// when every layer uses as many, that is the rank, and lora_alpha
+	// scales down with it (alpha/rank = lora_alpha/r). A component is used
+	// where B is non-zero.
+	rank := r
+	used := -1
+	for name, s := range srcs {
+		_, out := linearDims(m, name)
+		for j := 0; j < r; j++ {
+			for o := 0; o < out; o++ {
+				if s.b.Values[(s.col+o)*r+j] != 0 {
+					s.ranks = append(s.ranks, j)
+					break
+				}
+			}
+		}
+		srcs[name] = s
+		if used == -1 || used == len(s.ranks) {
+			used = len(s.ranks)
+		} else {
+			used = 0
+		}
+	}
+	if used > 0 && used < r {
+		rank = used
+		settings["alpha"] = toFloat(settings["alpha"]) * float64(used) / float64(r)
+	}
+	for name, s := range srcs {
+		if rank == r {
+			s.ranks = nil
+		}
+		if s.ranks == nil {
+			for j := 0; j < r; j++ {
+				s.ranks = append(s.ranks, j)
+			}
+		}
+		srcs[name] = s
+	}
+	settings["rank"], settings["targets"] = rank, compactTargets(m.Config, targets)
 	return func(a *Attached) error {
 		h := a.Hooks[0].(*loraHook)
 		for name, s := range srcs {
 			l := h.layers[name]
 			in, out := linearDims(m, name)
-			av, bv := make([]float64, in*r), make([]float64, r*out)
+			av, bv := make([]float64, in*rank), make([]float64, rank*out)
 			for x := 0; x < in; x++ {
-				for j := 0; j < r; j++ {
-					av[x*r+j] = s.a.Values[j*in+x]
+				for j, k := range s.ranks {
+					av[x*rank+j] = s.a.Values[k*in+x]
 				}
 			}
-			for j := 0; j < r; j++ {
+			for j, k := range s.ranks {
 				for o := 0; o < out; o++ {
-					bv[j*out+o] = s.b.Values[(s.col+o)*r+j]
+					bv[j*out+o] = s.b.Values[(s.col+o)*r+k]
 				}
 			}
 			SetValues(l.a, av)
@@ -298,6 +356,11 @@ func compactTargets(c model.Config, layers []any) []any {
 		out[i] = s
 	}
 	return out
+}
+
+func toFloat(x any) float64 {
+	f, _ := number(x)
+	return f
 }
 
 func allEqual(v []float64, x float64) bool {

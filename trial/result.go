@@ -32,6 +32,9 @@ type Result struct {
 	// and found in the local Hugging Face cache (the snapshot's folder);
 	// the model's content is in Spec.ModelHash.
 	ModelCommit string `json:"model_commit,omitempty"`
+	// Adapter is the PEFT adapter folder an evaluation scored (its content
+	// is Spec.AdapterHash); empty for a trained trial.
+	Adapter string `json:"adapter,omitempty"`
 
 	Metrics Metrics `json:"metrics"`
 	// Outcomes are the per-example results on test and, when an epoch was
