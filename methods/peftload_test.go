@@ -53,7 +53,7 @@ func TestLoadPEFTInvertsSavePEFT(t *testing.T) {
 // The adapters of model/hfref, written in PEFT's layout by the reference,
 // load as the test's own reader of PEFT's format applies them.
 func TestLoadPEFTReferenceAdapters(t *testing.T) {
-	for _, fixture := range []string{"gpt2", "llama", "llama3", "qwen2", "llama-sharded"} {
+	for _, fixture := range []string{"gpt2", "llama", "llama3", "qwen2", "qwen3", "mistral", "llama-sharded"} {
 		dir := filepath.Join(fixtureDir(fixture), "adapter")
 		ids := fixtureIDs(t, fixture)
 		ref := float64Copy(t, fixtureDir(fixture))
