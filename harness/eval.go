@@ -19,14 +19,15 @@ import (
 
 func evalCmd() *cobra.Command {
 	name, batch, adapter, taskName, out, text := "tiny", 8, "", "", "", ""
-	maxEval, asJSON := 0, false
+	maxEval, asJSON, context := 0, false, 0
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Evaluate a base model, or a PEFT adapter on it: bits per byte, or a task's test split",
 		Long: `Load a base model (a shipped name such as 'tiny', a checkpoint directory, or
 a hub name in the local Hugging Face cache) and print its bits per byte on
 the held-out State of the Union addresses (2012-2021), or on --text FILE,
-scored with windows of the model's context moving by half a context.
+scored with windows of the model's context (or --context tokens) moving by
+half a window.
 
 With --adapter DIR, a Hugging Face PEFT adapter folder (adapter_config.json
 and adapter_model.safetensors: LoRA, IA3 or prompt tuning, trained here or
@@ -48,7 +49,7 @@ token and scored-token counts; or the whole result).`,
 			if out != "" || maxEval != 0 {
 				return fmt.Errorf("--out and --max-eval go with --task")
 			}
-			return evalBPB(name, adapter, text, batch, asJSON)
+			return evalBPB(name, adapter, text, batch, context, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&name, "model", name, "shipped model name, checkpoint directory or cached hub name (org/name[@revision])")
@@ -59,6 +60,7 @@ token and scored-token counts; or the whole result).`,
 	cmd.Flags().IntVar(&maxEval, "max-eval", maxEval, "with --task: score only the first N test examples (0: all)")
 	cmd.Flags().StringVar(&text, "text", text, "score this UTF-8 file (one document) instead of the held-out addresses")
 	cmd.Flags().BoolVar(&asJSON, "json", asJSON, "print JSON at full precision")
+	cmd.Flags().IntVar(&context, "context", context, "bits per byte: score windows of this many tokens (0: the model's context)")
 	return cmd
 }
 
@@ -77,7 +79,7 @@ type bpbReport struct {
 	Params       int     `json:"parameters"`
 }
 
-func evalBPB(name, adapter, text string, batch int, asJSON bool) error {
+func evalBPB(name, adapter, text string, batch, context int, asJSON bool) error {
 	base, err := model.LoadBase(name)
 	if err != nil {
 		return err
@@ -115,6 +117,12 @@ func evalBPB(name, adapter, text string, batch int, asJSON bool) error {
 	tr := train.NewTrainer(base.Model, nn.Schedule{}, 0, hooks...)
 	defer tr.Close()
 	ctx := base.Model.Config.Context - positions
+	if context > 0 {
+		if context > ctx {
+			return fmt.Errorf("--context %d exceeds the %d positions the model has for tokens", context, ctx)
+		}
+		ctx = context
+	}
 	bpb, err := train.BitsPerByte(tr, s, batch, ctx)
 	if err != nil {
 		return err
