@@ -15,7 +15,7 @@ import (
 func listCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:       "list {models|tasks|methods}",
-		Short:     "List the shipped base models, the built-in tasks or the fine-tuning methods",
+		Short:     "List the base models (shipped and in the local Hugging Face cache), the built-in tasks or the fine-tuning methods",
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: []string{"models", "tasks", "methods"},
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -30,19 +30,38 @@ func listCmd() *cobra.Command {
 	}
 }
 
+// listModels prints the shipped models, then the models of the local
+// Hugging Face cache that load (by the name a spec gives them), and on
+// stderr the cached ones that do not, with why.
 func listModels() error {
 	t := tablewriter.NewWriter(os.Stdout)
-	t.Header("model", "parameters", "vocab", "context", "d_model", "layers", "heads", "d_ff")
+	t.Header("model", "source", "architecture", "parameters", "vocab", "context", "d_model", "layers", "heads", "d_ff")
+	row := func(name, source string, c model.Config, params int) {
+		t.Append(name, source, c.Family.String(), fmt.Sprint(params), fmt.Sprint(c.Vocab), fmt.Sprint(c.Context), fmt.Sprint(c.DModel),
+			fmt.Sprint(c.Layers), fmt.Sprint(c.Heads), fmt.Sprint(c.DFF))
+	}
 	for _, n := range model.Zoo() {
 		base, err := model.LoadBase(n)
 		if err != nil {
 			return err
 		}
-		c := base.Model.Config
-		t.Append(n, fmt.Sprint(base.Model.NumParams()), fmt.Sprint(c.Vocab), fmt.Sprint(c.Context), fmt.Sprint(c.DModel),
-			fmt.Sprint(c.Layers), fmt.Sprint(c.Heads), fmt.Sprint(c.DFF))
+		row(n, "shipped", base.Model.Config, base.Model.NumParams())
 	}
-	return t.Render()
+	var skipped []string
+	for _, c := range model.CachedModels() {
+		if c.Err != nil {
+			skipped = append(skipped, fmt.Sprintf("  %s: %v", c.Name(), c.Err))
+			continue
+		}
+		row(c.Name(), "hub cache "+c.Commit[:12], c.Config, c.Params)
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(os.Stderr, "in the Hugging Face cache (%s) but not loadable:\n%s\n", strings.Join(model.HubCaches(), ", "), strings.Join(skipped, "\n"))
+	}
+	return nil
 }
 
 func listMethods() error {

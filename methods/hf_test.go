@@ -73,7 +73,7 @@ func peftParts(t *testing.T, m *model.Model, h *loraHook) map[string][]peftPart 
 // loss and gradients of an independent PyTorch reference, and is written
 // back in PEFT's format as the reference wrote it.
 func TestLoRAMatchesPEFTReference(t *testing.T) {
-	for _, name := range []string{"gpt2", "llama", "llama3", "qwen2"} {
+	for _, name := range []string{"gpt2", "llama", "llama3", "qwen2", "qwen3", "mistral"} {
 		t.Run(name, func(t *testing.T) {
 			dir := fixtureDir(name)
 			raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))

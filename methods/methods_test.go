@@ -23,8 +23,9 @@ var (
 )
 
 // architectures are the model families every method is checked on:
-// GPT-2's blocks, Llama's (grouped-query attention, an untied head) and
-// Qwen2's (Llama's with biases on q, k and v, a tied head).
+// GPT-2's blocks, Llama's (grouped-query attention, an untied head),
+// Qwen2's (Llama's with biases on q, k and v, a tied head), Qwen3's and
+// Mistral's.
 var architectures = []struct {
 	name string
 	cfg  model.Config
@@ -32,6 +33,11 @@ var architectures = []struct {
 	{"gpt2", shapeA},
 	{"llama", model.Config{Family: model.Llama, Vocab: 11, Context: 12, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, DFF: 12, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true}},
 	{"qwen2", model.Config{Family: model.Llama, Vocab: 11, Context: 12, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 12, RopeTheta: 1e6, NormEps: 1e-6, QKVBias: true}},
+	// Qwen3: heads of 6 columns (q 24 wide against d_model 16), each of q
+	// and k normalised; Mistral: a window of 3 keys, shorter than the
+	// sequences the checks run.
+	{"qwen3", model.Config{Family: model.Llama, Vocab: 11, Context: 12, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, QKNorm: true, DFF: 12, RopeTheta: 1e6, NormEps: 1e-6}},
+	{"mistral", model.Config{Family: model.Llama, Vocab: 11, Context: 12, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, SlidingWindow: 3, DFF: 12, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true}},
 }
 
 // eachArchitecture runs f for every method on every architecture, as
@@ -41,7 +47,7 @@ func eachArchitecture(t *testing.T, methods []string, f func(t *testing.T, cfg m
 	for _, arch := range architectures {
 		for _, name := range methods {
 			t.Run(arch.name+"/"+name, func(t *testing.T) {
-				if name == "bitfit" && arch.name == "llama" {
+				if name == "bitfit" && (arch.name == "llama" || arch.name == "qwen3" || arch.name == "mistral") {
 					_, err := Attach(newBase(t, arch.cfg, tensor.Float32), name, nil, 1)
 					if err == nil || !strings.Contains(err.Error(), "no biases") {
 						t.Fatalf("bitfit on a model without biases: error %v, want one saying it has none", err)

@@ -70,7 +70,12 @@ func (v Values) List(name string) []string { return v[name].([]string) }
 
 // Resolve checks raw values (as YAML or JSON decode them) against the
 // method's declaration and fills in defaults. Errors name the field.
+// Settings may be given under PEFT's names (Normalize).
 func Resolve(m Method, raw map[string]any) (Values, error) {
+	raw, err := Normalize(m.Name(), raw)
+	if err != nil {
+		return nil, err
+	}
 	specs := map[string]Spec{}
 	for _, s := range m.Params() {
 		specs[s.Name] = s

@@ -50,11 +50,14 @@ type llamaConfig struct {
 	RopeScaling   *RopeScaling `json:"rope_scaling"`
 	HiddenAct     string       `json:"hidden_act"`
 	TieEmbeddings bool         `json:"tie_word_embeddings"`
+	HeadDim       int          `json:"head_dim,omitempty"`       // Qwen3, or a head width other than hidden/heads
+	SlidingWindow int          `json:"sliding_window,omitempty"` // Mistral
 }
 
 // Save writes config.json and model.safetensors into dir in the layout of
 // Hugging Face's checkpoints of the model's architecture (GPT-2: fused
-// c_attn and GPT2LMHeadModel's tensor names; Llama and Qwen2: torch's
+// c_attn and GPT2LMHeadModel's tensor names; Llama, Qwen2, Qwen3 and
+// Mistral: torch's
 // [out, in] linears under LlamaForCausalLM's names), so transformers
 // loads it.
 func (m *Model) Save(dir string) error {
@@ -65,11 +68,16 @@ func (m *Model) Save(dir string) error {
 	var cfg any = hfConfig{c, "gpt2", []string{"GPT2LMHeadModel"}, "gelu_new", 1e-5, !c.UntiedHead}
 	if c.Family == Llama {
 		arch, typ := "LlamaForCausalLM", "llama"
-		if c.QKVBias {
+		switch {
+		case c.QKVBias:
 			arch, typ = "Qwen2ForCausalLM", "qwen2"
+		case c.QKNorm:
+			arch, typ = "Qwen3ForCausalLM", "qwen3"
+		case c.SlidingWindow > 0:
+			arch, typ = "MistralForCausalLM", "mistral"
 		}
 		cfg = llamaConfig{[]string{arch}, typ, c.Vocab, c.DModel, c.DFF, c.Layers, c.Heads, c.KV(), c.Context,
-			c.normEps(), c.RopeTheta, c.RopeScaling, "silu", !c.UntiedHead}
+			c.normEps(), c.RopeTheta, c.RopeScaling, "silu", !c.UntiedHead, c.HeadDim, c.SlidingWindow}
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -20,7 +20,8 @@ import (
 const ShardIndexFile = "model.safetensors.index.json"
 
 // ContentHash is a hash of what a base model is made of, found as LoadBase
-// finds it (a shipped name, then a checkpoint directory): config.json, the
+// finds it (a shipped name, a checkpoint directory, a hub name in the
+// local cache): config.json, the
 // weights (model.safetensors, or the shard index and every shard it
 // names) and the tokenizer's files (tokenizer.Files). It is the hex
 // SHA-256, shortened to 16 characters, of one line per file: its name and
@@ -32,7 +33,7 @@ const ShardIndexFile = "model.safetensors.index.json"
 // checkpoint overwritten in place gives its trials new ids instead of
 // resuming stale results.
 func ContentHash(nameOrDir string) (string, error) {
-	fsys, dir, err := locate(nameOrDir)
+	fsys, dir, _, err := locate(nameOrDir)
 	if err != nil {
 		return "", err
 	}

@@ -17,7 +17,8 @@ import (
 )
 
 // Hugging Face checkpoints: config.json and the weights of
-// GPT2LMHeadModel, LlamaForCausalLM and Qwen2ForCausalLM, read into this
+// GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM
+// and MistralForCausalLM, read into this
 // package's layer names (LinearNames), computed in float32 whatever the
 // file stores (F32, F16 or BF16).
 
@@ -27,6 +28,10 @@ var Architectures = map[string]Family{
 	"GPT2LMHeadModel":  GPT2,
 	"LlamaForCausalLM": Llama,
 	"Qwen2ForCausalLM": Llama, // Llama's, with biases on q, k and v
+	// Llama's, with an RMSNorm on each head of q and k and head_dim given.
+	"Qwen3ForCausalLM": Llama,
+	// Llama's blocks, with sliding-window attention.
+	"MistralForCausalLM": Llama,
 }
 
 func supported() string {
@@ -67,6 +72,9 @@ type hfFields struct {
 	HiddenAct     string       `json:"hidden_act"`
 	AttentionBias bool         `json:"attention_bias"`
 	MLPBias       bool         `json:"mlp_bias"`
+	// Mistral, Qwen2, Qwen3
+	SlidingWindow    *int  `json:"sliding_window"`
+	UseSlidingWindow *bool `json:"use_sliding_window"`
 }
 
 // parseConfig reads config.json into a Config, with a clear error for an
@@ -119,8 +127,22 @@ func parseConfig(file string, raw []byte) (Config, error) {
 		if f.AttentionBias || f.MLPBias {
 			return Config{}, bad(map[bool]string{true: "attention_bias", false: "mlp_bias"}[f.AttentionBias], "biases on every projection are not supported")
 		}
+		if f.HeadDim < 0 {
+			return Config{}, bad("head_dim", "%d is negative", f.HeadDim)
+		}
 		if f.AttnHeads > 0 && f.HeadDim != 0 && f.HeadDim*f.AttnHeads != f.Hidden {
-			return Config{}, bad("head_dim", "%d heads of %d columns do not make hidden_size %d; only head_dim = hidden_size / num_attention_heads is supported", f.AttnHeads, f.HeadDim, f.Hidden)
+			c.HeadDim = f.HeadDim // q and the attention output are heads·head_dim wide
+		}
+		c.QKNorm = arch == "Qwen3ForCausalLM"
+		// Mistral's sliding_window applies when set; Qwen2's and Qwen3's only
+		// with use_sliding_window, which their released models leave off.
+		if w := f.SlidingWindow; w != nil && *w > 0 {
+			switch {
+			case arch == "MistralForCausalLM":
+				c.SlidingWindow = *w
+			case f.UseSlidingWindow != nil && *f.UseSlidingWindow:
+				return Config{}, bad("use_sliding_window", "sliding-window attention in %s (with max_window_layers) is not supported", arch)
+			}
 		}
 		if s := f.RopeScaling; s != nil {
 			if t := s.Type(); t != "llama3" {
@@ -182,6 +204,10 @@ func hfSources(m *Model) map[string]hfSource {
 		h, l := fmt.Sprintf("h.%d.", i), fmt.Sprintf("layers.%d.", i)
 		src[h+"ln_1.weight"] = hfSource{name: l + "input_layernorm.weight"}
 		src[h+"ln_2.weight"] = hfSource{name: l + "post_attention_layernorm.weight"}
+		if c.QKNorm {
+			src[h+"attn.q_norm.weight"] = hfSource{name: l + "self_attn.q_norm.weight"}
+			src[h+"attn.k_norm.weight"] = hfSource{name: l + "self_attn.k_norm.weight"}
+		}
 		for ours, theirs := range hfModules {
 			if p := m.Param(h + ours + ".weight"); p != nil {
 				src[p.Name] = hfSource{name: l + theirs + ".weight", transpose: true}

@@ -18,7 +18,7 @@ import (
 // hfFixtures are tiny random Hugging Face checkpoints with the exact
 // tensor names of each architecture, and the logits an independent
 // PyTorch reference computes from them (model/hfref).
-var hfFixtures = []string{"gpt2", "llama", "llama3", "qwen2", "llama-sharded"}
+var hfFixtures = []string{"gpt2", "llama", "llama3", "qwen2", "qwen3", "mistral", "llama-sharded"}
 
 type hfExpected struct {
 	InputIDs [][]int       `json:"input_ids"`
@@ -179,7 +179,8 @@ func TestSaveWritesHFGPT2(t *testing.T) {
 
 func TestHFConfigErrors(t *testing.T) {
 	for _, c := range []struct{ config, want string }{
-		{`{"architectures": ["MistralForCausalLM"]}`, `"architectures": "MistralForCausalLM" is not supported (supported: GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM)`},
+		{`{"architectures": ["GemmaForCausalLM"]}`, `"architectures": "GemmaForCausalLM" is not supported (supported: GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)`},
+		{`{"architectures": ["Qwen2ForCausalLM"], "hidden_size": 8, "num_attention_heads": 2, "sliding_window": 4, "use_sliding_window": true}`, `"use_sliding_window": sliding-window attention in Qwen2ForCausalLM`},
 		{`{"architectures": ["GPT2LMHeadModel"], "activation_function": "relu", "n_embd": 8, "n_layer": 1, "n_head": 2, "vocab_size": 5, "n_positions": 4}`, `"activation_function": "relu" is not supported`},
 		{`{"architectures": ["LlamaForCausalLM"], "hidden_act": "gelu", "hidden_size": 8}`, `"hidden_act": "gelu" is not supported`},
 		{`{"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4}, "hidden_size": 8, "num_attention_heads": 2}`, `"rope_scaling": type "yarn" is not supported`},
@@ -239,8 +240,16 @@ func TestSaveWritesHFLlama(t *testing.T) {
 		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, DFF: 24, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true},
 		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6, QKVBias: true,
 			RopeScaling: &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8}},
+		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, QKNorm: true, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6},
+		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, SlidingWindow: 3, DFF: 24, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true},
 	} {
 		m, dir, st := saved(t, c)
+		if _, ok := st.Tensor("model.layers.1.self_attn.k_norm.weight"); ok != c.QKNorm {
+			t.Errorf("k_norm present: %v, want %v", ok, c.QKNorm)
+		}
+		if q, _ := st.Tensor("model.layers.0.self_attn.q_proj.weight"); fmt.Sprint(q.Shape()) != fmt.Sprint([]uint64{uint64(c.DQ()), 16}) {
+			t.Errorf("q_proj shape %v, want [%d 16]", q.Shape(), c.DQ())
+		}
 		for name, shape := range map[string][]uint64{
 			"model.embed_tokens.weight": {19, 16}, "model.layers.1.self_attn.k_proj.weight": {uint64(c.DKV()), 16},
 			"model.layers.0.mlp.down_proj.weight": {16, 24}, "model.norm.weight": {16},

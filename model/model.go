@@ -42,6 +42,15 @@ type Config struct {
 	RopeScaling *RopeScaling `json:"-"` // Llama 3's long-context frequencies; nil: none
 	UntiedHead  bool         `json:"-"` // the head has its own weights (lm_head) rather than the embedding's
 	QKVBias     bool         `json:"-"` // q, k and v have biases (Qwen2)
+	// HeadDim is the width of an attention head when it is not
+	// DModel/Heads (Qwen3's explicit head_dim); 0: DModel/Heads.
+	HeadDim int `json:"-"`
+	// QKNorm: RMSNorm on each head of q and k before the rotation, with a
+	// gain of HeadDim (Qwen3's q_norm, k_norm).
+	QKNorm bool `json:"-"`
+	// SlidingWindow, when positive, limits each query to the keys of the
+	// last SlidingWindow positions (Mistral's sliding_window).
+	SlidingWindow int `json:"-"`
 }
 
 // Family is an architecture family: how a block is built.
@@ -90,8 +99,19 @@ func (c Config) KV() int {
 	return c.Heads
 }
 
+// Dh is the width of an attention head.
+func (c Config) Dh() int {
+	if c.HeadDim > 0 {
+		return c.HeadDim
+	}
+	return c.DModel / c.Heads
+}
+
 // DKV is the width of the key and value projections.
-func (c Config) DKV() int { return c.KV() * c.DModel / c.Heads }
+func (c Config) DKV() int { return c.KV() * c.Dh() }
+
+// DQ is the width of the query projection and of the attention output.
+func (c Config) DQ() int { return c.Heads * c.Dh() }
 
 func (c Config) normEps() float64 {
 	if c.NormEps > 0 {
@@ -110,14 +130,17 @@ func (c Config) Validate() error {
 			return fmt.Errorf("model: config field %q is %d, must be at least 1", f.name, f.v)
 		}
 	}
-	if c.DModel%c.Heads != 0 {
+	if c.HeadDim < 0 || c.SlidingWindow < 0 {
+		return fmt.Errorf("model: config fields \"head_dim\" (%d) and \"sliding_window\" (%d) must not be negative", c.HeadDim, c.SlidingWindow)
+	}
+	if c.HeadDim == 0 && c.DModel%c.Heads != 0 {
 		return fmt.Errorf("model: config field \"n_embd\" (%d) is not a multiple of \"n_head\" (%d)", c.DModel, c.Heads)
 	}
 	if c.KVHeads < 0 || c.Heads%c.KV() != 0 {
 		return fmt.Errorf("model: config field \"num_key_value_heads\" (%d) does not divide \"num_attention_heads\" (%d)", c.KVHeads, c.Heads)
 	}
-	if c.Family == Llama && (c.DModel/c.Heads)%2 != 0 {
-		return fmt.Errorf("model: rotary embeddings need an even head width, not %d", c.DModel/c.Heads)
+	if c.Family == Llama && c.Dh()%2 != 0 {
+		return fmt.Errorf("model: rotary embeddings need an even head width, not %d", c.Dh())
 	}
 	return nil
 }
@@ -187,7 +210,7 @@ func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 		return p
 	}
 	llama := cfg.Family == Llama
-	d, dkv, residualStd := cfg.DModel, cfg.DKV(), 0.02/math.Sqrt(2*float64(cfg.Layers))
+	d, dq, dkv, residualStd := cfg.DModel, cfg.DQ(), cfg.DKV(), 0.02/math.Sqrt(2*float64(cfg.Layers))
 	norm := func(name string) {
 		ones(add(name+".weight", d))
 		if !llama {
@@ -204,6 +227,8 @@ func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 		for _, name := range cfg.LinearNames(i) {
 			in, out, std := d, d, 0.02
 			switch strings.TrimPrefix(name, h) {
+			case "attn.q":
+				out = dq
 			case "attn.k", "attn.v":
 				out = dkv
 			case "mlp.fc", "mlp.gate", "mlp.up":
@@ -211,7 +236,7 @@ func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 			case "mlp.proj", "mlp.down":
 				in, std = cfg.DFF, residualStd
 			case "attn.o":
-				std = residualStd
+				in, std = dq, residualStd
 			}
 			normal(add(name+".weight", in, out), std)
 			switch strings.TrimPrefix(name, h) {
@@ -224,6 +249,10 @@ func New(cfg Config, dt tensor.Dtype, seed uint64) (*Model, error) {
 					add(name+".bias", out)
 				}
 			}
+		}
+		if cfg.QKNorm {
+			ones(add(h+"attn.q_norm.weight", cfg.Dh()))
+			ones(add(h+"attn.k_norm.weight", cfg.Dh()))
 		}
 		norm(h + "ln_2")
 	}
@@ -507,6 +536,14 @@ func (m *Model) attention(c *Ctx, i int, x *G.Node, hooks []Hook) (*G.Node, erro
 	if err != nil {
 		return nil, err
 	}
+	if m.Config.QKNorm { // Qwen3: each head of q and k normalised before the rotation
+		if q, err = nn.RMSNormHeads(q, c.Graph.Param(m.Param(h+"q_norm.weight")), m.Config.normEps()); err != nil {
+			return nil, err
+		}
+		if k, err = nn.RMSNormHeads(k, c.Graph.Param(m.Param(h+"k_norm.weight")), m.Config.normEps()); err != nil {
+			return nil, err
+		}
+	}
 	if m.Config.Family == Llama { // rotate the sequence's queries and keys; a prefix's keys stay as given
 		if q, err = m.rotate(c, q, m.Config.Heads); err != nil {
 			return nil, err
@@ -515,7 +552,8 @@ func (m *Model) attention(c *Ctx, i int, x *G.Node, hooks []Hook) (*G.Node, erro
 			return nil, err
 		}
 	}
-	shape := nn.AttnShape{B: c.B, T: c.N, S: c.N, H: m.Config.Heads, KVH: m.Config.KVHeads}
+	// A sliding window changes nothing until the keys outnumber it.
+	shape := nn.AttnShape{B: c.B, T: c.N, S: c.N, H: m.Config.Heads, KVH: m.Config.KVHeads, Window: m.Config.SlidingWindow}
 	for _, hk := range hooks {
 		ph, ok := hk.(PrefixHook)
 		if !ok {
@@ -604,7 +642,7 @@ func (m *Model) ropeTable(dt tensor.Dtype, n int) (*nn.RoPETable, error) {
 		sc = &nn.RoPEScaling{Type: r.Type(), Factor: r.Factor, LowFreqFactor: r.LowFreqFactor, HighFreqFactor: r.HighFreqFactor,
 			OriginalMaxPositionEmbeddings: r.OriginalMaxPositionEmbeddings}
 	}
-	t, err := nn.NewRoPETable(dt, m.Config.DModel/m.Config.Heads, m.Config.RopeTheta, sc, min(size, m.Config.Context))
+	t, err := nn.NewRoPETable(dt, m.Config.Dh(), m.Config.RopeTheta, sc, min(size, m.Config.Context))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/peftbench/peftbench/model/tokenizer"
 )
@@ -36,12 +37,17 @@ type Base struct {
 	Name      string
 	Model     *Model
 	Tokenizer *tokenizer.Tokenizer
+	// Commit is the hub commit of a model found in the Hugging Face cache
+	// (the snapshot's folder name); empty for shipped models and
+	// directories.
+	Commit string
 }
 
-// LoadBase loads a shipped base model by name, or a checkpoint directory
-// (with its tokenizer files) by path.
+// LoadBase loads a shipped base model by name, a checkpoint directory
+// (with its tokenizer files) by path, or a hub name (org/name[@revision])
+// from the local Hugging Face cache (FindSnapshot).
 func LoadBase(nameOrDir string) (*Base, error) {
-	fsys, dir, err := locate(nameOrDir)
+	fsys, dir, commit, err := locate(nameOrDir)
 	if err != nil {
 		return nil, err
 	}
@@ -58,18 +64,25 @@ func LoadBase(nameOrDir string) (*Base, error) {
 	if tok.VocabSize() > m.Config.Vocab {
 		return nil, fmt.Errorf("model: %s: tokenizer has %d tokens, the model only %d", nameOrDir, tok.VocabSize(), m.Config.Vocab)
 	}
-	return &Base{Name: nameOrDir, Model: m, Tokenizer: tok}, nil
+	return &Base{Name: nameOrDir, Model: m, Tokenizer: tok, Commit: commit}, nil
 }
 
 // locate finds a base model: a shipped name first, then a checkpoint
-// directory.
-func locate(nameOrDir string) (fs.FS, string, error) {
-	dir := path.Join("zoo", nameOrDir)
-	if _, err := fs.Stat(zoo, dir); err == nil {
-		return zoo, dir, nil
+// directory, then a hub name in the local cache (with its commit).
+func locate(nameOrDir string) (fsys fs.FS, dir, commit string, err error) {
+	dir = path.Join("zoo", nameOrDir)
+	if _, err := fs.Stat(zoo, dir); err == nil && nameOrDir != "" && !strings.Contains(nameOrDir, "/") {
+		return zoo, dir, "", nil
 	}
-	if st, err := os.Stat(nameOrDir); err != nil || !st.IsDir() {
-		return nil, "", fmt.Errorf("model: %q is neither a shipped model %v nor a checkpoint directory", nameOrDir, Zoo())
+	if st, err := os.Stat(nameOrDir); err == nil && st.IsDir() {
+		return os.DirFS(nameOrDir), ".", "", nil
 	}
-	return os.DirFS(nameOrDir), ".", nil
+	if _, _, ok := ParseHubName(nameOrDir); ok {
+		s, err := FindSnapshot(nameOrDir)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return os.DirFS(s.Dir), ".", s.Commit, nil
+	}
+	return nil, "", "", fmt.Errorf("model: %q is neither a shipped model %v, a checkpoint directory, nor a hub name (org/name[@revision]) in the local Hugging Face cache", nameOrDir, Zoo())
 }

@@ -19,7 +19,12 @@ import (
 // query head h reads key/value head h/(H/KVH), as HF's repeat_kv lays
 // them out. 0 means H (multi-head attention, where keys and values are as
 // wide as queries).
-type AttnShape struct{ B, T, S, H, KVH int }
+//
+// Window, when positive, is sliding-window attention (Mistral): query t
+// sees only the Window keys ending at its own, prefix keys counted as the
+// positions before the sequence (HF's mask kv_idx > q_idx − window).
+// 0 means no window.
+type AttnShape struct{ B, T, S, H, KVH, Window int }
 
 // key names the shape in op names. Multi-head shapes keep the name they
 // had before KVH existed, whether KVH is 0 or H: they are the same op.
@@ -27,6 +32,9 @@ func (a AttnShape) key() string {
 	k := fmt.Sprintf("B%d,T%d,S%d,H%d", a.B, a.T, a.S, a.H)
 	if a.kvHeads() != a.H {
 		k += fmt.Sprintf(",KVH%d", a.KVH)
+	}
+	if a.Window > 0 {
+		k += fmt.Sprintf(",W%d", a.Window)
 	}
 	return k
 }
@@ -49,6 +57,9 @@ func (a AttnShape) check() error {
 	if a.H <= 0 || a.KVH < 0 || a.KVH > a.H || a.H%a.kvHeads() != 0 {
 		return fmt.Errorf("nn: attention: %d query heads cannot share %d key/value heads (KVH must divide H)", a.H, a.KVH)
 	}
+	if a.Window < 0 {
+		return fmt.Errorf("nn: attention: window %d is negative", a.Window)
+	}
 	return nil
 }
 
@@ -61,6 +72,15 @@ func (a AttnShape) fit(q, kv tensor.Shape) bool {
 // visible is the number of keys query t may attend to: the prefix and the
 // causal past including itself.
 func (a AttnShape) visible(t int) int { return a.S - a.T + t + 1 }
+
+// first is the first key query t may attend to: 0, or with a window the
+// start of the Window keys that end at its own.
+func (a AttnShape) first(t int) int {
+	if a.Window > 0 {
+		return max(0, a.visible(t)-a.Window)
+	}
+	return 0
+}
 
 // attnProbsOp computes causal softmax(Q·Kᵀ/√dh) for every batch and head,
 // as a [B·H·T, S] matrix whose masked entries are exactly zero.
@@ -119,7 +139,9 @@ func attnProbsHeads[T Float](t *task, _, lo, hi int) {
 		blk := p[bh*Tq*S : (bh+1)*Tq*S]
 		gemmBLAS(false, true, Tq, S, dh, scale, q[b*Tq*d+h*dh:], d, k[b*S*dk+h/group*dh:], dk, 0, blk, S)
 		for t := 0; t < Tq; t++ {
-			softmaxPrefix(blk[t*S:(t+1)*S], op.visible(t))
+			lo := op.first(t) // keys before a sliding window get exactly zero
+			clear(blk[t*S : t*S+lo])
+			softmaxPrefix(blk[t*S+lo:(t+1)*S], op.visible(t)-lo)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -19,6 +20,9 @@ type rmsNormOp struct {
 	// rstd holds each row's reciprocal root mean square from the last
 	// forward run; the backward ops of the same run read it.
 	rstd any
+	// heads: each row of x holds several vectors as wide as gamma, each
+	// normalised on its own (RMSNormHeads).
+	heads bool
 }
 
 // RMSNorm returns x [N, d] with each row divided by
@@ -31,11 +35,26 @@ func RMSNorm(x, gamma *G.Node, eps float64) (*G.Node, error) {
 	return G.ApplyOp(&rmsNormOp{opBase: opBase{fmt.Sprintf("RMSNorm{%v}", eps)}, eps: eps}, x, gamma)
 }
 
+// RMSNormHeads normalises each head of x [N, H·dh] on its own with the
+// shared gain gamma [dh]: Qwen3's q_norm and k_norm, an RMSNorm over the
+// last dimension of [N, H, dh]. It is RMSNorm on x read as [N·H, dh],
+// with no copy.
+func RMSNormHeads(x, gamma *G.Node, eps float64) (*G.Node, error) {
+	if !(eps >= 0) {
+		return nil, fmt.Errorf("nn: RMSNormHeads: epsilon %v is not a non-negative number", eps)
+	}
+	return G.ApplyOp(&rmsNormOp{opBase: opBase{fmt.Sprintf("RMSNormHeads{%v}", eps)}, eps: eps, heads: true}, x, gamma)
+}
+
+// rows is the number of vectors normalised in x (cols wide per row of x)
+// with a gain of d columns.
+func normRows(x tensor.Shape, d int) int { return x[0] * x[1] / d }
+
 func (op *rmsNormOp) Arity() int    { return 2 }
 func (op *rmsNormOp) Type() hm.Type { return fnType(matT(), vecT(), matT()) }
 func (op *rmsNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	x, g := shapeOf(in[0]), shapeOf(in[1])
-	if g[0] != x[1] {
+	if g[0] != x[1] && !(op.heads && g[0] > 0 && x[1]%g[0] == 0) {
 		return nil, fmt.Errorf("nn: %s: x %v and gamma %v disagree", op.name, x, g)
 	}
 	return x.Clone(), nil
@@ -46,8 +65,9 @@ func (op *rmsNormOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) 
 }
 
 func rmsNormDo[T Float](op *rmsNormOp, pre G.Value, in []G.Value) (G.Value, error) {
-	n, d := in[0].Shape()[0], in[0].Shape()[1]
-	out := into(pre, in[0], n, d)
+	d := in[1].Shape()[0]
+	n := normRows(in[0].Shape(), d)
+	out := into(pre, in[0], in[0].Shape()[0], in[0].Shape()[1])
 	scratch[T](&op.rstd, n)
 	split(&op.t, op, rmsNormRows[float32], rmsNormRows[float64], in, out, n, rowGrain(d))
 	return out, nil
@@ -55,7 +75,7 @@ func rmsNormDo[T Float](op *rmsNormOp, pre G.Value, in []G.Value) (G.Value, erro
 
 func rmsNormRows[T Float](t *task, _, lo, hi int) {
 	op := t.op.(*rmsNormOp)
-	d := t.in[0].Shape()[1]
+	d := t.in[1].Shape()[0]
 	x, gamma, y := dense[T](t.in[0])[lo*d:hi*d], dense[T](t.in[1]), dense[T](t.out)[lo*d:hi*d]
 	rmsNormRange(x, gamma, y, op.rstd.([]T)[lo:hi], d, op.eps)
 }
@@ -79,13 +99,21 @@ func rmsNormRange[T Float](x, gamma, y, rstd []T, d int, eps float64) {
 	}
 }
 
+// kind names the op's family in the names of its gradient ops.
+func (op *rmsNormOp) kind() string {
+	if op.heads {
+		return "RMSNormHeads"
+	}
+	return "RMSNorm"
+}
+
 func (op *rmsNormOp) DiffWRT(int) []bool { return []bool{true, true} }
 func (op *rmsNormOp) SymDiff(in G.Nodes, _, g *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&rmsNormGradOp{opBase: opBase{fmt.Sprintf("RMSNormGradX{%v}", op.eps)}, fwd: op}, in[0], in[1], g)
+	dx, err := G.ApplyOp(&rmsNormGradOp{opBase: opBase{strings.Replace(fmt.Sprintf("RMSNormGradX{%v}", op.eps), "RMSNorm", op.kind(), 1)}, fwd: op}, in[0], in[1], g)
 	if err != nil {
 		return nil, err
 	}
-	dgamma, err := G.ApplyOp(&rmsNormGradOp{opBase: opBase{fmt.Sprintf("RMSNormGradGamma{%v}", op.eps)}, gamma: true, fwd: op}, in[0], in[1], g)
+	dgamma, err := G.ApplyOp(&rmsNormGradOp{opBase: opBase{strings.Replace(fmt.Sprintf("RMSNormGradGamma{%v}", op.eps), "RMSNorm", op.kind(), 1)}, gamma: true, fwd: op}, in[0], in[1], g)
 	return G.Nodes{dx, dgamma}, err
 }
 
@@ -119,13 +147,14 @@ func (op *rmsNormGradOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, err
 	return byDtype(op, pre, in, rmsNormGradDo[float32], rmsNormGradDo[float64])
 }
 func rmsNormGradDo[T Float](op *rmsNormGradOp, pre G.Value, in []G.Value) (G.Value, error) {
-	n, d := in[0].Shape()[0], in[0].Shape()[1]
+	d := in[1].Shape()[0]
+	n := normRows(in[0].Shape(), d)
 	if op.gamma {
 		out := into(pre, in[0], d)
 		split(&op.t, op, rmsNormGradGamma[float32], rmsNormGradGamma[float64], in, out, d, 1)
 		return out, nil
 	}
-	out := into(pre, in[0], n, d)
+	out := into(pre, in[0], in[0].Shape()[0], in[0].Shape()[1])
 	split(&op.t, op, rmsNormGradX[float32], rmsNormGradX[float64], in, out, n, rowGrain(d))
 	return out, nil
 }
@@ -134,7 +163,7 @@ func rmsNormGradDo[T Float](op *rmsNormGradOp, pre G.Value, in []G.Value) (G.Val
 // Each column is summed over all rows in order by one range, so the sums
 // do not depend on the workers.
 func rmsNormGradGamma[T Float](t *task, _, lo, hi int) {
-	d := t.in[0].Shape()[1]
+	d := t.in[1].Shape()[0]
 	x, g, dg := dense[T](t.in[0]), dense[T](t.in[2]), dense[T](t.out)
 	rmsNormGradGammaRange(x, g, t.op.(*rmsNormGradOp).fwd.rstd.([]T), dg, d, lo, hi)
 }
@@ -153,7 +182,7 @@ func rmsNormGradGammaRange[T Float](x, g, rstd, dg []T, d, lo, hi int) {
 // rmsNormGradX is dx = rstd·(dx̂ − x̂·mean(dx̂·x̂)), dx̂ = g·gamma, for rows
 // [lo, hi): LayerNorm's gradient without the terms of the mean.
 func rmsNormGradX[T Float](t *task, _, lo, hi int) {
-	d := t.in[0].Shape()[1]
+	d := t.in[1].Shape()[0]
 	x, gamma, g, dx := dense[T](t.in[0])[lo*d:hi*d], dense[T](t.in[1]), dense[T](t.in[2])[lo*d:hi*d], dense[T](t.out)[lo*d:hi*d]
 	rmsNormGradXRange(x, gamma, g, t.op.(*rmsNormGradOp).fwd.rstd.([]T)[lo:hi], dx, d)
 }

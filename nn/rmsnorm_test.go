@@ -95,3 +95,26 @@ func TestRMSNormRejectsBadInputs(t *testing.T) {
 		t.Error("NaN epsilon: no error")
 	}
 }
+
+// RMSNormHeads is RMSNorm on each head of a [N, H·dh] matrix: the loop
+// on the rows read as [N·H, dh], and its finite-difference gradient.
+func TestRMSNormHeads(t *testing.T) {
+	const n, heads, dh, eps = 9, 4, 6, 1e-6
+	rng := rand.New(rand.NewPCG(9, 10))
+	x, gamma := randParam(rng, "x", true, 2, n, heads*dh), randParam(rng, "gamma", true, 1.5, dh)
+	g := NewGraph(tensor.Float64)
+	y, err := RMSNormHeads(g.Param(x), g.Param(gamma), eps)
+	must(t, err)
+	p := compileRun(t, g, y)
+	if s := p.Value(y).Shape(); s[0] != n || s[1] != heads*dh {
+		t.Fatalf("shape %v", s)
+	}
+	nearAll(t, "RMSNormHeads", Float64s(p.Value(y)), rmsNormRef(Float64s(x.Value), Float64s(gamma.Value), dh, eps), 1e-14)
+	gg := NewGraph(tensor.Float64)
+	yy, err := RMSNormHeads(gg.Param(randParam(rng, "x", true, 2, 5, 3*4)), gg.Param(randParam(rng, "gamma", true, 1, 4)), 1e-5)
+	must(t, err)
+	gradCheckProbes(t, gg, lossOf(t, gg, rng, yy), rng, 0)
+	if _, err := RMSNormHeads(g.Param(x), g.Param(randParam(rng, "gamma5", false, 1, 5)), eps); err == nil {
+		t.Error("gamma of 5 for heads of 24 columns: no error")
+	}
+}

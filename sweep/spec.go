@@ -247,15 +247,22 @@ func (s *Spec) parseMethods(v *yaml.Node) error {
 		if grid.Kind != yaml.MappingNode && !(grid.Kind == yaml.ScalarNode && grid.Tag == "!!null") {
 			return specError(s.File, grid.Line, "methods."+k.Value, "want a mapping of hyper-parameters to values or lists")
 		}
+		var from *yaml.Node
+		given := map[string]string{} // hyper-parameter -> the key that set it
 		for j := 0; j+1 < len(grid.Content); j += 2 {
 			pk, pv := grid.Content[j], grid.Content[j+1]
 			field := "methods." + k.Value + "." + pk.Value
+			if pk.Value == "from" {
+				from = pv
+				continue
+			}
 			var vals []any
 			if pv.Kind == yaml.SequenceNode {
 				if err := pv.Decode(&vals); err != nil || len(vals) == 0 {
 					return specError(s.File, pv.Line, field, "want a value or a non-empty list")
 				}
-				if pk.Value == "targets" { // a list of targets is one value
+				switch pk.Value { // a list of modules is one value
+				case "targets", "target_modules", "feedforward_modules":
 					vals = []any{vals}
 				}
 			} else {
@@ -265,7 +272,42 @@ func (s *Spec) parseMethods(v *yaml.Node) error {
 				}
 				vals = []any{one}
 			}
-			g.Axes[pk.Value], g.lines[pk.Value] = vals, pk.Line
+			// PEFT's names (r, lora_alpha, ...) become this package's before
+			// anything hashes them: either spelling gives the same trials.
+			name, keep := pk.Value, false
+			for i, v := range vals {
+				n, cv, ok, err := methods.Canonical(g.Method, pk.Value, v)
+				if err != nil {
+					return specError(s.File, pv.Line, field, "%v", err)
+				}
+				name, vals[i], keep = n, cv, keep || ok
+			}
+			if !keep {
+				continue
+			}
+			if prev, dup := given[name]; dup {
+				return specError(s.File, pk.Line, field, "sets %q, as %q does", name, prev)
+			}
+			given[name] = pk.Value
+			g.Axes[name], g.lines[name] = vals, pk.Line
+		}
+		if from != nil {
+			// Settings from a PEFT adapter_config.json; the spec's own keys win,
+			// so a grid can vary what the file fixes.
+			field := "methods." + k.Value + ".from"
+			var file string
+			if err := from.Decode(&file); err != nil || file == "" {
+				return specError(s.File, from.Line, field, "want the path of a PEFT adapter_config.json")
+			}
+			settings, err := methods.FromPEFTConfig(g.Method, file)
+			if err != nil {
+				return specError(s.File, from.Line, field, "%v", err)
+			}
+			for name, v := range settings {
+				if _, set := g.Axes[name]; !set {
+					g.Axes[name], g.lines[name] = []any{v}, from.Line
+				}
+			}
 		}
 		s.Methods = append(s.Methods, g)
 	}

@@ -26,10 +26,10 @@ type referencePredictions struct {
 
 // Label scoring and greedy decoding, the evaluation programs that read
 // logits at one position per row, predict what the reference predicts on
-// tied checkpoints (GPT-2, Llama 3, Qwen2) and on untied Llama ones, whose
-// head is lm_head and not the embedding.
+// tied checkpoints (GPT-2, Llama 3, Qwen2, Qwen3) and on untied Llama and
+// Mistral ones, whose head is lm_head and not the embedding.
 func TestPredictionsMatchReference(t *testing.T) {
-	for _, name := range []string{"gpt2", "llama", "llama-sharded", "llama3", "qwen2"} {
+	for _, name := range []string{"gpt2", "llama", "llama-sharded", "llama3", "qwen2", "qwen3", "mistral"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "model", "hfref", "testdata", name)
 			m, err := model.Load(dir)

@@ -28,6 +28,13 @@ type Result struct {
 	// Log holds the last lines the trial printed, for failures.
 	Log  []string `json:"log,omitempty"`
 	Spec Spec     `json:"spec"`
+	// ModelCommit is the hub commit of a base model named by its hub name
+	// and found in the local Hugging Face cache (the snapshot's folder);
+	// the model's content is in Spec.ModelHash.
+	ModelCommit string `json:"model_commit,omitempty"`
+	// Adapter is the PEFT adapter folder an evaluation scored (its content
+	// is Spec.AdapterHash); empty for a trained trial.
+	Adapter string `json:"adapter,omitempty"`
 
 	Metrics Metrics `json:"metrics"`
 	// Outcomes are the per-example results on test and, when an epoch was

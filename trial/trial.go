@@ -39,6 +39,10 @@ type Spec struct {
 	// ids of specs written before them) means not checked.
 	TaskHash  string `json:"task_hash,omitempty"`
 	ModelHash string `json:"model_hash,omitempty"`
+	// AdapterHash is the content hash of a PEFT adapter folder that was
+	// evaluated rather than trained (harness eval --adapter:
+	// methods.PEFTHash); absent keeps the ids of specs written before it.
+	AdapterHash string `json:"adapter_hash,omitempty"`
 	// Augment, when set, wraps fine-tuning in a data-augmentation loop
 	// (LLM2LLM); absent keeps the ids of specs written before it.
 	Augment *Augment `json:"augment,omitempty"`

@@ -337,6 +337,29 @@ def check_variants():
     d = maxdiff(with_scaling, without)
     check("llama3: rope_scaling changes the logits", d > 1e-2, f"max |Δ| {d:.3f}")
 
+    # qwen3: the per-head q/k norms matter
+    config, state, _ = ref.load_checkpoint(os.path.join(TESTDATA, "qwen3"))
+    ids = torch.tensor(load_expected("qwen3")["input_ids"])
+    plain = dict(state)
+    for key in state:
+        if key.endswith(("q_norm.weight", "k_norm.weight")):
+            plain[key] = torch.ones_like(state[key])
+    d = (ref.forward(config, state, ids) - ref.forward(config, plain, ids)).abs().max().item()
+    check("qwen3: q_norm/k_norm gains change the logits", d > 1e-2, f"max |Δ| {d:.3f}")
+    check("qwen3: head_dim 16 with 4 heads is not hidden/heads", ref.llama_head_dim(config) * 4 != config["hidden_size"])
+
+    # mistral: the sliding window masks keys the causal mask shows, and
+    # equals the causal mask when the window covers the sequence
+    config, state, _ = ref.load_checkpoint(os.path.join(TESTDATA, "mistral"))
+    ids = torch.tensor(load_expected("mistral")["input_ids"])
+    wide = dict(config, sliding_window=ids.shape[1])
+    none = dict(config, sliding_window=None)
+    d = (ref.forward(config, state, ids) - ref.forward(none, state, ids)).abs().max().item()
+    check("mistral: a window of 4 over 7 tokens changes the logits", d > 1e-2, f"max |Δ| {d:.3f}")
+    d0 = (ref.forward(config, state, ids[:, :4]) - ref.forward(none, state, ids[:, :4])).abs().max().item()
+    dw = (ref.forward(wide, state, ids) - ref.forward(none, state, ids)).abs().max().item()
+    check("mistral: no change while the window covers the keys", d0 == 0 and dw == 0, f"max |Δ| {max(d0, dw):.1e}")
+
     # qwen2: the q/k/v biases matter
     config, state, _ = ref.load_checkpoint(os.path.join(TESTDATA, "qwen2"))
     ids = torch.tensor(load_expected("qwen2")["input_ids"])
@@ -370,7 +393,8 @@ def check_determinism():
         same_t = fa == ft and all(filecmp.cmp(os.path.join(a, f), os.path.join(TESTDATA, f), shallow=False) for f in fa)
         check("testdata/ is what make_fixtures.py writes now", same_t)
     total = sum(os.path.getsize(os.path.join(TESTDATA, f)) for f in ft)
-    check("testdata/ under 1 MB", total < 1_000_000, f"{total} bytes")
+    # seven fixtures of about 150 kB each
+    check("testdata/ under 1.25 MB", total < 1_250_000, f"{total} bytes")
 
 
 def main():

@@ -221,8 +221,9 @@ def gpt2_fixture():
 
 def llama_like_fixture(arch, seed, vocab, tied, torch_dtype, extra):
     d, inter, layers, heads, kv = 32, 64, 2, 4, 2
+    names = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"}
     config = {
-        "architectures": ["LlamaForCausalLM" if arch == "llama" else "Qwen2ForCausalLM"],
+        "architectures": [names[arch]],
         "attention_dropout": 0.0,
         "bos_token_id": 1,
         "eos_token_id": 2,
@@ -258,6 +259,10 @@ def llama_like_fixture(arch, seed, vocab, tied, torch_dtype, extra):
                 # larger than STD_BIAS: a dropped q/k bias must show despite RoPE
                 p.normal(h + f"self_attn.{name}.bias", (rows,), 0.3)
         p.normal(h + "self_attn.o_proj.weight", (d, heads * hd), STD_LINEAR)
+        if arch == "qwen3":
+            # larger than STD_GAIN: per-head norms must show in the logits
+            p.normal(h + "self_attn.q_norm.weight", (hd,), 0.3, 1.0)
+            p.normal(h + "self_attn.k_norm.weight", (hd,), 0.3, 1.0)
         p.normal(h + "post_attention_layernorm.weight", (d,), STD_GAIN, 1.0)
         p.normal(h + "mlp.gate_proj.weight", (inter, d), STD_LINEAR)
         p.normal(h + "mlp.up_proj.weight", (inter, d), STD_LINEAR)
@@ -306,12 +311,36 @@ def qwen2_fixture():
     return llama_like_fixture("qwen2", 1004, 104, True, "float16", extra)
 
 
+def qwen3_fixture():
+    # head_dim 16 with 4 heads: q is 64 wide against hidden_size 32, as
+    # Qwen3-0.6B's 16 heads of 128 against 1024
+    extra = {
+        "attention_bias": False,
+        "head_dim": 16,
+        "max_window_layers": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0,
+        "sliding_window": None,
+        "use_sliding_window": False,
+    }
+    return llama_like_fixture("qwen3", 1005, 103, True, "bfloat16", extra)
+
+
+def mistral_fixture():
+    # a window of 4 keys, shorter than the fixtures' 7 tokens, so that the
+    # window masks keys the causal mask alone would show
+    extra = {"sliding_window": 4, "rope_theta": 10000.0}
+    return llama_like_fixture("mistral", 1006, 99, False, "float16", extra)
+
+
 # name -> (builder, storage dtype, LoRA targets, fan_in_fan_out)
 FIXTURES = {
     "gpt2": (gpt2_fixture, "F32", ["c_attn"], True),
     "llama": (llama_fixture, "F32", ["q_proj", "v_proj"], False),
     "llama3": (llama3_fixture, "BF16", ["q_proj", "v_proj"], False),
     "qwen2": (qwen2_fixture, "F16", ["q_proj", "v_proj"], False),
+    "qwen3": (qwen3_fixture, "BF16", ["q_proj", "v_proj"], False),
+    "mistral": (mistral_fixture, "F16", ["q_proj", "v_proj"], False),
 }
 SHARDED = ("llama-sharded", "llama")
 

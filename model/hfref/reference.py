@@ -1,11 +1,12 @@
 """Float64 reference forward passes for Hugging Face checkpoints of
-GPT2LMHeadModel, LlamaForCausalLM and Qwen2ForCausalLM, with PEFT's LoRA.
+GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM and
+MistralForCausalLM, with PEFT's LoRA.
 
 This file is the independent side of the Go loader's tests: it reads a model
 folder (config.json plus model.safetensors, or a sharded set with
 model.safetensors.index.json) by HF's field and tensor names and computes
 logits in float64 the way transformers' modeling_gpt2 / modeling_llama /
-modeling_qwen2 do in eval mode (no dropout, no KV cache, no padding mask).
+modeling_qwen2 / modeling_qwen3 / modeling_mistral do in eval mode (no dropout, no KV cache, no padding mask).
 
 Deliberate differences from HF, all below float32 resolution:
   * everything runs in float64, including the rotary inverse frequencies and
@@ -251,13 +252,19 @@ _GPT2_ACTS = {
 }
 
 
-def causal_attention(q, k, v, scale):
+def causal_attention(q, k, v, scale, window=None):
     """q, k, v: [batch, heads, T, head_dim]. softmax(q·kᵀ·scale + causal
-    mask)·v, keys after the query's position masked out."""
+    mask)·v, keys after the query's position masked out; with a sliding
+    window also the keys `window` or more positions back (transformers'
+    sliding_window_overlay: kv_idx > q_idx - sliding_window)."""
     t = q.shape[-2]
     scores = (q @ k.transpose(-1, -2)) * scale
-    future = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-    scores = scores.masked_fill(future, float("-inf"))
+    qi = torch.arange(t)[:, None]
+    kj = torch.arange(t)[None, :]
+    masked = kj > qi
+    if window is not None:
+        masked = masked | ~(kj > qi - window)
+    scores = scores.masked_fill(masked, float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
 
 
@@ -397,24 +404,34 @@ def llama_attention(config, state, prefix, x, cos, sin, lora=None, arch="llama")
     head_dim = llama_head_dim(config)
     if arch == "qwen2":
         qkv_bias, o_bias = True, False
+    elif arch == "mistral":
+        qkv_bias = o_bias = False  # MistralAttention has no biases
     else:
         qkv_bias = o_bias = bool(config.get("attention_bias", False))
     q = _split_heads(_linear(x, state, prefix + "q_proj", lora, qkv_bias), heads, head_dim)
     k = _split_heads(_linear(x, state, prefix + "k_proj", lora, qkv_bias), kv_heads, head_dim)
     v = _split_heads(_linear(x, state, prefix + "v_proj", lora, qkv_bias), kv_heads, head_dim)
+    if arch == "qwen3":
+        # Qwen3Attention: RMSNorm over head_dim of each head of q and k
+        # (q_norm, k_norm, gain [head_dim]) before the rotation
+        eps = config.get("rms_norm_eps", 1e-6)
+        q = rms_norm(q, state[prefix + "q_norm.weight"], eps)
+        k = rms_norm(k, state[prefix + "k_norm.weight"], eps)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
     n_rep = heads // kv_heads
-    a = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), head_dim**-0.5)
+    window = config.get("sliding_window") if arch == "mistral" else None
+    a = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), head_dim**-0.5, window)
     return _linear(_merge_heads(a), state, prefix + "o_proj", lora, o_bias)
 
 
 def llama_forward(config, state, input_ids, lora=None, arch="llama"):
-    """LlamaForCausalLM (arch "llama") or Qwen2ForCausalLM (arch "qwen2")
-    logits [batch, T, vocab]."""
+    """LlamaForCausalLM (arch "llama"), Qwen2ForCausalLM ("qwen2"),
+    Qwen3ForCausalLM ("qwen3") or MistralForCausalLM ("mistral") logits
+    [batch, T, vocab]."""
     if config.get("hidden_act", "silu") != "silu":
         raise NotImplementedError(f"hidden_act {config['hidden_act']!r}")
     b, t = input_ids.shape
-    if arch == "qwen2" and config.get("use_sliding_window") and t > config["sliding_window"]:
+    if arch in ("qwen2", "qwen3") and config.get("use_sliding_window") and t > config["sliding_window"]:
         raise NotImplementedError("sliding-window attention")
     eps = config.get("rms_norm_eps", 1e-6)
     mlp_bias = arch == "llama" and bool(config.get("mlp_bias", False))
@@ -429,7 +446,8 @@ def llama_forward(config, state, input_ids, lora=None, arch="llama"):
         up = _linear(y, state, p + "mlp.up_proj", lora, mlp_bias)
         x = x + _linear(silu(gate) * up, state, p + "mlp.down_proj", lora, mlp_bias)
     x = rms_norm(x, state["model.norm.weight"], eps)
-    # LlamaConfig and Qwen2Config both default tie_word_embeddings to False
+    # LlamaConfig, Qwen2Config, Qwen3Config and MistralConfig all default
+    # tie_word_embeddings to False
     if config.get("tie_word_embeddings", False):
         head = state["model.embed_tokens.weight"]
     else:
@@ -444,6 +462,8 @@ ARCHITECTURES = {
     "GPT2LMHeadModel": "gpt2",
     "LlamaForCausalLM": "llama",
     "Qwen2ForCausalLM": "qwen2",
+    "Qwen3ForCausalLM": "qwen3",
+    "MistralForCausalLM": "mistral",
 }
 
 

@@ -30,10 +30,21 @@ func candidateLess(a, b candidate) bool {
 
 // bpe appends the token ids of the pre-token w (len(w) >= 1) to out.
 func (t *Tokenizer) bpe(out []int, w string) []int {
-	n := len(w)
+	ids := make([]int32, len(w))
+	for i := range len(w) {
+		ids[i] = t.byteID[w[i]]
+	}
+	return t.mergeSymbols(out, ids)
+}
+
+// mergeSymbols applies the merges to a word's initial symbols (len ≥ 1)
+// and appends the resulting ids to out: bytes for byte-level BPE, a word's
+// characters (or their byte-fallback tokens) for SentencePiece-style BPE.
+func (t *Tokenizer) mergeSymbols(out []int, ids []int32) []int {
+	n := len(ids)
 	syms := make([]symbol, n)
-	for i := range n {
-		syms[i] = symbol{id: t.byteID[w[i]], prev: int32(i - 1), next: int32(i + 1)}
+	for i, id := range ids {
+		syms[i] = symbol{id: id, prev: int32(i - 1), next: int32(i + 1)}
 	}
 	syms[n-1].next = -1
 

@@ -42,6 +42,10 @@ const (
 //     only trims offsets and adds nothing;
 //   - decoder: ByteLevel (or none).
 //
+// SentencePiece-style BPE (Llama 2, TinyLlama, Mistral: byte_fallback, a
+// Prepend/Replace normalizer or a Metaspace pre-tokenizer) has a pipeline
+// of its own: see sentencepiece.go.
+//
 // Anything else is an error that names the file and the field, rather than
 // a tokenizer that silently encodes differently from the model's own.
 // padding and truncation are ignored: callers decide lengths themselves.
@@ -80,6 +84,8 @@ type hfPipeline struct {
 
 	addedIDs       map[string]int // added token content -> id
 	prefix, suffix []int
+
+	sp *spPipeline // SentencePiece-style BPE (sentencepiece.go); nil: byte-level
 }
 
 // LoadHF reads dir/tokenizer.json, and dir/tokenizer_config.json if there
@@ -141,6 +147,8 @@ type hfModel struct {
 	EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
 	ByteFallback            bool            `json:"byte_fallback"`
 	IgnoreMerges            bool            `json:"ignore_merges"`
+	UnkToken                *string         `json:"unk_token"`
+	FuseUnk                 bool            `json:"fuse_unk"`
 	Vocab                   json.RawMessage `json:"vocab"`
 	Merges                  json.RawMessage `json:"merges"`
 }
@@ -165,6 +173,15 @@ type hfNode struct {
 	Invert   bool   `json:"invert"`
 
 	IndividualDigits bool `json:"individual_digits"` // Digits
+
+	Prepend       string            `json:"prepend"`        // Prepend
+	Content       *string           `json:"content"`        // Replace, Strip
+	Replacement   string            `json:"replacement"`    // Metaspace
+	PrependScheme string            `json:"prepend_scheme"` // Metaspace
+	Split         *bool             `json:"split"`          // Metaspace
+	Decoders      []json.RawMessage `json:"decoders"`       // Sequence
+	Start         int               `json:"start"`          // Strip
+	Stop          int               `json:"stop"`           // Strip
 
 	Single []struct { // TemplateProcessing
 		SpecialToken *struct {
@@ -249,6 +266,9 @@ func parseHF(name string, data []byte, cname string, cdata []byte) (*Tokenizer, 
 	var m hfModel
 	if err := p.unmarshal("model", f.Model, &m); err != nil {
 		return nil, err
+	}
+	if sentencePiece(&f, &m) {
+		return p.parseSentencePiece(&f, &m, cdata)
 	}
 	h := &hfPipeline{}
 	if err := p.checkModel(&m); err != nil {
@@ -737,6 +757,9 @@ func (p *hfParser) endOfText(cdata []byte, added map[string]int, vocab map[strin
 
 // encode is Encode for a tokenizer loaded from tokenizer.json.
 func (h *hfPipeline) encode(t *Tokenizer, s string) []int {
+	if h.sp != nil {
+		return h.sp.encode(t, h, s)
+	}
 	out := make([]int, 0, len(s)/3+1)
 	var scratch [][]int
 	for i := 0; i < len(s); {

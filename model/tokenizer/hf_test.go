@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -469,14 +470,37 @@ func TestLoadPicksTokenizerJSON(t *testing.T) {
 	}
 }
 
+// A Metaspace pre-tokenizer that prepends ▁ at the start of the input
+// only, without splitting: the whole text is one word for BPE, and the
+// decoder gives the text back without the prepended space.
+func TestHFMetaspace(t *testing.T) {
+	tok, err := LoadHF(filepath.Join("testdata", "hf", "metaspace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"t t", []int{3, 3}}, {"tt", []int{3, 2}}, {"t</s>t", []int{3, 0, 2}}, {" t", []int{3}}, {"  t", []int{1, 3}},
+	} {
+		if got := tok.Encode(c.text); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
+	if got := tok.Decode([]int{3, 3}); got != "t t" {
+		t.Errorf("Decode = %q, want %q", got, "t t")
+	}
+}
+
 func TestHFErrors(t *testing.T) {
 	// Fixtures of files this package refuses, as real ones have them.
 	files := []struct{ file, want string }{
-		{"unigram.json", `model.type "Unigram" is not supported (supported: BPE with a ByteLevel pre-tokenizer)`},
+		{"unigram.json", `model.type "Unigram" is not supported (supported: BPE with byte_fallback, a Prepend/Replace normalizer or a Metaspace pre-tokenizer; SentencePiece's Unigram is not)`},
 		{"wordpiece.json", `model.type "WordPiece" is not supported`},
 		{"wordlevel.json", `model.type "WordLevel" is not supported`},
-		{"llama2.json", `model.byte_fallback is true: SentencePiece-style BPE (Llama 2, TinyLlama, Mistral) is not supported`},
-		{"metaspace.json", `pre_tokenizer.type "Metaspace" is not supported: it is SentencePiece-style BPE`},
+		// A Llama 2 file cut short: byte fallback needs all 256 byte tokens.
+		{"llama2.json", `model.vocab has no byte-fallback token <0x01>, which byte_fallback needs`},
 		{"nfkc.json", `normalizer.type "NFKC" is not supported (supported: none or NFC)`},
 		{"lowercase-in-sequence.json", `normalizer.normalizers[1].type "Lowercase" is not supported`},
 		{"whitespace.json", `pre_tokenizer.pretokenizers[0].type "Whitespace" is not supported`},
@@ -609,5 +633,62 @@ func BenchmarkEncodeHFFixture(b *testing.B) {
 				tok.Encode(s)
 			}
 		})
+	}
+}
+
+// Llama 2's layout: a normalizer that puts ▁ in front and for every space,
+// no pre-tokenizer, and byte fallback for characters outside the
+// vocabulary; each section between added tokens gets its own ▁.
+func TestHFByteFallback(t *testing.T) {
+	vocab := map[string]int{"<unk>": 0, "<s>": 1, "</s>": 2}
+	for b := range 256 {
+		vocab[fmt.Sprintf("<0x%02X>", b)] = 3 + b
+	}
+	for i, tok := range []string{"▁", "a", "b", "▁a", "▁ab"} {
+		vocab[tok] = 259 + i
+	}
+	file := map[string]any{
+		"added_tokens": []map[string]any{{"id": 1, "content": "<s>", "special": true}, {"id": 2, "content": "</s>", "special": true}},
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"}}},
+		"pre_tokenizer": nil,
+		"post_processor": map[string]any{"type": "TemplateProcessing", "single": []any{
+			map[string]any{"SpecialToken": map[string]any{"id": "<s>"}}, map[string]any{"Sequence": map[string]any{"id": "A"}}},
+			"special_tokens": map[string]any{"<s>": map[string]any{"ids": []int{1}}}},
+		"decoder": map[string]any{"type": "Sequence", "decoders": []any{
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "▁"}, "content": " "},
+			map[string]any{"type": "ByteFallback"}, map[string]any{"type": "Fuse"},
+			map[string]any{"type": "Strip", "content": " ", "start": 1, "stop": 0}}},
+		"model": map[string]any{"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true, "vocab": vocab,
+			"merges": []string{"▁ a", "▁a b"}},
+	}
+	raw, err := json.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := LoadFS(fstest.MapFS{"m/" + HFFile: {Data: raw}}, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sp, a, b, spA, spAB = 259, 260, 261, 262, 263
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"ab é", []int{spAB, sp, 3 + 0xC3, 3 + 0xA9}},
+		{"a</s>b", []int{spA, 2, sp, b}},
+		{"ba", []int{sp, b, a}},
+		{"", nil},
+	} {
+		if got := tok.Encode(c.text); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
+	if got := tok.Decode([]int{spAB, sp, 3 + 0xC3, 3 + 0xA9}); got != "ab é" {
+		t.Errorf("Decode = %q", got)
+	}
+	if bos, ok := tok.BOS(); !ok || bos != 1 || tok.EOT() != 2 {
+		t.Errorf("BOS %d %v, EOT %d", bos, ok, tok.EOT())
 	}
 }

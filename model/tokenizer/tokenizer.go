@@ -247,6 +247,9 @@ func (t *Tokenizer) Decode(ids []int) string {
 			b = append(b, t.tokens[id]...)
 		}
 	}
+	if t.hf != nil && t.hf.sp != nil && t.hf.sp.stripSpace && len(b) > 0 && b[0] == ' ' {
+		b = b[1:] // the decoder's Strip of the ▁ that encoding prepended
+	}
 	return string(b)
 }
 

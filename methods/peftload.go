@@ -1,0 +1,417 @@
+package methods
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/nlpodyssey/safetensors"
+	"github.com/peftbench/peftbench/model"
+	"github.com/x448/float16"
+)
+
+// LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
+// adapter_model.safetensors), trained here or anywhere else, and attaches
+// it to base as this package's method of its peft_type (LoRA, IA3, prompt
+// tuning), its weights set from the file: the inverse of SavePEFT, so the
+// attached method computes what PeftModel computes. Which layers are
+// adapted is read from the tensors (target_modules may be a regular
+// expression to PEFT); every other config field must be one the method
+// supports (FromPEFTConfig), and every tensor must belong to a module of
+// the base model.
+func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
+	cfgFile := filepath.Join(dir, PEFTConfigFile)
+	raw, err := os.ReadFile(cfgFile)
+	if err != nil {
+		return nil, fmt.Errorf("methods: %w", err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("methods: %s: %w", cfgFile, err)
+	}
+	method := peftMethod(cfg)
+	switch method {
+	case "lora", "ia3", "prompt":
+	default:
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters cannot be loaded (LORA, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"])
+	}
+	rest := map[string]any{}
+	for k, v := range cfg {
+		if k != "target_modules" && k != "feedforward_modules" {
+			rest[k] = v
+		}
+	}
+	settings, err := fromPEFT(method, cfgFile, rest)
+	if err != nil {
+		return nil, err
+	}
+	wFile := filepath.Join(dir, PEFTWeightsFile)
+	tensors, err := readPEFTTensors(wFile)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	get := func(key string) (PEFTTensor, bool) {
+		t, ok := tensors[key]
+		if ok {
+			used[key] = true
+		}
+		return t, ok
+	}
+	m := base.Model
+	var set func(a *Attached) error
+	switch method {
+	case "lora":
+		set, err = loraFromPEFT(m, settings, get)
+	case "ia3":
+		set, err = ia3FromPEFT(m, settings, get)
+	case "prompt":
+		set, err = promptFromPEFT(m, settings, get)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("methods: %s: %w", wFile, err)
+	}
+	var extra []string
+	for k := range tensors {
+		if !used[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("methods: %s: tensor %q belongs to no module this %s adapter can adapt in the base model", wFile, extra[0], method)
+	}
+	a, err := Attach(base, method, settings, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := set(a); err != nil {
+		return nil, fmt.Errorf("methods: %s: %w", wFile, err)
+	}
+	return a, nil
+}
+
+// PEFTHash is the content hash of an adapter folder: the hex SHA-256,
+// shortened to 16 characters, of its config and weights files' names and
+// SHA-256s, as model.ContentHash hashes a model.
+func PEFTHash(dir string) (string, error) {
+	h := sha256.New()
+	for _, name := range []string{PEFTConfigFile, PEFTWeightsFile} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", fmt.Errorf("methods: %w", err)
+		}
+		fmt.Fprintf(h, "%s %x\n", name, sha256.Sum256(raw))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// loraFromPEFT finds the layers an adapter's lora_A and lora_B adapt and
+// returns the setter of their A [in, r] = lora_Aᵀ and B [r, out] =
+// lora_Bᵀ (GPT-2's fused c_attn: B's rows of the layer's columns, a layer
+// whose rows are all zero left out, as it has no update).
+func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	type src struct {
+		a, b       PEFTTensor
+		col, width int
+		ranks      []int // the rank components of the module's that this layer uses
+	}
+	srcs := map[string]src{}
+	var targets []any
+	r := 0
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, name := range m.Config.LinearNames(i) {
+			mod, col, width, err := model.HFModule(m, name)
+			if err != nil {
+				return nil, err
+			}
+			key := "base_model.model." + mod
+			A, okA := get(key + ".lora_A.weight")
+			B, okB := get(key + ".lora_B.weight")
+			if !okA && !okB {
+				continue
+			}
+			if okA != okB {
+				return nil, fmt.Errorf("%s has only one of lora_A and lora_B", key)
+			}
+			in, out := linearDims(m, name)
+			full := out
+			if width > 0 {
+				full = 3 * width
+			}
+			if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
+				return nil, fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
+			}
+			if r == 0 {
+				r = A.Shape[0]
+			} else if A.Shape[0] != r {
+				return nil, fmt.Errorf("%s: rank %d, other modules %d: one rank is supported", key, A.Shape[0], r)
+			}
+			if width > 0 && allEqual(B.Values[col*r:(col+width)*r], 0) {
+				continue // a fused module's part without an update
+			}
+			srcs[name] = src{A, B, col, width, nil}
+			targets = append(targets, name)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no lora_A/lora_B tensor of a module of the base model")
+	}
+	if cr, ok := settings["rank"]; ok && cr != r {
+		return nil, fmt.Errorf("the tensors have rank %d, adapter_config.json's r is %v", r, cr)
+	}
+	if _, ok := settings["alpha"]; !ok {
+		return nil, fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
+	}
+	// A fused module whose layers' updates were stacked (SavePEFT's q and
+	// v in GPT-2's c_attn, each with its own A), and the other modules
+	// padded to its rank with zeros, use only some rank components each:
+	// when every layer uses as many, that is the rank, and lora_alpha
+	// scales down with it (alpha/rank = lora_alpha/r). A component is used
+	// where B is non-zero.
+	rank := r
+	used := -1
+	for name, s := range srcs {
+		_, out := linearDims(m, name)
+		for j := 0; j < r; j++ {
+			for o := 0; o < out; o++ {
+				if s.b.Values[(s.col+o)*r+j] != 0 {
+					s.ranks = append(s.ranks, j)
+					break
+				}
+			}
+		}
+		srcs[name] = s
+		if used == -1 || used == len(s.ranks) {
+			used = len(s.ranks)
+		} else {
+			used = 0
+		}
+	}
+	if used > 0 && used < r {
+		rank = used
+		settings["alpha"] = toFloat(settings["alpha"]) * float64(used) / float64(r)
+	}
+	for name, s := range srcs {
+		if rank == r {
+			s.ranks = nil
+		}
+		if s.ranks == nil {
+			for j := 0; j < r; j++ {
+				s.ranks = append(s.ranks, j)
+			}
+		}
+		srcs[name] = s
+	}
+	settings["rank"], settings["targets"] = rank, compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*loraHook)
+		for name, s := range srcs {
+			l := h.layers[name]
+			in, out := linearDims(m, name)
+			av, bv := make([]float64, in*rank), make([]float64, rank*out)
+			for x := 0; x < in; x++ {
+				for j, k := range s.ranks {
+					av[x*rank+j] = s.a.Values[k*in+x]
+				}
+			}
+			for j, k := range s.ranks {
+				for o := 0; o < out; o++ {
+					bv[j*out+o] = s.b.Values[(s.col+o)*r+k]
+				}
+			}
+			SetValues(l.a, av)
+			SetValues(l.b, bv)
+		}
+		return nil
+	}, nil
+}
+
+// ia3FromPEFT reads IA3's vectors: a [n, 1] vector scales a module's
+// outputs (k and v here), a [1, n] one a feed-forward module's input (the
+// MLP's output layer). A module's part that ia3 cannot scale here (GPT-2's
+// q in the fused c_attn, any other layer) must be all ones.
+func ia3FromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	vals := map[string][]float64{}
+	want := map[string]bool{}
+	seen := map[string]PEFTTensor{}
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, name := range m.Config.LinearNames(i) {
+			mod, col, width, err := model.HFModule(m, name)
+			if err != nil {
+				return nil, err
+			}
+			key := "base_model.model." + mod + ".ia3_l.weight"
+			l, ok := seen[key]
+			if !ok {
+				if l, ok = get(key); !ok {
+					continue
+				}
+				seen[key] = l
+			}
+			in, out := linearDims(m, name)
+			full := out
+			if width > 0 {
+				full = 3 * width
+			}
+			var part []float64
+			kind := ""
+			switch {
+			case slices.Equal(l.Shape, []int{full, 1}):
+				part = l.Values[col : col+out]
+				switch strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i)) {
+				case "attn.k":
+					kind = "k"
+				case "attn.v":
+					kind = "v"
+				}
+			case slices.Equal(l.Shape, []int{1, in}) && width == 0:
+				part = l.Values
+				if name == m.Config.MLPOut(i) {
+					kind = "ff"
+				}
+			default:
+				return nil, fmt.Errorf("%s has shape %v, neither [%d 1] nor [1 %d]", key, l.Shape, full, in)
+			}
+			if width > 0 && allEqual(part, 1) {
+				continue // a fused module's part left unscaled
+			}
+			if kind == "" {
+				if !allEqual(part, 1) {
+					return nil, fmt.Errorf("%s scales %s, which IA3 here does not (it scales the outputs of k and v and the input of the MLP's output layer)", key, name)
+				}
+				continue
+			}
+			want[kind] = true
+			vals[name] = part
+		}
+	}
+	var targets []any
+	for _, k := range []string{"k", "v", "ff"} {
+		if want[k] {
+			targets = append(targets, k)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no ia3_l tensor that IA3 here can scale")
+	}
+	settings["targets"] = targets
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*ia3Hook)
+		for name, s := range h.scales {
+			if v, ok := vals[name]; ok {
+				SetValues(s.l, v)
+			}
+		}
+		return nil
+	}, nil
+}
+
+// promptFromPEFT reads prompt tuning's prompt_embeddings, [L, d_model].
+func promptFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	p, ok := get("prompt_embeddings")
+	if !ok {
+		return nil, fmt.Errorf("no prompt_embeddings tensor")
+	}
+	if len(p.Shape) != 2 || p.Shape[1] != m.Config.DModel {
+		return nil, fmt.Errorf("prompt_embeddings has shape %v; the base model's embeddings are %d wide", p.Shape, m.Config.DModel)
+	}
+	if n, ok := settings["length"]; ok && n != p.Shape[0] {
+		return nil, fmt.Errorf("prompt_embeddings holds %d virtual tokens, adapter_config.json's num_virtual_tokens is %v", p.Shape[0], n)
+	}
+	settings["length"], settings["init"] = p.Shape[0], "random"
+	return func(a *Attached) error {
+		SetValues(a.Hooks[0].(*promptHook).emb, p.Values)
+		return nil
+	}, nil
+}
+
+// compactTargets writes adapted layers as the suffixes every block adapts
+// alike (attn.q, mlp.up), else as their full names.
+func compactTargets(c model.Config, layers []any) []any {
+	per := map[int][]string{}
+	for _, l := range layers {
+		var i int
+		var rest string
+		fmt.Sscanf(l.(string), "h.%d.", &i)
+		rest = strings.TrimPrefix(l.(string), fmt.Sprintf("h.%d.", i))
+		per[i] = append(per[i], rest)
+	}
+	first := per[0]
+	for i := 0; i < c.Layers; i++ {
+		if !slices.Equal(per[i], first) {
+			return layers
+		}
+	}
+	out := make([]any, len(first))
+	for i, s := range first {
+		out[i] = s
+	}
+	return out
+}
+
+func toFloat(x any) float64 {
+	f, _ := number(x)
+	return f
+}
+
+func allEqual(v []float64, x float64) bool {
+	for _, e := range v {
+		if e != x {
+			return false
+		}
+	}
+	return true
+}
+
+// readPEFTTensors reads an adapter's tensors (F32, F16 or BF16) as
+// float64, keyed by name with PEFT's adapter name (".default") dropped
+// where a file keeps it.
+func readPEFTTensors(file string) (map[string]PEFTTensor, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("methods: %w", err)
+	}
+	st, err := safetensors.Deserialize(data)
+	if err != nil {
+		return nil, fmt.Errorf("methods: %s: %w", file, err)
+	}
+	out := map[string]PEFTTensor{}
+	for _, nt := range st.Tensors() {
+		raw := nt.TensorView.Data()
+		var at func(i int) float64
+		switch nt.TensorView.DType() {
+		case safetensors.F32:
+			at = func(i int) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))) }
+		case safetensors.F16:
+			at = func(i int) float64 { return float64(float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()) }
+		case safetensors.BF16:
+			at = func(i int) float64 {
+				return float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16))
+			}
+		default:
+			return nil, fmt.Errorf("methods: %s: tensor %q is %v (F32, F16 and BF16 are supported)", file, nt.Name, nt.TensorView.DType())
+		}
+		var shape []int
+		n := 1
+		for _, s := range nt.TensorView.Shape() {
+			shape = append(shape, int(s))
+			n *= int(s)
+		}
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = at(i)
+		}
+		name := strings.Replace(nt.Name, ".default.", ".", 1)
+		out[name] = PEFTTensor{Shape: shape, Values: vals}
+	}
+	return out, nil
+}
