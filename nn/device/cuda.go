@@ -1,0 +1,3 @@
+package device
+
+func openCUDA() (Device, error) { return nil, ErrUnavailable }
