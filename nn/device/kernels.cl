@@ -301,10 +301,8 @@ KERNEL void ce_rows(ARG(float, rowloss), ARG(const float, logits), ARG(const int
 	SHARED float sh[256];
 	const LONG r = ROW;
 	const float w = AT(mask)[r];
-	if (w == 0.0f) { // uniform across the group: no thread reaches a barrier
-		if (LID == 0) AT(rowloss)[r] = 0.0f;
-		return;
-	}
+	// No early return: every thread of a group reaches every barrier (pocl
+	// hangs otherwise, even where the branch is uniform).
 	GLOBAL const float* xr = AT(logits) + r * v;
 	float m = -INFINITY_F;
 	for (LONG j = LID; j < v; j += LSIZE) m = FMAX(m, xr[j]);
@@ -312,7 +310,7 @@ KERNEL void ce_rows(ARG(float, rowloss), ARG(const float, logits), ARG(const int
 	float s = 0.0f;
 	for (LONG j = LID; j < v; j += LSIZE) s += EXP(xr[j] - mx);
 	const float lse = LOG(block_sum(sh, s));
-	if (LID == 0) AT(rowloss)[r] = w * (lse - (xr[AT(targets)[r]] - mx));
+	if (LID == 0) AT(rowloss)[r] = w == 0.0f ? 0.0f : w * (lse - (xr[AT(targets)[r]] - mx));
 }
 
 // ce_loss: out[0] = Σ rowloss / Σ mask, out[1] = Σ mask; one group.
@@ -359,10 +357,6 @@ KERNEL void ce_grad(ARG(float, dl), ARG(const float, logits), ARG(const int, tar
 	GLOBAL const float* xr = AT(logits) + r * v;
 	GLOBAL float* dr = AT(dl) + r * v;
 	const float mw = AT(mask)[r];
-	if (mw == 0.0f) {
-		for (LONG j = LID; j < v; j += LSIZE) dr[j] = 0.0f;
-		return;
-	}
 	const float w = AT(gs)[0] / AT(total)[0] * mw;
 	float m = -INFINITY_F;
 	for (LONG j = LID; j < v; j += LSIZE) m = FMAX(m, xr[j]);
@@ -374,7 +368,7 @@ KERNEL void ce_grad(ARG(float, dl), ARG(const float, logits), ARG(const int, tar
 	for (LONG j = LID; j < v; j += LSIZE) {
 		float e = w * EXP(xr[j] - shift);
 		if (j == t) e -= w;
-		dr[j] = e;
+		dr[j] = mw == 0.0f ? 0.0f : e;
 	}
 }
 
@@ -383,10 +377,6 @@ KERNEL void token_logprob(ARG(float, lp), ARG(const float, logits), ARG(const in
 	SHARED float sh[256];
 	const LONG r = ROW;
 	const int t = AT(targets)[r];
-	if (t < 0 || t >= v) {
-		if (LID == 0) AT(lp)[r] = 0.0f;
-		return;
-	}
 	GLOBAL const float* xr = AT(logits) + r * v;
 	float m = -INFINITY_F;
 	for (LONG j = LID; j < v; j += LSIZE) m = FMAX(m, xr[j]);
@@ -394,7 +384,7 @@ KERNEL void token_logprob(ARG(float, lp), ARG(const float, logits), ARG(const in
 	float s = 0.0f;
 	for (LONG j = LID; j < v; j += LSIZE) s += EXP(xr[j] - mx);
 	const float lse = LOG(block_sum(sh, s));
-	if (LID == 0) AT(lp)[r] = (xr[t] - mx) - lse;
+	if (LID == 0) AT(lp)[r] = t < 0 || t >= v ? 0.0f : (xr[t] - mx) - lse;
 }
 
 // ---- attention (rows of S keys; row r is query t = r mod T) ----
