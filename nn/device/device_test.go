@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -112,4 +113,38 @@ func randf(rng *rand.Rand, n int) []float32 {
 		x[i] = float32(rng.NormFloat64())
 	}
 	return x
+}
+
+// TestCUDA runs on a CUDA GPU where there is one, and says plainly why it
+// skips where there is none.
+func TestCUDA(t *testing.T) {
+	d, err := Open("cuda")
+	if errors.Is(err, ErrUnavailable) {
+		t.Skipf("no CUDA here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	t.Logf("%s: %v", d.Name(), d.Info())
+	free, total, err := d.Memory()
+	if err != nil || total <= 0 || free > total {
+		t.Fatalf("memory %d of %d: %v", free, total, err)
+	}
+}
+
+func TestOpenNames(t *testing.T) {
+	if _, err := Open("tpu"); err == nil || !strings.Contains(err.Error(), "cpu, cuda, opencl, auto") {
+		t.Fatalf("an unknown name: %v", err)
+	}
+	if _, err := Open("auto"); err != nil && !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("auto without CUDA must say unavailable: %v", err)
+	}
+}
+
+func TestMissingLibraryNamesWhereItLooked(t *testing.T) {
+	_, _, err := openLibrary(library{"a library no machine has", []string{"libpeftbench-none.so.9"}}, []string{"/nonexistent"}, nil)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "libpeftbench-none.so.9") || !strings.Contains(err.Error(), "/nonexistent") {
+		t.Fatalf("got %v", err)
+	}
 }
