@@ -394,3 +394,50 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestDeviceAdamWMatchesCPU takes three AdamW steps on the CPU and on
+// the device from the same weights and the same gradients (the CPU
+// program's, copied to the device: Adam's update of a gradient near zero
+// amplifies any difference in it), with clipping: the weights agree within
+// 1e-5 of their scale (the device keeps its moments in float32), and so
+// do the gradient norms.
+func TestDeviceAdamWMatchesCPU(t *testing.T) {
+	dev := openDevice(t)
+	p, params := twoLayer(t, tensor.Float32)
+	w := NewDeviceWeights(dev)
+	defer w.Close()
+	dp, err := p.OnDevice(w) // copies the weights in
+	must(t, err)
+	defer dp.Close()
+	cpu, gpu := NewAdamW(0.1), NewDeviceAdamW(NewAdamW(0.1), w)
+	cpu.ClipNorm, gpu.ClipNorm = 5, 5
+	defer gpu.Close()
+	for s := range 3 {
+		must(t, p.Run())
+		for _, g := range p.Grads {
+			v, _ := dp.view(g)
+			must(t, dev.WriteFloats(v, dense[float32](p.Value(g))))
+		}
+		lr := 1e-2 * float64(s+1)
+		dn, err := gpu.Step(dp, lr)
+		must(t, err)
+		cn := cpu.Step(p, lr)
+		if math.Abs(dn-cn) > 1e-5*cn {
+			t.Errorf("step %d: gradient norm %v on the device, %v on the CPU", s, dn, cn)
+		}
+		if s == 0 && cn <= 5 {
+			t.Fatalf("the first gradient norm %v does not reach clipping; the test would not check it", cn)
+		}
+	}
+	want := make([][]float64, len(params))
+	for i, prm := range params {
+		want[i] = Float64s(prm.Value)
+	}
+	must(t, w.Download(params))
+	for i, prm := range params {
+		got := prm.F32()
+		if e, at := devClose(got, want[i]); e > 1e-5 {
+			t.Errorf("%s after 3 steps: error %.2g at %d (device %v, CPU %v)", prm.Name, e, at, got[at], want[i][at])
+		}
+	}
+}
