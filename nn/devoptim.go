@@ -20,9 +20,9 @@ type DeviceAdamW struct {
 	// partial holds each gradient's partial sums of squares (normGroups
 	// per gradient), sums their total; both grow to the largest program.
 	partial, sums device.Buffer
-	host      []float32
-	args      []device.Arg
-	kernels   map[string]device.Kernel
+	host          []float32
+	args          []device.Arg
+	kernels       map[string]device.Kernel
 }
 
 // normGroups is the number of work groups each gradient's sum of squares
