@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/peftbench/peftbench/model"
@@ -19,9 +20,12 @@ import (
 // (Training false), since the two runs would draw different masks; the
 // device's dropout is checked in nn.
 func TestEveryMethodOnDevice(t *testing.T) {
-	dev, err := device.Open("opencl")
+	dev, err := device.Open(testDevice())
 	if errors.Is(err, device.ErrUnavailable) {
-		t.Skipf("no OpenCL device: %v", err)
+		if os.Getenv("PEFTBENCH_REQUIRE_OPENCL") == "1" || os.Getenv("PEFTBENCH_TEST_DEVICE") != "" {
+			t.Fatalf("the test device is required but %v", err)
+		}
+		t.Skipf("no %s device: %v", testDevice(), err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -90,4 +94,67 @@ func TestEveryMethodOnDevice(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkStepOnDevice times one training step's forward and backward
+// pass of LoRA and full fine-tuning at a small GPT-2 shape, on the CPU
+// engine and on the OpenCL device (pocl here: a CPU too, so the ratio
+// says how far its kernels are from the engine's, not what a GPU gives).
+func BenchmarkStepOnDevice(b *testing.B) {
+	cfg := model.Config{Vocab: 2048, Context: 128, DModel: 256, Layers: 4, Heads: 4, DFF: 1024}
+	for _, name := range []string{"lora", "full"} {
+		m, err := model.New(cfg, tensor.Float32, 5)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := Attach(&model.Base{Name: "bench", Model: m}, name, nil, 9)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := nn.NewGraph(tensor.Float32)
+		lm, err := m.BuildLM(g, 8, 64, a.Hooks...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lmBatch(lm, rand.New(rand.NewPCG(1, 1)), cfg.Vocab)
+		p, err := nn.Compile(g, lm.Loss)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/cpu", func(b *testing.B) {
+			for b.Loop() {
+				if err := p.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/"+testDevice(), func(b *testing.B) {
+			dev, err := device.Open(testDevice())
+			if err != nil {
+				b.Skip(err)
+			}
+			defer dev.Close()
+			w := nn.NewDeviceWeights(dev)
+			defer w.Close()
+			dp, err := p.OnDevice(w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer dp.Close()
+			for b.Loop() {
+				if err := dp.Run(); err != nil { // reads the loss back: waits for the device
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// testDevice is the device the device tests run on: $PEFTBENCH_TEST_DEVICE
+// (gpu/check.sh sets cuda), else opencl.
+func testDevice() string {
+	if d := os.Getenv("PEFTBENCH_TEST_DEVICE"); d != "" {
+		return d
+	}
+	return "opencl"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -20,9 +21,12 @@ import (
 
 func openDevice(t testing.TB) device.Device {
 	t.Helper()
-	d, err := device.Open("opencl")
+	d, err := device.Open(testDevice())
 	if errors.Is(err, device.ErrUnavailable) {
-		t.Skipf("no OpenCL device: %v", err)
+		if os.Getenv("PEFTBENCH_REQUIRE_OPENCL") == "1" || os.Getenv("PEFTBENCH_TEST_DEVICE") != "" {
+			t.Fatalf("the test device is required but %v", err)
+		}
+		t.Skipf("no %s device: %v", testDevice(), err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -440,4 +444,13 @@ func TestDeviceAdamWMatchesCPU(t *testing.T) {
 			t.Errorf("%s after 3 steps: error %.2g at %d (device %v, CPU %v)", prm.Name, e, at, got[at], want[i][at])
 		}
 	}
+}
+
+// testDevice is the device the device tests run on: $PEFTBENCH_TEST_DEVICE
+// (gpu/check.sh sets cuda), else opencl.
+func testDevice() string {
+	if d := os.Getenv("PEFTBENCH_TEST_DEVICE"); d != "" {
+		return d
+	}
+	return "opencl"
 }

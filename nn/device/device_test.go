@@ -4,17 +4,26 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
 
-// openTest opens the device a test runs on: OpenCL (pocl in CI), or the
-// test is skipped where no OpenCL platform exists, saying why.
+// openTest opens the device a test runs on: $PEFTBENCH_TEST_DEVICE, else
+// OpenCL (pocl in CI); the test is skipped where there is none, saying
+// why, unless the device is required.
 func openTest(t testing.TB) Device {
 	t.Helper()
-	d, err := Open("opencl")
+	name := os.Getenv("PEFTBENCH_TEST_DEVICE") // gpu/check.sh: cuda
+	if name == "" {
+		name = "opencl"
+	}
+	d, err := Open(name)
 	if errors.Is(err, ErrUnavailable) {
-		t.Skipf("no OpenCL device here: %v", err)
+		if os.Getenv("PEFTBENCH_REQUIRE_OPENCL") == "1" || os.Getenv("PEFTBENCH_TEST_DEVICE") != "" {
+			t.Fatalf("the test device is required but %v", err)
+		}
+		t.Skipf("no %s device here: %v", name, err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +129,9 @@ func randf(rng *rand.Rand, n int) []float32 {
 func TestCUDA(t *testing.T) {
 	d, err := Open("cuda")
 	if errors.Is(err, ErrUnavailable) {
+		if os.Getenv("PEFTBENCH_TEST_DEVICE") == "cuda" {
+			t.Fatalf("PEFTBENCH_TEST_DEVICE=cuda but %v", err)
+		}
 		t.Skipf("no CUDA here: %v", err)
 	}
 	if err != nil {
