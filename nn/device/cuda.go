@@ -128,12 +128,15 @@ func loadCUDA() (*cudaAPI, map[string]string, error) {
 	return a, paths, nil
 }
 
+// call calls the C function fn. Like purego.SyscallN it keeps the objects
+// its arguments point at alive and in place for the call, so callers
+// convert pointers to uintptr in the call expression itself.
+//
+//go:uintptrescapes
 func call(fn uintptr, args ...uintptr) int32 {
 	r, _, _ := purego.SyscallN(fn, args...)
 	return int32(r)
 }
-
-func p(x unsafe.Pointer) uintptr { return uintptr(x) }
 
 type cuBuffer struct {
 	ptr uintptr // CUdeviceptr
@@ -170,7 +173,7 @@ type cuda struct {
 func (d *cuda) errorf(what string, rc int32) error {
 	var s *byte
 	name := ""
-	if d.api.errName != 0 && call(d.api.errName, uintptr(rc), p(unsafe.Pointer(&s))) == 0 && s != nil {
+	if d.api.errName != 0 && call(d.api.errName, uintptr(rc), uintptr(unsafe.Pointer(&s))) == 0 && s != nil {
 		name = goString(unsafe.Slice(s, 64))
 	}
 	if rc == cuErrorOutOfMemory {
@@ -189,7 +192,10 @@ func (d *cuda) current() error {
 }
 
 // do makes the context current and calls fn, once more if the thread
-// changed in between (an invalid-context error).
+// changed in between (an invalid-context error). Its arguments follow
+// call's rule.
+//
+//go:uintptrescapes
 func (d *cuda) do(what string, fn uintptr, args ...uintptr) error {
 	for try := 0; ; try++ {
 		if err := d.current(); err != nil {
@@ -212,22 +218,22 @@ func openCUDA() (Device, error) {
 	}
 	d := &cuda{api: api, kernels: map[string]*cuKernel{}, vals: new([64]uint64), params: new([64]uintptr), ab: new([2]float32)}
 	for i := range d.params {
-		d.params[i] = p(unsafe.Pointer(&d.vals[i]))
+		d.params[i] = uintptr(unsafe.Pointer(&d.vals[i]))
 	}
 	if rc := call(api.init, 0); rc != 0 {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, d.errorf("cuInit (no GPU, or the driver cannot reach it)", rc))
 	}
-	if rc := call(api.deviceGet, p(unsafe.Pointer(&d.dev)), 0); rc != 0 {
+	if rc := call(api.deviceGet, uintptr(unsafe.Pointer(&d.dev)), 0); rc != 0 {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, d.errorf("cuDeviceGet 0", rc))
 	}
 	nameBuf := make([]byte, 256)
-	call(api.deviceGetName, p(unsafe.Pointer(&nameBuf[0])), 256, uintptr(d.dev))
+	call(api.deviceGetName, uintptr(unsafe.Pointer(&nameBuf[0])), 256, uintptr(d.dev))
 	d.name = goString(nameBuf)
 	var major, minor, drv int32
-	call(api.deviceGetAttribute, p(unsafe.Pointer(&major)), cuAttrCCMajor, uintptr(d.dev))
-	call(api.deviceGetAttribute, p(unsafe.Pointer(&minor)), cuAttrCCMinor, uintptr(d.dev))
-	call(api.driverVersion, p(unsafe.Pointer(&drv)))
-	if rc := call(api.primaryCtxRetain, p(unsafe.Pointer(&d.ctx)), uintptr(d.dev)); rc != 0 {
+	call(api.deviceGetAttribute, uintptr(unsafe.Pointer(&major)), cuAttrCCMajor, uintptr(d.dev))
+	call(api.deviceGetAttribute, uintptr(unsafe.Pointer(&minor)), cuAttrCCMinor, uintptr(d.dev))
+	call(api.driverVersion, uintptr(unsafe.Pointer(&drv)))
+	if rc := call(api.primaryCtxRetain, uintptr(unsafe.Pointer(&d.ctx)), uintptr(d.dev)); rc != 0 {
 		return nil, d.errorf("cuDevicePrimaryCtxRetain", rc)
 	}
 	if err := d.current(); err != nil {
@@ -240,16 +246,16 @@ func openCUDA() (Device, error) {
 		d.Close()
 		return nil, err
 	}
-	if rc := call(api.moduleLoadData, p(unsafe.Pointer(&d.mod)), p(unsafe.Pointer(&cubin[0]))); rc != 0 {
+	if rc := call(api.moduleLoadData, uintptr(unsafe.Pointer(&d.mod)), uintptr(unsafe.Pointer(&cubin[0]))); rc != 0 {
 		d.Close()
 		return nil, d.errorf("loading the kernels", rc)
 	}
-	if rc := call(api.cublasCreate, p(unsafe.Pointer(&d.blas))); rc != 0 {
+	if rc := call(api.cublasCreate, uintptr(unsafe.Pointer(&d.blas))); rc != 0 {
 		d.Close()
 		return nil, fmt.Errorf("device: cuda: cublasCreate: status %d", rc)
 	}
 	var bv int32
-	call(api.cublasVersion, d.blas, p(unsafe.Pointer(&bv)))
+	call(api.cublasVersion, d.blas, uintptr(unsafe.Pointer(&bv)))
 	precision := "tf32"
 	d.compute = cublasCompute32FFastTF32
 	if os.Getenv("PEFTBENCH_CUDA_TF32") == "0" {
@@ -269,7 +275,7 @@ func cudaVersion(v int32) string { return fmt.Sprintf("%d.%d", v/1000, v%1000/10
 // NVRTC have been compiled before.
 func (d *cuda) compile(arch string) ([]byte, string, error) {
 	var maj, min int32
-	call(d.api.nvrtcVersion, p(unsafe.Pointer(&maj)), p(unsafe.Pointer(&min)))
+	call(d.api.nvrtcVersion, uintptr(unsafe.Pointer(&maj)), uintptr(unsafe.Pointer(&min)))
 	ver := fmt.Sprintf("%d.%d", maj, min)
 	src := Source("cuda")
 	sum := sha256.Sum256([]byte(src + "\x00" + arch + "\x00" + ver))
@@ -281,24 +287,24 @@ func (d *cuda) compile(arch string) ([]byte, string, error) {
 		}
 	}
 	var prog uintptr
-	if rc := call(d.api.nvrtcCreate, p(unsafe.Pointer(&prog)), p(unsafe.Pointer(cString(src))), p(unsafe.Pointer(cString("kernels.cu"))), 0, 0, 0); rc != 0 {
+	if rc := call(d.api.nvrtcCreate, uintptr(unsafe.Pointer(&prog)), uintptr(unsafe.Pointer(cString(src))), uintptr(unsafe.Pointer(cString("kernels.cu"))), 0, 0, 0); rc != 0 {
 		return nil, ver, fmt.Errorf("device: cuda: nvrtcCreateProgram: status %d", rc)
 	}
-	defer call(d.api.nvrtcDestroy, p(unsafe.Pointer(&prog)))
+	defer call(d.api.nvrtcDestroy, uintptr(unsafe.Pointer(&prog)))
 	opts := []*byte{cString("--gpu-architecture=" + arch), cString("--std=c++14")}
-	if rc := call(d.api.nvrtcCompile, prog, uintptr(len(opts)), p(unsafe.Pointer(&opts[0]))); rc != 0 {
+	if rc := call(d.api.nvrtcCompile, prog, uintptr(len(opts)), uintptr(unsafe.Pointer(&opts[0]))); rc != 0 {
 		var n uintptr
-		call(d.api.nvrtcLogSize, prog, p(unsafe.Pointer(&n)))
+		call(d.api.nvrtcLogSize, prog, uintptr(unsafe.Pointer(&n)))
 		log := make([]byte, n+1)
-		call(d.api.nvrtcLog, prog, p(unsafe.Pointer(&log[0])))
+		call(d.api.nvrtcLog, prog, uintptr(unsafe.Pointer(&log[0])))
 		return nil, ver, fmt.Errorf("device: cuda: NVRTC %s could not compile the kernels for %s (status %d):\n%s", ver, arch, rc, goString(log))
 	}
 	var n uintptr
-	if rc := call(d.api.nvrtcCubinSize, prog, p(unsafe.Pointer(&n))); rc != 0 || n == 0 {
+	if rc := call(d.api.nvrtcCubinSize, prog, uintptr(unsafe.Pointer(&n))); rc != 0 || n == 0 {
 		return nil, ver, fmt.Errorf("device: cuda: nvrtcGetCUBINSize: status %d", rc)
 	}
 	cubin := make([]byte, n)
-	call(d.api.nvrtcCubin, prog, p(unsafe.Pointer(&cubin[0])))
+	call(d.api.nvrtcCubin, prog, uintptr(unsafe.Pointer(&cubin[0])))
 	if cacheFile != "" { // best effort: a cache that cannot be written only costs a compile
 		if os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
 			tmp := cacheFile + ".tmp" + strconv.Itoa(os.Getpid())
@@ -316,7 +322,7 @@ func (d *cuda) Info() map[string]string { return d.info }
 
 func (d *cuda) Memory() (int64, int64, error) {
 	var free, total uintptr
-	if err := d.do("cuMemGetInfo", d.api.memGetInfo, p(unsafe.Pointer(&free)), p(unsafe.Pointer(&total))); err != nil {
+	if err := d.do("cuMemGetInfo", d.api.memGetInfo, uintptr(unsafe.Pointer(&free)), uintptr(unsafe.Pointer(&total))); err != nil {
 		return 0, 0, err
 	}
 	return int64(free), int64(total), nil
@@ -325,7 +331,7 @@ func (d *cuda) Memory() (int64, int64, error) {
 func (d *cuda) Alloc(n int) (Buffer, error) {
 	n = max(n, 1)
 	b := &cuBuffer{n: n}
-	if err := d.do(fmt.Sprintf("allocating %d bytes", 4*n), d.api.memAlloc, p(unsafe.Pointer(&b.ptr)), uintptr(4*n)); err != nil {
+	if err := d.do(fmt.Sprintf("allocating %d bytes", 4*n), d.api.memAlloc, uintptr(unsafe.Pointer(&b.ptr)), uintptr(4*n)); err != nil {
 		return nil, err
 	}
 	if err := d.do("cuMemsetD32", d.api.memsetD32, b.ptr, 0, uintptr(n)); err != nil {
@@ -358,7 +364,7 @@ func (d *cuda) copyIn(dst View, n int, src unsafe.Pointer) error {
 	if err != nil || n == 0 {
 		return err
 	}
-	return d.do("cuMemcpyHtoD", d.api.memcpyHtoD, a, p(src), uintptr(4*n))
+	return d.do("cuMemcpyHtoD", d.api.memcpyHtoD, a, uintptr(src), uintptr(4*n))
 }
 
 func (d *cuda) copyOut(dst unsafe.Pointer, src View, n int) error {
@@ -366,7 +372,7 @@ func (d *cuda) copyOut(dst unsafe.Pointer, src View, n int) error {
 	if err != nil || n == 0 {
 		return err
 	}
-	return d.do("cuMemcpyDtoH", d.api.memcpyDtoH, p(dst), a, uintptr(4*n))
+	return d.do("cuMemcpyDtoH", d.api.memcpyDtoH, uintptr(dst), a, uintptr(4*n))
 }
 
 func (d *cuda) WriteFloats(dst View, src []float32) error {
@@ -399,7 +405,7 @@ func (d *cuda) Kernel(name string) (Kernel, error) {
 		return k, nil
 	}
 	k := &cuKernel{name: name}
-	if err := d.do("kernel "+name, d.api.moduleGetFunction, p(unsafe.Pointer(&k.f)), d.mod, p(unsafe.Pointer(cString(name)))); err != nil {
+	if err := d.do("kernel "+name, d.api.moduleGetFunction, uintptr(unsafe.Pointer(&k.f)), d.mod, uintptr(unsafe.Pointer(cString(name)))); err != nil {
 		return nil, err
 	}
 	d.kernels[name] = k
@@ -424,7 +430,7 @@ func (d *cuda) Launch(k Kernel, groups [2]int, local int, args []Arg) error {
 		}
 	}
 	return d.do("launching "+ck.name, d.api.launchKernel, ck.f, uintptr(groups[0]), uintptr(max(groups[1], 1)), 1,
-		uintptr(local), 1, 1, 0, 0, p(unsafe.Pointer(d.params)), 0)
+		uintptr(local), 1, 1, 0, 0, uintptr(unsafe.Pointer(d.params)), 0)
 }
 
 func cuTrans(t bool) uintptr {
@@ -446,8 +452,8 @@ func (d *cuda) Gemm(transA, transB bool, m, n, k int, alpha float32, a View, lda
 		return err
 	}
 	rc := call(d.api.cublasGemmEx, d.blas, cuTrans(transB), cuTrans(transA), uintptr(n), uintptr(m), uintptr(k),
-		p(unsafe.Pointer(&d.ab[0])), pb, cudaR32F, uintptr(ldb), pa, cudaR32F, uintptr(lda),
-		p(unsafe.Pointer(&d.ab[1])), pc, cudaR32F, uintptr(ldc), d.compute, ^uintptr(0) /* CUBLAS_GEMM_DEFAULT */)
+		uintptr(unsafe.Pointer(&d.ab[0])), pb, cudaR32F, uintptr(ldb), pa, cudaR32F, uintptr(lda),
+		uintptr(unsafe.Pointer(&d.ab[1])), pc, cudaR32F, uintptr(ldc), d.compute, ^uintptr(0) /* CUBLAS_GEMM_DEFAULT */)
 	if rc != 0 {
 		return fmt.Errorf("device: cuda: cublasGemmEx %dx%dx%d: status %d", m, n, k, rc)
 	}
@@ -464,8 +470,8 @@ func (d *cuda) GemmBatched(transA, transB bool, m, n, k int, alpha float32, a Vi
 		return err
 	}
 	rc := call(d.api.cublasGemmBatchedEx, d.blas, cuTrans(transB), cuTrans(transA), uintptr(n), uintptr(m), uintptr(k),
-		p(unsafe.Pointer(&d.ab[0])), pb, cudaR32F, uintptr(ldb), uintptr(strideB), pa, cudaR32F, uintptr(lda), uintptr(strideA),
-		p(unsafe.Pointer(&d.ab[1])), pc, cudaR32F, uintptr(ldc), uintptr(strideC), uintptr(count), d.compute, ^uintptr(0))
+		uintptr(unsafe.Pointer(&d.ab[0])), pb, cudaR32F, uintptr(ldb), uintptr(strideB), pa, cudaR32F, uintptr(lda), uintptr(strideA),
+		uintptr(unsafe.Pointer(&d.ab[1])), pc, cudaR32F, uintptr(ldc), uintptr(strideC), uintptr(count), d.compute, ^uintptr(0))
 	if rc != 0 {
 		return fmt.Errorf("device: cuda: cublasGemmStridedBatchedEx %dx%dx%d x%d: status %d", m, n, k, count, rc)
 	}
