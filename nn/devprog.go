@@ -460,11 +460,12 @@ func (l *launches) done() (func() error, error) {
 	return seq(l.fs...), nil
 }
 
+// Short names for kernel arguments, for the launch lists below.
 var (
-	ptr = device.Ptr
-	lng = device.Long
-	i32 = device.Int
-	f32 = device.Float
+	aPtr   = device.Ptr
+	aLong  = device.Long
+	aInt   = device.Int
+	aFloat = device.Float
 )
 
 // lower returns the launches computing one step.
@@ -485,38 +486,38 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 	L := &launches{c: c}
 	switch op := st.op.(type) {
 	case *addOp:
-		L.add("add", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(n))
+		L.add("add", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))
 	case *scaleOp:
-		L.add("scale", elems(n), ptr(out), ptr(in[0]), lng(n), f32(float32(op.c)))
+		L.add("scale", elems(n), aPtr(out), aPtr(in[0]), aLong(n), aFloat(float32(op.c)))
 	case *binaryOp:
 		div := 0
 		if op.div {
 			div = 1
 		}
-		L.add("binary", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(n), i32(div))
+		L.add("binary", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n), aInt(div))
 	case *scaleColumnsOp:
-		L.add("scale_columns", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(n), lng(shp[0][1]))
+		L.add("scale_columns", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n), aLong(shp[0][1]))
 	case *colSumOp:
-		L.add("col_sum", elems(shp[0][1]), ptr(out), ptr(in[0]), lng(shp[0][0]), lng(shp[0][1]))
+		L.add("col_sum", elems(shp[0][1]), aPtr(out), aPtr(in[0]), aLong(shp[0][0]), aLong(shp[0][1]))
 	case *colNormOp:
-		L.add("col_norm", elems(shp[0][1]), ptr(out), ptr(in[0]), lng(shp[0][0]), lng(shp[0][1]))
+		L.add("col_norm", elems(shp[0][1]), aPtr(out), aPtr(in[0]), aLong(shp[0][0]), aLong(shp[0][1]))
 	case *tanhOp:
 		if op.grad {
-			L.add("tanh_bwd", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(n))
+			L.add("tanh_bwd", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))
 		} else {
-			L.add("tanh_fwd", elems(n), ptr(out), ptr(in[0]), lng(n))
+			L.add("tanh_fwd", elems(n), aPtr(out), aPtr(in[0]), aLong(n))
 		}
 	case *geluOp:
 		if op.grad {
-			L.add("gelu_bwd", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(n))
+			L.add("gelu_bwd", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))
 		} else {
-			L.add("gelu_fwd", elems(n), ptr(out), ptr(in[0]), lng(n))
+			L.add("gelu_fwd", elems(n), aPtr(out), aPtr(in[0]), aLong(n))
 		}
 	case *siluOp:
 		if op.grad {
-			L.add("silu_bwd", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(n))
+			L.add("silu_bwd", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))
 		} else {
-			L.add("silu_fwd", elems(n), ptr(out), ptr(in[0]), lng(n))
+			L.add("silu_fwd", elems(n), aPtr(out), aPtr(in[0]), aLong(n))
 		}
 	case *matMulOp:
 		m, nn, k, err := op.dims(shp[0], shp[1])
@@ -528,7 +529,7 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		L.gemm(func() error { return dev.Gemm(ta, tb, m, nn, k, 1, a, lda, b, ldb, 0, out, nn) })
 	case *linearOp:
 		rowsN, k, m := shp[0][0], shp[0][1], shp[1][1]
-		L.add("bias_rows", elems(rowsN*m), ptr(out), ptr(in[2]), lng(rowsN), lng(m))
+		L.add("bias_rows", elems(rowsN*m), aPtr(out), aPtr(in[2]), aLong(rowsN), aLong(m))
 		x, w := in[0], in[1]
 		L.gemm(func() error { return dev.Gemm(false, false, rowsN, m, k, 1, x, k, w, m, 1, out, m) })
 	case *layerNormOp:
@@ -537,7 +538,7 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 			return nil, err
 		}
 		c.saved[op] = stats
-		L.add("layernorm_fwd", rows(shp[0][0]), ptr(out), ptr(stats), ptr(in[0]), ptr(in[1]), ptr(in[2]), lng(shp[0][1]), f32(lnEps))
+		L.add("layernorm_fwd", rows(shp[0][0]), aPtr(out), aPtr(stats), aPtr(in[0]), aPtr(in[1]), aPtr(in[2]), aLong(shp[0][1]), aFloat(lnEps))
 	case *layerNormGradOp:
 		stats, ok := c.saved[op.fwd]
 		if !ok {
@@ -545,9 +546,9 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		}
 		r, d := shp[0][0], shp[0][1]
 		if op.gamma {
-			L.add("layernorm_bwd_gamma", elems(d), ptr(out), ptr(in[0]), ptr(in[2]), ptr(stats), lng(r), lng(d))
+			L.add("layernorm_bwd_gamma", elems(d), aPtr(out), aPtr(in[0]), aPtr(in[2]), aPtr(stats), aLong(r), aLong(d))
 		} else {
-			L.add("layernorm_bwd_x", rows(r), ptr(out), ptr(in[0]), ptr(in[1]), ptr(in[2]), ptr(stats), lng(d))
+			L.add("layernorm_bwd_x", rows(r), aPtr(out), aPtr(in[0]), aPtr(in[1]), aPtr(in[2]), aPtr(stats), aLong(d))
 		}
 	case *rmsNormOp:
 		rstd, err := c.scratch(shp[0][0])
@@ -555,7 +556,7 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 			return nil, err
 		}
 		c.saved[op] = rstd
-		L.add("rmsnorm_fwd", rows(shp[0][0]), ptr(out), ptr(rstd), ptr(in[0]), ptr(in[1]), lng(shp[0][1]), f32(float32(op.eps)))
+		L.add("rmsnorm_fwd", rows(shp[0][0]), aPtr(out), aPtr(rstd), aPtr(in[0]), aPtr(in[1]), aLong(shp[0][1]), aFloat(float32(op.eps)))
 	case *rmsNormGradOp:
 		rstd, ok := c.saved[op.fwd]
 		if !ok {
@@ -563,9 +564,9 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		}
 		r, d := shp[0][0], shp[0][1]
 		if op.gamma {
-			L.add("rmsnorm_bwd_gamma", elems(d), ptr(out), ptr(in[0]), ptr(in[2]), ptr(rstd), lng(r), lng(d))
+			L.add("rmsnorm_bwd_gamma", elems(d), aPtr(out), aPtr(in[0]), aPtr(in[2]), aPtr(rstd), aLong(r), aLong(d))
 		} else {
-			L.add("rmsnorm_bwd_x", rows(r), ptr(out), ptr(in[0]), ptr(in[1]), ptr(in[2]), ptr(rstd), lng(d))
+			L.add("rmsnorm_bwd_x", rows(r), aPtr(out), aPtr(in[0]), aPtr(in[1]), aPtr(in[2]), aPtr(rstd), aLong(d))
 		}
 	case *ropeOp:
 		tb, err := dp.W.table(op.tab)
@@ -577,12 +578,12 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		if op.inv {
 			inv = 1
 		}
-		L.add("rope", elems(r*d/2), ptr(out), ptr(in[0]), ptr(device.View{Buf: tb[0]}), ptr(device.View{Buf: tb[1]}),
-			lng(r), lng(d), lng(op.tab.HeadDim), lng(op.T), lng(op.Start), i32(inv))
+		L.add("rope", elems(r*d/2), aPtr(out), aPtr(in[0]), aPtr(device.View{Buf: tb[0]}), aPtr(device.View{Buf: tb[1]}),
+			aLong(r), aLong(d), aLong(op.tab.HeadDim), aLong(op.T), aLong(op.Start), aInt(inv))
 	case *embeddingOp:
 		ids, _ := host[0].(*tensor.Dense)
 		v, d := shp[1][0], shp[1][1]
-		f, err := c.launch("embedding", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(shp[0][0]), lng(d))
+		f, err := c.launch("embedding", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(shp[0][0]), aLong(d))
 		if err != nil {
 			return nil, err
 		}
@@ -604,8 +605,8 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		if err != nil {
 			return nil, err
 		}
-		L.add("ce_rows", rows(r), ptr(rowloss), ptr(in[0]), ptr(in[1]), ptr(in[2]), lng(v))
-		L.add("ce_loss", [2]int{1, 1}, ptr(out), ptr(rowloss), ptr(in[2]), lng(r))
+		L.add("ce_rows", rows(r), aPtr(rowloss), aPtr(in[0]), aPtr(in[1]), aPtr(in[2]), aLong(v))
+		L.add("ce_loss", [2]int{1, 1}, aPtr(out), aPtr(rowloss), aPtr(in[2]), aLong(r))
 		f, err := L.done()
 		if err != nil {
 			return nil, err
@@ -617,15 +618,15 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		if err != nil {
 			return nil, err
 		}
-		L.add("reduce_sum", [2]int{1, 1}, ptr(total), ptr(in[2]), lng(r))
-		L.add("ce_grad", rows(r), ptr(out), ptr(in[0]), ptr(in[1]), ptr(in[2]), ptr(in[3]), ptr(total), lng(v))
+		L.add("reduce_sum", [2]int{1, 1}, aPtr(total), aPtr(in[2]), aLong(r))
+		L.add("ce_grad", rows(r), aPtr(out), aPtr(in[0]), aPtr(in[1]), aPtr(in[2]), aPtr(in[3]), aPtr(total), aLong(v))
 		f, err := L.done()
 		if err != nil {
 			return nil, err
 		}
 		return c.checkTargets(host[1], host[2], v, f), nil
 	case *tokenLogProbOp:
-		L.add("token_logprob", rows(shp[0][0]), ptr(out), ptr(in[0]), ptr(in[1]), lng(shp[0][1]))
+		L.add("token_logprob", rows(shp[0][0]), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(shp[0][1]))
 	case *attnProbsOp:
 		c.attnProbs(L, op.AttnShape, in, shp, out)
 	case *attnProbsGradOp:
@@ -640,7 +641,7 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 			return nil, err
 		}
 		c.saved[op] = keep
-		f, err := c.launch("dropout", elems(n), ptr(out), ptr(in[0]), ptr(keep), lng(n), f32(float32(1/(1-op.p))))
+		f, err := c.launch("dropout", elems(n), aPtr(out), aPtr(in[0]), aPtr(keep), aLong(n), aFloat(float32(1/(1-op.p))))
 		if err != nil {
 			return nil, err
 		}
@@ -670,17 +671,17 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		if !ok {
 			return nil, fmt.Errorf("its forward dropout is not in the program")
 		}
-		L.add("dropout", elems(n), ptr(out), ptr(in[0]), ptr(keep), lng(n), f32(float32(1/(1-op.fwd.p))))
+		L.add("dropout", elems(n), aPtr(out), aPtr(in[0]), aPtr(keep), aLong(n), aFloat(float32(1/(1-op.fwd.p))))
 	case *prependRowsOp:
 		P, rowsX, d := shp[0][0], shp[1][0], shp[1][1]
-		L.add("prepend_rows", elems(n), ptr(out), ptr(in[0]), ptr(in[1]), lng(P), lng(rowsX/op.b), lng(d), lng(n))
+		L.add("prepend_rows", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(P), aLong(rowsX/op.b), aLong(d), aLong(n))
 	case *splitRowsOp:
 		rowsX, d := shp[0][0], shp[0][1]
 		per := rowsX / op.b
 		if op.sumHead {
-			L.add("split_rows_sum", elems(op.p*d), ptr(out), ptr(in[0]), lng(op.b), lng(per), lng(op.p*d), lng(d))
+			L.add("split_rows_sum", elems(op.p*d), aPtr(out), aPtr(in[0]), aLong(op.b), aLong(per), aLong(op.p*d), aLong(d))
 		} else {
-			L.add("split_rows", elems(n), ptr(out), ptr(in[0]), lng(op.p), lng(per), lng(d), lng(n))
+			L.add("split_rows", elems(n), aPtr(out), aPtr(in[0]), aLong(op.p), aLong(per), aLong(d), aLong(n))
 		}
 	default:
 		return nil, fmt.Errorf("no device kernel for %T", st.op)
@@ -723,7 +724,7 @@ func (c *devCompiler) embeddingGrad(op *embeddingGradOp, idsV G.Value, in []devi
 	host := make([]int32, 3*n+1)
 	perm, starts, uniq := host[:n], host[n:2*n+1], host[2*n+1:]
 	order := make([]int, n)
-	clearF, err := c.launch("fill", elems(rowsT*d), ptr(out), lng(rowsT*d), f32(0))
+	clearF, err := c.launch("fill", elems(rowsT*d), aPtr(out), aLong(rowsT*d), aFloat(0))
 	if err != nil {
 		return nil, err
 	}
@@ -731,7 +732,7 @@ func (c *devCompiler) embeddingGrad(op *embeddingGradOp, idsV G.Value, in []devi
 	if err != nil {
 		return nil, err
 	}
-	args := []device.Arg{ptr(out), ptr(permV), ptr(startsV), ptr(uniqV), ptr(in[1]), lng(0), lng(d)}
+	args := []device.Arg{aPtr(out), aPtr(permV), aPtr(startsV), aPtr(uniqV), aPtr(in[1]), aLong(0), aLong(d)}
 	dev := c.dp.dev
 	return func() error {
 		idv := ids.Ints()
@@ -760,7 +761,7 @@ func (c *devCompiler) embeddingGrad(op *embeddingGradOp, idsV G.Value, in []devi
 		if nu == 0 {
 			return nil
 		}
-		args[5] = lng(nu)
+		args[5] = aLong(nu)
 		return dev.Launch(k, elems(nu*d), device.Local, args)
 	}, nil
 }
@@ -784,7 +785,7 @@ func (c *devCompiler) attnProbs(L *launches, a AttnShape, in []device.View, shp 
 		}
 		return nil
 	})
-	L.add("attn_softmax", rows(B*H*T), ptr(out), lng(S), lng(T))
+	L.add("attn_softmax", rows(B*H*T), aPtr(out), aLong(S), aLong(T))
 }
 
 func (c *devCompiler) attnProbsGrad(L *launches, op *attnProbsGradOp, in []device.View, shp []tensor.Shape, out device.View) {
@@ -794,7 +795,7 @@ func (c *devCompiler) attnProbsGrad(L *launches, op *attnProbsGradOp, in []devic
 	dh := d / H
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	q, k, ds, dev := in[0], in[1], c.ds, c.dp.dev
-	L.add("attn_softmax_grad", rows(B*H*T), ptr(ds), ptr(in[2]), ptr(in[3]), lng(S), lng(T), f32(scale))
+	L.add("attn_softmax_grad", rows(B*H*T), aPtr(ds), aPtr(in[2]), aPtr(in[3]), aLong(S), aLong(T), aFloat(scale))
 	if op.wrtK {
 		// dk[S,dh] = Σ over the group dSᵀ·Q: the first head overwrites,
 		// the others add, in order.
