@@ -285,10 +285,15 @@ func (op *dropoutOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) 
 	} else if op.hold {
 		return byDtype(op, pre, in, dropoutDo[float32], dropoutDo[float64])
 	}
+	op.drawMask()
+	return byDtype(op, pre, in, dropoutDo[float32], dropoutDo[float64])
+}
+
+// drawMask draws the next mask from the op's generator.
+func (op *dropoutOp) drawMask() {
 	for i := range op.mask {
 		op.mask[i] = op.rng.Float64() >= op.p
 	}
-	return byDtype(op, pre, in, dropoutDo[float32], dropoutDo[float64])
 }
 func dropoutDo[T Float](op *dropoutOp, pre G.Value, in []G.Value) (G.Value, error) {
 	out := into(pre, in[0], in[0].Shape()...)

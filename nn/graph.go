@@ -49,11 +49,14 @@ type Graph struct {
 	Arena  *Arena
 	params map[*Param]*G.Node
 	order  []*Param
+	// inputs are the values of the graph's inputs: a program on a device
+	// copies them in at every run, and every other leaf once.
+	inputs map[*tensor.Dense]bool
 }
 
 // NewGraph starts an empty graph computing in dt.
 func NewGraph(dt tensor.Dtype) *Graph {
-	return &Graph{G: G.NewGraph(), Dtype: dt, params: map[*Param]*G.Node{}}
+	return &Graph{G: G.NewGraph(), Dtype: dt, params: map[*Param]*G.Node{}, inputs: map[*tensor.Dense]bool{}}
 }
 
 // Param returns the node bound to p, creating it on first use.
@@ -84,12 +87,14 @@ type Input struct {
 // IntInput adds an integer vector input of length n (token ids, targets).
 func (g *Graph) IntInput(name string, n int) *Input {
 	v := tensor.New(tensor.Of(tensor.Int), tensor.WithShape(n))
+	g.inputs[v] = true
 	return &Input{G.NewVector(g.G, tensor.Int, G.WithShape(n), G.WithName(name), G.WithValue(v)), v}
 }
 
 // FloatInput adds a vector input of length n in the graph's dtype (masks).
 func (g *Graph) FloatInput(name string, n int) *Input {
 	v := tensor.New(tensor.Of(g.Dtype), tensor.WithShape(n))
+	g.inputs[v] = true
 	return &Input{G.NewVector(g.G, g.Dtype, G.WithShape(n), G.WithName(name), G.WithValue(v)), v}
 }
 
@@ -97,6 +102,7 @@ func (g *Graph) FloatInput(name string, n int) *Input {
 // activations).
 func (g *Graph) MatrixInput(name string, rows, cols int) *Input {
 	v := tensor.New(tensor.Of(g.Dtype), tensor.WithShape(rows, cols))
+	g.inputs[v] = true
 	return &Input{G.NewMatrix(g.G, g.Dtype, G.WithShape(rows, cols), G.WithName(name), G.WithValue(v)), v}
 }
 

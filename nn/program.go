@@ -35,6 +35,7 @@ type Program struct {
 	slots  []slot
 	slotOf map[*G.Node]int
 	steps  []step
+	inputs map[*tensor.Dense]bool // the graph's inputs (see Graph.inputs)
 }
 
 // slot holds one value of the program: a leaf's own tensor (parameters,
@@ -121,7 +122,7 @@ func slab(dt tensor.Dtype) int {
 // the gradients of loss for every trainable parameter in g, and outputs.
 // It runs in g.Arena, or in an arena of its own when that is nil.
 func Compile(g *Graph, loss *G.Node, outputs ...*G.Node) (*Program, error) {
-	p := &Program{Loss: loss, Outputs: outputs, arena: g.Arena}
+	p := &Program{Loss: loss, Outputs: outputs, arena: g.Arena, inputs: g.inputs}
 	if p.arena == nil {
 		p.arena = NewArena()
 	}

@@ -1,0 +1,5 @@
+package device
+
+import "math"
+
+func f32bits(x float32) uint32 { return math.Float32bits(x) }
