@@ -99,20 +99,23 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 	return atomicfile.Write(filepath.Join(dir, PEFTWeightsFile), data)
 }
 
+// peftShort is a module's name as target_modules gives it: PEFT matches a
+// target by the module name's suffix, and GPT-2's two c_proj need their
+// parent to tell them apart.
+func peftShort(path string) string {
+	parts := strings.Split(path, ".")
+	if last := parts[len(parts)-1]; last != "c_proj" {
+		return last
+	}
+	return strings.Join(parts[len(parts)-2:], ".")
+}
+
 // peftTargets is target_modules for a set of adapted modules (full
 // paths): their last names ("q_proj", "c_attn") when every adapted block
 // adapts the same ones and no other module has such a name, else the full
 // paths, which PEFT matches exactly.
 func peftTargets(m *model.Model, modules []string) ([]string, error) {
-	short := func(path string) string {
-		// PEFT matches a target by the module name's suffix; GPT-2's two
-		// c_proj need their parent to tell them apart.
-		parts := strings.Split(path, ".")
-		if last := parts[len(parts)-1]; last != "c_proj" {
-			return last
-		}
-		return strings.Join(parts[len(parts)-2:], ".")
-	}
+	short := peftShort
 	want := map[string]bool{}
 	for _, p := range modules {
 		want[p] = true

@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"maps"
 
 	"github.com/nlpodyssey/safetensors"
 	"github.com/peftbench/peftbench/model"
@@ -82,10 +85,34 @@ func peftCases() []peftCase {
 	return []peftCase{
 		// q and v each with their own A: stacked into c_attn, ranks adding
 		// up (2·3) and lora_alpha with them, so lora_alpha/r stays 6/3.
+		// c_attn's rank and lora_alpha in rank_pattern and alpha_pattern,
+		// so lora_alpha/r stays 6/3 there.
 		{name: "lora-gpt2-qv", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 3, "alpha": 6.0, "targets": "q,v"},
-			cfg: map[string]any{"peft_type": "LORA", "r": 6, "lora_alpha": 12, "target_modules": []string{"c_attn"}, "fan_in_fan_out": true,
-				"bias": "none", "use_rslora": false, "use_dora": false},
+			cfg: map[string]any{"peft_type": "LORA", "r": 3, "lora_alpha": 6, "target_modules": []string{"c_attn"}, "fan_in_fan_out": true,
+				"bias": "none", "use_rslora": false, "use_dora": false, "init_lora_weights": true,
+				"rank_pattern": map[string]any{"c_attn": 6}, "alpha_pattern": map[string]any{"c_attn": 12}},
 			tensors: gpt2LoRA},
+		// With the MLP's c_fc beside: it keeps rank 3, no padding to 6.
+		{name: "lora-gpt2-qv-fc", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 3, "alpha": 6.0, "targets": "q,v,fc"},
+			cfg: map[string]any{"peft_type": "LORA", "r": 3, "lora_alpha": 6, "target_modules": []string{"c_attn", "c_fc"},
+				"rank_pattern": map[string]any{"c_attn": 6}, "alpha_pattern": map[string]any{"c_attn": 12}},
+			tensors: perLayer(perLayer(maps.Clone(gpt2LoRA), "transformer.h.%d.mlp.c_fc.lora_A.weight", 3, 32), "transformer.h.%d.mlp.c_fc.lora_B.weight", 128, 3)},
+		// rsLoRA: c_attn's rank 4 keeps the scale 2/√2 with lora_alpha 2√2.
+		{name: "lora-gpt2-rslora", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 2, "alpha": 2.0, "targets": "q,v", "rslora": true},
+			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 2, "use_rslora": true,
+				"rank_pattern": map[string]any{"c_attn": 4}, "alpha_pattern": map[string]any{"c_attn": 2 * math.Sqrt2}},
+			tensors: perLayer(gpt2("attn.c_attn.lora_A.weight", 4, 32), "transformer.h.%d.attn.c_attn.lora_B.weight", 96, 4)},
+		// PiSSA and OLoRA as PEFT converts them for the unchanged base:
+		// rank 2r, lora_alpha 2·alpha, init_lora_weights true.
+		{name: "lora-llama-pissa", fixture: "llama", method: "lora", raw: map[string]any{"rank": 1, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down", "init": "pissa"},
+			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 6, "init_lora_weights": true, "rank_pattern": map[string]any{},
+				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
+			tensors: llamaLoRA},
+		{name: "lora-gpt2-olora", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 2, "alpha": 4.0, "targets": "fc,proj", "init": "olora", "rslora": true},
+			cfg: map[string]any{"peft_type": "LORA", "r": 4, "lora_alpha": 4 * math.Sqrt2, "use_rslora": true, "init_lora_weights": true,
+				"target_modules": []string{"c_fc", "mlp.c_proj"}, "rank_pattern": map[string]any{}},
+			tensors: perLayer(perLayer(perLayer(gpt2("mlp.c_fc.lora_A.weight", 4, 32), "transformer.h.%d.mlp.c_fc.lora_B.weight", 128, 4),
+				"transformer.h.%d.mlp.c_proj.lora_A.weight", 4, 128), "transformer.h.%d.mlp.c_proj.lora_B.weight", 32, 4)},
 		{name: "lora-llama-all", fixture: "llama", method: "lora", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down"},
 			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 3, "fan_in_fan_out": false,
 				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
@@ -377,6 +404,29 @@ func peftMatches(list any, path string, dotted bool) bool {
 	return false
 }
 
+// peftRank is a LoRA module's rank and lora_alpha: r and lora_alpha, or
+// their rank_pattern and alpha_pattern entries whose key, as PEFT matches
+// it, ends the module's path after a dot.
+func peftRank(cfg map[string]any, mod string) (int, float64) {
+	find := func(field string) (float64, bool) {
+		pats, _ := cfg[field].(map[string]any)
+		for key, v := range pats {
+			if regexp.MustCompile(`^(.*\.)?(` + key + `)$`).MatchString(mod) {
+				return v.(float64), true
+			}
+		}
+		return 0, false
+	}
+	r, alpha := cfg["r"].(float64), cfg["lora_alpha"].(float64)
+	if v, ok := find("rank_pattern"); ok {
+		r = v
+	}
+	if v, ok := find("alpha_pattern"); ok {
+		alpha = v
+	}
+	return int(r), alpha
+}
+
 // importPEFT applies an adapter to m from its files alone, as PEFT reads
 // them: LoRA and IA3 are merged into m's weights (ΔW = (lora_alpha/r)·B·A;
 // IA3's vector scales a module's output columns and bias, or a
@@ -414,11 +464,14 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 					if !targeted {
 						continue
 					}
-					r := A.Shape[0]
-					if r != int(ad.cfg["r"].(float64)) || A.Shape[1] != in || B.Shape[1] != r {
-						t.Fatalf("%s: lora_A %v, lora_B %v for r %v, %d inputs", mod, A.Shape, B.Shape, ad.cfg["r"], in)
+					r, alpha := peftRank(ad.cfg, mod)
+					if A.Shape[0] != r || A.Shape[1] != in || B.Shape[1] != r {
+						t.Fatalf("%s: lora_A %v, lora_B %v for r %v, %d inputs", mod, A.Shape, B.Shape, r, in)
 					}
-					scale := ad.cfg["lora_alpha"].(float64) / float64(r)
+					scale := alpha / float64(r)
+					if ad.cfg["use_rslora"] == true {
+						scale = alpha / math.Sqrt(float64(r))
+					}
 					for x := range in {
 						for o := range out {
 							s := 0.0

@@ -19,7 +19,9 @@ and every wrapped module must find its tensors, every tensor its module.
 
   LORA           y = base(x) + (x·Aᵀ·Bᵀ)·lora_alpha/r (lora_alpha/√r with
                  use_rslora), A = lora_A.weight [r, in], B = lora_B.weight
-                 [out, r]. fan_in_fan_out must say how the module stores its
+                 [out, r]; a module that rank_pattern and alpha_pattern
+                 name (a key ending its path after a dot) has its own r and
+                 lora_alpha. fan_in_fan_out must say how the module stores its
                  weight (GPT-2's Conv1D: [in, out]; nn.Linear: [out, in]),
                  and is what the merged check below transposes by.
   IA3            l = ia3_l.weight: [out, 1] scales the module's output, bias
@@ -139,22 +141,34 @@ def take(tensors, used, key, shape):
 
 def lora_adapter(arch, state, cfg, tensors, used):
     check_fan_in_fan_out(arch, cfg)
-    for field in ("rank_pattern", "alpha_pattern"):
-        if cfg.get(field):
-            raise AdapterError(f"{field} {cfg[field]} is not applied by this checker")
     if cfg.get("use_dora"):
         raise AdapterError("use_dora is not applied by this checker")
     if cfg.get("bias", "none") != "none":
         raise AdapterError(f"bias {cfg['bias']!r} is not applied by this checker")
     if cfg.get("layers_to_transform") is not None:
         raise AdapterError("layers_to_transform is not applied by this checker")
-    r = cfg["r"]
+    r, alpha, rslora = cfg["r"], cfg["lora_alpha"], cfg.get("use_rslora", False)
+    scaling = alpha / math.sqrt(r) if rslora else alpha / r
     modules = {}
     for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
-        a = take(tensors, used, f"{PREFIX}{path}.lora_A.weight", (r, fin))
-        b = take(tensors, used, f"{PREFIX}{path}.lora_B.weight", (fout, r))
-        modules[path] = (a, b)
-    return ref.LoRA(r, cfg["lora_alpha"], modules, cfg.get("use_rslora", False))
+        rm = pattern_value(cfg.get("rank_pattern"), path, r)
+        am = pattern_value(cfg.get("alpha_pattern"), path, alpha)
+        a = take(tensors, used, f"{PREFIX}{path}.lora_A.weight", (rm, fin))
+        b = take(tensors, used, f"{PREFIX}{path}.lora_B.weight", (fout, rm))
+        # The reference applies one scaling; a module's own rank and alpha
+        # rescale its B to it.
+        own = am / math.sqrt(rm) if rslora else am / rm
+        modules[path] = (a, b * (own / scaling))
+    return ref.LoRA(r, alpha, modules, rslora)
+
+
+def pattern_value(patterns, path, default):
+    """A module's entry of rank_pattern or alpha_pattern, matched as PEFT's
+    get_pattern_key matches it: the key ends the module's path after a dot."""
+    for key, value in (patterns or {}).items():
+        if re.match(rf"(.*\.)?({key})$", path):
+            return value
+    return default
 
 
 class IA3:
