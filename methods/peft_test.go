@@ -129,11 +129,37 @@ func peftCases() []peftCase {
 		{name: "ia3-llama", fixture: "llama", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
 		// Qwen2's k and v have biases, which PEFT's output scaling scales too.
 		{name: "ia3-qwen2", fixture: "qwen2", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
+		{name: "lntuning-gpt2", fixture: "gpt2", method: "lntuning", raw: map[string]any{},
+			cfg: map[string]any{"peft_type": "LN_TUNING", "modules_to_save": nil,
+				"target_modules": []string{"transformer.h.0.ln_1", "transformer.h.0.ln_2", "transformer.h.1.ln_1", "transformer.h.1.ln_2", "transformer.ln_f"}},
+			tensors: lnTensors("transformer.h.%d.ln_1", "transformer.h.%d.ln_2", "transformer.ln_f", true)},
+		{name: "lntuning-llama", fixture: "llama", method: "lntuning", raw: map[string]any{"norms": "blocks"},
+			cfg: map[string]any{"peft_type": "LN_TUNING",
+				"target_modules": []string{"model.layers.0.input_layernorm", "model.layers.0.post_attention_layernorm", "model.layers.1.input_layernorm", "model.layers.1.post_attention_layernorm"}},
+			tensors: lnTensors("model.layers.%d.input_layernorm", "model.layers.%d.post_attention_layernorm", "", false)},
 		{name: "prompt-gpt2", fixture: "gpt2", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 		{name: "prompt-llama", fixture: "llama", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 	}
+}
+
+// lnTensors are LN tuning's tensors for two per-layer norms and a final
+// one ("": not tuned), the fixtures being 32 wide.
+func lnTensors(first, second, final string, bias bool) map[string][]int {
+	want := map[string][]int{}
+	fields := []string{"weight"}
+	if bias {
+		fields = append(fields, "bias")
+	}
+	for _, f := range fields {
+		perLayer(want, first+".ln_tuning_layers."+f, 32)
+		perLayer(want, second+".ln_tuning_layers."+f, 32)
+		if final != "" {
+			want[final+".ln_tuning_layers."+f] = []int{32}
+		}
+	}
+	return want
 }
 
 // peftAttach attaches the case's method to a float64 copy of its fixture
@@ -154,6 +180,8 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		mean, std = 1, 0.3
 	case "prompt":
 		std = 0.3 // the fixtures' embedding scale
+	case "lntuning":
+		mean, std = 1, 0.3 // gains about one (biases too: any value does)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
 	for _, p := range a.Own {
@@ -374,7 +402,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 			m, a := peftAttach(t, c, uint64(k)+1)
 			ids := fixtureIDs(t, c.fixture)
 			want := sequenceLogits(t, m, ids, a.Hooks...)
-			base := sequenceLogits(t, m, ids)
+			base := sequenceLogits(t, float64Copy(t, fixtureDir(c.fixture)), ids) // the unchanged base (LN tuning trains m's own norms)
 			ad := savePEFT(t, c, m, a, t.TempDir())
 			fresh := float64Copy(t, fixtureDir(c.fixture))
 			hooks := importPEFT(t, fresh, ad)
@@ -522,6 +550,33 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 						bv[o] *= l.Values[col+o]
 					}
 					SetValues(b, bv)
+				}
+			}
+		}
+	case "LN_TUNING":
+		for i := range m.Config.Layers + 1 {
+			names := []string{fmt.Sprintf("h.%d.ln_1", i), fmt.Sprintf("h.%d.ln_2", i)}
+			if i == m.Config.Layers {
+				names = []string{"ln_f"}
+			}
+			for _, name := range names {
+				mod, err := hfNorm(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				for _, f := range []string{".weight", ".bias"} {
+					v, ok := get(mod + ".ln_tuning_layers" + f)
+					p := m.Param(name + f)
+					if p == nil {
+						continue
+					}
+					if targeted != ok {
+						t.Fatalf("%s: targeted %v, but %s stored %v", mod, targeted, f, ok)
+					}
+					if ok {
+						SetValues(p, v.Values)
+					}
 				}
 			}
 		}

@@ -5,7 +5,7 @@ the ones the Go side computed.
 Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
-  adapter_config.json         PEFT's config (peft_type LORA, IA3 or PROMPT_TUNING)
+  adapter_config.json         PEFT's config (peft_type LORA, IA3, LN_TUNING or PROMPT_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -28,6 +28,8 @@ and every wrapped module must find its tensors, every tensor its module.
                  included; [1, in] scales the input of a module that
                  feedforward_modules names (a list: name ends with an entry;
                  a string: a full regular-expression match).
+  LN_TUNING      <module>.ln_tuning_layers.weight (and .bias) replace the
+                 norm's own parameters.
   PROMPT_TUNING  prompt_embeddings [num_virtual_tokens, token_dim], under
                  that bare key, put in front of the input embeddings. The
                  model then sees P + T positions, numbered 0 … P+T−1 (GPT-2's
@@ -229,6 +231,27 @@ def merged_ia3(arch, state, ia3):
     return merged
 
 
+def ln_tuned(arch, state, cfg, tensors, used):
+    """The state with every norm target_modules names replaced by its
+    tuned copy, <module>.ln_tuning_layers.weight (and .bias)."""
+    tuned = dict(state)
+    targets = cfg["target_modules"]
+    for key in tensors:
+        path, sep, field = key[len(PREFIX):].rpartition(".ln_tuning_layers.")
+        if not key.startswith(PREFIX) or not sep:
+            raise AdapterError(f"{key} is no LN tuning tensor")
+        if not (path in targets or any(path.endswith("." + t) for t in targets)):
+            raise AdapterError(f"{key}: module {path} is not in target_modules {targets}")
+        name = path + "." + field
+        if arch == "gpt2":
+            name = ref.gpt2_prefix(state) + name.removeprefix("transformer.")
+        if name not in state or tuple(state[name].shape) != tuple(tensors[key].shape):
+            raise AdapterError(f"{key}: the model has no norm parameter {name} of shape {list(tensors[key].shape)}")
+        tuned[name] = tensors[key].to(state[name].dtype)
+        used.add(key)
+    return tuned
+
+
 def embedding_key(arch, state):
     return ref.gpt2_prefix(state) + "wte.weight" if arch == "gpt2" else "model.embed_tokens.weight"
 
@@ -299,6 +322,9 @@ def check_one(folder):
         merged = ref.forward(config, merged_ia3(arch, state, ia3), input_ids)
     elif kind == "PROMPT_TUNING":
         got = prompt_logits(arch, config, state, cfg, tensors, used, input_ids)
+        merged = None
+    elif kind == "LN_TUNING":
+        got = ref.forward(config, ln_tuned(arch, state, cfg, tensors, used), input_ids)
         merged = None
     else:
         raise AdapterError(f"peft_type {kind!r} is not checked here")
