@@ -31,7 +31,8 @@ type PEFTExporter interface {
 	// PEFT returns the adapter's config fields (peft_type and the
 	// method's own; SavePEFT adds the common ones) and its tensors, keyed
 	// as PEFT keys them without the "base_model.model." prefix (prompt
-	// tuning's prompt_embeddings, which PEFT keys alone, gets none).
+	// tuning's prompt_embeddings, which PEFT keys alone, gets none; a key
+	// that starts with "base_model." is written as it is).
 	PEFT(a *Attached, m *model.Model) (config map[string]any, tensors map[string]PEFTTensor, err error)
 }
 
@@ -82,7 +83,11 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 	params := make([]*nn.Param, len(names))
 	for i, k := range names {
 		t := tensors[k]
-		p := nn.NewParam(prefix+k, tensor.Float32, t.Shape...)
+		name := prefix + k
+		if strings.HasPrefix(k, "base_model.") {
+			name = k // VeRA's shared matrices sit beside the model, keyed from the root
+		}
+		p := nn.NewParam(name, tensor.Float32, t.Shape...)
 		SetValues(p, t.Values)
 		params[i] = p
 	}

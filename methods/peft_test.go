@@ -129,6 +129,19 @@ func peftCases() []peftCase {
 		{name: "ia3-llama", fixture: "llama", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
 		// Qwen2's k and v have biases, which PEFT's output scaling scales too.
 		{name: "ia3-qwen2", fixture: "qwen2", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
+		// q and v: c_attn's one d, its b 96 wide; B's rows run to 96.
+		{name: "vera-gpt2", fixture: "gpt2", method: "vera", raw: map[string]any{"rank": 6, "targets": "q,v,fc"},
+			cfg: map[string]any{"peft_type": "VERA", "r": 6, "target_modules": []string{"c_attn", "c_fc"}, "save_projection": true,
+				"d_initial": 0.1, "fan_in_fan_out": true, "bias": "none"},
+			tensors: perLayer(perLayer(perLayer(perLayer(map[string][]int{"base_model.vera_A": {6, 32}, "base_model.vera_B": {128, 6}},
+				"transformer.h.%d.attn.c_attn.vera_lambda_b", 96), "transformer.h.%d.attn.c_attn.vera_lambda_d", 6),
+				"transformer.h.%d.mlp.c_fc.vera_lambda_b", 128), "transformer.h.%d.mlp.c_fc.vera_lambda_d", 6)},
+		{name: "vera-llama", fixture: "llama", method: "vera", raw: map[string]any{"rank": 40, "targets": "k,o,down"},
+			cfg: map[string]any{"peft_type": "VERA", "r": 40, "target_modules": []string{"down_proj", "k_proj", "o_proj"}, "fan_in_fan_out": false},
+			tensors: perLayer(perLayer(perLayer(perLayer(perLayer(perLayer(map[string][]int{"base_model.vera_A": {40, 64}, "base_model.vera_B": {32, 40}},
+				"model.layers.%d.self_attn.k_proj.vera_lambda_b", 16), "model.layers.%d.self_attn.k_proj.vera_lambda_d", 40),
+				"model.layers.%d.self_attn.o_proj.vera_lambda_b", 32), "model.layers.%d.self_attn.o_proj.vera_lambda_d", 40),
+				"model.layers.%d.mlp.down_proj.vera_lambda_b", 32), "model.layers.%d.mlp.down_proj.vera_lambda_d", 40)},
 		{name: "lntuning-gpt2", fixture: "gpt2", method: "lntuning", raw: map[string]any{},
 			cfg: map[string]any{"peft_type": "LN_TUNING", "modules_to_save": nil,
 				"target_modules": []string{"transformer.h.0.ln_1", "transformer.h.0.ln_2", "transformer.h.1.ln_1", "transformer.h.1.ln_2", "transformer.ln_f"}},
@@ -182,9 +195,15 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		std = 0.3 // the fixtures' embedding scale
 	case "lntuning":
 		mean, std = 1, 0.3 // gains about one (biases too: any value does)
+	case "vera":
+		std = 1 // d and b: the shared matrices' entries are small
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
 	for _, p := range a.Own {
+		if !p.Trainable { // VeRA's frozen shared matrices: their layers hold copies
+			SetValues(p, roundedF32(nn.Float64s(p.Value)))
+			continue
+		}
 		vals := make([]float64, p.Size())
 		for i := range vals {
 			vals[i] = float64(float32(mean + std*rng.NormFloat64()))
@@ -192,6 +211,13 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		SetValues(p, vals)
 	}
 	return m, a
+}
+
+func roundedF32(v []float64) []float64 {
+	for i, x := range v {
+		v[i] = float64(float32(x))
+	}
+	return v
 }
 
 // fixtureIDs are the fixture's two input sequences.
@@ -327,7 +353,7 @@ func TestPEFTFormat(t *testing.T) {
 			var names []string
 			for n, tt := range ad.tensors {
 				names = append(names, n)
-				short := strings.TrimPrefix(n, "base_model.model.")
+				short := strings.TrimPrefix(n, "base_model.model.") // VeRA's shared matrices keep base_model.
 				if c.method == "prompt" {
 					short = n // PEFT keys the prompt by itself
 				}
@@ -551,6 +577,47 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 					}
 					SetValues(b, bv)
 				}
+			}
+		}
+	case "VERA":
+		sa, okA := ad.tensors["base_model.vera_A"]
+		sb, okB := ad.tensors["base_model.vera_B"]
+		used["base_model.vera_A"], used["base_model.vera_B"] = okA, okB
+		if !okA || !okB || ad.cfg["save_projection"] != true {
+			t.Fatalf("VeRA without its projections (save_projection %v)", ad.cfg["save_projection"])
+		}
+		r := int(ad.cfg["r"].(float64))
+		inMax, outMax := sa.Shape[1], sb.Shape[0]
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, col, _, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				lb, okb := get(mod + ".vera_lambda_b")
+				ld, okd := get(mod + ".vera_lambda_d")
+				if targeted != okb || targeted != okd {
+					t.Fatalf("%s: targeted %v, but lambda_b stored %v, lambda_d %v", mod, targeted, okb, okd)
+				}
+				if !targeted {
+					continue
+				}
+				w := m.Param(name + ".weight")
+				in, out := linearDims(m, name)
+				vals := nn.Float64s(w.Value)
+				// ΔW[o, x] = b[o]·Σ_k B[o, k]·d[k]·A[k, x], o in the module's rows.
+				for x := range in {
+					for o := range out {
+						s := 0.0
+						for k := range r {
+							s += sb.Values[(col+o)*r+k] * ld.Values[k] * sa.Values[k*inMax+x]
+						}
+						vals[x*out+o] += lb.Values[col+o] * s
+					}
+				}
+				_ = outMax
+				SetValues(w, vals)
 			}
 		}
 	case "LN_TUNING":

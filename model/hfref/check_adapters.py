@@ -5,7 +5,7 @@ the ones the Go side computed.
 Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
-  adapter_config.json         PEFT's config (peft_type LORA, IA3, LN_TUNING or PROMPT_TUNING)
+  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LN_TUNING or PROMPT_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -28,6 +28,9 @@ and every wrapped module must find its tensors, every tensor its module.
                  included; [1, in] scales the input of a module that
                  feedforward_modules names (a list: name ends with an entry;
                  a string: a full regular-expression match).
+  VERA           shared base_model.vera_A [r, in_max] and vera_B [out_max, r]
+                 (save_projection), per module vera_lambda_b [out] and
+                 vera_lambda_d [r]: y = base(x) + b∘(B[:out]·(d∘(A[:, :in]·x))).
   LN_TUNING      <module>.ln_tuning_layers.weight (and .bias) replace the
                  norm's own parameters.
   PROMPT_TUNING  prompt_embeddings [num_virtual_tokens, token_dim], under
@@ -231,6 +234,40 @@ def merged_ia3(arch, state, ia3):
     return merged
 
 
+class VeRA:
+    """PEFT's VeRA: y = base(x) + lambda_b * ((lambda_d * (x @ A[:, :in].T)) @ B[:out].T)
+    with the shared A = base_model.vera_A [r, in_max], B = base_model.vera_B
+    [out_max, r], each module taking their top-left corner."""
+
+    def __init__(self, a, b, modules):
+        self.a, self.b, self.modules = a, b, modules
+
+    def delta(self, x, path):
+        m = self.modules.get(path)
+        if m is None:
+            return None
+        fin, fout, lb, ld = m
+        return lb * ((ld * (x @ self.a[:, :fin].T)) @ self.b[:fout].T)
+
+
+def vera_adapter(arch, state, cfg, tensors, used):
+    check_fan_in_fan_out(arch, cfg)
+    if not cfg.get("save_projection"):
+        raise AdapterError("save_projection is false: the projections would come from PEFT's generator")
+    r = cfg["r"]
+    modules = wrapped_modules(arch, state, cfg)
+    fin_max = max(fin for fin, _ in modules.values())
+    fout_max = max(fout for _, fout in modules.values())
+    a = take(tensors, used, "base_model.vera_A", (r, fin_max)).double()
+    b = take(tensors, used, "base_model.vera_B", (fout_max, r)).double()
+    own = {}
+    for path, (fin, fout) in modules.items():
+        lb = take(tensors, used, f"{PREFIX}{path}.vera_lambda_b", (fout,)).double()
+        ld = take(tensors, used, f"{PREFIX}{path}.vera_lambda_d", (r,)).double()
+        own[path] = (fin, fout, lb, ld)
+    return VeRA(a, b, own)
+
+
 def ln_tuned(arch, state, cfg, tensors, used):
     """The state with every norm target_modules names replaced by its
     tuned copy, <module>.ln_tuning_layers.weight (and .bias)."""
@@ -322,6 +359,9 @@ def check_one(folder):
         merged = ref.forward(config, merged_ia3(arch, state, ia3), input_ids)
     elif kind == "PROMPT_TUNING":
         got = prompt_logits(arch, config, state, cfg, tensors, used, input_ids)
+        merged = None
+    elif kind == "VERA":
+        got = ref.forward(config, state, input_ids, vera_adapter(arch, state, cfg, tensors, used))
         merged = None
     elif kind == "LN_TUNING":
         got = ref.forward(config, ln_tuned(arch, state, cfg, tensors, used), input_ids)
