@@ -305,8 +305,13 @@ func (lora) Display() display.Style {
 // LoRA of rank 2r with A stacked over A₀ and B beside −B₀, and
 // init_lora_weights true.
 func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
-	h := a.Hooks[0].(*loraHook)
-	rslora := a.Values.Bool("rslora")
+	return loraPEFT(m, a.Hooks[0].(*loraHook).layers, a.Values)
+}
+
+// loraPEFT writes the low-rank layers of LoRA, or of DoRA, which adds its
+// magnitudes (v holds LoRA's options only for LoRA).
+func loraPEFT(m *model.Model, layers map[string]*loraLayer, v Values) (map[string]any, map[string]PEFTTensor, error) {
+	rslora, _ := v["rslora"].(bool)
 	type part struct {
 		a, b       []float64 // [in, re], [re, w]: the factors written
 		col, width int
@@ -316,7 +321,7 @@ func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTe
 	re := 0 // every layer's written rank
 	for i := 0; i < m.Config.Layers; i++ {
 		for _, name := range m.Config.LinearNames(i) {
-			l, ok := h.layers[name]
+			l, ok := layers[name]
 			if !ok {
 				continue
 			}
@@ -332,7 +337,7 @@ func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTe
 			parts[mod] = append(parts[mod], part{fa, fb, col, width})
 		}
 	}
-	r, alpha := a.Values.Int("rank"), a.Values.Float("alpha")
+	r, alpha := v.Int("rank"), v.Float("alpha")
 	alphaFor := func(rank int) float64 { // lora_alpha giving the layers' scale, alpha/r or alpha/√r, at this rank
 		if rslora {
 			return alpha * math.Sqrt(float64(rank)/float64(r))
@@ -385,7 +390,7 @@ func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTe
 		return nil, nil, err
 	}
 	cfg := map[string]any{
-		"peft_type": "LORA", "r": re, "lora_alpha": alphaFor(re), "lora_dropout": a.Values.Float("dropout"),
+		"peft_type": "LORA", "r": re, "lora_alpha": alphaFor(re), "lora_dropout": v.Float("dropout"),
 		"target_modules": targets, "fan_in_fan_out": m.Config.Family == model.GPT2, "bias": "none",
 		"init_lora_weights": true, "use_rslora": rslora, "use_dora": false, "modules_to_save": nil,
 		"layers_to_transform": nil, "layers_pattern": nil, "rank_pattern": rankPattern, "alpha_pattern": alphaPattern,

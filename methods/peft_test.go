@@ -129,6 +129,19 @@ func peftCases() []peftCase {
 		{name: "ia3-llama", fixture: "llama", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
 		// Qwen2's k and v have biases, which PEFT's output scaling scales too.
 		{name: "ia3-qwen2", fixture: "qwen2", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
+		// DoRA: LoRA's tensors and use_dora, c_attn's magnitude over all
+		// 96 outputs.
+		{name: "dora-gpt2-qv", fixture: "gpt2", method: "dora", raw: map[string]any{"rank": 2, "alpha": 4.0, "targets": "q,v"},
+			cfg: map[string]any{"peft_type": "LORA", "use_dora": true, "r": 2, "lora_alpha": 4, "target_modules": []string{"c_attn"},
+				"rank_pattern": map[string]any{"c_attn": 4}, "alpha_pattern": map[string]any{"c_attn": 8}},
+			tensors: perLayer(perLayer(gpt2("attn.c_attn.lora_A.weight", 4, 32), "transformer.h.%d.attn.c_attn.lora_B.weight", 96, 4),
+				"transformer.h.%d.attn.c_attn.lora_magnitude_vector", 96)},
+		{name: "dora-llama", fixture: "llama", method: "dora", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "v,down"},
+			cfg: map[string]any{"peft_type": "LORA", "use_dora": true, "r": 2, "lora_alpha": 3, "target_modules": []string{"down_proj", "v_proj"}},
+			tensors: perLayer(perLayer(perLayer(perLayer(perLayer(perLayer(map[string][]int{},
+				"model.layers.%d.self_attn.v_proj.lora_A.weight", 2, 32), "model.layers.%d.self_attn.v_proj.lora_B.weight", 16, 2),
+				"model.layers.%d.self_attn.v_proj.lora_magnitude_vector", 16), "model.layers.%d.mlp.down_proj.lora_A.weight", 2, 64),
+				"model.layers.%d.mlp.down_proj.lora_B.weight", 32, 2), "model.layers.%d.mlp.down_proj.lora_magnitude_vector", 32)},
 		// q and v: c_attn's one d, its b 96 wide; B's rows run to 96.
 		{name: "vera-gpt2", fixture: "gpt2", method: "vera", raw: map[string]any{"rank": 6, "targets": "q,v,fc"},
 			cfg: map[string]any{"peft_type": "VERA", "r": 6, "target_modules": []string{"c_attn", "c_fc"}, "save_projection": true,
@@ -533,6 +546,22 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 								s += B.Values[(col+o)*r+j] * A.Values[j*in+x]
 							}
 							vals[x*out+o] += scale * s
+						}
+					}
+					if ad.cfg["use_dora"] == true {
+						// DoRA: each output's row of W + ΔW rescaled to its magnitude.
+						mag, ok := get(mod + ".lora_magnitude_vector")
+						if !ok {
+							t.Fatalf("%s: use_dora without lora_magnitude_vector", mod)
+						}
+						for o := range out {
+							n := 0.0
+							for x := range in {
+								n += vals[x*out+o] * vals[x*out+o]
+							}
+							for x := range in {
+								vals[x*out+o] *= mag.Values[col+o] / math.Sqrt(n)
+							}
 						}
 					}
 					SetValues(w, vals)

@@ -21,7 +21,8 @@ and every wrapped module must find its tensors, every tensor its module.
                  use_rslora), A = lora_A.weight [r, in], B = lora_B.weight
                  [out, r]; a module that rank_pattern and alpha_pattern
                  name (a key ending its path after a dot) has its own r and
-                 lora_alpha. fan_in_fan_out must say how the module stores its
+                 lora_alpha. With use_dora, W + ΔW's rows are rescaled to
+                 lora_magnitude_vector [out]. fan_in_fan_out must say how the module stores its
                  weight (GPT-2's Conv1D: [in, out]; nn.Linear: [out, in]),
                  and is what the merged check below transposes by.
   IA3            l = ia3_l.weight: [out, 1] scales the module's output, bias
@@ -146,8 +147,6 @@ def take(tensors, used, key, shape):
 
 def lora_adapter(arch, state, cfg, tensors, used):
     check_fan_in_fan_out(arch, cfg)
-    if cfg.get("use_dora"):
-        raise AdapterError("use_dora is not applied by this checker")
     if cfg.get("bias", "none") != "none":
         raise AdapterError(f"bias {cfg['bias']!r} is not applied by this checker")
     if cfg.get("layers_to_transform") is not None:
@@ -231,6 +230,20 @@ def merged_ia3(arch, state, ia3):
         merged[path + ".weight"] = wt.T if arch == "gpt2" else wt
         if not feedforward and path + ".bias" in state:
             merged[path + ".bias"] = state[path + ".bias"] * l.flatten()
+    return merged
+
+
+def dora_merged(arch, state, lora, tensors, used):
+    """DoRA as PEFT merges it: W' = m / ‖W + ΔW‖ · (W + ΔW), the norm of
+    each output's row over the inputs, m = lora_magnitude_vector [out]
+    (the bias is not rescaled)."""
+    merged = ref.merge_lora(arch, state, lora)
+    for path in lora.modules:
+        w = merged[path + ".weight"]
+        wt = w.T if arch == "gpt2" else w  # [out, in]
+        m = take(tensors, used, f"{PREFIX}{path}.lora_magnitude_vector", (wt.shape[0],)).double()
+        wt = wt * (m / wt.norm(dim=1))[:, None]
+        merged[path + ".weight"] = wt.T if arch == "gpt2" else wt
     return merged
 
 
@@ -349,7 +362,11 @@ def check_one(folder):
     plain = ref.forward(config, state, input_ids)
     used = set()
     kind = cfg.get("peft_type")
-    if kind == "LORA":
+    if kind == "LORA" and cfg.get("use_dora"):
+        lora = lora_adapter(arch, state, cfg, tensors, used)
+        got = ref.forward(config, dora_merged(arch, state, lora, tensors, used), input_ids)
+        merged = None
+    elif kind == "LORA":
         lora = lora_adapter(arch, state, cfg, tensors, used)
         got = ref.forward(config, state, input_ids, lora)
         merged = ref.forward(config, ref.merge_lora(arch, state, lora), input_ids)
