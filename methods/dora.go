@@ -242,6 +242,47 @@ func doraMergedWeight(l *doraLayer) ([]float64, error) {
 	return v, nil
 }
 
+// PEFT writes DoRA as PEFT keys it: LoRA's tensors and config with
+// use_dora, and per module lora_magnitude_vector [out]. GPT-2's c_attn has
+// one magnitude over q | k | v; a part not adapted gets its base weight's
+// column norms, which leave it as it is (its B is zero).
+func (dora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	h := a.Hooks[0].(*doraHook)
+	low := map[string]*loraLayer{}
+	for name, l := range h.layers {
+		low[name] = l.loraLayer
+	}
+	cfg, tensors, err := loraPEFT(m, low, a.Values)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg["use_dora"] = true
+	for i := range m.Config.Layers {
+		for _, name := range m.Config.LinearNames(i) {
+			mod, col, _, err := model.HFModule(m, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			if _, adapted := tensors[mod+".lora_A.weight"]; !adapted {
+				continue
+			}
+			key := mod + ".lora_magnitude_vector"
+			t, ok := tensors[key]
+			if !ok {
+				n := tensors[mod+".lora_B.weight"].Shape[0]
+				t = PEFTTensor{Shape: []int{n}, Values: make([]float64, n)}
+			}
+			mag := colNorms(m.Param(name + ".weight"))
+			if l, ok := h.layers[name]; ok {
+				mag = nn.Float64s(l.mag.Value)
+			}
+			copy(t.Values[col:], mag)
+			tensors[key] = t
+		}
+	}
+	return cfg, tensors, nil
+}
+
 // Footprint is LoRA's, plus the magnitude and what its gradient keeps
 // (loraFootprint).
 func (dora) Footprint(a ProjectionArch, v Values) (*Footprint, error) {

@@ -17,7 +17,9 @@ import (
 // lora is LoRA (Hu et al., 2021, arXiv 2106.09685): each targeted linear
 // layer W gains a low-rank update, y = x·W + b + (alpha/r)·dropout(x)·A·B,
 // with A [in, r] random and B [r, out] zero so training starts from the
-// base model exactly. Only A and B train.
+// base model exactly. Only A and B train. Its options: rsLoRA's scale
+// alpha/√r, LoRA+'s faster learning rate for B, and the PiSSA and OLoRA
+// initialisations from the base weight (lora_init.go).
 type lora struct{}
 
 func init() { Register(lora{}) }
@@ -32,7 +34,7 @@ func (lora) Doc() string {
 // 2, LoRA needs rates an order above full fine-tuning to move the label
 // tokens within a short run (1e-3 left every trial at the majority class).
 func (lora) DefaultLR() float64 { return 1e-2 }
-func (lora) Params() []Spec     { return loraSpecs() }
+func (lora) Params() []Spec     { return append(loraSpecs(), loraOptions()...) }
 
 func loraSpecs() []Spec {
 	return []Spec{
@@ -43,12 +45,37 @@ func loraSpecs() []Spec {
 	}
 }
 
+// loraOptions are LoRA's variants. They are Late (trials recorded before
+// them keep their ids) and LoRA's alone: DoRA declares loraSpecs only.
+func loraOptions() []Spec {
+	return []Spec{
+		{Name: "rslora", Kind: Bool, Default: false, Late: true,
+			Doc: "rank-stabilised LoRA (Kalajdzievski, 2023, arXiv 2312.03732): scale alpha/√r instead of alpha/r"},
+		{Name: "lr_ratio", Kind: Float, Default: 1.0, Min: 1, Max: 1e4, Late: true,
+			Doc: "LoRA+ (Hayou et al., 2024, arXiv 2402.12354): B trains at this multiple of the learning rate (the paper suggests 16)"},
+		{Name: "init", Kind: String, Default: "kaiming", Choices: loraInits, Late: true,
+			Doc: "kaiming (A uniform, B zero), pissa (principal singular vectors of W) or olora (W's QR); pissa and olora move that part out of W"},
+	}
+}
+
+// loraScale is the update's scale: alpha/r, or alpha/√r with rslora (a
+// hyper-parameter DoRA's values do not hold).
+func loraScale(v Values, r int) float64 {
+	if rs, ok := v["rslora"].(bool); ok && rs {
+		return v.Float("alpha") / math.Sqrt(float64(r))
+	}
+	return v.Float("alpha") / float64(r)
+}
+
 // loraLayer is the update of one linear layer. DoRA builds on it by
 // design: its layers embed a loraLayer, made by newLoRA with LoRA's
 // hyper-parameters and initialisation, and merge through addUpdate.
 type loraLayer struct {
 	a, b  *nn.Param
 	scale float64
+	// a0, b0 are the initial A and B when they came from the base weight
+	// (PiSSA, OLoRA), which then lacks s·A₀·B₀; nil otherwise.
+	a0, b0 []float64
 }
 
 // addUpdate adds (alpha/r)·A·B to dst, a [in, out] weight in row-major
@@ -76,12 +103,25 @@ type loraHook struct {
 }
 
 func (lora) Attach(base *model.Base, v Values, seed uint64) (*Attached, error) {
-	h, own, err := newLoRA(base.Model, v, seed)
+	m := base.Model
+	h, own, err := newLoRA(m, v, seed)
 	if err != nil {
 		return nil, err
 	}
-	base.Model.SetTrainable(false)
-	return &Attached{Hooks: []model.Hook{h}, Own: own, Merger: &loraMerger{m: base.Model, h: h}}, nil
+	names, _ := linearLayers(m, v.List("targets"))
+	for _, name := range names {
+		l := h.layers[name]
+		if ratio := v.Float("lr_ratio"); ratio != 1 {
+			l.b.LRScale = ratio
+		}
+		if init := v.String("init"); init != "kaiming" {
+			if err := initFromWeight(m, name, l, init); err != nil {
+				return nil, err
+			}
+		}
+	}
+	m.SetTrainable(false)
+	return &Attached{Hooks: []model.Hook{h}, Own: own, Merger: &loraMerger{m: m, h: h}}, nil
 }
 
 // newLoRA creates the A and B matrices of every targeted layer. A follows
@@ -102,7 +142,7 @@ func newLoRA(m *model.Model, v Values, seed uint64) (*loraHook, []*nn.Param, err
 		}
 		a, b := newOwn(m, name+".lora_A", in, r), newOwn(m, name+".lora_B", r, out)
 		uniformInit(a, rng, in)
-		h.layers[name] = &loraLayer{a: a, b: b, scale: v.Float("alpha") / float64(r)}
+		h.layers[name] = &loraLayer{a: a, b: b, scale: loraScale(v, r)}
 		own = append(own, a, b)
 	}
 	return h, own, nil
@@ -299,21 +339,32 @@ func (lora) Display() display.Style {
 // per module. GPT-2's q, k and v are one module there (the fused c_attn):
 // their updates go side by side in one lora_B, under one lora_A when
 // theirs are equal (as in an adapter PEFT trained), else with their A
-// stacked, ranks adding up. Every module is padded with zero ranks to the
-// largest R, and lora_alpha scaled with it, so one r and one alpha
-// describe the file exactly: lora_alpha/R = alpha/rank.
+// stacked, ranks adding up. A module whose rank is not r is given its own
+// in PEFT's rank_pattern, and its lora_alpha in alpha_pattern so that its
+// scale stays the layers' (lora_alpha/R, or lora_alpha/√R with
+// use_rslora). PiSSA and OLoRA adapters are written as PEFT converts them
+// for the unchanged base model (save_pretrained's
+// path_initial_model_for_weight_conversion): ΔW = s·(B·A − B₀·A₀) is a
+// LoRA of rank 2r with A stacked over A₀ and B beside −B₀, and
+// init_lora_weights true.
 func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
-	h := a.Hooks[0].(*loraHook)
-	r, alpha := a.Values.Int("rank"), a.Values.Float("alpha")
+	return loraPEFT(m, a.Hooks[0].(*loraHook).layers, a.Values)
+}
+
+// loraPEFT writes the low-rank layers of LoRA, or of DoRA, which adds its
+// magnitudes (v holds LoRA's options only for LoRA).
+func loraPEFT(m *model.Model, layers map[string]*loraLayer, v Values) (map[string]any, map[string]PEFTTensor, error) {
+	rslora, _ := v["rslora"].(bool)
 	type part struct {
-		l          *loraLayer
+		a, b       []float64 // [in, re], [re, w]: the factors written
 		col, width int
 	}
 	parts := map[string][]part{}
 	var modules []string
+	re := 0 // every layer's written rank
 	for i := 0; i < m.Config.Layers; i++ {
 		for _, name := range m.Config.LinearNames(i) {
-			l, ok := h.layers[name]
+			l, ok := layers[name]
 			if !ok {
 				continue
 			}
@@ -324,70 +375,119 @@ func (lora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTe
 			if parts[mod] == nil {
 				modules = append(modules, mod)
 			}
-			parts[mod] = append(parts[mod], part{l, col, width})
+			fa, fb, rank := l.peftFactors()
+			re = rank
+			parts[mod] = append(parts[mod], part{fa, fb, col, width})
 		}
 	}
-	type lowRank struct {
-		in, out, rank int
-		a, b          []float64 // [rank, in], [out, rank]
+	r, alpha := v.Int("rank"), v.Float("alpha")
+	alphaFor := func(rank int) float64 { // lora_alpha giving the layers' scale, alpha/r or alpha/√r, at this rank
+		if rslora {
+			return alpha * math.Sqrt(float64(rank)/float64(r))
+		}
+		return alpha * float64(rank) / float64(r)
 	}
-	built := map[string]*lowRank{}
-	R := 0
+	tensors := map[string]PEFTTensor{}
+	ranks := map[string]int{}
 	for _, mod := range modules {
 		ps := parts[mod]
-		in := ps[0].l.a.Value.Shape()[0]
-		out := ps[0].l.b.Value.Shape()[1]
+		in := len(ps[0].a) / re
+		out := len(ps[0].b) / re
 		if ps[0].width > 0 {
 			out = 3 * ps[0].width // c_attn: q | k | v
 		}
 		shared := true
 		for _, p := range ps[1:] {
-			shared = shared && slices.Equal(nn.Float64s(p.l.a.Value), nn.Float64s(ps[0].l.a.Value))
+			shared = shared && slices.Equal(p.a, ps[0].a)
 		}
-		lr := &lowRank{in: in, out: out, rank: r}
+		R := re
 		if !shared {
-			lr.rank = r * len(ps)
+			R = re * len(ps)
 		}
-		lr.a, lr.b = make([]float64, lr.rank*in), make([]float64, out*lr.rank)
+		la, lb := make([]float64, R*in), make([]float64, out*R)
 		for k, p := range ps {
 			off := 0
 			if !shared {
-				off = k * r
+				off = k * re
 			}
-			av, bv := nn.Float64s(p.l.a.Value), nn.Float64s(p.l.b.Value) // [in, r], [r, w]
-			w := len(bv) / r
-			for j := 0; j < r; j++ {
-				for x := 0; x < in; x++ {
-					lr.a[(off+j)*in+x] = av[x*r+j]
+			w := len(p.b) / re
+			for j := range re {
+				for x := range in {
+					la[(off+j)*in+x] = p.a[x*re+j]
 				}
-				for o := 0; o < w; o++ {
-					lr.b[(p.col+o)*lr.rank+off+j] = bv[j*w+o]
+				for o := range w {
+					lb[(p.col+o)*R+off+j] = p.b[j*w+o]
 				}
 			}
 		}
-		built[mod] = lr
-		R = max(R, lr.rank)
+		tensors[mod+".lora_A.weight"] = PEFTTensor{Shape: []int{R, in}, Values: la}
+		tensors[mod+".lora_B.weight"] = PEFTTensor{Shape: []int{out, R}, Values: lb}
+		ranks[mod] = R
 	}
-	tensors := map[string]PEFTTensor{}
-	for mod, lr := range built {
-		a := make([]float64, R*lr.in) // zero rows past lr.rank
-		copy(a, lr.a)
-		b := make([]float64, lr.out*R)
-		for o := 0; o < lr.out; o++ {
-			copy(b[o*R:o*R+lr.rank], lr.b[o*lr.rank:(o+1)*lr.rank])
-		}
-		tensors[mod+".lora_A.weight"] = PEFTTensor{Shape: []int{R, lr.in}, Values: a}
-		tensors[mod+".lora_B.weight"] = PEFTTensor{Shape: []int{lr.out, R}, Values: b}
+	rankPattern, alphaPattern := map[string]any{}, map[string]any{}
+	for key, R := range peftPatterns(modules, ranks, re) {
+		rankPattern[key], alphaPattern[key] = R, alphaFor(R)
 	}
 	targets, err := peftTargets(m, modules)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := map[string]any{
-		"peft_type": "LORA", "r": R, "lora_alpha": alpha * float64(R) / float64(r), "lora_dropout": a.Values.Float("dropout"),
+		"peft_type": "LORA", "r": re, "lora_alpha": alphaFor(re), "lora_dropout": v.Float("dropout"),
 		"target_modules": targets, "fan_in_fan_out": m.Config.Family == model.GPT2, "bias": "none",
-		"init_lora_weights": true, "use_rslora": false, "use_dora": false, "modules_to_save": nil,
-		"layers_to_transform": nil, "layers_pattern": nil, "rank_pattern": map[string]any{}, "alpha_pattern": map[string]any{},
+		"init_lora_weights": true, "use_rslora": rslora, "use_dora": false, "modules_to_save": nil,
+		"layers_to_transform": nil, "layers_pattern": nil, "rank_pattern": rankPattern, "alpha_pattern": alphaPattern,
 	}
 	return cfg, tensors, nil
+}
+
+// peftFactors are the layer's factors as the adapter file holds them, in
+// this package's layout ([in, rank], [rank, out]): A and B, or for an
+// initialisation from the base weight [A | A₀] and [B ; −B₀].
+func (l *loraLayer) peftFactors() (a, b []float64, rank int) {
+	a, b = nn.Float64s(l.a.Value), nn.Float64s(l.b.Value)
+	if l.a0 == nil {
+		return a, b, l.a.Value.Shape()[1]
+	}
+	s := l.a.Value.Shape()
+	in, r := s[0], s[1]
+	out := len(b) / r
+	a2, b2 := make([]float64, in*2*r), make([]float64, 2*r*out)
+	for i := range in {
+		copy(a2[i*2*r:], a[i*r:(i+1)*r])
+		copy(a2[i*2*r+r:], l.a0[i*r:(i+1)*r])
+	}
+	copy(b2, b)
+	for k, v := range l.b0 {
+		b2[r*out+k] = -v
+	}
+	return a2, b2, 2 * r
+}
+
+// peftPatterns keys the modules whose rank is not r for PEFT's
+// rank_pattern, which matches a key against the end of a module's path
+// after a dot: by the short name peftTargets uses when every module of
+// that name has the same rank, else by the module's path.
+func peftPatterns(modules []string, ranks map[string]int, r int) map[string]int {
+	byShort := map[string][]string{}
+	for _, mod := range modules {
+		byShort[peftShort(mod)] = append(byShort[peftShort(mod)], mod)
+	}
+	out := map[string]int{}
+	for short, mods := range byShort {
+		same := true
+		for _, mod := range mods[1:] {
+			same = same && ranks[mod] == ranks[mods[0]]
+		}
+		for _, mod := range mods {
+			switch {
+			case ranks[mod] == r:
+			case same:
+				out[short] = ranks[mod]
+			default:
+				out[mod] = ranks[mod]
+			}
+		}
+	}
+	return out
 }

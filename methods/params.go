@@ -3,6 +3,7 @@ package methods
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -28,6 +29,10 @@ type Spec struct {
 	Max     float64
 	Choices []string
 	Doc     string
+	// Late marks a hyper-parameter added after trials were recorded: a
+	// trial's spec leaves it out while it holds its default (TrialParams),
+	// so the ids of those trials, hashes of their specs, stay valid.
+	Late bool
 }
 
 // Range describes the valid values for listings.
@@ -103,6 +108,26 @@ func Resolve(m Method, raw map[string]any) (Values, error) {
 		v[s.Name] = val
 	}
 	return v, nil
+}
+
+// TrialParams is what a trial's spec records of resolved values: every
+// hyper-parameter, less the Late ones at their defaults (Resolve fills
+// them back in).
+func TrialParams(m Method, v Values) map[string]any {
+	out := map[string]any{}
+	for _, s := range m.Params() {
+		val, ok := v[s.Name]
+		if !ok {
+			continue
+		}
+		if s.Late {
+			if def, err := s.coerce(s.Default); err == nil && reflect.DeepEqual(def, val) {
+				continue
+			}
+		}
+		out[s.Name] = val
+	}
+	return out
 }
 
 func specNames(m Method) []string {

@@ -31,7 +31,8 @@ type PEFTExporter interface {
 	// PEFT returns the adapter's config fields (peft_type and the
 	// method's own; SavePEFT adds the common ones) and its tensors, keyed
 	// as PEFT keys them without the "base_model.model." prefix (prompt
-	// tuning's prompt_embeddings, which PEFT keys alone, gets none).
+	// tuning's prompt_embeddings, which PEFT keys alone, gets none; a key
+	// that starts with "base_model." is written as it is).
 	PEFT(a *Attached, m *model.Model) (config map[string]any, tensors map[string]PEFTTensor, err error)
 }
 
@@ -82,7 +83,11 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 	params := make([]*nn.Param, len(names))
 	for i, k := range names {
 		t := tensors[k]
-		p := nn.NewParam(prefix+k, tensor.Float32, t.Shape...)
+		name := prefix + k
+		if strings.HasPrefix(k, "base_model.") {
+			name = k // VeRA's shared matrices sit beside the model, keyed from the root
+		}
+		p := nn.NewParam(name, tensor.Float32, t.Shape...)
 		SetValues(p, t.Values)
 		params[i] = p
 	}
@@ -99,20 +104,23 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 	return atomicfile.Write(filepath.Join(dir, PEFTWeightsFile), data)
 }
 
+// peftShort is a module's name as target_modules gives it: PEFT matches a
+// target by the module name's suffix, and GPT-2's two c_proj need their
+// parent to tell them apart.
+func peftShort(path string) string {
+	parts := strings.Split(path, ".")
+	if last := parts[len(parts)-1]; last != "c_proj" {
+		return last
+	}
+	return strings.Join(parts[len(parts)-2:], ".")
+}
+
 // peftTargets is target_modules for a set of adapted modules (full
 // paths): their last names ("q_proj", "c_attn") when every adapted block
 // adapts the same ones and no other module has such a name, else the full
 // paths, which PEFT matches exactly.
 func peftTargets(m *model.Model, modules []string) ([]string, error) {
-	short := func(path string) string {
-		// PEFT matches a target by the module name's suffix; GPT-2's two
-		// c_proj need their parent to tell them apart.
-		parts := strings.Split(path, ".")
-		if last := parts[len(parts)-1]; last != "c_proj" {
-			return last
-		}
-		return strings.Join(parts[len(parts)-2:], ".")
-	}
+	short := peftShort
 	want := map[string]bool{}
 	for _, p := range modules {
 		want[p] = true

@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"maps"
 
 	"github.com/nlpodyssey/safetensors"
 	"github.com/peftbench/peftbench/model"
@@ -82,10 +85,34 @@ func peftCases() []peftCase {
 	return []peftCase{
 		// q and v each with their own A: stacked into c_attn, ranks adding
 		// up (2·3) and lora_alpha with them, so lora_alpha/r stays 6/3.
+		// c_attn's rank and lora_alpha in rank_pattern and alpha_pattern,
+		// so lora_alpha/r stays 6/3 there.
 		{name: "lora-gpt2-qv", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 3, "alpha": 6.0, "targets": "q,v"},
-			cfg: map[string]any{"peft_type": "LORA", "r": 6, "lora_alpha": 12, "target_modules": []string{"c_attn"}, "fan_in_fan_out": true,
-				"bias": "none", "use_rslora": false, "use_dora": false},
+			cfg: map[string]any{"peft_type": "LORA", "r": 3, "lora_alpha": 6, "target_modules": []string{"c_attn"}, "fan_in_fan_out": true,
+				"bias": "none", "use_rslora": false, "use_dora": false, "init_lora_weights": true,
+				"rank_pattern": map[string]any{"c_attn": 6}, "alpha_pattern": map[string]any{"c_attn": 12}},
 			tensors: gpt2LoRA},
+		// With the MLP's c_fc beside: it keeps rank 3, no padding to 6.
+		{name: "lora-gpt2-qv-fc", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 3, "alpha": 6.0, "targets": "q,v,fc"},
+			cfg: map[string]any{"peft_type": "LORA", "r": 3, "lora_alpha": 6, "target_modules": []string{"c_attn", "c_fc"},
+				"rank_pattern": map[string]any{"c_attn": 6}, "alpha_pattern": map[string]any{"c_attn": 12}},
+			tensors: perLayer(perLayer(maps.Clone(gpt2LoRA), "transformer.h.%d.mlp.c_fc.lora_A.weight", 3, 32), "transformer.h.%d.mlp.c_fc.lora_B.weight", 128, 3)},
+		// rsLoRA: c_attn's rank 4 keeps the scale 2/√2 with lora_alpha 2√2.
+		{name: "lora-gpt2-rslora", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 2, "alpha": 2.0, "targets": "q,v", "rslora": true},
+			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 2, "use_rslora": true,
+				"rank_pattern": map[string]any{"c_attn": 4}, "alpha_pattern": map[string]any{"c_attn": 2 * math.Sqrt2}},
+			tensors: perLayer(gpt2("attn.c_attn.lora_A.weight", 4, 32), "transformer.h.%d.attn.c_attn.lora_B.weight", 96, 4)},
+		// PiSSA and OLoRA as PEFT converts them for the unchanged base:
+		// rank 2r, lora_alpha 2·alpha, init_lora_weights true.
+		{name: "lora-llama-pissa", fixture: "llama", method: "lora", raw: map[string]any{"rank": 1, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down", "init": "pissa"},
+			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 6, "init_lora_weights": true, "rank_pattern": map[string]any{},
+				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
+			tensors: llamaLoRA},
+		{name: "lora-gpt2-olora", fixture: "gpt2", method: "lora", raw: map[string]any{"rank": 2, "alpha": 4.0, "targets": "fc,proj", "init": "olora", "rslora": true},
+			cfg: map[string]any{"peft_type": "LORA", "r": 4, "lora_alpha": 4 * math.Sqrt2, "use_rslora": true, "init_lora_weights": true,
+				"target_modules": []string{"c_fc", "mlp.c_proj"}, "rank_pattern": map[string]any{}},
+			tensors: perLayer(perLayer(perLayer(gpt2("mlp.c_fc.lora_A.weight", 4, 32), "transformer.h.%d.mlp.c_fc.lora_B.weight", 128, 4),
+				"transformer.h.%d.mlp.c_proj.lora_A.weight", 4, 128), "transformer.h.%d.mlp.c_proj.lora_B.weight", 32, 4)},
 		{name: "lora-llama-all", fixture: "llama", method: "lora", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down"},
 			cfg: map[string]any{"peft_type": "LORA", "r": 2, "lora_alpha": 3, "fan_in_fan_out": false,
 				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
@@ -102,11 +129,63 @@ func peftCases() []peftCase {
 		{name: "ia3-llama", fixture: "llama", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
 		// Qwen2's k and v have biases, which PEFT's output scaling scales too.
 		{name: "ia3-qwen2", fixture: "qwen2", method: "ia3", raw: map[string]any{}, cfg: ia3Llama, tensors: llamaIA3},
+		// DoRA: LoRA's tensors and use_dora, c_attn's magnitude over all
+		// 96 outputs.
+		{name: "dora-gpt2-qv", fixture: "gpt2", method: "dora", raw: map[string]any{"rank": 2, "alpha": 4.0, "targets": "q,v"},
+			cfg: map[string]any{"peft_type": "LORA", "use_dora": true, "r": 2, "lora_alpha": 4, "target_modules": []string{"c_attn"},
+				"rank_pattern": map[string]any{"c_attn": 4}, "alpha_pattern": map[string]any{"c_attn": 8}},
+			tensors: perLayer(perLayer(gpt2("attn.c_attn.lora_A.weight", 4, 32), "transformer.h.%d.attn.c_attn.lora_B.weight", 96, 4),
+				"transformer.h.%d.attn.c_attn.lora_magnitude_vector", 96)},
+		{name: "dora-llama", fixture: "llama", method: "dora", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "v,down"},
+			cfg: map[string]any{"peft_type": "LORA", "use_dora": true, "r": 2, "lora_alpha": 3, "target_modules": []string{"down_proj", "v_proj"}},
+			tensors: perLayer(perLayer(perLayer(perLayer(perLayer(perLayer(map[string][]int{},
+				"model.layers.%d.self_attn.v_proj.lora_A.weight", 2, 32), "model.layers.%d.self_attn.v_proj.lora_B.weight", 16, 2),
+				"model.layers.%d.self_attn.v_proj.lora_magnitude_vector", 16), "model.layers.%d.mlp.down_proj.lora_A.weight", 2, 64),
+				"model.layers.%d.mlp.down_proj.lora_B.weight", 32, 2), "model.layers.%d.mlp.down_proj.lora_magnitude_vector", 32)},
+		// q and v: c_attn's one d, its b 96 wide; B's rows run to 96.
+		{name: "vera-gpt2", fixture: "gpt2", method: "vera", raw: map[string]any{"rank": 6, "targets": "q,v,fc"},
+			cfg: map[string]any{"peft_type": "VERA", "r": 6, "target_modules": []string{"c_attn", "c_fc"}, "save_projection": true,
+				"d_initial": 0.1, "fan_in_fan_out": true, "bias": "none"},
+			tensors: perLayer(perLayer(perLayer(perLayer(map[string][]int{"base_model.vera_A": {6, 32}, "base_model.vera_B": {128, 6}},
+				"transformer.h.%d.attn.c_attn.vera_lambda_b", 96), "transformer.h.%d.attn.c_attn.vera_lambda_d", 6),
+				"transformer.h.%d.mlp.c_fc.vera_lambda_b", 128), "transformer.h.%d.mlp.c_fc.vera_lambda_d", 6)},
+		{name: "vera-llama", fixture: "llama", method: "vera", raw: map[string]any{"rank": 40, "targets": "k,o,down"},
+			cfg: map[string]any{"peft_type": "VERA", "r": 40, "target_modules": []string{"down_proj", "k_proj", "o_proj"}, "fan_in_fan_out": false},
+			tensors: perLayer(perLayer(perLayer(perLayer(perLayer(perLayer(map[string][]int{"base_model.vera_A": {40, 64}, "base_model.vera_B": {32, 40}},
+				"model.layers.%d.self_attn.k_proj.vera_lambda_b", 16), "model.layers.%d.self_attn.k_proj.vera_lambda_d", 40),
+				"model.layers.%d.self_attn.o_proj.vera_lambda_b", 32), "model.layers.%d.self_attn.o_proj.vera_lambda_d", 40),
+				"model.layers.%d.mlp.down_proj.vera_lambda_b", 32), "model.layers.%d.mlp.down_proj.vera_lambda_d", 40)},
+		{name: "lntuning-gpt2", fixture: "gpt2", method: "lntuning", raw: map[string]any{},
+			cfg: map[string]any{"peft_type": "LN_TUNING", "modules_to_save": nil,
+				"target_modules": []string{"transformer.h.0.ln_1", "transformer.h.0.ln_2", "transformer.h.1.ln_1", "transformer.h.1.ln_2", "transformer.ln_f"}},
+			tensors: lnTensors("transformer.h.%d.ln_1", "transformer.h.%d.ln_2", "transformer.ln_f", true)},
+		{name: "lntuning-llama", fixture: "llama", method: "lntuning", raw: map[string]any{"norms": "blocks"},
+			cfg: map[string]any{"peft_type": "LN_TUNING",
+				"target_modules": []string{"model.layers.0.input_layernorm", "model.layers.0.post_attention_layernorm", "model.layers.1.input_layernorm", "model.layers.1.post_attention_layernorm"}},
+			tensors: lnTensors("model.layers.%d.input_layernorm", "model.layers.%d.post_attention_layernorm", "", false)},
 		{name: "prompt-gpt2", fixture: "gpt2", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 		{name: "prompt-llama", fixture: "llama", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 	}
+}
+
+// lnTensors are LN tuning's tensors for two per-layer norms and a final
+// one ("": not tuned), the fixtures being 32 wide.
+func lnTensors(first, second, final string, bias bool) map[string][]int {
+	want := map[string][]int{}
+	fields := []string{"weight"}
+	if bias {
+		fields = append(fields, "bias")
+	}
+	for _, f := range fields {
+		perLayer(want, first+".ln_tuning_layers."+f, 32)
+		perLayer(want, second+".ln_tuning_layers."+f, 32)
+		if final != "" {
+			want[final+".ln_tuning_layers."+f] = []int{32}
+		}
+	}
+	return want
 }
 
 // peftAttach attaches the case's method to a float64 copy of its fixture
@@ -127,9 +206,17 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		mean, std = 1, 0.3
 	case "prompt":
 		std = 0.3 // the fixtures' embedding scale
+	case "lntuning":
+		mean, std = 1, 0.3 // gains about one (biases too: any value does)
+	case "vera":
+		std = 1 // d and b: the shared matrices' entries are small
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
 	for _, p := range a.Own {
+		if !p.Trainable { // VeRA's frozen shared matrices: their layers hold copies
+			SetValues(p, roundedF32(nn.Float64s(p.Value)))
+			continue
+		}
 		vals := make([]float64, p.Size())
 		for i := range vals {
 			vals[i] = float64(float32(mean + std*rng.NormFloat64()))
@@ -137,6 +224,13 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		SetValues(p, vals)
 	}
 	return m, a
+}
+
+func roundedF32(v []float64) []float64 {
+	for i, x := range v {
+		v[i] = float64(float32(x))
+	}
+	return v
 }
 
 // fixtureIDs are the fixture's two input sequences.
@@ -272,7 +366,7 @@ func TestPEFTFormat(t *testing.T) {
 			var names []string
 			for n, tt := range ad.tensors {
 				names = append(names, n)
-				short := strings.TrimPrefix(n, "base_model.model.")
+				short := strings.TrimPrefix(n, "base_model.model.") // VeRA's shared matrices keep base_model.
 				if c.method == "prompt" {
 					short = n // PEFT keys the prompt by itself
 				}
@@ -347,7 +441,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 			m, a := peftAttach(t, c, uint64(k)+1)
 			ids := fixtureIDs(t, c.fixture)
 			want := sequenceLogits(t, m, ids, a.Hooks...)
-			base := sequenceLogits(t, m, ids)
+			base := sequenceLogits(t, float64Copy(t, fixtureDir(c.fixture)), ids) // the unchanged base (LN tuning trains m's own norms)
 			ad := savePEFT(t, c, m, a, t.TempDir())
 			fresh := float64Copy(t, fixtureDir(c.fixture))
 			hooks := importPEFT(t, fresh, ad)
@@ -375,6 +469,29 @@ func peftMatches(list any, path string, dotted bool) bool {
 		}
 	}
 	return false
+}
+
+// peftRank is a LoRA module's rank and lora_alpha: r and lora_alpha, or
+// their rank_pattern and alpha_pattern entries whose key, as PEFT matches
+// it, ends the module's path after a dot.
+func peftRank(cfg map[string]any, mod string) (int, float64) {
+	find := func(field string) (float64, bool) {
+		pats, _ := cfg[field].(map[string]any)
+		for key, v := range pats {
+			if regexp.MustCompile(`^(.*\.)?(` + key + `)$`).MatchString(mod) {
+				return v.(float64), true
+			}
+		}
+		return 0, false
+	}
+	r, alpha := cfg["r"].(float64), cfg["lora_alpha"].(float64)
+	if v, ok := find("rank_pattern"); ok {
+		r = v
+	}
+	if v, ok := find("alpha_pattern"); ok {
+		alpha = v
+	}
+	return int(r), alpha
 }
 
 // importPEFT applies an adapter to m from its files alone, as PEFT reads
@@ -414,11 +531,14 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 					if !targeted {
 						continue
 					}
-					r := A.Shape[0]
-					if r != int(ad.cfg["r"].(float64)) || A.Shape[1] != in || B.Shape[1] != r {
-						t.Fatalf("%s: lora_A %v, lora_B %v for r %v, %d inputs", mod, A.Shape, B.Shape, ad.cfg["r"], in)
+					r, alpha := peftRank(ad.cfg, mod)
+					if A.Shape[0] != r || A.Shape[1] != in || B.Shape[1] != r {
+						t.Fatalf("%s: lora_A %v, lora_B %v for r %v, %d inputs", mod, A.Shape, B.Shape, r, in)
 					}
-					scale := ad.cfg["lora_alpha"].(float64) / float64(r)
+					scale := alpha / float64(r)
+					if ad.cfg["use_rslora"] == true {
+						scale = alpha / math.Sqrt(float64(r))
+					}
 					for x := range in {
 						for o := range out {
 							s := 0.0
@@ -426,6 +546,22 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 								s += B.Values[(col+o)*r+j] * A.Values[j*in+x]
 							}
 							vals[x*out+o] += scale * s
+						}
+					}
+					if ad.cfg["use_dora"] == true {
+						// DoRA: each output's row of W + ΔW rescaled to its magnitude.
+						mag, ok := get(mod + ".lora_magnitude_vector")
+						if !ok {
+							t.Fatalf("%s: use_dora without lora_magnitude_vector", mod)
+						}
+						for o := range out {
+							n := 0.0
+							for x := range in {
+								n += vals[x*out+o] * vals[x*out+o]
+							}
+							for x := range in {
+								vals[x*out+o] *= mag.Values[col+o] / math.Sqrt(n)
+							}
 						}
 					}
 					SetValues(w, vals)
@@ -469,6 +605,74 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 						bv[o] *= l.Values[col+o]
 					}
 					SetValues(b, bv)
+				}
+			}
+		}
+	case "VERA":
+		sa, okA := ad.tensors["base_model.vera_A"]
+		sb, okB := ad.tensors["base_model.vera_B"]
+		used["base_model.vera_A"], used["base_model.vera_B"] = okA, okB
+		if !okA || !okB || ad.cfg["save_projection"] != true {
+			t.Fatalf("VeRA without its projections (save_projection %v)", ad.cfg["save_projection"])
+		}
+		r := int(ad.cfg["r"].(float64))
+		inMax, outMax := sa.Shape[1], sb.Shape[0]
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, col, _, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				lb, okb := get(mod + ".vera_lambda_b")
+				ld, okd := get(mod + ".vera_lambda_d")
+				if targeted != okb || targeted != okd {
+					t.Fatalf("%s: targeted %v, but lambda_b stored %v, lambda_d %v", mod, targeted, okb, okd)
+				}
+				if !targeted {
+					continue
+				}
+				w := m.Param(name + ".weight")
+				in, out := linearDims(m, name)
+				vals := nn.Float64s(w.Value)
+				// ΔW[o, x] = b[o]·Σ_k B[o, k]·d[k]·A[k, x], o in the module's rows.
+				for x := range in {
+					for o := range out {
+						s := 0.0
+						for k := range r {
+							s += sb.Values[(col+o)*r+k] * ld.Values[k] * sa.Values[k*inMax+x]
+						}
+						vals[x*out+o] += lb.Values[col+o] * s
+					}
+				}
+				_ = outMax
+				SetValues(w, vals)
+			}
+		}
+	case "LN_TUNING":
+		for i := range m.Config.Layers + 1 {
+			names := []string{fmt.Sprintf("h.%d.ln_1", i), fmt.Sprintf("h.%d.ln_2", i)}
+			if i == m.Config.Layers {
+				names = []string{"ln_f"}
+			}
+			for _, name := range names {
+				mod, err := hfNorm(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				for _, f := range []string{".weight", ".bias"} {
+					v, ok := get(mod + ".ln_tuning_layers" + f)
+					p := m.Param(name + f)
+					if p == nil {
+						continue
+					}
+					if targeted != ok {
+						t.Fatalf("%s: targeted %v, but %s stored %v", mod, targeted, f, ok)
+					}
+					if ok {
+						SetValues(p, v.Values)
+					}
 				}
 			}
 		}

@@ -11,6 +11,9 @@ type Param struct {
 	Name      string
 	Value     *tensor.Dense
 	Trainable bool
+	// LRScale multiplies the learning rate of this parameter (0 means 1):
+	// LoRA+ trains B at a multiple of A's rate.
+	LRScale float64
 }
 
 // NewParam allocates a zero parameter.

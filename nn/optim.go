@@ -33,7 +33,7 @@ func NewAdamW(weightDecay float64) *AdamW {
 func (o *AdamW) Steps() int { return o.step }
 
 // Step updates the program's trainable parameters from the gradients of its
-// last run, at learning rate lr. It returns the gradient norm before
+// last run, at learning rate lr (times a parameter's LRScale where set). It returns the gradient norm before
 // clipping.
 func (o *AdamW) Step(p *Program, lr float64) float64 {
 	norm := p.GradNorm()
@@ -54,8 +54,12 @@ func (o *AdamW) Step(p *Program, lr float64) float64 {
 		if prm.Value.Dims() >= 2 {
 			decay = o.WeightDecay
 		}
+		rate := lr
+		if prm.LRScale > 0 {
+			rate = lr * prm.LRScale
+		}
 		o.span = adamSpan{st: st, g: p.Value(p.Grads[i]), prm: prm,
-			h: adamStep{b1: o.Beta1, b2: o.Beta2, eps: o.Eps, lr: lr, decay: decay, scale: scale, bc1: bc1, bc2: bc2}}
+			h: adamStep{b1: o.Beta1, b2: o.Beta2, eps: o.Eps, lr: rate, decay: decay, scale: scale, bc1: bc1, bc2: bc2}}
 		parallel(prm.Size(), 1<<14, &o.span)
 	}
 	// The gradient is a view of the program's arena: holding it would keep

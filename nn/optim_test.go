@@ -30,6 +30,7 @@ func TestAdamWStepByHand(t *testing.T) {
 	g := NewGraph(tensor.Float64)
 	w := randParam(rng, "w", true, 1, 2, 3)
 	b := randParam(rng, "b", true, 1, 3)
+	b.LRScale = 4 // the bias trains at four times the rate (as LoRA+ trains B)
 	x := randParam(rng, "x", false, 1, 4, 2)
 	y, err := Linear(g.Param(x), g.Param(w), g.Param(b))
 	if err != nil {
@@ -54,14 +55,17 @@ func TestAdamWStepByHand(t *testing.T) {
 	norm := opt.Step(p, 0.01)
 	scale := math.Min(1, 0.5/norm)
 	for _, prm := range p.Params {
-		decay := 0.0
+		decay, lr := 0.0, 0.01
 		if prm.Value.Dims() == 2 {
 			decay = 0.1
+		}
+		if prm == b {
+			lr = 0.04
 		}
 		for j, w0 := range before[prm] {
 			gj := grads[prm][j] * scale
 			// After one step the bias-corrected moments are g and g².
-			want := w0 - 0.01*decay*w0 - 0.01*gj/(math.Abs(gj)+1e-8)
+			want := w0 - lr*decay*w0 - lr*gj/(math.Abs(gj)+1e-8)
 			if got := prm.F64()[j]; math.Abs(got-want) > 1e-12 {
 				t.Fatalf("%s[%d] = %.15g, want %.15g", prm.Name, j, got, want)
 			}

@@ -3,6 +3,8 @@ package sweep
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/peftbench/peftbench/methods"
 )
 
 // Every spec in sweeps/ parses and expands to trials: a spec the README
@@ -20,6 +22,25 @@ func TestShippedSpecsLoad(t *testing.T) {
 		}
 		if p := s.Plan(nil); len(p.All()) == 0 {
 			t.Errorf("%s: no trials", f)
+		}
+	}
+}
+
+// The CI sweep trains every registered method (its controls included), so
+// that the regression check covers each: a method left out could change
+// its default or break without CI noticing.
+func TestCISweepCoversEveryMethod(t *testing.T) {
+	s, err := Load(filepath.Join("..", "sweeps", "ci.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, tr := range s.Trials() {
+		have[tr.Method] = true
+	}
+	for _, name := range methods.Names() {
+		if !have[name] {
+			t.Errorf("sweeps/ci.yaml has no trial of %s", name)
 		}
 	}
 }

@@ -652,7 +652,7 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 				settings.LR, _ = toFloat(lr)
 			}
 			return trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: nameOf(named),
-				MethodParams: map[string]any(vals), Seed: seed, Train: settings,
+				MethodParams: methods.TrialParams(m, vals), Seed: seed, Train: settings,
 				TaskHash: taskHash, ModelHash: modelHash, Augment: aug}
 		}
 		named := point

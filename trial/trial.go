@@ -26,7 +26,7 @@ type Spec struct {
 	Task         string         `json:"task"`
 	DataSize     int            `json:"data_size"` // training examples; 0 means all
 	Method       string         `json:"method"`
-	MethodParams map[string]any `json:"method_params"` // resolved: every hyper-parameter
+	MethodParams map[string]any `json:"method_params"` // resolved: every hyper-parameter but late ones at their defaults (methods.TrialParams)
 	Seed         int            `json:"seed"`
 	Train        Settings       `json:"train"`
 	// TaskHash and ModelHash are content hashes of the task (its config

@@ -276,7 +276,7 @@ type Options struct {
 type Inputs struct {
 	Arch          string         `json:"arch"`
 	Method        string         `json:"method"`
-	Params        map[string]any `json:"method_params"` // resolved: every hyper-parameter
+	Params        map[string]any `json:"method_params"` // resolved: every hyper-parameter but late ones at their defaults
 	Batch         int            `json:"batch"`
 	Seq           int            `json:"seq"`
 	Precision     string         `json:"precision"`
@@ -424,7 +424,7 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 
 	pr := o.Precision
 	p := &Projection{
-		Inputs: Inputs{Arch: a.Name, Method: method, Params: v, Batch: o.Batch, Seq: o.Seq,
+		Inputs: Inputs{Arch: a.Name, Method: method, Params: methods.TrialParams(m, v), Batch: o.Batch, Seq: o.Seq,
 			Precision: pr.Name, Attention: o.Attention, Checkpointing: o.Checkpointing},
 		TotalParams:         a.NumParams(),
 		TrainableBaseParams: pl.TrainBase,

@@ -162,6 +162,10 @@ func TestTrainableMatchesMethods(t *testing.T) {
 		{"adapter", nil, L * 2 * (2*d*16 + 16 + d)},
 		{"adapter", map[string]any{"bottleneck": 3, "placement": "mlp"}, L * (2*d*3 + 3 + d)},
 		{"adapter", map[string]any{"bottleneck": 5, "placement": "attn"}, L * (2*d*5 + 5 + d)},
+		{"vera", nil, L * (256 + 2*d)}, // q and v share c_attn's d
+		{"vera", map[string]any{"rank": 3, "targets": "fc,proj"}, L * (2*3 + f + d)},
+		{"lntuning", nil, L*4*d + 2*d},
+		{"lntuning", map[string]any{"norms": "final"}, 2 * d},
 		{"pac", nil, L * (2*d*16 + 16 + d)},
 		{"pac", map[string]any{"bottleneck": 3, "cache_mb": 0}, L * (2*d*3 + 3 + d)},
 	}

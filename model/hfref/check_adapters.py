@@ -5,7 +5,7 @@ the ones the Go side computed.
 Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
-  adapter_config.json         PEFT's config (peft_type LORA, IA3 or PROMPT_TUNING)
+  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LN_TUNING or PROMPT_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -19,13 +19,21 @@ and every wrapped module must find its tensors, every tensor its module.
 
   LORA           y = base(x) + (x·Aᵀ·Bᵀ)·lora_alpha/r (lora_alpha/√r with
                  use_rslora), A = lora_A.weight [r, in], B = lora_B.weight
-                 [out, r]. fan_in_fan_out must say how the module stores its
+                 [out, r]; a module that rank_pattern and alpha_pattern
+                 name (a key ending its path after a dot) has its own r and
+                 lora_alpha. With use_dora, W + ΔW's rows are rescaled to
+                 lora_magnitude_vector [out]. fan_in_fan_out must say how the module stores its
                  weight (GPT-2's Conv1D: [in, out]; nn.Linear: [out, in]),
                  and is what the merged check below transposes by.
   IA3            l = ia3_l.weight: [out, 1] scales the module's output, bias
                  included; [1, in] scales the input of a module that
                  feedforward_modules names (a list: name ends with an entry;
                  a string: a full regular-expression match).
+  VERA           shared base_model.vera_A [r, in_max] and vera_B [out_max, r]
+                 (save_projection), per module vera_lambda_b [out] and
+                 vera_lambda_d [r]: y = base(x) + b∘(B[:out]·(d∘(A[:, :in]·x))).
+  LN_TUNING      <module>.ln_tuning_layers.weight (and .bias) replace the
+                 norm's own parameters.
   PROMPT_TUNING  prompt_embeddings [num_virtual_tokens, token_dim], under
                  that bare key, put in front of the input embeddings. The
                  model then sees P + T positions, numbered 0 … P+T−1 (GPT-2's
@@ -139,22 +147,32 @@ def take(tensors, used, key, shape):
 
 def lora_adapter(arch, state, cfg, tensors, used):
     check_fan_in_fan_out(arch, cfg)
-    for field in ("rank_pattern", "alpha_pattern"):
-        if cfg.get(field):
-            raise AdapterError(f"{field} {cfg[field]} is not applied by this checker")
-    if cfg.get("use_dora"):
-        raise AdapterError("use_dora is not applied by this checker")
     if cfg.get("bias", "none") != "none":
         raise AdapterError(f"bias {cfg['bias']!r} is not applied by this checker")
     if cfg.get("layers_to_transform") is not None:
         raise AdapterError("layers_to_transform is not applied by this checker")
-    r = cfg["r"]
+    r, alpha, rslora = cfg["r"], cfg["lora_alpha"], cfg.get("use_rslora", False)
+    scaling = alpha / math.sqrt(r) if rslora else alpha / r
     modules = {}
     for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
-        a = take(tensors, used, f"{PREFIX}{path}.lora_A.weight", (r, fin))
-        b = take(tensors, used, f"{PREFIX}{path}.lora_B.weight", (fout, r))
-        modules[path] = (a, b)
-    return ref.LoRA(r, cfg["lora_alpha"], modules, cfg.get("use_rslora", False))
+        rm = pattern_value(cfg.get("rank_pattern"), path, r)
+        am = pattern_value(cfg.get("alpha_pattern"), path, alpha)
+        a = take(tensors, used, f"{PREFIX}{path}.lora_A.weight", (rm, fin))
+        b = take(tensors, used, f"{PREFIX}{path}.lora_B.weight", (fout, rm))
+        # The reference applies one scaling; a module's own rank and alpha
+        # rescale its B to it.
+        own = am / math.sqrt(rm) if rslora else am / rm
+        modules[path] = (a, b * (own / scaling))
+    return ref.LoRA(r, alpha, modules, rslora)
+
+
+def pattern_value(patterns, path, default):
+    """A module's entry of rank_pattern or alpha_pattern, matched as PEFT's
+    get_pattern_key matches it: the key ends the module's path after a dot."""
+    for key, value in (patterns or {}).items():
+        if re.match(rf"(.*\.)?({key})$", path):
+            return value
+    return default
 
 
 class IA3:
@@ -213,6 +231,75 @@ def merged_ia3(arch, state, ia3):
         if not feedforward and path + ".bias" in state:
             merged[path + ".bias"] = state[path + ".bias"] * l.flatten()
     return merged
+
+
+def dora_merged(arch, state, lora, tensors, used):
+    """DoRA as PEFT merges it: W' = m / ‖W + ΔW‖ · (W + ΔW), the norm of
+    each output's row over the inputs, m = lora_magnitude_vector [out]
+    (the bias is not rescaled)."""
+    merged = ref.merge_lora(arch, state, lora)
+    for path in lora.modules:
+        w = merged[path + ".weight"]
+        wt = w.T if arch == "gpt2" else w  # [out, in]
+        m = take(tensors, used, f"{PREFIX}{path}.lora_magnitude_vector", (wt.shape[0],)).double()
+        wt = wt * (m / wt.norm(dim=1))[:, None]
+        merged[path + ".weight"] = wt.T if arch == "gpt2" else wt
+    return merged
+
+
+class VeRA:
+    """PEFT's VeRA: y = base(x) + lambda_b * ((lambda_d * (x @ A[:, :in].T)) @ B[:out].T)
+    with the shared A = base_model.vera_A [r, in_max], B = base_model.vera_B
+    [out_max, r], each module taking their top-left corner."""
+
+    def __init__(self, a, b, modules):
+        self.a, self.b, self.modules = a, b, modules
+
+    def delta(self, x, path):
+        m = self.modules.get(path)
+        if m is None:
+            return None
+        fin, fout, lb, ld = m
+        return lb * ((ld * (x @ self.a[:, :fin].T)) @ self.b[:fout].T)
+
+
+def vera_adapter(arch, state, cfg, tensors, used):
+    check_fan_in_fan_out(arch, cfg)
+    if not cfg.get("save_projection"):
+        raise AdapterError("save_projection is false: the projections would come from PEFT's generator")
+    r = cfg["r"]
+    modules = wrapped_modules(arch, state, cfg)
+    fin_max = max(fin for fin, _ in modules.values())
+    fout_max = max(fout for _, fout in modules.values())
+    a = take(tensors, used, "base_model.vera_A", (r, fin_max)).double()
+    b = take(tensors, used, "base_model.vera_B", (fout_max, r)).double()
+    own = {}
+    for path, (fin, fout) in modules.items():
+        lb = take(tensors, used, f"{PREFIX}{path}.vera_lambda_b", (fout,)).double()
+        ld = take(tensors, used, f"{PREFIX}{path}.vera_lambda_d", (r,)).double()
+        own[path] = (fin, fout, lb, ld)
+    return VeRA(a, b, own)
+
+
+def ln_tuned(arch, state, cfg, tensors, used):
+    """The state with every norm target_modules names replaced by its
+    tuned copy, <module>.ln_tuning_layers.weight (and .bias)."""
+    tuned = dict(state)
+    targets = cfg["target_modules"]
+    for key in tensors:
+        path, sep, field = key[len(PREFIX):].rpartition(".ln_tuning_layers.")
+        if not key.startswith(PREFIX) or not sep:
+            raise AdapterError(f"{key} is no LN tuning tensor")
+        if not (path in targets or any(path.endswith("." + t) for t in targets)):
+            raise AdapterError(f"{key}: module {path} is not in target_modules {targets}")
+        name = path + "." + field
+        if arch == "gpt2":
+            name = ref.gpt2_prefix(state) + name.removeprefix("transformer.")
+        if name not in state or tuple(state[name].shape) != tuple(tensors[key].shape):
+            raise AdapterError(f"{key}: the model has no norm parameter {name} of shape {list(tensors[key].shape)}")
+        tuned[name] = tensors[key].to(state[name].dtype)
+        used.add(key)
+    return tuned
 
 
 def embedding_key(arch, state):
@@ -275,7 +362,11 @@ def check_one(folder):
     plain = ref.forward(config, state, input_ids)
     used = set()
     kind = cfg.get("peft_type")
-    if kind == "LORA":
+    if kind == "LORA" and cfg.get("use_dora"):
+        lora = lora_adapter(arch, state, cfg, tensors, used)
+        got = ref.forward(config, dora_merged(arch, state, lora, tensors, used), input_ids)
+        merged = None
+    elif kind == "LORA":
         lora = lora_adapter(arch, state, cfg, tensors, used)
         got = ref.forward(config, state, input_ids, lora)
         merged = ref.forward(config, ref.merge_lora(arch, state, lora), input_ids)
@@ -285,6 +376,12 @@ def check_one(folder):
         merged = ref.forward(config, merged_ia3(arch, state, ia3), input_ids)
     elif kind == "PROMPT_TUNING":
         got = prompt_logits(arch, config, state, cfg, tensors, used, input_ids)
+        merged = None
+    elif kind == "VERA":
+        got = ref.forward(config, state, input_ids, vera_adapter(arch, state, cfg, tensors, used))
+        merged = None
+    elif kind == "LN_TUNING":
+        got = ref.forward(config, ln_tuned(arch, state, cfg, tensors, used), input_ids)
         merged = None
     else:
         raise AdapterError(f"peft_type {kind!r} is not checked here")
