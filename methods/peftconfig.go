@@ -73,16 +73,23 @@ var commonPEFT = map[string]peftField{
 func loraFields(dora bool) map[string]peftField {
 	method := map[bool]string{false: "lora", true: "dora"}[dora]
 	other := map[bool]string{false: "dora", true: "lora"}[dora]
+	// LoRA's options (rsLoRA, PiSSA and OLoRA); DoRA has none of them.
+	rsLoRA := peftField{to: "rslora"}
+	loraInit := peftField{to: "init", conv: loraInitWeights}
+	if dora {
+		rsLoRA = peftField{conv: only(false, "DoRA here scales by alpha/r; rank-stabilised scaling is LoRA's option (method lora, rslora)")}
+		loraInit = peftField{conv: only(true, "DoRA here starts A at random and B at zero, as PEFT's default")}
+	}
 	return map[string]peftField{
 		"r":                       {to: "rank"},
 		"lora_alpha":              {to: "alpha"},
 		"lora_dropout":            {to: "dropout"},
 		"target_modules":          {to: "targets", conv: peftTargetModules},
-		"use_rslora":              {conv: only(false, "rank-stabilised LoRA (alpha/√r) is not implemented; LoRA here scales by alpha/r")},
+		"use_rslora":              rsLoRA,
 		"use_dora":                {conv: only(dora, fmt.Sprintf("method %s is %s; use method %s", method, map[bool]string{false: "plain LoRA", true: "DoRA"}[dora], other))},
 		"bias":                    {conv: only("none", "LoRA here trains no bias; BitFit trains biases")},
 		"fan_in_fan_out":          {conv: anyBool}, // how GPT-2's Conv1D stores weights: read from the model here
-		"init_lora_weights":       {conv: only(true, "this package starts A at random and B at zero, as PEFT's default")},
+		"init_lora_weights":       loraInit,
 		"modules_to_save":         {conv: none("training other modules beside the adapter")},
 		"layers_to_transform":     {conv: none("adapting only some layers (give targets as globs such as h.0.*)")},
 		"layers_pattern":          {conv: none("adapting only some layers")},
@@ -441,4 +448,19 @@ func promptInit(v any) (any, error) {
 		return "vocab", nil
 	}
 	return nil, fmt.Errorf("%v is not supported (RANDOM, TEXT or SAMPLE_VOCAB)", v)
+}
+
+// loraInitWeights maps PEFT's init_lora_weights onto LoRA's init: true is
+// PEFT's default (Kaiming-uniform A, zero B), "pissa" and "olora" the
+// initialisations from the base weights.
+func loraInitWeights(v any) (any, error) {
+	switch v {
+	case nil:
+		return nil, nil
+	case true:
+		return "kaiming", nil
+	case "pissa", "olora":
+		return v, nil
+	}
+	return nil, fmt.Errorf("%v is not supported (true, \"pissa\" or \"olora\"; PiSSA here takes the exact SVD, not pissa_niter_N)", v)
 }

@@ -15,7 +15,9 @@ func TestPEFTNamesAreAliases(t *testing.T) {
 		peft, ours map[string]any
 	}{
 		{"lora", map[string]any{"r": 4, "lora_alpha": 32, "lora_dropout": 0.1, "target_modules": []any{"q_proj", "v_proj"}, "use_rslora": false, "bias": "none", "task_type": "CAUSAL_LM"},
-			map[string]any{"rank": 4, "alpha": 32.0, "dropout": 0.1, "targets": []any{"q_proj", "v_proj"}}},
+			map[string]any{"rank": 4, "alpha": 32.0, "dropout": 0.1, "targets": []any{"q_proj", "v_proj"}, "rslora": false}},
+		{"lora", map[string]any{"use_rslora": true, "init_lora_weights": "pissa"}, map[string]any{"rslora": true, "init": "pissa"}},
+		{"lora", map[string]any{"init_lora_weights": true}, map[string]any{"init": "kaiming"}},
 		{"lora", map[string]any{"target_modules": "all-linear"}, map[string]any{"targets": "*"}},
 		{"dora", map[string]any{"r": 2, "use_dora": true}, map[string]any{"rank": 2}},
 		{"ia3", map[string]any{"target_modules": []any{"k_proj", "v_proj", "down_proj"}, "feedforward_modules": []any{"down_proj"}}, map[string]any{"targets": "k,v,ff"}},
@@ -49,7 +51,8 @@ func TestPEFTNamesUnsupportedValues(t *testing.T) {
 		raw    map[string]any
 		want   []string
 	}{
-		{"lora", map[string]any{"use_rslora": true}, []string{`"use_rslora"`, "alpha/r"}},
+		{"dora", map[string]any{"use_rslora": true}, []string{`"use_rslora"`, "method lora"}},
+		{"lora", map[string]any{"init_lora_weights": "pissa_niter_16"}, []string{`"init_lora_weights"`, "exact SVD"}},
 		{"lora", map[string]any{"use_dora": true}, []string{`"use_dora"`, "method dora"}},
 		{"lora", map[string]any{"r": 4, "rank": 8}, []string{`"r"`, `"rank"`}},
 		{"lora", map[string]any{"target_modules": ".*attn.*"}, []string{"regular expression"}},
@@ -87,7 +90,7 @@ func TestFromPEFTConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]any{"rank": 4, "alpha": 8, "dropout": 0, "targets": []any{"q_proj", "v_proj"}}; !reflect.DeepEqual(got, want) {
+	if want := map[string]any{"rank": 4, "alpha": 8, "dropout": 0, "targets": []any{"q_proj", "v_proj"}, "rslora": false, "init": "kaiming"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("settings %v, want %v", got, want)
 	}
 	ia3 := writeConfig(t, `{"peft_type": "IA3", "task_type": "CAUSAL_LM", "target_modules": ["k_proj", "v_proj", "down_proj"],
@@ -104,7 +107,7 @@ func TestFromPEFTConfig(t *testing.T) {
 		method, body string
 		want         []string
 	}{
-		{"lora", `{"peft_type": "LORA", "r": 8, "use_rslora": true}`, []string{`"use_rslora"`, "not supported"}},
+		{"lora", `{"peft_type": "LORA", "r": 8, "init_lora_weights": "gaussian"}`, []string{`"init_lora_weights"`, "not supported"}},
 		{"lora", `{"peft_type": "LORA", "r": 8, "lora_magic": 1}`, []string{`"lora_magic"`, "not supported by method lora"}},
 		{"lora", `{"peft_type": "IA3", "target_modules": ["k_proj"]}`, []string{`"peft_type"`, "method ia3"}},
 		{"lora", `{"peft_type": "LORA", "use_dora": true}`, []string{`"peft_type"`, "method dora"}},

@@ -41,11 +41,11 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	switch method {
 	case "lora", "ia3", "prompt":
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters cannot be loaded (LORA, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"])
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA without use_dora, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	rest := map[string]any{}
 	for k, v := range cfg {
-		if k != "target_modules" && k != "feedforward_modules" {
+		if k != "target_modules" && k != "feedforward_modules" && !(method == "lora" && (k == "rank_pattern" || k == "alpha_pattern")) {
 			rest[k] = v
 		}
 	}
@@ -70,7 +70,7 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	var set func(a *Attached) error
 	switch method {
 	case "lora":
-		set, err = loraFromPEFT(m, settings, get)
+		set, err = loraFromPEFT(m, settings, loraPatternsOf(cfg), get)
 	case "ia3":
 		set, err = ia3FromPEFT(m, settings, get)
 	case "prompt":
@@ -118,15 +118,38 @@ func PEFTHash(dir string) (string, error) {
 // returns the setter of their A [in, r] = lora_Aᵀ and B [r, out] =
 // lora_Bᵀ (GPT-2's fused c_attn: B's rows of the layer's columns, a layer
 // whose rows are all zero left out, as it has no update).
-func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+// loraPatterns are a LoRA config's rank_pattern and alpha_pattern: a rank
+// and an alpha per module, keyed by a module name or its last parts.
+type loraPatterns struct{ rank, alpha map[string]any }
+
+func loraPatternsOf(cfg map[string]any) loraPatterns {
+	p := loraPatterns{}
+	p.rank, _ = cfg["rank_pattern"].(map[string]any)
+	p.alpha, _ = cfg["alpha_pattern"].(map[string]any)
+	return p
+}
+
+// of returns the pattern's value for module mod (a full module path), as
+// PEFT matches keys: the key is the path or ends it after a dot.
+func (loraPatterns) of(pattern map[string]any, mod string, def float64) float64 {
+	for k, v := range pattern {
+		if mod == k || strings.HasSuffix(mod, "."+k) {
+			return toFloat(v)
+		}
+	}
+	return def
+}
+
+func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
 	type src struct {
 		a, b       PEFTTensor
 		col, width int
+		R          int   // the module's rank in the file
 		ranks      []int // the rank components of the module's that this layer uses
 	}
 	srcs := map[string]src{}
 	var targets []any
-	r := 0
+	r, scale := 0, 0.0 // the largest rank in the file; the update's scale, alpha/rank
 	for i := 0; i < m.Config.Layers; i++ {
 		for _, name := range m.Config.LinearNames(i) {
 			mod, col, width, err := model.HFModule(m, name)
@@ -150,40 +173,46 @@ func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 			if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
 				return nil, fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
 			}
-			if r == 0 {
-				r = A.Shape[0]
-			} else if A.Shape[0] != r {
-				return nil, fmt.Errorf("%s: rank %d, other modules %d: one rank is supported", key, A.Shape[0], r)
+			R := A.Shape[0]
+			if want := int(pat.of(pat.rank, mod, toFloat(settings["rank"]))); want != R && settings["rank"] != nil {
+				return nil, fmt.Errorf("%s: rank %d, but adapter_config.json gives it %d (r or rank_pattern)", key, R, want)
 			}
-			if width > 0 && allEqual(B.Values[col*r:(col+width)*r], 0) {
+			if _, ok := settings["alpha"]; !ok {
+				return nil, fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
+			}
+			alpha := pat.of(pat.alpha, mod, toFloat(settings["alpha"]))
+			s := alpha / float64(R)
+			if settings["rslora"] == true {
+				s = alpha / math.Sqrt(float64(R))
+			}
+			if scale == 0 {
+				scale = s
+			} else if math.Abs(s-scale) > 1e-12*math.Abs(scale) {
+				return nil, fmt.Errorf("%s: scale %v, other modules %v: LoRA here has one scale for every layer", key, s, scale)
+			}
+			r = max(r, R)
+			if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) {
 				continue // a fused module's part without an update
 			}
-			srcs[name] = src{A, B, col, width, nil}
+			srcs[name] = src{A, B, col, width, R, nil}
 			targets = append(targets, name)
 		}
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no lora_A/lora_B tensor of a module of the base model")
 	}
-	if cr, ok := settings["rank"]; ok && cr != r {
-		return nil, fmt.Errorf("the tensors have rank %d, adapter_config.json's r is %v", r, cr)
-	}
-	if _, ok := settings["alpha"]; !ok {
-		return nil, fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
-	}
 	// A fused module whose layers' updates were stacked (SavePEFT's q and
-	// v in GPT-2's c_attn, each with its own A), and the other modules
-	// padded to its rank with zeros, use only some rank components each:
-	// when every layer uses as many, that is the rank, and lora_alpha
-	// scales down with it (alpha/rank = lora_alpha/r). A component is used
-	// where B is non-zero.
-	rank := r
+	// v in GPT-2's c_attn, each with its own A, its rank in rank_pattern)
+	// uses only some of its rank components in each layer: when every
+	// layer uses as many, that is the rank. A component is used where B is
+	// non-zero. Otherwise every module must have one rank.
 	used := -1
+	same := true
 	for name, s := range srcs {
 		_, out := linearDims(m, name)
-		for j := 0; j < r; j++ {
+		for j := 0; j < s.R; j++ {
 			for o := 0; o < out; o++ {
-				if s.b.Values[(s.col+o)*r+j] != 0 {
+				if s.b.Values[(s.col+o)*s.R+j] != 0 {
 					s.ranks = append(s.ranks, j)
 					break
 				}
@@ -195,21 +224,26 @@ func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 		} else {
 			used = 0
 		}
+		same = same && s.R == r
 	}
-	if used > 0 && used < r {
-		rank = used
-		settings["alpha"] = toFloat(settings["alpha"]) * float64(used) / float64(r)
-	}
-	for name, s := range srcs {
-		if rank == r {
-			s.ranks = nil
+	rank := used
+	if used <= 0 {
+		if !same {
+			return nil, fmt.Errorf("modules of ranks up to %d whose layers use different ranks: LoRA here has one rank", r)
 		}
-		if s.ranks == nil {
-			for j := 0; j < r; j++ {
+		rank = r
+		for name, s := range srcs {
+			s.ranks = nil
+			for j := 0; j < s.R; j++ {
 				s.ranks = append(s.ranks, j)
 			}
+			srcs[name] = s
 		}
-		srcs[name] = s
+	}
+	if settings["rslora"] == true {
+		settings["alpha"] = scale * math.Sqrt(float64(rank))
+	} else {
+		settings["alpha"] = scale * float64(rank)
 	}
 	settings["rank"], settings["targets"] = rank, compactTargets(m.Config, targets)
 	return func(a *Attached) error {
@@ -225,7 +259,7 @@ func loraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 			}
 			for j, k := range s.ranks {
 				for o := 0; o < out; o++ {
-					bv[j*out+o] = s.b.Values[(s.col+o)*r+k]
+					bv[j*out+o] = s.b.Values[(s.col+o)*s.R+k]
 				}
 			}
 			SetValues(l.a, av)

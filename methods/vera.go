@@ -206,11 +206,11 @@ func (vm *veraMerger) Unmerge() error { return restore(&vm.saved, "vera") }
 func (vera) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 	L := a.Layers
 	r := int64(v.Int("rank"))
-	chosen, err := projectedTargets(L, v.List("targets"))
+	chosen, skipped, err := projectedTargets(a, v.List("targets"))
 	if err != nil {
 		return nil, err
 	}
-	fp := &Footprint{First: L, PerToken: make([]int64, L)}
+	fp := &Footprint{First: L, PerToken: make([]int64, L), Skipped: skipped}
 	seen, modules := map[string]bool{}, map[string]bool{}
 	var inMax, outMax int64
 	for _, t := range chosen {

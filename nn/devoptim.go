@@ -120,10 +120,14 @@ func (o *DeviceAdamW) Step(dp *DeviceProgram, lr float64) (float64, error) {
 		if prm.Value.Dims() >= 2 {
 			decay = o.WeightDecay
 		}
+		rate := lr
+		if prm.LRScale > 0 { // as AdamW.Step: LoRA+ trains B faster
+			rate = lr * prm.LRScale
+		}
 		gv, _ := dp.view(p.Grads[i])
 		n := prm.Size()
 		o.args = append(o.args[:0], device.Ptr(device.View{Buf: w}), device.Ptr(gv), device.Ptr(device.View{Buf: mv}), device.Ptr(device.View{Buf: mv, Off: n}),
-			device.Long(n), device.Float(float32(o.Beta1)), device.Float(float32(o.Beta2)), device.Float(float32(o.Eps)), device.Float(float32(lr)),
+			device.Long(n), device.Float(float32(o.Beta1)), device.Float(float32(o.Beta2)), device.Float(float32(o.Eps)), device.Float(float32(rate)),
 			device.Float(float32(decay)), device.Float(float32(scale)), device.Float(float32(bc1)), device.Float(float32(bc2)))
 		if err := dev.Launch(ad, device.Cover(n, device.Local), device.Local, o.args); err != nil {
 			return 0, err

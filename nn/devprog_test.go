@@ -420,6 +420,7 @@ func containsAll(s string, subs ...string) bool {
 func TestDeviceAdamWMatchesCPU(t *testing.T) {
 	dev := openDevice(t)
 	p, params := twoLayer(t, tensor.Float32)
+	params[len(params)-1].LRScale = 4 // one parameter at its own rate (LoRA+)
 	w := NewDeviceWeights(dev)
 	defer w.Close()
 	dp, err := p.OnDevice(w) // copies the weights in

@@ -48,7 +48,7 @@ func TestPEFTNamesGiveTheSameTrials(t *testing.T) {
 	}
 	for yaml, want := range map[string]string{
 		head + "  lora: {r: 4, rank: 8}\n":                                 `field "methods.lora.rank": sets "rank", as "r" does`,
-		head + "  lora: {use_rslora: true}\n":                              `bad.yaml:5: field "methods.lora.use_rslora"`,
+		head + "  dora: {use_rslora: true}\n":                              `bad.yaml:5: field "methods.dora.use_rslora"`,
 		head + "  lora: {from: " + filepath.Join(dir, "none.json") + "}\n": `bad.yaml:5: field "methods.lora.from"`,
 		head + "  ia3: {from: " + cfg + "}\n":                              `field "methods.ia3.from": methods: ` + cfg + `: field "peft_type": LORA is method lora here, not ia3`,
 	} {
