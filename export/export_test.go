@@ -254,3 +254,20 @@ func TestUnknownFormat(t *testing.T) {
 		t.Errorf("unknown format: %v", err)
 	}
 }
+
+func TestStepsTable(t *testing.T) {
+	rs := fixture(t)
+	if tab := Steps(rs); tab.Rows() != 0 || tab.Column("loss") == nil {
+		t.Fatalf("results without step logs: %d rows, columns %v", tab.Rows(), tab.Columns)
+	}
+	rs[0].StepLog = []trial.StepPoint{{Step: 1, Epoch: 1, Loss: 0.7, LR: 1e-4, GradNorm: 2, TokensPerSec: 900}, {Step: 2, Epoch: 1, Loss: 0.6, LR: 2e-4, GradNorm: 1.5, TokensPerSec: 950}}
+	tab := Steps(rs)
+	if tab.Rows() != 2 || value(t, tab, "id", 1) != rs[0].ID || value(t, tab, "loss", 1) != 0.6 || value(t, tab, "step", 1) != int64(2) {
+		t.Fatalf("steps table %d rows: %v", tab.Rows(), tab.Columns)
+	}
+	for _, f := range []string{"csv", "jsonl", "parquet"} {
+		if _, err := Steps(fixture(t)).Encode(f); err != nil {
+			t.Errorf("an empty steps table as %s: %v", f, err)
+		}
+	}
+}

@@ -275,3 +275,36 @@ func Configurations(results []*trial.Result) *Table {
 	}
 	return b.done()
 }
+
+// Steps is one row per step each result's step log kept (trial.StepLog):
+// the training curves, joined to the trials table by id.
+func Steps(results []*trial.Result) *Table {
+	b := newBuilder("steps")
+	for _, r := range results {
+		for _, p := range r.StepLog {
+			b.row()
+			b.str("id", r.ID)
+			b.str("experiment_name", experimentName(r.Spec))
+			b.str("task_name", r.Spec.Task)
+			b.str("peft_type", r.Spec.Method)
+			b.integer("data_size", int64(r.Spec.DataSize))
+			b.integer("seed", int64(r.Spec.Seed))
+			b.integer("step", int64(p.Step))
+			b.integer("epoch", int64(p.Epoch))
+			b.float("loss", p.Loss)
+			b.float("lr", p.LR)
+			b.float("grad_norm", p.GradNorm)
+			b.float("tokens_per_sec", p.TokensPerSec)
+		}
+	}
+	if b.t.rows == 0 { // no step logs: the header alone
+		for _, c := range []struct {
+			name string
+			k    Kind
+		}{{"id", String}, {"experiment_name", String}, {"task_name", String}, {"peft_type", String}, {"data_size", Int}, {"seed", Int},
+			{"step", Int}, {"epoch", Int}, {"loss", Float}, {"lr", Float}, {"grad_norm", Float}, {"tokens_per_sec", Float}} {
+			b.t.Columns = append(b.t.Columns, &Column{Name: c.name, Kind: c.k})
+		}
+	}
+	return b.done()
+}
