@@ -60,8 +60,13 @@ type Configuration struct {
 // are read from the task registry where the tasks are found.
 func Configurations(results []*trial.Result) []Configuration {
 	in, _ := taskInputs(results)
+	return configurations(results, in, tabulate(results, in))
+}
+
+// configurations lists the configurations of results, with the choices and
+// tests of their tables t.
+func configurations(results []*trial.Result, in inputs, t *tables) []Configuration {
 	all := groupResults(results)
-	t := tabulate(results, in)
 	chosen := map[config]*pairTest{} // tabulate groups anew: match by configuration
 	for _, st := range t.Tests {
 		for _, c := range st.Contenders {

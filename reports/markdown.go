@@ -55,6 +55,8 @@ func (p *page) render() (string, []*figure, error) {
 	}
 	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s; controls: %s.",
 		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
+	p.line("")
+	p.line("Beside this page, [index.html](%s) is the same results to explore offline in a browser: every configuration in a table to filter and sort, accuracy against the cost axis of your choice, and learning curves.", ViewerFile)
 	p.optional = p.optionalSections()
 	if a := p.t.Augmentation; a != nil {
 		p.line("Data augmentation: %s, compared with the plain methods in %s; every other section shows the plain methods only.", strings.Join(a.Labels, ", "), p.sectionLink(augmentTitle))
