@@ -13,6 +13,7 @@ import (
 	"github.com/peftbench/peftbench/internal/meter"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // page writes the report's Markdown and collects the figures it shows.
@@ -225,7 +226,7 @@ func (p *page) summary() error {
 		p.skipped("no trial succeeded.")
 		return nil
 	}
-	p.line("Each method at its best configuration: among the configurations (hyper-parameters and learning rate) run at the task's largest data size, the one with the highest mean validation accuracy over seeds. Test accuracy is reported for that configuration only. With few seeds the 95%% interval is wide (t = 12.7 for two seeds) and can pass 100%%.")
+	p.line("Each method at its best configuration: among the configurations (hyper-parameters and learning rate) run at the task's largest data size, the one with the highest mean validation accuracy over seeds. Test accuracy is reported for that configuration only.%s", p.seedNote())
 	p.line("")
 	header := []string{"method", "configuration", "lr", "data size", "seeds", "test acc. %", "95% CI", "vs majority, points [95% CI]", "p (Holm)", "valid acc. %",
 		"trainable params", "% of model", "peak memory", "train tokens/s", "adapter file", "configs compared"}
@@ -473,7 +474,7 @@ func (p *page) projectedMemory() error {
 		return nil
 	}
 	seqs, precisions := p.projectedInputs()
-	p.line("**These are projections, not measurements.** Each method at its summary configuration is projected by package gpu/projection onto large models trained on a GPU: bf16 weights, fp32 AdamW state (precision %s), the sequence length from the result (%s tokens), the batch as trained, and 1 GiB of CUDA overhead in the total. A projection depends on the method, its hyper-parameters and the batch only, so tasks whose summaries chose the same ones share a row. The GPUs are those of package gpu's catalogue whose memory holds the total: the smallest it fits on, then the largest it does not.", precisions, seqs)
+	p.line("**These are projections, not measurements.** Each method at its summary configuration is projected by package gpu/projection onto large models trained on a GPU: bf16 weights, fp32 AdamW state (precision %s), a sequence length of %s tokens (the one the trials project with, a fixed length of the projection rather than the task's prompts), the batch as trained, and 1 GiB of CUDA overhead in the total. A projection depends on the method, its hyper-parameters and the batch only, so tasks whose summaries chose the same ones share a row. The GPUs are those of package gpu's catalogue whose memory holds the total: the smallest it fits on, then the largest it does not.", precisions, seqs)
 	p.line("")
 	header := []string{"method", "configuration", "chosen on", "model", "batch × seq", "trainable params", "weights", "gradients",
 		"optimizer state", "activations", "total", "H100 80 GB", "GPUs"}
@@ -802,4 +803,26 @@ func thousands(v float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// seedNote says how wide the summary's intervals are for the fewest
+// seeds a summary row has (Student's t at 95%), or that one seed gives
+// none.
+func (p *page) seedNote() string {
+	fewest := 0
+	for _, s := range p.t.Summaries {
+		for _, r := range s.Rows {
+			if r.Best != nil && len(r.Best.Seeds) >= 2 && (fewest == 0 || len(r.Best.Seeds) < fewest) {
+				fewest = len(r.Best.Seeds)
+			}
+		}
+	}
+	if fewest == 0 {
+		return " Every configuration here ran on one seed: there is no spread over seeds, so no ± or interval."
+	}
+	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(fewest - 1)}.Quantile(1 - (1-aggregate.Confidence)/2)
+	if q < 3 {
+		return ""
+	}
+	return fmt.Sprintf(" With few seeds the 95%% interval is wide (t = %.1f for %d seeds) and can pass 100%%.", q, fewest)
 }

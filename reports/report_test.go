@@ -103,7 +103,7 @@ func TestBuild(t *testing.T) {
 		// The new sections, linked from the contents.
 		"7. [Memory, measured and accounted](#7-memory-measured-and-accounted)", "## 7. Memory, measured and accounted",
 		"8. [Memory projected to large models](#8-memory-projected-to-large-models)", "## 8. Memory projected to large models",
-		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "(512 tokens)",
+		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "a sequence length of 512 tokens",
 		"1 GiB of CUDA overhead",
 		"Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process",
 		"(see [Reproducibility](#10-reproducibility))",

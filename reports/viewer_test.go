@@ -164,3 +164,35 @@ func TestViewerInChromium(t *testing.T) {
 		t.Errorf("filtered on spam, chosen only: %d rows, want %d", n, chosen)
 	}
 }
+
+// A report of one seed per configuration does not speak of two seeds'
+// intervals; one of two seeds gives Student's t for two.
+func TestSeedNote(t *testing.T) {
+	rs, err := trial.ReadAll("testdata/sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := t.TempDir()
+	for _, r := range rs {
+		if r.Spec.Seed == 1 {
+			if err := r.Write(one); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		dir, want, not string
+	}{
+		{one, "ran on one seed", "t = 12.7"},
+		{"testdata/sweep", "t = 12.7 for 2 seeds", "ran on one seed"},
+	} {
+		readme, err := Build(c.dir, Options{Out: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(readme)
+		if !strings.Contains(string(b), c.want) || strings.Contains(string(b), c.not) {
+			t.Errorf("%s: the summary should say %q and not %q", c.dir, c.want, c.not)
+		}
+	}
+}
