@@ -366,7 +366,8 @@ func (p *page) dataSize() error {
 			p.skipped("no method was run on %s at two or more data sizes.", p.nm.name(k))
 			continue
 		}
-		if err := p.figure(dataSizeFigure(k, ss, p.nm)); err != nil {
+		b, ok := p.in.Baselines[k.Task]
+		if err := p.figure(dataSizeFigure(k, ss, p.nm, taskReferences(b, ok))); err != nil {
 			return err
 		}
 	}
