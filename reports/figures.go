@@ -293,8 +293,11 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 	var all []*group
 	var frontLine *plotter.Line
 	for _, fr := range fronts {
-		title, xl, scale, format := nm.name(k)+": accuracy vs peak memory", "peak memory (MiB, log scale)", 1.0/(1<<20),
+		title, xl, scale, format := nm.name(k)+": accuracy vs peak memory", "peak resident memory (MiB)", 1.0/(1<<20),
 			func(v float64) string { return strconv.FormatFloat(roundSig(v, 3), 'f', -1, 64) }
+		if fr.Heap {
+			title, xl = nm.name(k)+": accuracy vs peak heap", "peak Go heap (MiB)"
+		}
 		if fr.Cost == costParams {
 			title, xl, scale, format = nm.name(k)+": accuracy vs trainable parameters", "trainable parameters (log scale)", 1, humanCount
 		}
@@ -324,7 +327,12 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 			sc.GlyphStyle = methodGlyph(m)
 			p.Add(sc)
 		}
-		logAxis(&p.X, nil, format, 1.35)
+		if fr.Cost == costParams { // parameters span orders of magnitude; memory does not
+			logAxis(&p.X, nil, format, 1.35)
+		} else {
+			p.X.Tick.Marker = roundTicks{n: 6}
+			padLinear(&p.X, 0.06, 0.5)
+		}
 		padLinear(&p.Y, 0.08, 1)
 		panels = append(panels, p)
 	}

@@ -381,7 +381,7 @@ func (p *page) efficiency() error {
 		p.skipped("no task has two or more configurations at its summary data size.")
 		return nil
 	}
-	p.line("Every configuration at the summary's data size, by its mean test accuracy over seeds against peak memory and against trainable parameters. The Pareto front (dashed) joins the configurations that no other configuration matches or beats in accuracy at no more cost; its members are listed below each figure.")
+	p.line("Every configuration at the summary's data size, by its mean test accuracy over seeds against peak memory (the trial's peak Go heap, which the memory account holds within 0.9-1.3x; resident memory where a result has no heap peak) and against trainable parameters. The Pareto front (dashed) joins the configurations that no other configuration matches or beats in accuracy at no more cost; its members are listed below each figure.")
 	p.line("")
 	for _, k := range p.t.Tasks {
 		var fronts []frontier
@@ -403,6 +403,9 @@ func (p *page) efficiency() error {
 		}
 		for _, f := range fronts {
 			what := "peak memory"
+			if f.Heap {
+				what = "peak Go heap"
+			}
 			if f.Cost == costParams {
 				what = "trainable parameters"
 			}
@@ -412,10 +415,10 @@ func (p *page) efficiency() error {
 			for _, pt := range f.Front {
 				g := pt.Group
 				rows = append(rows, []string{g.Method, orDash(paramsLabel(g.MethodParams)), lrCell(g.Train.LR),
-					mibCell(g.PeakMemoryBytes), thousands(float64(g.TrainableParams)), accCell(g.Test)})
+					mibCell(g.PeakMemoryBytes), mibCell(g.PeakHeapBytes), thousands(float64(g.TrainableParams)), accCell(g.Test)})
 			}
-			err := p.table([]string{"method", "configuration", "lr", "peak memory", "trainable params", "test acc. %"}, rows,
-				[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR})
+			err := p.table([]string{"method", "configuration", "lr", "peak memory", "peak heap", "trainable params", "test acc. %"}, rows,
+				[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR})
 			if err != nil {
 				return err
 			}

@@ -95,7 +95,7 @@ func TestBuild(t *testing.T) {
 		"prefix †", "† chosen on test accuracy",
 		// Spam has one data size: its learning curve is skipped, with a line.
 		"_Skipped: no method was run on spam at two or more data sizes._",
-		"Pareto front, accuracy against peak memory (5 of 6 configurations",
+		"Pareto front, accuracy against peak Go heap (5 of 6 configurations",
 		"1.43×",
 		// Reproducibility: the spec, machine and rebuild command.
 		"name: reports-testdata", "Example CPU @ 3.0GHz, 16 cores, linux/amd64 (28 trials)", "BLAS: openblas (28 trials)",
