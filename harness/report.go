@@ -35,7 +35,7 @@ then:
   3. test accuracy against LoRA rank;
   4. test accuracy against prompt and prefix length;
   5. learning curves against the number of training examples;
-  6. accuracy against peak memory and trainable parameters, with the
+  6. accuracy against peak Go heap and trainable parameters, with the
      Pareto front listed;
   7. memory: measured peaks next to the analytic account;
   8. memory projected to large models on GPUs, and whether it fits;
