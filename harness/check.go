@@ -15,7 +15,7 @@ func checkCmd() *cobra.Command {
 	tol := check.DefaultTolerances()
 	cmd := &cobra.Command{
 		Use:   "check --baseline FILE DIR",
-		Short: "Check a sweep's results against a baseline; exit non-zero on a regression",
+		Short: "Check a sweep's results against a baseline; exit 4 on a regression",
 		Long: `Compare the results under DIR/trials with a baseline made by 'harness
 baseline', configuration by configuration: model, task, the sweep spec's
 name for the configuration (the method and the grid axes that take more
@@ -42,7 +42,7 @@ and not checked.
 
 The table on standard output shows what moved beyond noise and every
 regression; the Markdown summary (default DIR/check.md) lists every
-configuration. The exit status is non-zero when the check fails.`,
+configuration. The check exits 4 when it fails, 2 on a bad command line.`,
 		Example: `  harness sweep sweeps/ci.yaml
   harness check --baseline results/baselines/ci.json results/ci
   harness check --baseline results/baselines/ci.json results/ci --acc-floor 0.03 --fail-missing`,
@@ -50,7 +50,7 @@ configuration. The exit status is non-zero when the check fails.`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			dir := args[0]
 			if err := tol.Validate(); err != nil {
-				return err
+				return usageErr(err)
 			}
 			b, err := check.ReadBaseline(baseline)
 			if err != nil {
@@ -75,7 +75,7 @@ configuration. The exit status is non-zero when the check fails.`,
 				return fmt.Errorf("summary %s: %w", summary, err)
 			}
 			fmt.Printf("summary written to %s\n", summary)
-			return rep.Err()
+			return regressionErr(rep.Err())
 		},
 	}
 	f := cmd.Flags()

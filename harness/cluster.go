@@ -128,7 +128,7 @@ func submitSlurm(spec *sweep.Spec, job cluster.Job, poll time.Duration) error {
 		fmt.Printf("slurm: shard %d failed (%s, exit %s); the end of %s:\n%s\n", t.ID, t.State, t.ExitCode, job.ShardLog(t.ID), logTail(job.ShardLog(t.ID)))
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d shards failed; the report job %s was cancelled; resubmit to run their missing trials", len(failed), len(o.Tasks), sub.Report)
+		return trialsFailedErr(fmt.Errorf("%d of %d shards failed; the report job %s was cancelled; resubmit to run their missing trials", len(failed), len(o.Tasks), sub.Report))
 	}
 	if !o.Report.OK() {
 		fmt.Printf("slurm: the report failed (%s, exit %s); the end of %s:\n%s\n", o.Report.State, o.Report.ExitCode, job.ReportLog(), logTail(job.ReportLog()))

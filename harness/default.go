@@ -16,7 +16,7 @@ const (
 func runDefault(*cobra.Command, []string) error {
 	spec, err := sweep.Load(defaultSpec)
 	if err != nil {
-		return err
+		return usageErr(err)
 	}
 	sweepErr := runSweep(spec, defaultOut, runtime.NumCPU(), sweep.Shard{N: 1}, false, false)
 	if err := writeReport(defaultOut, defaultOut+"/report", defaultSpec); err != nil {

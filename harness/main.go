@@ -11,10 +11,20 @@ import (
 )
 
 func main() {
-	if err := rootCmd().Execute(); err != nil {
+	os.Exit(execute(rootCmd(), os.Args[1:]))
+}
+
+// execute runs the command line args and returns the exit code (see
+// exit.go), having printed the error, if any.
+func execute(root *cobra.Command, args []string) int {
+	var ran bool
+	markRuns(root, &ran)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
 	}
+	return exitCode(err, ran)
 }
 
 func rootCmd() *cobra.Command {
@@ -29,6 +39,6 @@ it pre-trains and ships. With no subcommand it runs the default sweep
 		RunE:          runDefault,
 	}
 	root.AddCommand(sweepCmd(), statusCmd(), mergeCmd(), slurmCmd(), k8sCmd(), benchCmd(), trialCmd(), reportCmd(), compareCmd(), checkCmd(), baselineCmd(), pretrainCmd(), evalCmd(), listCmd(), tasksCmd(), envCmd())
-	root.AddCommand(edgeCmd())
+	root.AddCommand(edgeCmd(), exportCmd())
 	return root
 }

@@ -15,7 +15,10 @@ func reportCmd() *cobra.Command {
 		Short: "Write a Markdown report with figures from a sweep's results",
 		Long: `Read every result under DIR/trials (as written by 'harness sweep --out DIR')
 and write OUT/README.md, renderable on GitHub, with its figures beside it
-(PNG for the page, SVG for papers). It opens with the findings the paired
+(PNG for the page, SVG for papers), and OUT/index.html, an interactive
+viewer of the same results that works offline: a filterable, sortable
+table of configurations, accuracy against a cost axis of your choice with
+the Pareto front, and learning curves. The Markdown opens with the findings the paired
 tests support, task by task, and says which comparisons are inconclusive;
 then:
 
@@ -32,7 +35,7 @@ then:
   3. test accuracy against LoRA rank;
   4. test accuracy against prompt and prefix length;
   5. learning curves against the number of training examples;
-  6. accuracy against peak memory and trainable parameters, with the
+  6. accuracy against peak Go heap and trainable parameters, with the
      Pareto front listed;
   7. memory: measured peaks next to the analytic account;
   8. memory projected to large models on GPUs, and whether it fits;

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +37,8 @@ without a result yet, --workers child processes at a time. Each result is
 written atomically to OUT/trials/<id>.json, where <id> is a hash of the
 trial's spec; rerunning the same spec skips what is done, so a killed sweep
 loses at most the trials in flight. A failing trial is recorded with its
-error and last log lines, and the sweep goes on; the exit code is non-zero
-when any trial of the spec failed.
+error and last log lines, and the sweep goes on; it exits 3 when any trial
+of the spec failed, 2 when the spec does not load (README, "Exit codes").
 
 Shards: --shard i/n runs only the trials at positions i, i+n, ... of the
 spec's expansion. Without --shard, a task of a Slurm job array takes its
@@ -113,13 +114,22 @@ times of the finished trials of each method at each data size.`,
 }
 
 // loadSpec loads a sweep spec and, when *out is empty, sets it to the
-// spec's default results folder: results/<file name>.
+// spec's default results folder: results/<spec name>, as harness k8s
+// mounts it (so specs that share a name, like the two llm2llm ones, share
+// a folder). A spec that does not load is a usage error.
 func loadSpec(path string, out *string) (*sweep.Spec, error) {
 	spec, err := sweep.Load(path)
-	if err == nil && *out == "" {
-		*out = filepath.Join("results", strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	if err != nil {
+		return nil, usageErr(err)
 	}
-	return spec, err
+	if *out == "" {
+		name := spec.Name
+		if name == "" { // a spec without a name: its file's
+			name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		}
+		*out = filepath.Join("results", name)
+	}
+	return spec, nil
 }
 
 // chooseShard is --shard when given, else the shard a scheduler's
@@ -128,7 +138,7 @@ func chooseShard(flag string, count int) (sweep.Shard, error) {
 	if flag != "" {
 		s, err := sweep.ParseShard(flag)
 		if err != nil {
-			return s, fmt.Errorf("--shard: %w", err)
+			return s, usageErr(fmt.Errorf("--shard: %w", err))
 		}
 		s.From = "--shard"
 		return s, nil
@@ -180,7 +190,7 @@ func runSweep(spec *sweep.Spec, out string, workers int, shard sweep.Shard, dryR
 		problems = append(problems, fmt.Sprintf("%d configurations had no learning rate to train at", n))
 	}
 	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+		return trialsFailedErr(errors.New(strings.Join(problems, "; ")))
 	}
 	return nil
 }
@@ -241,11 +251,12 @@ func trialCmd() *cobra.Command {
 		Long: `Run one trial in this process: fine-tune, select on validation where the
 spec says so, evaluate on test, and write OUT/trials/<id>.json atomically.
 Sweeps start one of these per trial; it is also the way to rerun a single
-trial by hand from the "spec" of a result file. A spec's task_hash and
+trial by hand from a result file (its "spec" is taken). A spec's task_hash and
 model_hash (content hashes a sweep records) must match the task's and the
 model's files as they are now, or the trial fails without running: its
-result would be filed under data it was not trained on. Exits non-zero
-when the trial failed (the failed result is still written).`,
+result would be filed under data it was not trained on. Exits 3 when
+the trial failed (the failed result is still written), 2 when the spec has
+an unknown field or names no model, task or method.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var data []byte
@@ -258,22 +269,56 @@ when the trial failed (the failed result is still written).`,
 			if err != nil {
 				return err
 			}
-			var spec trial.Spec
-			if err := json.Unmarshal(data, &spec); err != nil {
-				return fmt.Errorf("trial spec: %w", err)
+			name := "standard input"
+			if len(args) == 1 && args[0] != "-" {
+				name = args[0]
+			}
+			spec, err := parseTrialSpec(name, data)
+			if err != nil {
+				return usageErr(err)
 			}
 			r := runTrial(spec)
 			if err := r.Write(out); err != nil {
 				return err
 			}
 			if r.Status != trial.Success {
-				return fmt.Errorf("trial %s failed: %s", r.ID, r.Error)
+				return trialsFailedErr(fmt.Errorf("trial %s failed: %s", r.ID, r.Error))
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "results/trials", "output directory")
+	cmd.Flags().StringVar(&out, "out", "results", "results directory: the result goes to OUT/trials/<id>.json")
 	return cmd
+}
+
+// parseTrialSpec reads a trial spec, or the spec of a result file (a JSON
+// object with "id" and "spec"), refusing unknown fields and a spec that
+// names no model, task or method: decoding a result file as a spec would
+// otherwise give an empty spec without a word.
+func parseTrialSpec(name string, data []byte) (trial.Spec, error) {
+	var spec trial.Spec
+	var wrapper struct {
+		ID   string          `json:"id"`
+		Spec json.RawMessage `json:"spec"`
+	}
+	if json.Unmarshal(data, &wrapper) == nil && wrapper.ID != "" && len(wrapper.Spec) > 0 {
+		data = wrapper.Spec // a result file: rerun its spec
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return spec, fmt.Errorf("trial spec %s: %w", name, err)
+	}
+	var missing []string
+	for _, f := range []struct{ field, v string }{{"model", spec.Model}, {"task", spec.Task}, {"method", spec.Method}} {
+		if f.v == "" {
+			missing = append(missing, f.field)
+		}
+	}
+	if len(missing) > 0 {
+		return spec, fmt.Errorf("trial spec %s: no %s: a trial spec names at least its model, task and method", name, strings.Join(missing, ", "))
+	}
+	return spec, nil
 }
 
 // runTrial runs a trial, turning a panic into a failed result with the

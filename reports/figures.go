@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/peftbench/peftbench/tasks"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -96,11 +97,33 @@ func seriesPoints(s methodCurve) errXYs {
 // curveFigure draws accuracy curves with error bars: colour and marker by
 // method, dash as dash says (by task, or by augmentation), x ticks at the
 // points' labels. logX puts x on a log scale.
-func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, label func(methodCurve) string, dash func(methodCurve) []vg.Length) (*figure, error) {
-	p := newPlot(title, xLabel, accLabel)
+//
+// Error bars (the standard deviation over seeds) are drawn where a point
+// has two seeds or more, and the y label says what the points are: a mean
+// with its deviation, or one seed. refs draws horizontal reference lines
+// (the majority class, bag-of-words) across the figure.
+func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, label func(methodCurve) string, dash func(methodCurve) []vg.Length, refs ...reference) (*figure, error) {
+	yLabel := "test accuracy (%, one seed)"
+	for _, s := range series {
+		for _, pt := range s.Points {
+			if pt.Acc.N >= 2 {
+				yLabel = accLabel
+			}
+		}
+	}
+	p := newPlot(title, xLabel, yLabel)
 	p.Add(plotter.NewGrid())
 	f := newFigure(name, title, p)
 	lo, hi := xRange(series)
+	for _, r := range refs {
+		line, err := plotter.NewLine(plotter.XYs{{X: lo, Y: 100 * r.Acc}, {X: hi, Y: 100 * r.Acc}})
+		if err != nil {
+			return nil, err
+		}
+		line.LineStyle = draw.LineStyle{Color: color.Gray{Y: r.Gray}, Width: vg.Points(1), Dashes: r.Dash}
+		p.Add(line)
+		f.addLegend(r.Label, line)
+	}
 	var xs []float64
 	var labels []string
 	for i, s := range series {
@@ -112,13 +135,16 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 		}
 		line.LineStyle = lineStyle(s.Method, dash(s))
 		marks.GlyphStyle = methodGlyph(s.Method)
-		bars, err := plotter.NewYErrorBars(pts)
-		if err != nil {
-			return nil, err
+		if spread := withSpread(pts); len(spread.XYs) > 0 {
+			bars, err := plotter.NewYErrorBars(spread)
+			if err != nil {
+				return nil, err
+			}
+			bars.LineStyle = draw.LineStyle{Color: methodColor(s.Method), Width: vg.Points(1.2)}
+			bars.CapWidth = vg.Points(7)
+			p.Add(bars)
 		}
-		bars.LineStyle = draw.LineStyle{Color: methodColor(s.Method), Width: vg.Points(1.2)}
-		bars.CapWidth = vg.Points(7)
-		p.Add(bars, line, marks)
+		p.Add(line, marks)
 		f.addLegend(label(s), line, marks)
 		for _, pt := range s.Points {
 			xs = append(xs, pt.X)
@@ -134,6 +160,39 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 	}
 	padLinear(&p.Y, 0.08, 1)
 	return f, nil
+}
+
+// withSpread keeps the points that have an error bar to draw, so that one
+// seed draws no zero-height caps.
+func withSpread(pts errXYs) errXYs {
+	var out errXYs
+	for j, e := range pts.YErrors {
+		if e.High > 0 {
+			out.XYs, out.YErrors = append(out.XYs, pts.XYs[j]), append(out.YErrors, e)
+		}
+	}
+	return out
+}
+
+// reference is a horizontal line at an accuracy (a fraction).
+type reference struct {
+	Label string
+	Acc   float64
+	Gray  uint8
+	Dash  []vg.Length
+}
+
+// taskReferences are the majority class and bag-of-words lines of a task,
+// where its baselines are recorded.
+func taskReferences(b tasks.Baseline, ok bool) []reference {
+	if !ok {
+		return nil
+	}
+	refs := []reference{{Label: fmt.Sprintf("majority class (%.1f%%)", 100*b.Majority), Acc: b.Majority, Gray: 110, Dash: []vg.Length{vg.Points(6), vg.Points(3)}}}
+	if b.BoWLR != nil {
+		refs = append(refs, reference{Label: fmt.Sprintf("bag-of-words LR (%.1f%%)", 100*b.BoWLR.Accuracy), Acc: b.BoWLR.Accuracy, Gray: 60, Dash: []vg.Length{vg.Points(2), vg.Points(2)}})
+	}
+	return refs
 }
 
 // dodge shifts a series sideways by off steps of about 1% of the x range
@@ -186,14 +245,25 @@ func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 	if logX {
 		x = "length L (virtual tokens, log2 scale)"
 	}
-	return curveFigure("fig-length", "Test accuracy against prompt length (prompt and prefix tuning)", x, series, logX,
+	var names []string // the methods drawn, as the title names them
+	for _, m := range lengthMethods {
+		for _, s := range series {
+			if s.Method == m {
+				names = append(names, m+" tuning")
+				break
+			}
+		}
+	}
+	return curveFigure("fig-length", "Test accuracy against length ("+strings.Join(names, " and ")+")", x, series, logX,
 		nm.methodTask, nm.taskDash)
 }
 
 // dataSizeFigure is one task's learning curves.
-func dataSizeFigure(k taskKey, series []methodCurve, nm naming) (*figure, error) {
+// The figure is of one task, so every line is solid; the majority class
+// and bag-of-words baselines are drawn across it where they are recorded.
+func dataSizeFigure(k taskKey, series []methodCurve, nm naming, refs []reference) (*figure, error) {
 	return curveFigure(nm.fileName("fig-datasize", k), nm.name(k)+": test accuracy against training set size",
-		"training examples (log scale)", series, true, func(s methodCurve) string { return s.Method }, nm.taskDash)
+		"training examples (log scale)", series, true, func(s methodCurve) string { return s.Method }, func(methodCurve) []vg.Length { return nil }, refs...)
 }
 
 // augmentSizeFigure is one task's learning curves of the augmented
@@ -223,8 +293,11 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 	var all []*group
 	var frontLine *plotter.Line
 	for _, fr := range fronts {
-		title, xl, scale, format := nm.name(k)+": accuracy vs peak memory", "peak memory (MiB, log scale)", 1.0/(1<<20),
+		title, xl, scale, format := nm.name(k)+": accuracy vs peak memory", "peak resident memory (MiB)", 1.0/(1<<20),
 			func(v float64) string { return strconv.FormatFloat(roundSig(v, 3), 'f', -1, 64) }
+		if fr.Heap {
+			title, xl = nm.name(k)+": accuracy vs peak heap", "peak Go heap (MiB)"
+		}
 		if fr.Cost == costParams {
 			title, xl, scale, format = nm.name(k)+": accuracy vs trainable parameters", "trainable parameters (log scale)", 1, humanCount
 		}
@@ -254,7 +327,12 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 			sc.GlyphStyle = methodGlyph(m)
 			p.Add(sc)
 		}
-		logAxis(&p.X, nil, format, 1.35)
+		if fr.Cost == costParams { // parameters span orders of magnitude; memory does not
+			logAxis(&p.X, nil, format, 1.35)
+		} else {
+			p.X.Tick.Marker = roundTicks{n: 6}
+			padLinear(&p.X, 0.06, 0.5)
+		}
 		padLinear(&p.Y, 0.08, 1)
 		panels = append(panels, p)
 	}

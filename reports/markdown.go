@@ -13,6 +13,7 @@ import (
 	"github.com/peftbench/peftbench/internal/meter"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // page writes the report's Markdown and collects the figures it shows.
@@ -55,6 +56,8 @@ func (p *page) render() (string, []*figure, error) {
 	}
 	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s; controls: %s.",
 		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
+	p.line("")
+	p.line("Beside this page, [index.html](%s) is the same results to explore offline in a browser: every configuration in a table to filter and sort, accuracy against the cost axis of your choice, and learning curves.", ViewerFile)
 	p.optional = p.optionalSections()
 	if a := p.t.Augmentation; a != nil {
 		p.line("Data augmentation: %s, compared with the plain methods in %s; every other section shows the plain methods only.", strings.Join(a.Labels, ", "), p.sectionLink(augmentTitle))
@@ -223,7 +226,7 @@ func (p *page) summary() error {
 		p.skipped("no trial succeeded.")
 		return nil
 	}
-	p.line("Each method at its best configuration: among the configurations (hyper-parameters and learning rate) run at the task's largest data size, the one with the highest mean validation accuracy over seeds. Test accuracy is reported for that configuration only. With few seeds the 95%% interval is wide (t = 12.7 for two seeds) and can pass 100%%.")
+	p.line("Each method at its best configuration: among the configurations (hyper-parameters and learning rate) run at the task's largest data size, the one with the highest mean validation accuracy over seeds. Test accuracy is reported for that configuration only.%s", p.seedNote())
 	p.line("")
 	header := []string{"method", "configuration", "lr", "data size", "seeds", "test acc. %", "95% CI", "vs majority, points [95% CI]", "p (Holm)", "valid acc. %",
 		"trainable params", "% of model", "peak memory", "train tokens/s", "adapter file", "configs compared"}
@@ -363,7 +366,8 @@ func (p *page) dataSize() error {
 			p.skipped("no method was run on %s at two or more data sizes.", p.nm.name(k))
 			continue
 		}
-		if err := p.figure(dataSizeFigure(k, ss, p.nm)); err != nil {
+		b, ok := p.in.Baselines[k.Task]
+		if err := p.figure(dataSizeFigure(k, ss, p.nm, taskReferences(b, ok))); err != nil {
 			return err
 		}
 	}
@@ -377,7 +381,7 @@ func (p *page) efficiency() error {
 		p.skipped("no task has two or more configurations at its summary data size.")
 		return nil
 	}
-	p.line("Every configuration at the summary's data size, by its mean test accuracy over seeds against peak memory and against trainable parameters. The Pareto front (dashed) joins the configurations that no other configuration matches or beats in accuracy at no more cost; its members are listed below each figure.")
+	p.line("Every configuration at the summary's data size, by its mean test accuracy over seeds against peak memory (the trial's peak Go heap, which the memory account holds within 0.9-1.3x; resident memory where a result has no heap peak) and against trainable parameters. The Pareto front (dashed) joins the configurations that no other configuration matches or beats in accuracy at no more cost; its members are listed below each figure.")
 	p.line("")
 	for _, k := range p.t.Tasks {
 		var fronts []frontier
@@ -399,6 +403,9 @@ func (p *page) efficiency() error {
 		}
 		for _, f := range fronts {
 			what := "peak memory"
+			if f.Heap {
+				what = "peak Go heap"
+			}
 			if f.Cost == costParams {
 				what = "trainable parameters"
 			}
@@ -408,10 +415,10 @@ func (p *page) efficiency() error {
 			for _, pt := range f.Front {
 				g := pt.Group
 				rows = append(rows, []string{g.Method, orDash(paramsLabel(g.MethodParams)), lrCell(g.Train.LR),
-					mibCell(g.PeakMemoryBytes), thousands(float64(g.TrainableParams)), accCell(g.Test)})
+					mibCell(g.PeakMemoryBytes), mibCell(g.PeakHeapBytes), thousands(float64(g.TrainableParams)), accCell(g.Test)})
 			}
-			err := p.table([]string{"method", "configuration", "lr", "peak memory", "trainable params", "test acc. %"}, rows,
-				[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR})
+			err := p.table([]string{"method", "configuration", "lr", "peak memory", "peak heap", "trainable params", "test acc. %"}, rows,
+				[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR})
 			if err != nil {
 				return err
 			}
@@ -471,7 +478,7 @@ func (p *page) projectedMemory() error {
 		return nil
 	}
 	seqs, precisions := p.projectedInputs()
-	p.line("**These are projections, not measurements.** Each method at its summary configuration is projected by package gpu/projection onto large models trained on a GPU: bf16 weights, fp32 AdamW state (precision %s), the sequence length from the result (%s tokens), the batch as trained, and 1 GiB of CUDA overhead in the total. A projection depends on the method, its hyper-parameters and the batch only, so tasks whose summaries chose the same ones share a row. The GPUs are those of package gpu's catalogue whose memory holds the total: the smallest it fits on, then the largest it does not.", precisions, seqs)
+	p.line("**These are projections, not measurements.** Each method at its summary configuration is projected by package gpu/projection onto large models trained on a GPU: bf16 weights, fp32 AdamW state (precision %s), a sequence length of %s tokens (the one the trials project with, a fixed length of the projection rather than the task's prompts), the batch as trained, and 1 GiB of CUDA overhead in the total. A projection depends on the method, its hyper-parameters and the batch only, so tasks whose summaries chose the same ones share a row. The GPUs are those of package gpu's catalogue whose memory holds the total: the smallest it fits on, then the largest it does not.", precisions, seqs)
 	p.line("")
 	header := []string{"method", "configuration", "chosen on", "model", "batch × seq", "trainable params", "weights", "gradients",
 		"optimizer state", "activations", "total", "H100 80 GB", "GPUs"}
@@ -800,4 +807,26 @@ func thousands(v float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// seedNote says how wide the summary's intervals are for the fewest
+// seeds a summary row has (Student's t at 95%), or that one seed gives
+// none.
+func (p *page) seedNote() string {
+	fewest := 0
+	for _, s := range p.t.Summaries {
+		for _, r := range s.Rows {
+			if r.Best != nil && len(r.Best.Seeds) >= 2 && (fewest == 0 || len(r.Best.Seeds) < fewest) {
+				fewest = len(r.Best.Seeds)
+			}
+		}
+	}
+	if fewest == 0 {
+		return " Every configuration here ran on one seed: there is no spread over seeds, so no ± or interval."
+	}
+	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(fewest - 1)}.Quantile(1 - (1-aggregate.Confidence)/2)
+	if q < 3 {
+		return ""
+	}
+	return fmt.Sprintf(" With few seeds the 95%% interval is wide (t = %.1f for %d seeds) and can pass 100%%.", q, fewest)
 }

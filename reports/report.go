@@ -121,7 +121,8 @@ type Options struct {
 }
 
 // Build reads the results under dir (dir/trials/*.json), and writes
-// OUT/README.md with its figures beside it, each file atomically; it
+// OUT/README.md with its figures beside it and the interactive viewer
+// (OUT/index.html), each file atomically; it
 // returns the README's path. Figure files of an earlier report in OUT that
 // this one no longer draws are removed.
 func Build(dir string, opt Options) (string, error) {
@@ -171,6 +172,13 @@ func Build(dir string, opt Options) (string, error) {
 	}
 	readme := filepath.Join(out, "README.md")
 	if err := writeFile(readme, []byte(md)); err != nil {
+		return "", err
+	}
+	html, err := viewer("peftbench: "+filepath.Base(filepath.Clean(dir)), results, in, t)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(out, ViewerFile), html); err != nil {
 		return "", err
 	}
 	return readme, removeStale(out, keep)

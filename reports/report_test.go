@@ -95,7 +95,7 @@ func TestBuild(t *testing.T) {
 		"prefix †", "† chosen on test accuracy",
 		// Spam has one data size: its learning curve is skipped, with a line.
 		"_Skipped: no method was run on spam at two or more data sizes._",
-		"Pareto front, accuracy against peak memory (5 of 6 configurations",
+		"Pareto front, accuracy against peak Go heap (5 of 6 configurations",
 		"1.43×",
 		// Reproducibility: the spec, machine and rebuild command.
 		"name: reports-testdata", "Example CPU @ 3.0GHz, 16 cores, linux/amd64 (28 trials)", "BLAS: openblas (28 trials)",
@@ -103,7 +103,7 @@ func TestBuild(t *testing.T) {
 		// The new sections, linked from the contents.
 		"7. [Memory, measured and accounted](#7-memory-measured-and-accounted)", "## 7. Memory, measured and accounted",
 		"8. [Memory projected to large models](#8-memory-projected-to-large-models)", "## 8. Memory projected to large models",
-		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "(512 tokens)",
+		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "a sequence length of 512 tokens",
 		"1 GiB of CUDA overhead",
 		"Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process",
 		"(see [Reproducibility](#10-reproducibility))",

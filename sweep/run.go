@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/peftbench/peftbench/internal/atomicfile"
 	"github.com/peftbench/peftbench/internal/machine"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/trial"
@@ -41,7 +43,8 @@ type Summary struct {
 	FailedIDs                              []string
 }
 
-// logLines is how much of a failing trial's output its result keeps.
+// logLines is how much of a failing trial's output its result keeps; the
+// whole of it is in trial.LogPath.
 const logLines = 20
 
 // ShardOf returns shard i of n of a sweep's trials: those at positions i,
@@ -159,6 +162,15 @@ func runChild(t trial.Spec, opt Options, threads int) *trial.Result {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	runErr := cmd.Run()
+	// The whole output is kept beside the result, whatever the outcome; a
+	// failure to keep it is said in the output, not made the trial's.
+	logErr := os.MkdirAll(filepath.Join(opt.Out, "trials"), 0o755)
+	if logErr == nil {
+		logErr = atomicfile.Write(trial.LogPath(opt.Out, t.ID()), out.Bytes())
+	}
+	if logErr != nil && opt.Progress != nil {
+		fmt.Fprintf(opt.Progress, "\nsweep: the log of %s is not kept: %v\n", t.ID(), logErr)
+	}
 	r, err := trial.ReadResult(trial.Path(opt.Out, t.ID()))
 	if err == nil {
 		return r

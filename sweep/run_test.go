@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/peftbench/peftbench/trial"
@@ -39,6 +40,8 @@ func TestMain(m *testing.M) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		panic(err)
 	}
+	fmt.Printf("fake trial, seed %d\n", s.Seed)
+	fmt.Fprintf(os.Stderr, "fake trial's stderr, seed %d\n", s.Seed)
 	valid := s.Train.LR // the highest rate validates best
 	r := &trial.Result{ID: s.ID(), Status: trial.Success, Spec: s, Metrics: trial.Metrics{ValidAccuracy: &valid}}
 	switch s.Seed {
@@ -110,6 +113,14 @@ func TestRunRecordsEveryOutcomeAndResumes(t *testing.T) {
 			}
 		}
 	}
+	// Every trial's whole output is kept beside its result.
+	for _, sp := range specs {
+		b, err := os.ReadFile(trial.LogPath(dir, sp.ID()))
+		want := fmt.Sprintf("fake trial, seed %d\nfake trial's stderr, seed %d\n", sp.Seed, sp.Seed)
+		if err != nil || !strings.HasPrefix(string(b), want) {
+			t.Errorf("seed %d: log %q (%v), want it to start %q", sp.Seed, b, err, want)
+		}
+	}
 	// Rerunning does no work; failures still count.
 	again, err := Run(specs, fakeOptions(t, dir))
 	if err != nil {
@@ -131,8 +142,8 @@ func TestRunRecordsEveryOutcomeAndResumes(t *testing.T) {
 	if third.Ran != 3 || third.Skipped != 2 {
 		t.Fatalf("resume summary %+v (want the lost trial and the two failures rerun)", third)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(dir, "trials")); len(entries) != 5 {
-		t.Fatalf("%d files in trials/, want 5 (no temp files, no duplicates)", len(entries))
+	if entries, _ := os.ReadDir(filepath.Join(dir, "trials")); len(entries) != 10 {
+		t.Fatalf("%d files in trials/, want 10: 5 results and their logs (no temp files, no duplicates)", len(entries))
 	}
 }
 

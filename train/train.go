@@ -117,6 +117,11 @@ type Trainer struct {
 	// compiling programs, once per shape.
 	CompileTime time.Duration
 	LastGradNrm float64
+	// OnStep, when set, is told of each training step once it is taken:
+	// its number (1-based), the batch's mean loss, the learning rate it
+	// took, the gradient norm, its real tokens and its time (a training
+	// curve; it changes nothing the step computes).
+	OnStep func(step int, loss, lr, gradNorm float64, tokens int, d time.Duration)
 	// Evaluation meters: real tokens run forward and the time it took.
 	EvalTokens int64
 	EvalTime   time.Duration
@@ -241,13 +246,18 @@ func (t *Trainer) step(b Batch, ps pass, rows *cacheRows) (float64, error) {
 		t.Cache.store(out, rows.idx, rows.n, b.T, d)
 	}
 	loss := p.prog.LossValue()
-	t.LastGradNrm = t.Opt.Step(p.prog, t.Sched.LR(t.Steps))
+	lr := t.Sched.LR(t.Steps)
+	t.LastGradNrm = t.Opt.Step(p.prog, lr)
 	if math.IsNaN(t.LastGradNrm) || math.IsInf(t.LastGradNrm, 0) {
 		return 0, fmt.Errorf("train: step %d: gradient norm is %v", t.Steps, t.LastGradNrm)
 	}
 	t.Steps++
 	t.TokensSeen += int64(b.RealTokens())
-	t.TrainTime += time.Since(start)
+	took := time.Since(start)
+	t.TrainTime += took
+	if t.OnStep != nil {
+		t.OnStep(t.Steps, loss, lr, t.LastGradNrm, b.RealTokens(), took)
+	}
 	return loss, nil
 }
 

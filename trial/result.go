@@ -80,6 +80,10 @@ type Result struct {
 	// later ones do not.
 	EpochSeconds       []float64 `json:"epoch_seconds,omitempty"`
 	EpochPeakHeapBytes []int64   `json:"epoch_peak_heap_bytes,omitempty"`
+	// StepLog is the last fit's optimiser steps, at most StepLogCap evenly
+	// spaced ones and the last (StepLog): the training curve at a bounded
+	// size. Outside Metrics, since its throughput is the machine's.
+	StepLog []StepPoint `json:"step_log,omitempty"`
 	// Augment holds an augmentation loop's iterations (Spec.Augment).
 	Augment  []Round `json:"augment,omitempty"`
 	WallTime float64 `json:"wall_time"`
@@ -100,6 +104,10 @@ type Metrics struct {
 
 // Path is where a result lives under a sweep's output directory.
 func Path(dir, id string) string { return filepath.Join(dir, "trials", id+".json") }
+
+// LogPath is where a sweep keeps the output (stdout and stderr together)
+// of a trial's process, beside its result.
+func LogPath(dir, id string) string { return filepath.Join(dir, "trials", id+".log") }
 
 // Write stores r atomically under dir.
 func (r *Result) Write(dir string) error {

@@ -24,9 +24,11 @@ var layers = [][]string{
 	{"internal/machine", "tasks", "model"},
 	// the result schema; the methods, on the model's hooks
 	{"trial", "methods", "tasks/internal/builddata"},
-	{"trial/aggregate", "train", "gpu/projection", "augment"},
+	{"trial/aggregate", "train", "gpu/projection", "augment", "export/tensorboard"},
 	// readers of results, and the benchmarks and measurements over train
 	{"check", "reports", "bench", "edge/measure"},
+	// tables of results, from the reports' aggregation
+	{"export"},
 	// running one trial
 	{"trial/run"},
 	// running many
@@ -38,7 +40,7 @@ var layers = [][]string{
 // engine are what a reader of result files must never link, directly or
 // through another package: a report is rebuilt from result files alone.
 var (
-	readers = []string{"reports", "check", "stats", "trial", "trial/aggregate"}
+	readers = []string{"reports", "check", "stats", "trial", "trial/aggregate", "export", "export/tensorboard"}
 	engine  = []string{"nn", "nn/device/...", "model", "methods", "train"}
 )
 

@@ -359,10 +359,19 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 
 	r.Metrics.EpochLoss, r.BestEpoch, r.Metrics.ValidAccuracy, r.Outcomes = nil, 0, nil, nil
 	r.EpochSeconds, r.EpochPeakHeapBytes = nil, nil
+	var stepLog trial.StepLog
+	epoch, first, took := 0, tr.Steps, time.Duration(0)
+	tr.OnStep = func(step int, loss, lr, gradNorm float64, tokens int, d time.Duration) {
+		took += d
+		stepLog.Add(trial.StepPoint{Step: step - first, Epoch: epoch, Loss: loss, LR: lr, GradNorm: gradNorm,
+			TokensPerSec: float64(tokens) / d.Seconds(), Time: took.Seconds()})
+	}
+	defer func() { tr.OnStep = nil; r.StepLog = stepLog.Points() }()
 	bestScore, bestEpoch, r0 := math.Inf(-1), 0, time.Now()
 	var best map[*nn.Param][]float64
 	var bestValid trial.Outcomes
 	for e := 1; e <= s.Epochs; e++ {
+		epoch = e
 		t0, c0, heap := tr.TrainTime, tr.CompileTime, meter.StartHeapSampler(20*time.Millisecond)
 		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, ev.maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
 		r.EpochPeakHeapBytes = append(r.EpochPeakHeapBytes, heap.Stop())

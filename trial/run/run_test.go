@@ -84,7 +84,44 @@ func TestTrialEndToEnd(t *testing.T) {
 			}
 			checkOutcomes(t, r, "test", m.TestAccuracy)
 			checkOutcomes(t, r, "validation", *m.ValidAccuracy)
+			checkStepLog(t, r)
 		})
+	}
+}
+
+// checkStepLog asserts that a result's step log has every step (a short
+// trial stays under the cap) and agrees with the epoch losses.
+func checkStepLog(t *testing.T, r *trial.Result) {
+	t.Helper()
+	if len(r.StepLog) != r.Steps {
+		t.Fatalf("%d steps logged of %d", len(r.StepLog), r.Steps)
+	}
+	sums := make([]float64, len(r.Metrics.EpochLoss))
+	counts := make([]int, len(sums))
+	for i, p := range r.StepLog {
+		if i > 0 && !(p.Time > r.StepLog[i-1].Time) {
+			t.Fatalf("step %d ends at %vs, step %d at %vs", i+1, p.Time, i, r.StepLog[i-1].Time)
+		}
+		if p.Step != i+1 || p.Epoch < 1 || p.Epoch > len(sums) || !(p.LR > 0) || !(p.GradNorm > 0) || !(p.TokensPerSec > 0) || !(p.Loss > 0) {
+			t.Fatalf("step %d: %+v", i+1, p)
+		}
+		sums[p.Epoch-1] += p.Loss
+		counts[p.Epoch-1]++
+	}
+	for e, sum := range sums {
+		if got := sum / float64(counts[e]); got != r.Metrics.EpochLoss[e] {
+			t.Errorf("epoch %d: steps' mean loss %v, epoch loss %v", e+1, got, r.Metrics.EpochLoss[e])
+		}
+	}
+	// The warm-up rises to the peak rate, the cosine decays from it.
+	peak := 0
+	for i, p := range r.StepLog {
+		if p.LR > r.StepLog[peak].LR {
+			peak = i
+		}
+	}
+	if peak == 0 || r.StepLog[len(r.StepLog)-1].LR >= r.StepLog[peak].LR || r.StepLog[peak].LR > r.Spec.Train.LR*(1+1e-12) {
+		t.Errorf("learning rates do not follow warm-up and decay to the peak %g: %+v", r.Spec.Train.LR, r.StepLog)
 	}
 }
 

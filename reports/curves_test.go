@@ -1,0 +1,66 @@
+package reports
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/peftbench/peftbench/tasks"
+	"github.com/peftbench/peftbench/trial/aggregate"
+)
+
+func testCurve(method string, seeds ...[]float64) methodCurve {
+	c := methodCurve{taskKey: taskKey{"tiny", "spam"}, Method: method}
+	for i, accs := range seeds {
+		c.Points = append(c.Points, point{X: float64(int(4) << i), Label: "x", Acc: aggregate.StatOf(accs)})
+	}
+	return c
+}
+
+// errorBars counts the error bars the figure's series draw.
+func errorBars(series []methodCurve) int {
+	n := 0
+	for _, s := range series {
+		n += len(withSpread(seriesPoints(s)).XYs)
+	}
+	return n
+}
+
+// One seed: no error bars (no zero-height caps) and a y label that says
+// one seed; two seeds: a bar per point and "mean ± std".
+func TestCurveFigureSaysWhatItShows(t *testing.T) {
+	nm := newNaming([]taskKey{{"tiny", "spam"}})
+	oneSeed := []methodCurve{testCurve("prompt", []float64{0.7}, []float64{0.8})}
+	one, err := lengthFigure(oneSeed, nm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := errorBars(oneSeed); n != 0 {
+		t.Errorf("one seed: %d error bars", n)
+	}
+	if y := one.Panels[0].Y.Label.Text; !strings.Contains(y, "one seed") || strings.Contains(y, "std") {
+		t.Errorf("one seed: y label %q", y)
+	}
+	if title := one.Panels[0].Title.Text; strings.Contains(title, "prefix") || !strings.Contains(title, "prompt tuning") {
+		t.Errorf("prompt alone: title %q", title)
+	}
+	twoSeeds := []methodCurve{testCurve("prompt", []float64{0.7, 0.72}, []float64{0.8, 0.84}), testCurve("prefix", []float64{0.6, 0.62})}
+	two, err := lengthFigure(twoSeeds, nm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := errorBars(twoSeeds); n != 3 {
+		t.Errorf("two seeds: %d error bars, want one per point (3)", n)
+	}
+	if y, title := two.Panels[0].Y.Label.Text, two.Panels[0].Title.Text; y != accLabel || !strings.Contains(title, "prompt tuning and prefix tuning") {
+		t.Errorf("two seeds: y label %q, title %q", y, title)
+	}
+	// A learning curve carries the task's references in its legend.
+	refs := taskReferences(tasks.Baseline{Majority: 0.705, BoWLR: &tasks.BoWResult{Accuracy: 0.967}}, true)
+	f, err := dataSizeFigure(taskKey{"tiny", "spam"}, []methodCurve{testCurve("full", []float64{0.8}, []float64{0.9})}, nm, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.entries != 3 {
+		t.Errorf("learning curve legend has %d entries, want full and two references", f.entries)
+	}
+}
