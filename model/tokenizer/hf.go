@@ -324,6 +324,20 @@ func parseHF(name string, data []byte, cname string, cdata []byte) (*Tokenizer, 
 		}
 		byteID[b] = id
 	}
+	t, err := p.assemble(h, &f, &m, vocab, tokens, size, cdata)
+	if err != nil {
+		return nil, err
+	}
+	// newTokenizer takes the single-byte tokens as the byte symbols; here
+	// an added token may also be one byte long, and BPE must start from
+	// the model's own.
+	t.byteID = byteID
+	return t, nil
+}
+
+// assemble finishes a tokenizer from its vocabulary: the merges, the added
+// tokens, the post-processor's prefix and suffix, and the end-of-text id.
+func (p *hfParser) assemble(h *hfPipeline, f *hfFile, m *hfModel, vocab map[string]int32, tokens [][]byte, size int, cdata []byte) (*Tokenizer, error) {
 	rules, err := p.merges(m.Merges, vocab)
 	if err != nil {
 		return nil, err
@@ -339,10 +353,6 @@ func parseHF(name string, data []byte, cname string, cdata []byte) (*Tokenizer, 
 		return nil, err
 	}
 	t := newTokenizer(tokens, rules, eot)
-	// newTokenizer takes the single-byte tokens as the byte symbols; here
-	// an added token may also be one byte long, and BPE must start from
-	// the model's own.
-	t.byteID = byteID
 	t.hf = h
 	return t, nil
 }

@@ -134,23 +134,7 @@ func (p *hfParser) parseSentencePiece(f *hfFile, m *hfModel, cdata []byte) (*Tok
 		}
 		sp.unk = id
 	}
-	rules, err := p.merges(m.Merges, vocab)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.addedTokens(h, f.AddedTokens, vocab, tokens); err != nil {
-		return nil, err
-	}
-	if h.prefix, h.suffix, err = p.postProcessor("post_processor", f.PostProcessor, size); err != nil {
-		return nil, err
-	}
-	eot, err := p.endOfText(cdata, h.addedIDs, vocab)
-	if err != nil {
-		return nil, err
-	}
-	t := newTokenizer(tokens, rules, eot)
-	t.hf = h
-	return t, nil
+	return p.assemble(h, f, m, vocab, tokens, size, cdata)
 }
 
 // byteToken reads a byte-fallback token's name, "<0x41>".
