@@ -47,11 +47,17 @@ func (bitfit) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) {
 	if len(own) == 0 {
 		return nil, fmt.Errorf("field \"biases\": %q selects no bias of the model", v.String("biases"))
 	}
+	return trainOnly(m, own), nil
+}
+
+// trainOnly freezes every model weight but own, which then trains: the
+// methods that tune a subset of the base (BitFit, LN tuning).
+func trainOnly(m *model.Model, own []*nn.Param) *Attached {
 	m.SetTrainable(false)
 	for _, p := range own {
 		p.Trainable = true
 	}
-	return &Attached{Own: own}, nil
+	return &Attached{Own: own}
 }
 
 // bitfitBiases returns the model's bias parameters in the group, in model

@@ -45,11 +45,7 @@ func (lnTuning) Attach(base *model.Base, v Values, _ uint64) (*Attached, error) 
 	if len(own) == 0 {
 		return nil, fmt.Errorf("field \"norms\": %q selects no norm of the model", v.String("norms"))
 	}
-	m.SetTrainable(false)
-	for _, p := range own {
-		p.Trainable = true
-	}
-	return &Attached{Own: own}, nil
+	return trainOnly(m, own), nil
 }
 
 // lnParams returns the norms' weights and biases in the group, in model
