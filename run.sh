@@ -20,12 +20,21 @@ ensure_openblas() {
   fi
   have_openblas
 }
+# Built, then executed, rather than `go run`: go run turns every failing
+# exit into 1, and the harness's exit codes (README, "Exit codes") matter.
+# Each build lands under its own name and is renamed into place, so runs
+# started side by side never execute a half-written binary.
 harness() {
+  mkdir -p bin
+  local tmp
+  tmp=$(mktemp bin/.harness.XXXXXX)
   if ensure_openblas; then
-    CGO_LDFLAGS=-lopenblas go run -tags openblas ./harness "$@"
+    CGO_LDFLAGS=-lopenblas go build -tags openblas -o "$tmp" ./harness || { rm -f "$tmp"; return 1; }
   else
-    go run ./harness "$@"
+    go build -o "$tmp" ./harness || { rm -f "$tmp"; return 1; }
   fi
+  mv -f "$tmp" bin/harness
+  exec bin/harness "$@"
 }
 
 case "${1:-}" in
