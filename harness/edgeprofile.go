@@ -17,7 +17,7 @@ import (
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/trial/run"
+	"github.com/peftbench/peftbench/run"
 	"github.com/spf13/cobra"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/trial/run"
+	"github.com/peftbench/peftbench/run"
 	"github.com/spf13/cobra"
 )
 

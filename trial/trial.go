@@ -2,7 +2,7 @@
 // model, task, data size, method and hyper-parameters, seed, training
 // settings), whose content hash is the trial's id, and its result file
 // (accuracy and per-example outcomes, memory, throughput, projections),
-// with reading and writing of results. Package trial/run runs a trial;
+// with reading and writing of results. Package run runs a trial;
 // this package does not link the engine, so readers of results (reports,
 // the regression check) need not either. The id lets reruns, resumed
 // sweeps and shards on other machines agree on what is done.

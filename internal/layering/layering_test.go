@@ -30,7 +30,7 @@ var layers = [][]string{
 	// tables of results, from the reports' aggregation
 	{"export"},
 	// running one trial
-	{"trial/run"},
+	{"run"},
 	// running many
 	{"sweep"},
 	// the command line
@@ -159,8 +159,8 @@ func TestReadersLinkNoEngine(t *testing.T) {
 // The rules can fail: an import up a layer and an engine package reached
 // through a light one are both caught.
 func TestRulesCatchCrossings(t *testing.T) {
-	if l, ld := layerOf("methods"), layerOf("trial/run"); ld <= l {
-		t.Fatalf("methods at %d, trial/run at %d", l, ld)
+	if l, ld := layerOf("methods"), layerOf("run"); ld <= l {
+		t.Fatalf("methods at %d, run at %d", l, ld)
 	}
 	if layerOf("nn/device/cuda") != 0 || layerOf("nn") != 1 || layerOf("nnx") != -1 {
 		t.Errorf("layers of nn/device/cuda, nn, nnx: %d %d %d", layerOf("nn/device/cuda"), layerOf("nn"), layerOf("nnx"))
