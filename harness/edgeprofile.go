@@ -13,11 +13,11 @@ import (
 	"github.com/peftbench/peftbench/edge"
 	"github.com/peftbench/peftbench/edge/measure"
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/run"
 	"github.com/peftbench/peftbench/sweep"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/run"
 	"github.com/spf13/cobra"
 )
 

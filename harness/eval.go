@@ -11,9 +11,9 @@ import (
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/run"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/run"
 	"github.com/spf13/cobra"
 )
 

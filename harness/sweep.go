@@ -13,10 +13,10 @@ import (
 	"github.com/peftbench/peftbench/internal/machine"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/run"
 	"github.com/peftbench/peftbench/sweep"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
-	"github.com/peftbench/peftbench/run"
 	"github.com/spf13/cobra"
 )
 
