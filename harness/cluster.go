@@ -38,7 +38,7 @@ accounting), prints every failed task with its log's last lines, cancels
 the report if a shard failed, and exits non-zero if anything failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			spec, err := loadSpec(args[0], &job.Out)
+			spec, err := loadSpec(args[0], &job.Out, "")
 			if err != nil {
 				return err
 			}

@@ -12,13 +12,14 @@ import (
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/run"
+	"github.com/peftbench/peftbench/sweep"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/spf13/cobra"
 )
 
 func evalCmd() *cobra.Command {
-	name, batch, adapter, taskName, out, text := "tiny", 8, "", "", "", ""
+	name, batch, adapter, taskName, out, text, dev := "tiny", 8, "", "", "", "", "auto"
 	maxEval, asJSON, context := 0, false, 0
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -44,10 +45,14 @@ token and scored-token counts; or the whole result).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if taskName != "" {
-				return evalTask(name, adapter, taskName, out, batch, maxEval, asJSON)
+				d, err := sweep.CheckDevice(dev)
+				if err != nil {
+					return usageErr(fmt.Errorf("--device: %w", err))
+				}
+				return evalTask(trial.Spec{Model: name, Task: taskName, Train: trial.Settings{Batch: batch, MaxEval: maxEval}, Device: d}, adapter, out, asJSON)
 			}
-			if out != "" || maxEval != 0 {
-				return fmt.Errorf("--out and --max-eval go with --task")
+			if out != "" || maxEval != 0 || dev != "auto" {
+				return usageErr(fmt.Errorf("--out, --max-eval and --device go with --task"))
 			}
 			return evalBPB(name, adapter, text, batch, context, asJSON)
 		},
@@ -60,6 +65,7 @@ token and scored-token counts; or the whole result).`,
 	cmd.Flags().IntVar(&maxEval, "max-eval", maxEval, "with --task: score only the first N test examples (0: all)")
 	cmd.Flags().StringVar(&text, "text", text, "score this UTF-8 file (one document) instead of the held-out addresses")
 	cmd.Flags().BoolVar(&asJSON, "json", asJSON, "print JSON at full precision")
+	cmd.Flags().StringVar(&dev, "device", "auto", "with --task: "+deviceUsage)
 	cmd.Flags().IntVar(&context, "context", context, "bits per byte: score windows of this many tokens (0: the model's context)")
 	return cmd
 }
@@ -147,8 +153,7 @@ func evalBPB(name, adapter, text string, batch, context int, asJSON bool) error 
 	return nil
 }
 
-func evalTask(name, adapter, taskName, out string, batch, maxEval int, asJSON bool) error {
-	spec := trial.Spec{Model: name, Task: taskName, Train: trial.Settings{Batch: batch, MaxEval: maxEval}}
+func evalTask(spec trial.Spec, adapter, out string, asJSON bool) error {
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
 	if asJSON {
 		logf = func(string, ...any) {}
@@ -170,7 +175,7 @@ func evalTask(name, adapter, taskName, out string, batch, maxEval int, asJSON bo
 		fmt.Println(string(raw))
 		return nil
 	}
-	line := fmt.Sprintf("%s (%s) on %s: test accuracy %.4f", r.Spec.Method, trial.FormatParam(adapterLabel(adapter)), taskName, r.Metrics.TestAccuracy)
+	line := fmt.Sprintf("%s (%s) on %s: test accuracy %.4f", r.Spec.Method, trial.FormatParam(adapterLabel(adapter)), spec.Task, r.Metrics.TestAccuracy)
 	if f := r.Metrics.MacroF1; f != nil {
 		line += fmt.Sprintf(", macro-F1 %.4f", *f)
 	}

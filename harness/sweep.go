@@ -23,6 +23,7 @@ import (
 func sweepCmd() *cobra.Command {
 	var (
 		out, shard  string
+		dev         string
 		workers     int
 		shardCount  int
 		dryRun      bool
@@ -49,7 +50,7 @@ Shards may share one results folder (on a shared file system) or write
 their own.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			spec, err := loadSpec(args[0], &out)
+			spec, err := loadSpec(args[0], &out, dev)
 			if err != nil {
 				return err
 			}
@@ -68,6 +69,7 @@ their own.`,
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory (default results/<spec name>)")
 	f.IntVar(&workers, "workers", 1, "trials run at once, each in its own process")
+	f.StringVar(&dev, "device", "", deviceUsage+" (default: the spec's device:, else auto)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, and check each trial as it will check itself (model, task, method and settings, adapter export, projection), training nothing")
 	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
 	f.BoolVar(&adapters, "save-adapters", false, "write each trained adapter in Hugging Face PEFT's format to OUT/adapters/<trial id>/ (LoRA, IA3, prompt tuning)")
@@ -78,7 +80,7 @@ their own.`,
 
 func statusCmd() *cobra.Command {
 	var (
-		out         string
+		out, dev    string
 		shards      int
 		failMissing bool
 	)
@@ -92,7 +94,7 @@ Kubernetes' array would split them), name the sweeps running there now
 times of the finished trials of each method at each data size.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			spec, err := loadSpec(args[0], &out)
+			spec, err := loadSpec(args[0], &out, dev)
 			if err != nil {
 				return err
 			}
@@ -108,6 +110,7 @@ times of the finished trials of each method at each data size.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "results directory (default results/<spec name>)")
+	cmd.Flags().StringVar(&dev, "device", "", "the device the sweep was run with (its trials' ids depend on it)")
 	cmd.Flags().IntVar(&shards, "shards", 0, "count per shard of n shards")
 	cmd.Flags().BoolVar(&failMissing, "fail-missing", false, "exit non-zero while any trial has no result (to wait on)")
 	return cmd
@@ -117,10 +120,15 @@ times of the finished trials of each method at each data size.`,
 // spec's default results folder: results/<spec name>, as harness k8s
 // mounts it (so specs that share a name, like the two llm2llm ones, share
 // a folder). A spec that does not load is a usage error.
-func loadSpec(path string, out *string) (*sweep.Spec, error) {
+func loadSpec(path string, out *string, dev string) (*sweep.Spec, error) {
 	spec, err := sweep.Load(path)
 	if err != nil {
 		return nil, usageErr(err)
+	}
+	if dev != "" { // --device over the spec's device:
+		if spec.Device, err = sweep.CheckDevice(dev); err != nil {
+			return nil, usageErr(fmt.Errorf("--device: %w", err))
+		}
 	}
 	if *out == "" {
 		name := spec.Name
@@ -131,6 +139,9 @@ func loadSpec(path string, out *string) (*sweep.Spec, error) {
 	}
 	return spec, nil
 }
+
+// deviceUsage describes --device.
+const deviceUsage = "where trials train and evaluate: cpu, cuda, opencl or auto (CUDA when a driver and a GPU are found, else the CPU)"
 
 // chooseShard is --shard when given, else the shard a scheduler's
 // environment gives, else the whole sweep (Shard{N: 1}).
@@ -244,7 +255,7 @@ func writeTuning(w io.Writer, plan sweep.Plan) {
 }
 
 func trialCmd() *cobra.Command {
-	var out string
+	var out, dev string
 	cmd := &cobra.Command{
 		Use:   "trial [SPEC.json]",
 		Short: "Run one trial from its JSON spec (standard input when no file) and write its result",
@@ -277,6 +288,11 @@ an unknown field or names no model, task or method.`,
 			if err != nil {
 				return usageErr(err)
 			}
+			if dev != "" {
+				if spec.Device, err = sweep.CheckDevice(dev); err != nil {
+					return usageErr(fmt.Errorf("--device: %w", err))
+				}
+			}
 			r := runTrial(spec)
 			if err := r.Write(out); err != nil {
 				return err
@@ -288,6 +304,7 @@ an unknown field or names no model, task or method.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "results", "results directory: the result goes to OUT/trials/<id>.json")
+	cmd.Flags().StringVar(&dev, "device", "", deviceUsage+" (default: the spec's device, else auto; another device is another trial)")
 	return cmd
 }
 

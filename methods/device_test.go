@@ -1,15 +1,13 @@
 package methods
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
-	"github.com/peftbench/peftbench/nn/device"
+	"github.com/peftbench/peftbench/nn/device/devicetest"
 	"gorgonia.org/tensor"
 )
 
@@ -20,17 +18,7 @@ import (
 // (Training false), since the two runs would draw different masks; the
 // device's dropout is checked in nn.
 func TestEveryMethodOnDevice(t *testing.T) {
-	dev, err := device.Open(testDevice())
-	if errors.Is(err, device.ErrUnavailable) {
-		if os.Getenv("PEFTBENCH_REQUIRE_OPENCL") == "1" || os.Getenv("PEFTBENCH_TEST_DEVICE") != "" {
-			t.Fatalf("the test device is required but %v", err)
-		}
-		t.Skipf("no %s device: %v", testDevice(), err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
+	dev := devicetest.Open(t)
 	eachArchitecture(t, trainingMethods(), func(t *testing.T, cfg model.Config, name string) {
 		base := newBase(t, cfg, tensor.Float32)
 		a := attach(t, base, name, nil)
@@ -128,12 +116,8 @@ func BenchmarkStepOnDevice(b *testing.B) {
 				}
 			}
 		})
-		b.Run(name+"/"+testDevice(), func(b *testing.B) {
-			dev, err := device.Open(testDevice())
-			if err != nil {
-				b.Skip(err)
-			}
-			defer dev.Close()
+		b.Run(name+"/"+devicetest.Name(), func(b *testing.B) {
+			dev := devicetest.Open(b)
 			w := nn.NewDeviceWeights(dev)
 			defer w.Close()
 			dp, err := p.OnDevice(w)
@@ -148,13 +132,4 @@ func BenchmarkStepOnDevice(b *testing.B) {
 			}
 		})
 	}
-}
-
-// testDevice is the device the device tests run on: $PEFTBENCH_TEST_DEVICE
-// (gpu/check.sh sets cuda), else opencl.
-func testDevice() string {
-	if d := os.Getenv("PEFTBENCH_TEST_DEVICE"); d != "" {
-		return d
-	}
-	return "opencl"
 }

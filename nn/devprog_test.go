@@ -1,11 +1,9 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,27 +11,14 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/peftbench/peftbench/nn/device"
+	"github.com/peftbench/peftbench/nn/device/devicetest"
 )
 
 // The device tests run every op's kernels, forward and backward, on the
 // OpenCL device (pocl in CI) and hold them to the CPU engine. They skip,
 // saying why, where no OpenCL platform is installed.
 
-func openDevice(t testing.TB) device.Device {
-	t.Helper()
-	d, err := device.Open(testDevice())
-	if errors.Is(err, device.ErrUnavailable) {
-		if os.Getenv("PEFTBENCH_REQUIRE_OPENCL") == "1" || os.Getenv("PEFTBENCH_TEST_DEVICE") != "" {
-			t.Fatalf("the test device is required but %v", err)
-		}
-		t.Skipf("no %s device: %v", testDevice(), err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
+func openDevice(t testing.TB) device.Device { return devicetest.Open(t) }
 
 // devCase builds a graph whose loss is a masked cross-entropy over the
 // output of the ops under test, every weight trainable, so a program runs
@@ -457,13 +442,4 @@ func TestDeviceAdamWMatchesCPU(t *testing.T) {
 			t.Errorf("%s after 3 steps: error %.2g at %d (device %v, CPU %v)", prm.Name, e, at, got[at], want[i][at])
 		}
 	}
-}
-
-// testDevice is the device the device tests run on: $PEFTBENCH_TEST_DEVICE
-// (gpu/check.sh sets cuda), else opencl.
-func testDevice() string {
-	if d := os.Getenv("PEFTBENCH_TEST_DEVICE"); d != "" {
-		return d
-	}
-	return "opencl"
 }

@@ -56,7 +56,7 @@ func TestStudentFitsFromTheBase(t *testing.T) {
 		if st.steps != 3*3+3*2+3*3 { // 12 and 6 examples in batches of 4, 3 epochs
 			t.Errorf("%s: %d steps over three fits", method, st.steps)
 		}
-		st.ev.tr.Close()
+		st.ev.close()
 	}
 }
 

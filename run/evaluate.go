@@ -83,8 +83,12 @@ func evaluate(r *trial.Result, adapter string, logf func(string, ...any)) error 
 	if err != nil {
 		return err
 	}
-	ev := newEvaluator(base, a, task, spec.Train)
-	defer ev.tr.Close()
+	ev, err := newEvaluator(base, a, task, spec.Train, spec.Device)
+	if err != nil {
+		return err
+	}
+	defer ev.close()
+	defer func() { r.Device = ev.deviceUse() }()
 	test, err := ev.score("test", encode(base.Tokenizer, testEx))
 	if err != nil {
 		return err

@@ -51,11 +51,11 @@ func TestEvaluateAdapterGivesTheTrialsOutcomes(t *testing.T) {
 		})
 	}
 	// A folder that is not an adapter fails as a result, with the reason.
-	e := Evaluate(trial.Spec{Model: base, Task: "../../tasks/examples/tea.yaml", Train: trial.Settings{Batch: 3}}, os.TempDir(), quiet)
+	e := Evaluate(trial.Spec{Model: base, Task: "../tasks/examples/tea.yaml", Train: trial.Settings{Batch: 3}}, os.TempDir(), quiet)
 	if e.Status != trial.Failed || e.Error == "" {
 		t.Errorf("no adapter: %s %q", e.Status, e.Error)
 	}
-	z := Evaluate(trial.Spec{Model: base, Task: "../../tasks/examples/tea.yaml", Train: trial.Settings{Batch: 3}}, "", quiet)
+	z := Evaluate(trial.Spec{Model: base, Task: "../tasks/examples/tea.yaml", Train: trial.Settings{Batch: 3}}, "", quiet)
 	if z.Status != trial.Success || z.Spec.Method != trial.ZeroShot {
 		t.Errorf("no adapter: %s %s %s", z.Status, z.Error, z.Spec.Method)
 	}

@@ -23,7 +23,7 @@ import (
 // as a trial's base model like a shipped one, for every kind of method.
 func TestTrialOnHFFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "llama")
-	tok, err := os.ReadFile("../../model/tokenizer/testdata/hf/llama3/tokenizer.json")
+	tok, err := os.ReadFile("../model/tokenizer/testdata/hf/llama3/tokenizer.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestTrialOnHFFolder(t *testing.T) {
 // every layer, then read back and scored with the trial's outcomes.
 func TestEveryMethodOnUntiedLlama(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "llama")
-	tok, err := os.ReadFile("../../model/tokenizer/testdata/hf/llama3/tokenizer.json")
+	tok, err := os.ReadFile("../model/tokenizer/testdata/hf/llama3/tokenizer.json")
 	if err != nil {
 		t.Fatal(err)
 	}

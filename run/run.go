@@ -23,6 +23,7 @@ import (
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/model/tokenizer"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/nn/device"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/train"
 	"github.com/peftbench/peftbench/trial"
@@ -113,20 +114,85 @@ func setup(spec trial.Spec, r *trial.Result, logf func(string, ...any)) (*studen
 	if err != nil {
 		return nil, err
 	}
-	ev := newEvaluator(base, a, task, s)
+	ev, err := newEvaluator(base, a, task, s, spec.Device)
+	if err != nil {
+		return nil, err
+	}
 	return &student{spec: spec, r: r, task: task, a: a, m: m, ev: ev, logf: logf, testSet: encode(base.Tokenizer, testEx)}, nil
 }
 
 // newEvaluator scores the base model with a's hooks on the task, in
-// batches of s.Batch, through a trainer with no steps scheduled.
-func newEvaluator(base *model.Base, a *methods.Attached, task *tasks.Task, s trial.Settings) *evaluator {
+// batches of s.Batch, through a trainer with no steps scheduled, on the
+// device called dev (trial.Spec.Device).
+func newEvaluator(base *model.Base, a *methods.Attached, task *tasks.Task, s trial.Settings, dev string) (*evaluator, error) {
 	tok, m := base.Tokenizer, base.Model
 	labels := make([][]int, len(task.Labels))
 	for i, l := range task.Labels {
 		labels[i] = tok.Encode(l)
 	}
-	return &evaluator{tr: train.NewTrainer(m, nn.Schedule{}, s.WeightDecay, a.Hooks...), task: task, labels: labels,
+	ev := &evaluator{m: m, hooks: a.Hooks, weightDecay: s.WeightDecay, task: task, labels: labels,
 		batch: s.Batch, maxLen: m.Config.Context - a.Positions, tok: tok}
+	var err error
+	if ev.dev, err = openDevice(dev); err == nil {
+		err = ev.renew()
+	}
+	if err != nil {
+		ev.close()
+		return nil, err
+	}
+	return ev, nil
+}
+
+// openDevice opens the device a spec asks for: nil for the CPU, and for
+// auto (the empty name) CUDA where it is found, else the CPU.
+func openDevice(name string) (device.Device, error) {
+	switch name {
+	case "cpu":
+		return nil, nil
+	case "":
+		name = "auto"
+	}
+	d, err := device.Open(name)
+	if name == "auto" && errors.Is(err, device.ErrUnavailable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("device %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// renew gives the evaluator a fresh trainer (a new optimiser, no compiled
+// programs), on its device, closing the one before.
+func (ev *evaluator) renew() error {
+	if ev.tr != nil {
+		ev.tr.Close()
+	}
+	ev.tr = train.NewTrainer(ev.m, nn.Schedule{}, ev.weightDecay, ev.hooks...)
+	if ev.dev != nil {
+		return ev.tr.UseDevice(ev.dev)
+	}
+	return nil
+}
+
+// close releases the trainer and the device.
+func (ev *evaluator) close() {
+	if ev.tr != nil {
+		ev.tr.Close()
+	}
+	if ev.dev != nil {
+		ev.dev.Close()
+	}
+}
+
+// deviceUse describes where ev ran, nil on the CPU.
+func (ev *evaluator) deviceUse() *trial.DeviceUse {
+	if ev.dev == nil {
+		return nil
+	}
+	_, peak := ev.dev.Allocated()
+	_, total, _ := ev.dev.Memory()
+	return &trial.DeviceUse{Kind: ev.dev.Kind(), Name: ev.dev.Name(), Info: ev.dev.Info(), PeakBytes: peak, TotalBytes: total}
 }
 
 func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
@@ -134,7 +200,8 @@ func run(spec trial.Spec, r *trial.Result, logf func(string, ...any)) error {
 	if err != nil {
 		return err
 	}
-	defer func() { st.ev.tr.Close() }() // the last fit's trainer
+	defer st.ev.close()
+	defer func() { r.Device = st.ev.deviceUse() }()
 	training := spec.Method != trial.ZeroShot
 	if training {
 		if err := learn(st); err != nil {
@@ -202,7 +269,7 @@ func Check(spec trial.Spec) (notes []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer st.ev.tr.Close()
+	defer st.ev.close()
 	if spec.Method == trial.ZeroShot {
 		return nil, nil
 	}
@@ -266,12 +333,30 @@ func learn(st *student) error {
 	r.CalibrationGFLOPS = nn.CalibrateGFLOPS(300 * time.Millisecond)
 	meanLen := int(st.tokens) / max(1, st.steps*spec.Train.Batch)
 	r.TrainFLOPsPerToken = m.Config.TrainFLOPsPerToken(meanLen, trainableMatrices(st.a, m))
-	if peak := machine.PeakFP32(nn.Workers()); peak.GFLOPS > 0 {
-		r.PeakGFLOPS = peak.GFLOPS
-		r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (peak.GFLOPS * 1e9)
+	if peak := peakGFLOPS(st.ev.dev); peak > 0 {
+		r.PeakGFLOPS = peak
+		r.MFU = r.TokensPerSec * r.TrainFLOPsPerToken / (peak * 1e9)
 	}
 	r.NormTokensPerSec = r.TokensPerSec / r.CalibrationGFLOPS
 	return nil
+}
+
+// peakGFLOPS is the float32 peak the trial's products run at: the cores'
+// (machine.PeakFP32) on the CPU; on a GPU the catalogue's rate for the
+// precision of its matrix products (TF32 tensor cores run at half the
+// dense BF16 rate); 0 where it is not known (no MFU is then given).
+func peakGFLOPS(dev device.Device) float64 {
+	if dev == nil {
+		return machine.PeakFP32(nn.Workers()).GFLOPS
+	}
+	g, ok := gpu.Lookup(dev.Name())
+	if !ok {
+		return 0
+	}
+	if dev.Info()["matmul_precision"] == "tf32" && g.BF16TFLOPS > 0 {
+		return g.BF16TFLOPS / 2 * 1000
+	}
+	return g.FP32TFLOPS * 1000
 }
 
 // student is the trial's model and method as augment.Student: each Fit
@@ -306,8 +391,9 @@ func (st *student) Fit(data []tasks.Example) error {
 		for p, v := range st.initial {
 			methods.SetValues(p, v)
 		}
-		st.ev.tr.Close()
-		st.ev.tr = train.NewTrainer(st.m, nn.Schedule{}, st.spec.Train.WeightDecay, st.a.Hooks...)
+		if err := st.ev.renew(); err != nil {
+			return err
+		}
 	}
 	st.test = nil
 	tr := st.ev.tr
@@ -398,6 +484,9 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 		for p, v := range best {
 			methods.SetValues(p, v)
 		}
+		if err := tr.Push(); err != nil {
+			return err
+		}
 		r.BestEpoch = bestEpoch
 		r.Metrics.ValidAccuracy = &bestScore
 		r.Outcomes = append(r.Outcomes, bestValid)
@@ -453,12 +542,16 @@ func snapshot(a *methods.Attached, m *model.Model) map[*nn.Param][]float64 {
 // evaluator scores a split: accuracy and macro-F1 by ranking label
 // continuations, or exact match of greedy generations.
 type evaluator struct {
-	tr     *train.Trainer
-	task   *tasks.Task
-	labels [][]int
-	batch  int
-	maxLen int
-	tok    *tokenizer.Tokenizer
+	tr          *train.Trainer
+	m           *model.Model
+	hooks       []model.Hook
+	dev         device.Device // nil on the CPU
+	weightDecay float64
+	task        *tasks.Task
+	labels      [][]int
+	batch       int
+	maxLen      int
+	tok         *tokenizer.Tokenizer
 }
 
 // evaluation is a split's score and its per-example outcomes.

@@ -21,7 +21,7 @@ import (
 // directory, so trials run end to end in a second.
 func tinyBase(t *testing.T) string {
 	t.Helper()
-	raw, err := os.ReadFile("../../tasks/examples/tea-train.jsonl")
+	raw, err := os.ReadFile("../tasks/examples/tea-train.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func tinyBase(t *testing.T) string {
 }
 
 func teaSpec(base, method string, params map[string]any) trial.Spec {
-	return trial.Spec{Model: base, Task: "../../tasks/examples/tea.yaml", Method: method, MethodParams: params, Seed: 3,
+	return trial.Spec{Model: base, Task: "../tasks/examples/tea.yaml", Method: method, MethodParams: params, Seed: 3,
 		Train: trial.Settings{LR: 1e-2, Epochs: 3, Batch: 4, WarmupFrac: 0.1, Select: true}}
 }
 
@@ -212,7 +212,7 @@ func TestTrialFailuresAreResults(t *testing.T) {
 		"diverging lr": {spec: teaSpec(base, "full", nil), re: `train: step \d+: .*(loss|gradient norm) is (NaN|[+-]Inf)`},
 	}
 	c := cases["missing task"]
-	c.spec.Task = "../../tasks/examples/gone.yaml"
+	c.spec.Task = "../tasks/examples/gone.yaml"
 	cases["missing task"] = c
 	c = cases["diverging lr"]
 	c.spec.Train.LR = 1e30

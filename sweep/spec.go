@@ -7,6 +7,7 @@ package sweep
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/peftbench/peftbench/augment"
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn/device"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 	"gopkg.in/yaml.v3"
@@ -37,8 +39,11 @@ type Spec struct {
 	// not): nil for none, the only entry unless the spec says otherwise.
 	Augments []*trial.Augment
 	// Tune is the tuning stage, nil for none.
-	Tune  *Tune
-	lines map[string]int
+	Tune *Tune
+	// Device is where every trial trains and evaluates (trial.Spec.Device):
+	// cpu, cuda or opencl; empty for auto.
+	Device string
+	lines  map[string]int
 	// sizeLines holds the line of each of DataSizes.
 	sizeLines []int
 	// taskHash and modelHash hold the content hash of each task and model,
@@ -112,8 +117,12 @@ func Parse(file string, data []byte) (*Spec, error) {
 			s.Augments, err = s.augments(v)
 		case "tune":
 			err = s.parseTune(v)
+		case "device":
+			if err = v.Decode(&s.Device); err == nil {
+				s.Device, err = CheckDevice(s.Device)
+			}
 		default:
-			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls, augment, tune)")
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls, augment, tune, device)")
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "sweep: ") {
@@ -134,6 +143,18 @@ func Parse(file string, data []byte) (*Spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// CheckDevice checks a device name (a spec's device: or --device) and
+// returns it as trial.Spec.Device holds it: auto as empty.
+func CheckDevice(name string) (string, error) {
+	if !slices.Contains(device.Names, name) {
+		return "", fmt.Errorf("unknown device %q (want one of %s)", name, strings.Join(device.Names, ", "))
+	}
+	if name == "auto" {
+		return "", nil
+	}
+	return name, nil
 }
 
 func stringList(v *yaml.Node) ([]string, error) {
@@ -593,7 +614,7 @@ func (s *Spec) Plan(result ResultOf) Plan {
 				case trial.ZeroShot:
 					e.rest(trial.Spec{Model: mdl, Task: task, Method: c, Name: c, MethodParams: map[string]any{},
 						Train:    trial.Settings{Batch: s.Train.Batch, MaxEval: s.Train.MaxEval},
-						TaskHash: s.hash(&s.taskHash, task, tasks.ContentHash), ModelHash: s.hash(&s.modelHash, mdl, model.ContentHash)})
+						TaskHash: s.hash(&s.taskHash, task, tasks.ContentHash), ModelHash: s.hash(&s.modelHash, mdl, model.ContentHash), Device: s.Device})
 				case trial.Scratch:
 					g := MethodGrid{Method: c, Axes: map[string][]any{}}
 					for _, full := range s.Methods {
@@ -653,7 +674,7 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 			}
 			return trial.Spec{Model: mdl, Task: task, DataSize: n, Method: g.Method, Name: nameOf(named),
 				MethodParams: methods.TrialParams(m, vals), Seed: seed, Train: settings,
-				TaskHash: taskHash, ModelHash: modelHash, Augment: aug}
+				TaskHash: taskHash, ModelHash: modelHash, Augment: aug, Device: s.Device}
 		}
 		named := point
 		if tuned {

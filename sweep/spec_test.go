@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -221,6 +222,7 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown field", "tasks: [spam]\nmethods: {full: {}}\ncolour: red\n", `bad.yaml:3: field "colour"`},
+		{"unknown device", "tasks: [spam]\nmethods: {full: {}}\ndevice: tpu\n", `bad.yaml:3: field "device": unknown device "tpu"`},
 		{"unknown method", "tasks: [spam]\nmethods:\n  lorax: {}\n", `bad.yaml:3: field "methods.lorax"`},
 		{"unknown hyper-parameter", "tasks: [spam]\nmethods:\n  lora:\n    rnk: [2]\n", `field "methods.lora.rnk"`},
 		{"rank below 1", "tasks: [spam]\nmethods:\n  lora:\n    rank: [4, 0]\n", `bad.yaml:4: field "methods.lora.rank"`},
@@ -335,5 +337,32 @@ func TestAugmentAxis(t *testing.T) {
 	}
 	if len(ids) != 15 {
 		t.Errorf("%d distinct ids for 15 trials", len(ids))
+	}
+}
+
+// device: reaches every trial, controls included, and changes their ids
+// only when it names a device: auto keeps the ids of specs without it.
+func TestDeviceReachesEveryTrial(t *testing.T) {
+	ids := func(device string) ([]string, []trial.Spec) {
+		s, err := Parse("d.yaml", []byte("tasks: [spam]\nmethods: {lora: {}}\n"+device))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tr := range s.Trials() {
+			out = append(out, tr.ID())
+		}
+		return out, s.Trials()
+	}
+	none, _ := ids("")
+	auto, _ := ids("device: auto\n")
+	cuda, trials := ids("device: cuda\n")
+	if !slices.Equal(none, auto) {
+		t.Errorf("device: auto changed the ids: %v, %v", none, auto)
+	}
+	for i, tr := range trials {
+		if tr.Device != "cuda" || cuda[i] == none[i] {
+			t.Errorf("trial %s (%s): device %q, id %s (without: %s)", tr.Name, tr.Method, tr.Device, cuda[i], none[i])
+		}
 	}
 }

@@ -113,6 +113,9 @@ func FineTune(t *Trainer, pairs []Pair, B, maxLen, epochs int, seed uint64) ([]f
 		}
 		curve = append(curve, sum/float64(steps))
 	}
+	if err := t.Pull(); err != nil { // the host copies are the trained weights from here on
+		return nil, err
+	}
 	return curve, nil
 }
 

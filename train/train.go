@@ -14,6 +14,8 @@ import (
 
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/nn/device"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -82,7 +84,8 @@ const (
 type program struct {
 	lm   *model.LM
 	prog *nn.Program
-	lp   *model.Node // per-position log-probabilities (evaluation programs)
+	dp   *nn.DeviceProgram // prog compiled for the trainer's device, when it has one
+	lp   *model.Node       // per-position log-probabilities (evaluation programs)
 	// rows picks one flat position per batch row; head holds the logits
 	// there, [B, vocab] (logits-only evaluation programs).
 	rows *nn.Input
@@ -133,6 +136,64 @@ type Trainer struct {
 	// arena is the memory every program of the trainer computes in: they
 	// never run at once, so they share it.
 	arena *nn.Arena
+
+	// onDevice, when set, runs every program on a device (UseDevice).
+	onDevice *deviceState
+}
+
+// deviceState is what a trainer keeps on its device: the weights every
+// program reads, AdamW's moments beside them, and which weights train
+// (their host copies fall behind the device's until Pull).
+type deviceState struct {
+	w       *nn.DeviceWeights
+	opt     *nn.DeviceAdamW
+	trained map[*nn.Param]bool
+	order   []*nn.Param
+}
+
+// UseDevice makes the trainer compile and run every program on dev,
+// before its first step or evaluation: the weights are copied there on
+// first use and stay there, AdamW's state lives there, and a step copies
+// in only the batch's ids and mask and copies out the loss and the
+// gradient norm. The host copies of the trained weights are brought up to
+// date by Pull (FineTune does so after each call); after changing weights
+// on the host, Push them.
+func (t *Trainer) UseDevice(dev device.Device) error {
+	if len(t.train)+len(t.eval) > 0 {
+		return fmt.Errorf("train: UseDevice after programs were compiled for the CPU")
+	}
+	if t.dtype() != tensor.Float32 {
+		return fmt.Errorf("train: device programs compute in float32; this model is %v", t.dtype())
+	}
+	w := nn.NewDeviceWeights(dev)
+	t.onDevice = &deviceState{w: w, opt: nn.NewDeviceAdamW(t.Opt, w), trained: map[*nn.Param]bool{}}
+	return nil
+}
+
+// Device is the device the trainer runs on, nil on the CPU.
+func (t *Trainer) Device() device.Device {
+	if t.onDevice == nil {
+		return nil
+	}
+	return t.onDevice.w.Dev
+}
+
+// Pull copies the trained weights from the device to their host tensors
+// (a no-op on the CPU).
+func (t *Trainer) Pull() error {
+	if t.onDevice == nil {
+		return nil
+	}
+	return t.onDevice.w.Download(t.onDevice.order)
+}
+
+// Push copies the trained weights' host values to the device, after the
+// host changed them (restoring a selected epoch; a no-op on the CPU).
+func (t *Trainer) Push() error {
+	if t.onDevice == nil {
+		return nil
+	}
+	return t.onDevice.w.Upload(t.onDevice.order)
 }
 
 // NewTrainer returns a trainer with AdamW (weight decay wd) on sched.
@@ -197,8 +258,61 @@ func (t *Trainer) program(b Batch, training, logProbs bool, ps pass) (*program, 
 	if training {
 		t.StepValueBytes = max(t.StepValueBytes, p.prog.PlannedBytes())
 	}
+	if d := t.onDevice; d != nil {
+		if p.dp, err = p.prog.OnDevice(d.w); err != nil {
+			p.prog.Close()
+			return nil, err
+		}
+		for _, prm := range p.prog.Params {
+			if training && !d.trained[prm] {
+				d.trained[prm] = true
+				d.order = append(d.order, prm)
+			}
+		}
+	}
 	cache[key] = p
 	return p, nil
+}
+
+// run runs the program where the trainer computes.
+func (p *program) run() error {
+	if p.dp != nil {
+		return p.dp.Run()
+	}
+	return p.prog.Run()
+}
+
+// float32s is the value of node n from the last run, read from wherever
+// the program ran; float32 programs only.
+func (p *program) float32s(n *G.Node) ([]float32, error) {
+	if p.dp != nil {
+		return p.dp.Read(n)
+	}
+	return p.prog.Value(n).Data().([]float32), nil
+}
+
+// float64s is the value of node n from the last run as float64s.
+func (p *program) float64s(n *G.Node) ([]float64, error) {
+	if p.dp == nil {
+		return nn.Float64s(p.prog.Value(n)), nil
+	}
+	v, err := p.dp.Read(n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out, nil
+}
+
+// loss is the loss of the last run.
+func (p *program) loss() (float64, error) {
+	if p.dp != nil {
+		return p.dp.LossValue()
+	}
+	return p.prog.LossValue(), nil
 }
 
 func (p *program) set(b Batch) {
@@ -235,19 +349,31 @@ func (t *Trainer) step(b Batch, ps pass, rows *cacheRows) (float64, error) {
 			return 0, err
 		}
 	}
-	if err := p.prog.Run(); err != nil {
+	if err := p.run(); err != nil {
 		return 0, fmt.Errorf("train: step %d: %w", t.Steps, err)
 	}
 	if ps == filling {
 		out := make([][]float32, len(p.hidden))
 		for l, h := range p.hidden {
-			out[l] = p.prog.Value(h).Data().([]float32)
+			if out[l], err = p.float32s(h); err != nil {
+				return 0, err
+			}
 		}
 		t.Cache.store(out, rows.idx, rows.n, b.T, d)
 	}
-	loss := p.prog.LossValue()
+	loss, err := p.loss()
+	if err != nil {
+		return 0, err
+	}
 	lr := t.Sched.LR(t.Steps)
-	t.LastGradNrm = t.Opt.Step(p.prog, lr)
+	if t.onDevice != nil {
+		t.LastGradNrm, err = t.onDevice.opt.Step(p.dp, lr)
+	} else {
+		t.LastGradNrm = t.Opt.Step(p.prog, lr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", t.Steps, err)
+	}
 	if math.IsNaN(t.LastGradNrm) || math.IsInf(t.LastGradNrm, 0) {
 		return 0, fmt.Errorf("train: step %d: gradient norm is %v", t.Steps, t.LastGradNrm)
 	}
@@ -280,7 +406,7 @@ func (t *Trainer) forward(b Batch, logProbs bool) (*program, error) {
 		return nil, err
 	}
 	p.set(b)
-	if err := p.prog.Run(); err != nil {
+	if err := p.run(); err != nil {
 		return nil, err
 	}
 	t.EvalTokens += int64(b.RealTokens())
@@ -303,7 +429,7 @@ func (t *Trainer) LogProbs(b Batch) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nn.Float64s(p.prog.Value(p.lp)), nil
+	return p.float64s(p.lp)
 }
 
 // Logits runs b forward and returns the logits at each of the given flat
@@ -325,7 +451,10 @@ func (t *Trainer) Logits(b Batch, positions []int) ([][]float64, error) {
 	if _, err := t.forward(b, false); err != nil {
 		return nil, err
 	}
-	head := nn.Float64s(p.prog.Value(p.head))
+	head, err := p.float64s(p.head)
+	if err != nil {
+		return nil, err
+	}
 	v := t.Model.Config.Vocab
 	out := make([][]float64, len(positions))
 	for i := range positions {
@@ -366,9 +495,17 @@ func (t *Trainer) ArenaBytes() int64 { return t.arena.Bytes() }
 func (t *Trainer) Close() {
 	for _, c := range []map[shape]*program{t.train, t.eval} {
 		for k, p := range c {
+			if p.dp != nil {
+				p.dp.Close()
+			}
 			p.prog.Close()
 			delete(c, k)
 		}
 	}
 	t.Cache = nil
+	if d := t.onDevice; d != nil {
+		d.opt.Close()
+		d.w.Close()
+		t.onDevice = nil
+	}
 }

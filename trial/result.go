@@ -56,6 +56,9 @@ type Result struct {
 	// ProjectionError says why there is no projection; it never fails a
 	// trial that trained.
 	ProjectionError string `json:"projection_error,omitempty"`
+	// Device is the device the trial trained and evaluated on; absent on
+	// the CPU.
+	Device *DeviceUse `json:"device,omitempty"`
 	// GPU is what NVML measured during the trial; with no GPU its status
 	// says so.
 	GPU         gpu.Telemetry `json:"gpu"`
@@ -89,6 +92,19 @@ type Result struct {
 	WallTime float64 `json:"wall_time"`
 
 	Env machine.Info `json:"env"`
+}
+
+// DeviceUse is the device a trial ran on and the memory it took there.
+type DeviceUse struct {
+	Kind string `json:"kind"` // cuda or opencl
+	Name string `json:"name"`
+	// Info names the driver, runtime and BLAS versions and the precision
+	// of the matrix products.
+	Info map[string]string `json:"info,omitempty"`
+	// PeakBytes is the most device memory the trial's buffers held at once
+	// (the allocator's high-water mark); TotalBytes is the device's memory.
+	PeakBytes  int64 `json:"peak_memory_bytes"`
+	TotalBytes int64 `json:"total_memory_bytes"`
 }
 
 // Metrics are the trial's scores; pointers are absent where a metric does

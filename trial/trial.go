@@ -46,6 +46,11 @@ type Spec struct {
 	// Augment, when set, wraps fine-tuning in a data-augmentation loop
 	// (LLM2LLM); absent keeps the ids of specs written before it.
 	Augment *Augment `json:"augment,omitempty"`
+	// Device is the device asked for: cpu, cuda or opencl; empty means
+	// auto (CUDA where a driver and a GPU are found, else the CPU), which
+	// keeps the ids of specs written before it. Where the trial ran is in
+	// its result (Result.Device).
+	Device string `json:"device,omitempty"`
 	// Name is the sweep spec's name for the configuration: the method and
 	// the grid axes that take more than one value in the spec ("lora
 	// rank=4"). The regression check matches a run to its baseline by it,

@@ -153,6 +153,7 @@ type cuKernel struct {
 func (k *cuKernel) Name() string { return k.name }
 
 type cuda struct {
+	tally
 	api     *cudaAPI
 	dev     int32
 	ctx     uintptr
@@ -335,9 +336,10 @@ func (d *cuda) Alloc(n int) (Buffer, error) {
 		return nil, err
 	}
 	if err := d.do("cuMemsetD32", d.api.memsetD32, b.ptr, 0, uintptr(n)); err != nil {
-		d.Free(b)
+		call(d.api.memFree, b.ptr)
 		return nil, err
 	}
+	d.alloc(n)
 	return b, nil
 }
 
@@ -348,6 +350,7 @@ func (d *cuda) Free(b Buffer) error {
 	}
 	err := d.do("cuMemFree", d.api.memFree, cb.ptr)
 	cb.ptr = 0
+	d.free(cb.n)
 	return err
 }
 

@@ -79,6 +79,9 @@ type Device interface {
 	Info() map[string]string
 	// Memory is the free and total memory of the device, in bytes.
 	Memory() (free, total int64, err error)
+	// Allocated is the memory this Device's buffers hold now and the most
+	// they have held at once (the allocator's high-water mark), in bytes.
+	Allocated() (now, peak int64)
 
 	// Alloc returns a zeroed buffer of n elements.
 	Alloc(n int) (Buffer, error)
@@ -137,6 +140,18 @@ func Open(name string) (Device, error) {
 	}
 	return nil, fmt.Errorf("device: unknown device %q (want one of %s)", name, strings.Join(Names, ", "))
 }
+
+// tally counts the bytes a backend's buffers hold, for Allocated.
+type tally struct{ used, peak int64 }
+
+func (t *tally) alloc(n int) {
+	t.used += int64(4 * n)
+	t.peak = max(t.peak, t.used)
+}
+
+func (t *tally) free(n int) { t.used -= int64(4 * n) }
+
+func (t *tally) Allocated() (now, peak int64) { return t.used, t.peak }
 
 // groupsFor is the number of groups of local threads covering n threads.
 func groupsFor(n, local int) int { return max(1, (n+local-1)/local) }

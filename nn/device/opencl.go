@@ -139,6 +139,7 @@ type clKernel struct {
 func (k *clKernel) Name() string { return k.name }
 
 type openCL struct {
+	tally
 	api      *clAPI
 	libs     string
 	platform string
@@ -149,7 +150,6 @@ type openCL struct {
 	name     string
 	info     map[string]string
 	total    int64
-	used     int64
 	maxLocal int
 	kernels  map[string]*clKernel
 	argVal   *[2]uint64 // heap scratch for one argument's bytes
@@ -261,7 +261,7 @@ func (d *openCL) Info() map[string]string { return d.info }
 
 // Memory is the device's memory less what this process allocated: OpenCL
 // has no query for free memory.
-func (d *openCL) Memory() (int64, int64, error) { return d.total - d.used, d.total, nil }
+func (d *openCL) Memory() (int64, int64, error) { return d.total - d.tally.used, d.total, nil }
 
 func (d *openCL) Alloc(n int) (Buffer, error) {
 	if n <= 0 {
@@ -277,7 +277,7 @@ func (d *openCL) Alloc(n int) (Buffer, error) {
 		d.api.releaseMemObject(m)
 		return nil, clError("clEnqueueFillBuffer", rc)
 	}
-	d.used += int64(4 * n)
+	d.alloc(n)
 	return &clBuffer{m, n}, nil
 }
 
@@ -286,7 +286,7 @@ func (d *openCL) Free(b Buffer) error {
 	if cb.mem == 0 {
 		return nil
 	}
-	d.used -= int64(4 * cb.n)
+	d.free(cb.n)
 	rc := d.api.releaseMemObject(cb.mem)
 	cb.mem = 0
 	if rc != clSuccess {
