@@ -88,10 +88,23 @@ type Setup struct {
 	Train        trial.Settings `json:"train"`
 	TaskHash     string         `json:"task_hash,omitempty"`
 	ModelHash    string         `json:"model_hash,omitempty"`
+	// Device is the device the trials ran on ("cuda NVIDIA H100 80GB
+	// HBM3"), empty on the CPU: throughput on one is no baseline for
+	// another.
+	Device string `json:"device,omitempty"`
 }
 
-func setupOf(s trial.Spec) Setup {
-	return Setup{Method: s.Method, MethodParams: normalParams(s.MethodParams), Train: s.Train, TaskHash: s.TaskHash, ModelHash: s.ModelHash}
+func setupOf(r *trial.Result) Setup {
+	s := r.Spec
+	return Setup{Method: s.Method, MethodParams: normalParams(s.MethodParams), Train: s.Train, TaskHash: s.TaskHash, ModelHash: s.ModelHash, Device: DeviceOf(r)}
+}
+
+// DeviceOf names the device a result ran on, empty for the CPU.
+func DeviceOf(r *trial.Result) string {
+	if r.Device == nil {
+		return ""
+	}
+	return r.Device.Kind + " " + r.Device.Name
 }
 
 // Changes lists what differs from old to s, one "field: old → new" each,
@@ -301,10 +314,10 @@ func byConfig(results []Trial) ([]*Config, Meta) {
 	versions, machines := map[string]bool{}, map[string]bool{}
 	meta := Meta{Created: time.Now().UTC().Truncate(time.Second), Trials: len(results)}
 	for _, g := range aggregate.By(rs, KeyOf) {
-		c := &Config{Key: g.Key, Setup: setupOf(g.Results[0].Spec)}
+		c := &Config{Key: g.Key, Setup: setupOf(g.Results[0])}
 		configs = append(configs, c)
 		for _, t := range g.Results {
-			if ch := setupOf(t.Spec).Changes(c.Setup); len(ch) > 0 {
+			if ch := setupOf(t).Changes(c.Setup); len(ch) > 0 {
 				c.Mixed = append(c.Mixed, fmt.Sprintf("trial %s: %s", t.ID, strings.Join(ch, "; ")))
 			}
 			versions[t.Env.CodeVersion()] = true

@@ -165,6 +165,12 @@ func TestCompare(t *testing.T) {
 		{name: "changed task data fails",
 			run:      only("prompt", func(t *Trial) { t.Spec.TaskHash = "beef" }),
 			wantFail: true, want: map[string]string{"prompt": "regression: changed"}, wantMoved: []string{"prompt"}},
+		{name: "a run on another device fails, whatever its throughput",
+			run: only("prompt", func(t *Trial) {
+				t.Device = &trial.DeviceUse{Kind: "cuda", Name: "NVIDIA H100 80GB HBM3"}
+				t.TokensPerSec *= 50
+			}),
+			wantFail: true, want: map[string]string{"prompt": "regression: changed"}, wantMoved: []string{"prompt"}},
 		{name: "throughput falling 40% fails",
 			run:      only("prompt", scaleTPS(0.6)),
 			wantFail: true, want: map[string]string{"prompt": "regression: throughput"}, wantMoved: []string{"prompt"}},

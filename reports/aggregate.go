@@ -26,6 +26,10 @@ type config struct {
 	// Augment is the data augmentation around training (augmentLabel),
 	// "" for none: an augmented method is a configuration of its own.
 	Augment string
+	// Device is the device asked for (trial.Spec.Device): trials on
+	// another device are another configuration, so throughput measured on
+	// one is never averaged with another's.
+	Device string
 }
 
 // group is one configuration's successful trials, summarised over seeds.
@@ -122,7 +126,7 @@ func groupResults(results []*trial.Result) []*group {
 
 func configOf(s trial.Spec) config {
 	return config{Model: s.Model, Task: s.Task, Method: s.Method, Params: aggregate.Params(s.MethodParams), DataSize: s.DataSize, Train: s.Train,
-		Augment: augmentLabel(s.Augment)}
+		Augment: augmentLabel(s.Augment), Device: s.Device}
 }
 
 func newGroup(c config, s aggregate.Summary) *group {

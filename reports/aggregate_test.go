@@ -470,7 +470,8 @@ func TestReproducibility(t *testing.T) {
 		BLAS:       []count{{"openblas", 28}},
 		GoVersions: []count{{"go1.26.8", 28}},
 		// Two results predate env.gpu.
-		GPUs: []count{{"no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory)", 26}, {"—", 2}},
+		GPUs:    []count{{"no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory)", 26}, {"—", 2}},
+		Devices: []count{{"the CPU", 28}},
 	}
 	if d := cmp.Diff(want, r); d != "" {
 		t.Errorf("reproducibility (-want +got):\n%s", d)

@@ -581,6 +581,7 @@ func (p *page) repro() error {
 	p.line("- Code version: %s.", countList(r.Commits))
 	p.line("- Machine: %s.", countList(r.Machines))
 	p.line("- GPU: %s.", countList(r.GPUs))
+	p.line("- Trained and evaluated on: %s.", countList(r.Devices))
 	p.line("- BLAS: %s.", countList(r.BLAS))
 	p.line("- Go: %s.", countList(r.GoVersions))
 	for _, n := range p.notes {

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/peftbench/peftbench/trial"
@@ -27,13 +28,15 @@ type repro struct {
 	// GPUs are the GPU statuses (env.gpu), "—" where a result predates
 	// them.
 	GPUs []count
+	// Devices are the devices the trials trained and evaluated on.
+	Devices []count
 }
 
 // reproducibility counts the trials and their environments and lists the
 // failures with their errors.
 func reproducibility(results []*trial.Result) repro {
 	var r repro
-	commits, machines, blas, gov, gpus := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	commits, machines, blas, gov, gpus, devices := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, res := range results {
 		r.Trials++
 		if res.Status == trial.Success {
@@ -52,9 +55,14 @@ func reproducibility(results []*trial.Result) repro {
 		blas[orUnknown(e.BLAS)]++
 		gov[orUnknown(e.GoVersion)]++
 		gpus[orDash(e.GPU)]++
+		dev := "the CPU"
+		if d := res.Device; d != nil {
+			dev = fmt.Sprintf("%s (%s, %s matrix products)", d.Name, d.Kind, orUnknown(d.Info["matmul_precision"]))
+		}
+		devices[dev]++
 	}
 	sort.Slice(r.Failures, func(i, j int) bool { return r.Failures[i].ID < r.Failures[j].ID })
-	r.Commits, r.Machines, r.BLAS, r.GoVersions, r.GPUs = counts(commits), counts(machines), counts(blas), counts(gov), counts(gpus)
+	r.Commits, r.Machines, r.BLAS, r.GoVersions, r.GPUs, r.Devices = counts(commits), counts(machines), counts(blas), counts(gov), counts(gpus), counts(devices)
 	return r
 }
 
