@@ -13,12 +13,20 @@
 #    Qwen2 shapes (1e-4 loss, 1e-3 gradients) on CUDA, with full float32
 #    products (PEFTBENCH_CUDA_TF32=0: TF32 keeps 10 bits of mantissa, which
 #    the 1e-5 bound does not allow);
-# 4. times one training step of LoRA and full fine-tuning at a small GPT-2
+# 4. fine-tunes through the trainer and runs whole trials on CUDA against
+#    the CPU (train/ and run/ device tests, float32 products);
+# 5. times one training step of LoRA and full fine-tuning at a small GPT-2
 #    shape on the CPU engine and on the GPU (TF32, the default);
-# 5. prints a summary: each stage passed or failed.
+# 6. runs gpu/sweep.yaml with --device cpu and --device cuda and compares
+#    them trial by trial (gpu/compare.py: selected epoch, accuracy, test
+#    outcomes that differ, tokens/s, device memory);
+# 7. writes the adapters the harness exports in PEFT's format and loads each
+#    with Hugging Face PEFT's PeftModel.from_pretrained on a transformers
+#    model of the same fixture (gpu/peft_load.py), logits within 1e-4;
+# 8. prints a summary: each stage passed or failed.
 #
-# Not in it yet: the harness's --device flag (trials do not run on a device
-# yet), so no sweep on cuda against cpu, and no PyTorch + PEFT peer.
+# Not in it yet: the PyTorch + PEFT throughput peer (harness bench --peer
+# runs on the CPU only).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -33,9 +41,19 @@ stage build go build -o "$out/harness" ./harness
 stage open env PEFTBENCH_TEST_DEVICE=cuda go test -count=1 -v -run 'TestCUDA|TestOpenCLBuildsAndCopies|TestGemm' ./nn/device/
 stage ops env PEFTBENCH_TEST_DEVICE=cuda PEFTBENCH_CUDA_TF32=0 go test -count=1 -run 'TestDevice' -v ./nn/
 stage methods env PEFTBENCH_TEST_DEVICE=cuda PEFTBENCH_CUDA_TF32=0 go test -count=1 -run 'TestEveryMethodOnDevice' ./methods/
+stage trainer env PEFTBENCH_TEST_DEVICE=cuda PEFTBENCH_CUDA_TF32=0 go test -count=1 -v -run 'TestFineTuneOnDevice|TestTrialOnDevice' ./train/ ./run/
 stage bench env PEFTBENCH_TEST_DEVICE=cuda go test -count=1 -run XXX -bench BenchmarkStepOnDevice -benchtime 20x ./methods/
+sweep_on() { "$out/harness" sweep gpu/sweep.yaml --device "$1" --out "$out/sweep-$1" --workers "$2"; }
+stage sweep-cpu sweep_on cpu 4
+stage sweep-cuda sweep_on cuda 1
+stage sweep-compare python3 gpu/compare.py "$out/sweep-cpu" "$out/sweep-cuda"
+mkdir -p "$out/adapters"
+stage peft-write env PEFTBENCH_PEFT_OUT="$out/adapters" go test -count=1 -run '^TestPEFTReferenceAdapters$' ./methods/
+stage peft-load python3 gpu/peft_load.py "$out/adapters"
 echo "== summary"
 printf '%s\n' "${summary[@]}"
 grep -h -E 'TestCUDA|map\[' "$out/open.log" | head -3
 grep -h -E '^Benchmark' "$out/bench.log"
+cat "$out/sweep-compare.log"
+tail -1 "$out/peft-load.log"
 ! printf '%s\n' "${summary[@]}" | grep -q '^FAIL'
