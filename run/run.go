@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -440,7 +441,8 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 		}
 	}
 	trainSet, validSet := encode(ev.tok, data), encode(ev.tok, validEx)
-	steps := s.Epochs * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
+	passes, scored := s.Passes(len(trainSet.pairs))
+	steps := passes * ((len(trainSet.pairs) + s.Batch - 1) / s.Batch)
 	tr.Sched = nn.Schedule{Peak: s.LR, Warmup: int(math.Round(s.WarmupFrac * float64(steps))), Total: steps, MinFactor: 0.1}
 
 	r.Metrics.EpochLoss, r.BestEpoch, r.Metrics.ValidAccuracy, r.Outcomes = nil, 0, nil, nil
@@ -456,7 +458,7 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 	bestScore, bestEpoch, r0 := math.Inf(-1), 0, time.Now()
 	var best map[*nn.Param][]float64
 	var bestValid trial.Outcomes
-	for e := 1; e <= s.Epochs; e++ {
+	for e := 1; e <= passes; e++ {
 		epoch = e
 		t0, c0, heap := tr.TrainTime, tr.CompileTime, meter.StartHeapSampler(20*time.Millisecond)
 		curve, err := train.FineTune(tr, trainSet.pairs, s.Batch, ev.maxLen, 1, uint64(spec.Seed)*1000+uint64(e))
@@ -466,8 +468,8 @@ func fit(spec trial.Spec, r *trial.Result, task *tasks.Task, a *methods.Attached
 		}
 		r.EpochSeconds = append(r.EpochSeconds, ((tr.TrainTime - t0) - (tr.CompileTime - c0)).Seconds())
 		r.Metrics.EpochLoss = append(r.Metrics.EpochLoss, curve[0])
-		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, s.Epochs, curve[0])
-		if len(validSet.pairs) > 0 {
+		line := fmt.Sprintf("%5.1fs epoch %d/%d: train loss %.4f", time.Since(r0).Seconds(), e, passes, curve[0])
+		if len(validSet.pairs) > 0 && slices.Contains(scored, e) {
 			v, err := ev.score("validation", validSet)
 			if err != nil {
 				return err

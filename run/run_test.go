@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -272,5 +273,32 @@ func TestCheckFailsWhereTheTrialWould(t *testing.T) {
 		if r := Trial(c.spec, quiet); r.Status != trial.Failed {
 			t.Errorf("%s %v: Check fails but the trial %s", c.spec.Method, c.spec.MethodParams, r.Status)
 		}
+	}
+}
+
+// min_steps lengthens a trial on a small training set: it takes at least
+// that many optimiser steps, records every pass's loss, and selects among
+// the Epochs passes it scored on validation.
+func TestMinSteps(t *testing.T) {
+	spec := teaSpec(tinyBase(t), "lora", nil)
+	spec.Train.MinSteps = 40
+	r := Trial(spec, quiet)
+	if r.Status != trial.Success {
+		t.Fatalf("%s: %s", r.Status, r.Error)
+	}
+	task, err := tasks.Load(spec.Task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs, err := task.Train(spec.DataSize, int64(spec.Seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	passes, scored := spec.Train.Passes(len(exs))
+	if r.Steps < 40 || len(r.Metrics.EpochLoss) <= spec.Train.Epochs || len(r.Metrics.EpochLoss) != passes {
+		t.Fatalf("%d steps over %d passes (want at least 40 steps, %d passes)", r.Steps, len(r.Metrics.EpochLoss), passes)
+	}
+	if !slices.Contains(scored, r.BestEpoch) {
+		t.Errorf("selected pass %d, not one of the scored %v", r.BestEpoch, scored)
 	}
 }

@@ -244,8 +244,13 @@ func (s *Spec) parseTrain(v *yaml.Node) error {
 			if err == nil && s.Train.MaxValid < 0 {
 				err = fmt.Errorf("must be at least 0 (0: every example)")
 			}
+		case "min_steps":
+			err = val.Decode(&s.Train.MinSteps)
+			if err == nil && s.Train.MinSteps < 0 {
+				err = fmt.Errorf("must be at least 0 (0: epochs alone set the length)")
+			}
 		default:
-			err = fmt.Errorf("unknown field (want epochs, batch, weight_decay, warmup_frac, select, max_eval, max_valid)")
+			err = fmt.Errorf("unknown field (want epochs, min_steps, batch, weight_decay, warmup_frac, select, max_eval, max_valid)")
 		}
 		if err != nil {
 			return specError(s.File, k.Line, field, "%v", err)

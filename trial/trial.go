@@ -76,6 +76,27 @@ type Settings struct {
 	// epoch (0: no further cap): scoring validation after every epoch
 	// can cost more than training, and the test split stays whole.
 	MaxValid int `json:"max_valid,omitempty"`
+	// MinSteps, when set, trains for at least this many optimiser steps:
+	// small training sets take more passes than Epochs, so that every
+	// data size trains long enough (HF PEFT's method comparison budgets
+	// steps, not epochs). Selection still scores validation Epochs times,
+	// at evenly spaced passes. 0 (absent, keeping the ids of specs
+	// written before it): Epochs passes.
+	MinSteps int `json:"min_steps,omitempty"`
+}
+
+// Passes is the number of passes over n training examples, and the
+// passes after which validation is scored (Epochs of them, evenly spaced,
+// the last pass among them).
+func (s Settings) Passes(n int) (passes int, scored []int) {
+	passes = s.Epochs
+	if perPass := (n + s.Batch - 1) / max(1, s.Batch); s.MinSteps > 0 && perPass > 0 {
+		passes = max(passes, (s.MinSteps+perPass-1)/perPass)
+	}
+	for k := 1; k <= s.Epochs; k++ {
+		scored = append(scored, (k*passes+s.Epochs-1)/s.Epochs) // ⌈k·passes/Epochs⌉
+	}
+	return passes, scored
 }
 
 // ValidCap is the number of validation examples a trial scores (0: all).

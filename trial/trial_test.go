@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -149,5 +150,29 @@ func TestAlignPairsSharedExamples(t *testing.T) {
 	}
 	if _, err := Align([][]Outcomes{{even}, nil}); err == nil {
 		t.Fatal("a side without outcomes was paired")
+	}
+}
+
+// min_steps adds passes over a small training set and spreads the
+// validation scorings evenly over them; without it, or where epochs
+// already take that many steps, there are Epochs passes, each scored.
+func TestPasses(t *testing.T) {
+	cases := []struct {
+		s      Settings
+		n      int
+		passes int
+		scored []int
+	}{
+		{Settings{Epochs: 3, Batch: 8}, 32, 3, []int{1, 2, 3}},
+		{Settings{Epochs: 3, Batch: 8, MinSteps: 12}, 32, 3, []int{1, 2, 3}},
+		{Settings{Epochs: 3, Batch: 8, MinSteps: 100}, 32, 25, []int{9, 17, 25}},
+		{Settings{Epochs: 2, Batch: 8, MinSteps: 10}, 30, 3, []int{2, 3}},
+		{Settings{Epochs: 1, Batch: 4, MinSteps: 7}, 5, 4, []int{4}},
+	}
+	for _, c := range cases {
+		p, sc := c.s.Passes(c.n)
+		if p != c.passes || !slices.Equal(sc, c.scored) {
+			t.Errorf("%+v over %d examples: %d passes scored at %v, want %d at %v", c.s, c.n, p, sc, c.passes, c.scored)
+		}
 	}
 }
