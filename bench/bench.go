@@ -18,6 +18,7 @@ import (
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/nn/device"
 	"github.com/peftbench/peftbench/train"
 	"gorgonia.org/tensor"
 )
@@ -99,6 +100,7 @@ const (
 type Result struct {
 	Case            string  `json:"case"`
 	Engine          string  `json:"engine"`
+	Device          string  `json:"device"` // where it trained: cpu, or the device's kind and name
 	TokensPerSec    float64 `json:"tokens_per_sec"`
 	MsPerStep       float64 `json:"ms_per_step"`
 	MFU             float64 `json:"mfu"`
@@ -120,6 +122,8 @@ type Result struct {
 type Setup struct {
 	Case    Case
 	Trainer *train.Trainer
+	// Device is where the engine trains, nil for the CPU (OnDevice).
+	Device  device.Device
 	Config  model.Config
 	batches []train.Batch
 	own     []*nn.Param // the method's weights
@@ -213,11 +217,24 @@ func (s *Setup) Measure(warmup, steps int, peak float64) (Result, error) {
 	slices.Sort(times)
 	secs := times[steps/2]
 	tps := float64(s.Case.Batch*s.Case.Length) / secs
+	where := "cpu"
+	if s.Device != nil {
+		where = s.Device.Kind() + " " + s.Device.Name()
+	}
 	return Result{
-		Case: s.Case.Name, Engine: "peftbench", TokensPerSec: tps, MsPerStep: 1000 * secs,
+		Case: s.Case.Name, Engine: "peftbench", Device: where, TokensPerSec: tps, MsPerStep: 1000 * secs,
 		MFU: mfu(tps, s.flops, peak), AllocPerStep: alloc, WeightBytes: s.weights,
 		TrainableParams: s.trained, FLOPsPerToken: s.flops, Threads: nn.Workers(), PeakHeapBytes: heap, PeakRSSBytes: rss,
 	}, nil
+}
+
+// OnDevice makes the engine train the case on dev, before its first step.
+func (s *Setup) OnDevice(dev device.Device) error {
+	if err := s.Trainer.UseDevice(dev); err != nil {
+		return err
+	}
+	s.Device = dev
+	return nil
 }
 
 // Release closes the trainer's compiled programs and drops the batches,

@@ -38,6 +38,10 @@ type peerCase struct {
 	Threads     int            `json:"threads"`
 	LoRA        map[string]any `json:"lora,omitempty"`
 	Release     bool           `json:"release,omitempty"` // drop the case once measured
+	// Device is "cuda" when the engine trains on a CUDA GPU: the peer
+	// then trains there too. PyTorch has no OpenCL, so it stays on the CPU
+	// otherwise.
+	Device string `json:"device,omitempty"`
 	// Weights and CheckBatch are for tests: Weights names a directory of
 	// peftbench's weights (index.json and one little-endian float32 file
 	// per parameter) that replace the peer's own, and with CheckBatch the
@@ -86,6 +90,7 @@ type peerLine struct {
 	Torch        string  `json:"torch"`
 	Threads      int     `json:"threads"`
 	PeakRSS      int64   `json:"peak_rss_bytes"`
+	Device       string  `json:"device"`
 	InitialLoss  float64 `json:"initial_loss"`
 	Error        string  `json:"error"`
 }
@@ -152,7 +157,7 @@ func (p *Peer) Measure(s *Setup, warmup, steps int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Case: l.Name, Engine: "pytorch", TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
+	return Result{Case: l.Name, Engine: "pytorch", Device: l.Device, TokensPerSec: l.TokensPerSec, MsPerStep: l.MsPerStep,
 		MFU: mfu(l.TokensPerSec, s.flops, p.peak), AllocPerStep: -1, WeightBytes: s.weights, TrainableParams: l.Trainable,
 		FLOPsPerToken: s.flops, Threads: l.Threads, PeakHeapBytes: -1, PeakRSSBytes: l.PeakRSS}, nil
 }
@@ -166,6 +171,9 @@ func (p *Peer) peerCase(s *Setup, warmup, steps int) (peerCase, error) {
 	}
 	pc := peerCase{Name: c.Name, Model: pm, Batch: c.Batch, Length: c.Length, LR: LR, WeightDecay: WeightDecay,
 		Seed: Seed, Warmup: warmup, Steps: steps, Threads: p.threads, Release: p.Release}
+	if s.Device != nil && s.Device.Kind() == "cuda" {
+		pc.Device = "cuda"
+	}
 	switch c.Method {
 	case "full":
 	case "lora":

@@ -14,6 +14,7 @@ import (
 	"github.com/peftbench/peftbench/bench"
 	"github.com/peftbench/peftbench/internal/machine"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/nn/device"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/gonum/stat"
 )
@@ -22,6 +23,7 @@ import (
 type benchOpts struct {
 	peer, large           bool
 	python, only, out     string
+	device                string
 	rounds, warmup, steps int
 	// warmupSet and stepsSet say the flags were given, and so apply to
 	// large cases too.
@@ -55,7 +57,12 @@ Each measurement is timed on its median step. With --peer it also runs
 bench/peer/peer.py, which trains the identical model, method, batch and
 optimiser in PyTorch; the engines alternate case by case over several rounds,
 and the table gives the ratio of tokens/s (median and range over rounds).
-Where torch is not installed the peer is skipped with a message.`,
+Where torch is not installed the peer is skipped with a message.
+
+With --device cuda (or opencl) the engine trains on that device, MFU is
+against the GPU catalogue's peak for its precision, and the peer trains on
+the same GPU (CUDA; PyTorch has no OpenCL, so with opencl it stays on the
+CPU, and the table says where each ran).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.warmupSet, o.stepsSet = cmd.Flags().Changed("warmup"), cmd.Flags().Changed("steps")
@@ -71,6 +78,7 @@ Where torch is not installed the peer is skipped with a message.`,
 	f.IntVar(&o.rounds, "rounds", 3, "rounds; with --peer the engines alternate within each")
 	f.IntVar(&o.warmup, "warmup", 3, "untimed steps before each measurement (large cases: 1 unless given)")
 	f.IntVar(&o.steps, "steps", 20, "timed steps per measurement (large cases: 3 unless given)")
+	f.StringVar(&o.device, "device", "cpu", "where the engine trains: cpu, cuda or opencl")
 	return cmd
 }
 
@@ -80,12 +88,19 @@ type benchCase struct {
 	setup *bench.Setup
 }
 
-// prepare builds the case's setup unless it is built.
-func (c *benchCase) prepare() (*bench.Setup, error) {
+// prepare builds the case's setup unless it is built, on dev (nil: the
+// CPU).
+func (c *benchCase) prepare(dev device.Device) (*bench.Setup, error) {
 	if c.setup == nil {
 		s, err := bench.Prepare(c.Case)
 		if err != nil {
 			return nil, err
+		}
+		if dev != nil {
+			if err := s.OnDevice(dev); err != nil {
+				s.Release()
+				return nil, err
+			}
 		}
 		c.setup = s
 	}
@@ -119,13 +134,22 @@ func runBench(o benchOpts) error {
 	if len(cases) == 0 {
 		return fmt.Errorf("bench: no case matches %q", o.only)
 	}
+	var dev device.Device
+	if o.device != "cpu" {
+		d, err := device.Open(o.device)
+		if err != nil {
+			return fmt.Errorf("bench: --device %s: %w", o.device, err)
+		}
+		defer d.Close()
+		dev = d
+	}
 	// With a large case in the run, every case is built for its turn in
 	// each round and dropped after it, in this process and in the peer's:
 	// a large case's memory is then its own, not the sum of every case
 	// prepared. Otherwise all are built once, before any is timed.
 	if !fresh {
 		for _, c := range cases {
-			if _, err := c.prepare(); err != nil {
+			if _, err := c.prepare(dev); err != nil {
 				return err
 			}
 		}
@@ -133,6 +157,11 @@ func runBench(o benchOpts) error {
 	gflops := nn.CalibrateGFLOPS(time.Second)
 	peak := machine.PeakFP32(nn.Workers())
 	fmt.Printf("BLAS %s %s, %d workers, calibration %.1f GFLOP/s (float32 512³ product); MFU against the peak, %v\n", nn.BLAS(), nn.BLASCore(), nn.Workers(), gflops, peak)
+	if dev != nil {
+		info := dev.Info()
+		peak = machine.Peak{GFLOPS: machine.DevicePeakGFLOPS(dev.Name(), info["matmul_precision"])}
+		fmt.Printf("device %s (%s, %s matrix products); MFU against %.0f GFLOP/s from the GPU catalogue (0: not in it)\n", dev.Name(), dev.Kind(), info["matmul_precision"], peak.GFLOPS)
+	}
 	var all []bench.Result
 	var peer *bench.Peer
 	peerNote := ""
@@ -166,7 +195,7 @@ func runBench(o benchOpts) error {
 			if c.Steps > 0 && !o.stepsSet {
 				steps = c.Steps
 			}
-			s, err := c.prepare()
+			s, err := c.prepare(dev)
 			if err != nil {
 				return err
 			}
@@ -247,7 +276,11 @@ func printBench(cases []string, all []bench.Result, peerNote string) {
 				}
 			}
 			heap, rss := slices.Max(field(rs, func(r bench.Result) float64 { return float64(r.PeakHeapBytes) })), slices.Max(field(rs, func(r bench.Result) float64 { return float64(r.PeakRSSBytes) }))
-			t.Append(name, e, fmt.Sprintf("%.0f (%.0f–%.0f)", median(tps), slices.Min(tps), slices.Max(tps)),
+			engine := e
+			if d := rs[0].Device; d != "" && d != "cpu" {
+				engine += " on " + d
+			}
+			t.Append(name, engine, fmt.Sprintf("%.0f (%.0f–%.0f)", median(tps), slices.Min(tps), slices.Max(tps)),
 				fmt.Sprintf("%.1f", median(ms)), fmt.Sprintf("%.1f%%", 100*median(mfu)), fmt.Sprint(rs[0].Threads), alloc, pct, mib(heap), mib(rss), ratio)
 		}
 	}

@@ -343,21 +343,13 @@ func learn(st *student) error {
 }
 
 // peakGFLOPS is the float32 peak the trial's products run at: the cores'
-// (machine.PeakFP32) on the CPU; on a GPU the catalogue's rate for the
-// precision of its matrix products (TF32 tensor cores run at half the
-// dense BF16 rate); 0 where it is not known (no MFU is then given).
+// on the CPU, the GPU catalogue's for the device's precision (0 where it
+// is not known: no MFU is then given).
 func peakGFLOPS(dev device.Device) float64 {
 	if dev == nil {
 		return machine.PeakFP32(nn.Workers()).GFLOPS
 	}
-	g, ok := gpu.Lookup(dev.Name())
-	if !ok {
-		return 0
-	}
-	if dev.Info()["matmul_precision"] == "tf32" && g.BF16TFLOPS > 0 {
-		return g.BF16TFLOPS / 2 * 1000
-	}
-	return g.FP32TFLOPS * 1000
+	return machine.DevicePeakGFLOPS(dev.Name(), dev.Info()["matmul_precision"])
 }
 
 // student is the trial's model and method as augment.Student: each Fit

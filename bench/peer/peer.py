@@ -175,11 +175,11 @@ class Model(torch.nn.Module):
 
     def forward(self, ids, targets, weights):
         B, T = ids.shape
-        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        mask = torch.ones(T, T, dtype=torch.bool, device=ids.device).triu(1)
         rope = None
         if self.llama:
             x = self.wte[ids].reshape(B * T, -1)
-            rope = self.rope(T)
+            rope = tuple(r.to(ids.device) for r in self.rope(T))
         else:
             x = (self.wte[ids] + self.wpe[:T]).reshape(B * T, -1)
         for b in self.blocks:
@@ -196,6 +196,13 @@ class Case:
         torch.manual_seed(cfg["seed"])
         c, B, T = cfg["model"], cfg["batch"], cfg["length"]
         lora = cfg.get("lora")
+        # "cuda" trains on the GPU, with TF32 products as the harness's
+        # cuBLAS uses them unless PEFTBENCH_CUDA_TF32=0.
+        self.device = torch.device(cfg.get("device") or "cpu")
+        if self.device.type == "cuda":
+            tf32 = os.environ.get("PEFTBENCH_CUDA_TF32") != "0"
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            torch.backends.cudnn.allow_tf32 = tf32
         self.model = model = Model(c, lora)
         if lora:
             for name, p in model.named_parameters():
@@ -218,6 +225,11 @@ class Case:
         if cfg.get("check_batch"):
             cb = cfg["check_batch"]
             self.batches = [(torch.tensor(cb["ids"]).view(B, T), torch.tensor(cb["targets"]).view(B, T))]
+        if self.device.type != "cpu":
+            model.to(self.device)  # in place: the optimiser's parameters move with it
+            self.batches = [(i.to(self.device), t.to(self.device)) for i, t in self.batches]
+            self.weights = self.weights.to(self.device)
+        if cfg.get("check_batch"):
             with torch.no_grad():
                 self.initial_loss = self.model(*self.batches[0], self.weights).item()
 
@@ -266,7 +278,10 @@ class Case:
             "torch": torch.__version__,
             "threads": self.threads,
             "peak_rss_bytes": peak_rss(watching),
+            "device": str(self.device) if self.device.type == "cpu" else "cuda " + torch.cuda.get_device_name(self.device),
         }
+        if self.device.type == "cuda":
+            out["peak_device_bytes"] = torch.cuda.max_memory_allocated(self.device)
         if self.initial_loss is not None:
             out["initial_loss"] = self.initial_loss
         return out

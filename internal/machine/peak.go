@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/peftbench/peftbench/gpu"
 )
 
 // Peak is the float32 peak a machine's cores can compute: what
@@ -94,4 +96,19 @@ func peakFrom(cpuinfo string, cores int) Peak {
 	}
 	p.GFLOPS = float64(cores) * p.GHz * float64(p.FLOPsPerCycle)
 	return p
+}
+
+// DevicePeakGFLOPS is the float32 peak of a GPU named name (as its driver
+// reports it) from the GPU catalogue, for the precision its matrix
+// products run at: TF32 tensor cores at half the dense BF16 rate, else the
+// FP32 rate. It is zero for a device the catalogue does not know.
+func DevicePeakGFLOPS(name, precision string) float64 {
+	g, ok := gpu.Lookup(name)
+	if !ok {
+		return 0
+	}
+	if precision == "tf32" && g.BF16TFLOPS > 0 {
+		return g.BF16TFLOPS / 2 * 1000
+	}
+	return g.FP32TFLOPS * 1000
 }

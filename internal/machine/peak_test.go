@@ -24,3 +24,22 @@ func TestPeakFrom(t *testing.T) {
 		}
 	}
 }
+
+// A GPU's peak comes from the catalogue at the precision of its products:
+// TF32 at half the dense BF16 rate, FP32 at the FP32 rate; an unknown
+// device has none.
+func TestDevicePeakGFLOPS(t *testing.T) {
+	for _, c := range []struct {
+		name, precision string
+		want            float64
+	}{
+		{"NVIDIA H100 80GB HBM3", "tf32", 494750},
+		{"NVIDIA H100 80GB HBM3", "fp32", 67000},
+		{"NVIDIA A100-SXM4-80GB", "tf32", 156000},
+		{"pthread-AMD EPYC 7B13", "", 0},
+	} {
+		if got := DevicePeakGFLOPS(c.name, c.precision); got != c.want {
+			t.Errorf("%s at %s: %v GFLOP/s, want %v", c.name, c.precision, got, c.want)
+		}
+	}
+}
