@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn/device"
 	"github.com/peftbench/peftbench/train"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ func pretrainCmd() *cobra.Command {
 	}
 	out := "model/zoo/tiny"
 	opt := train.PretrainOptions{CheckpointEvery: 250, EvalEvery: 500}
+	dev := "cpu"
 	cmd := &cobra.Command{
 		Use:   "pretrain",
 		Short: "Pre-train a tokenizer and base model on the shipped corpus",
@@ -44,6 +46,14 @@ progress line and kept in pretrain.json's heldout_curve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt.Command = strings.TrimSpace("harness " + strings.Join(os.Args[1:], " "))
+			if dev != "cpu" {
+				d, err := device.Open(dev)
+				if err != nil {
+					return fmt.Errorf("pretrain: --device %s: %w", dev, err)
+				}
+				defer d.Close()
+				opt.Device = d
+			}
 			bar := progressbar.NewOptions(cfg.Steps, progressbar.OptionSetWriter(os.Stderr),
 				progressbar.OptionSetDescription("pretrain"), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(500*time.Millisecond), progressbar.OptionSetWidth(24))
@@ -89,6 +99,7 @@ progress line and kept in pretrain.json's heldout_curve.`,
 	f.StringSliceVar(&cfg.Sources, "sources", cfg.Sources, "optional corpora after the shipped one: brown (the Brown corpus)")
 	f.StringSliceVar(&cfg.Tasks, "tasks", cfg.Tasks, "tasks whose training-split prompts (no labels) join the corpus; none: --tasks=''")
 	f.IntVar(&opt.CheckpointEvery, "checkpoint-every", opt.CheckpointEvery, "steps between checkpoints in OUT/checkpoint, which a rerun resumes from (0: none)")
+	f.StringVar(&dev, "device", "cpu", "where to train: cpu, cuda or opencl (the weights then differ from the CPU recipe's in the last bits)")
 	f.IntVar(&opt.EvalEvery, "eval-every", opt.EvalEvery, "steps between held-out bits-per-byte measurements (0: at the end only)")
 	f.IntVar(&cfg.Decontaminate, "decontaminate", cfg.Decontaminate, "drop every training text sharing a run of this many words with a built-in task's validation or test text (0: off, as in tiny's recipe; 13 is GPT-3's rule)")
 	f.IntVar(&cfg.TaskRepeats, "task-repeats", cfg.TaskRepeats, "times each task's training prompts appear in the corpus")

@@ -111,10 +111,9 @@ func (o *DeviceAdamW) Step(dp *DeviceProgram, lr float64) (float64, error) {
 		}
 		mv, ok := o.moments[prm]
 		if !ok {
-			if mv, err = dev.Alloc(2 * prm.Size()); err != nil {
+			if mv, err = o.place(prm); err != nil {
 				return 0, err
 			}
-			o.moments[prm] = mv
 		}
 		decay := 0.0
 		if prm.Value.Dims() >= 2 {
@@ -134,6 +133,48 @@ func (o *DeviceAdamW) Step(dp *DeviceProgram, lr float64) (float64, error) {
 		}
 	}
 	return norm, nil
+}
+
+// place allocates prm's moments on the device, starting from the host
+// AdamW's where it has them (a resumed checkpoint), else from zero.
+func (o *DeviceAdamW) place(prm *Param) (device.Buffer, error) {
+	n := prm.Size()
+	mv, err := o.W.Dev.Alloc(2 * n)
+	if err != nil {
+		return nil, err
+	}
+	if m, v := o.AdamW.Moments(prm); m != nil {
+		both := make([]float32, 2*n)
+		for i := range n {
+			both[i], both[n+i] = float32(m[i]), float32(v[i])
+		}
+		if err := o.W.Dev.WriteFloats(device.View{Buf: mv}, both); err != nil {
+			o.W.Dev.Free(mv)
+			return nil, err
+		}
+	}
+	o.moments[prm] = mv
+	return mv, nil
+}
+
+// Download copies the moments from the device into the host AdamW (for a
+// checkpoint): exactly, float32 values widened to float64.
+func (o *DeviceAdamW) Download() error {
+	moments := map[*Param][2][]float64{}
+	for prm, mv := range o.moments {
+		n := prm.Size()
+		both := make([]float32, 2*n)
+		if err := o.W.Dev.ReadFloats(both, device.View{Buf: mv}); err != nil {
+			return err
+		}
+		m, v := make([]float64, n), make([]float64, n)
+		for i := range n {
+			m[i], v[i] = float64(both[i]), float64(both[n+i])
+		}
+		moments[prm] = [2][]float64{m, v}
+	}
+	o.AdamW.Restore(o.step, moments)
+	return nil
 }
 
 // Close frees the moments and work buffers.

@@ -16,10 +16,12 @@ import (
 	"github.com/peftbench/peftbench/internal/atomicfile"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
+	"github.com/peftbench/peftbench/nn/device"
 )
 
 // PretrainOptions are how a pre-training run is carried out, beside its
-// recipe (PretrainConfig): none of them changes the weights it ends with.
+// recipe (PretrainConfig): none of them changes the weights it ends with
+// beyond their last bits (Device).
 type PretrainOptions struct {
 	Command string // the command line, for the model card
 	// CheckpointEvery is the steps between checkpoints (0: none). A run
@@ -29,6 +31,10 @@ type PretrainOptions struct {
 	// EvalEvery is the steps between held-out bits-per-byte measurements
 	// logged as the run goes (0: only at the end).
 	EvalEvery int
+	// Device, when set, is where the run trains (the CPU otherwise): its
+	// weights then differ from the CPU's in the last bits, and a run
+	// resumes bit for bit only on the device it was checkpointed on.
+	Device device.Device
 }
 
 // HeldOutPoint is one held-out measurement during pre-training.
@@ -103,7 +109,7 @@ func pretrainLoop(cfg PretrainConfig, tr *Trainer, w *Windows, dir string, opt P
 			progress(p)
 		}
 	}
-	return nil
+	return tr.Pull()
 }
 
 // saveCheckpoint writes the trainable weights, AdamW's moments and st into
@@ -114,6 +120,9 @@ func saveCheckpoint(dir string, tr *Trainer, w *Windows, st *checkpointState) er
 	}
 	var err error
 	if st.Windows, err = w.State(); err != nil {
+		return err
+	}
+	if err := tr.PullState(); err != nil { // from the device, when training there
 		return err
 	}
 	st.Weights, st.Moments = fmt.Sprintf("weights-%d.safetensors", st.Step), fmt.Sprintf("moments-%d.safetensors", st.Step)

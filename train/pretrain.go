@@ -50,31 +50,34 @@ type PretrainConfig struct {
 
 // PretrainResult is what a pre-training run measured.
 type PretrainResult struct {
-	Config          PretrainConfig `json:"config"`
-	Command         string         `json:"command"`
-	Params          int            `json:"num_params"`
-	TrainDocs       int            `json:"train_documents"`
-	TrainBytes      int            `json:"train_bytes"`
-	TrainTokens     int            `json:"train_corpus_tokens"`
-	TokensSeen      int64          `json:"tokens_seen"`
-	Epochs          float64        `json:"epochs"`
-	FinalLoss       float64        `json:"final_train_loss"`
-	HeldOutDocs     int            `json:"heldout_documents"`
-	HeldOutBytes    int            `json:"heldout_bytes"`
-	HeldOutBPB      float64        `json:"heldout_bits_per_byte"`
-	TokenizerSecs   float64        `json:"tokenizer_seconds"`
-	TrainSecs       float64        `json:"train_seconds"`
-	TokensPerSec    float64        `json:"tokens_per_sec"`
-	Machine         machine.Info   `json:"machine"`
-	BLASThreads     string         `json:"blas_threads"` // OPENBLAS_NUM_THREADS as run ("" = OpenBLAS's default)
-	GoMaxProcs      int            `json:"gomaxprocs"`
-	FinishedAt      string         `json:"finished_at"`
-	BytesPerToken   float64        `json:"heldout_bytes_per_token"`
-	HeldOutTokens   int            `json:"heldout_tokens"`
-	LossCurve       []float64      `json:"loss_curve"` // mean training loss per tenth of the run
-	HeldOutBaseline string         `json:"heldout_baseline"`
-	TaskDocs        int            `json:"task_documents,omitempty"` // in-domain documents, before repetition
-	TaskBytes       int            `json:"task_bytes,omitempty"`
+	Config        PretrainConfig `json:"config"`
+	Command       string         `json:"command"`
+	Params        int            `json:"num_params"`
+	TrainDocs     int            `json:"train_documents"`
+	TrainBytes    int            `json:"train_bytes"`
+	TrainTokens   int            `json:"train_corpus_tokens"`
+	TokensSeen    int64          `json:"tokens_seen"`
+	Epochs        float64        `json:"epochs"`
+	FinalLoss     float64        `json:"final_train_loss"`
+	HeldOutDocs   int            `json:"heldout_documents"`
+	HeldOutBytes  int            `json:"heldout_bytes"`
+	HeldOutBPB    float64        `json:"heldout_bits_per_byte"`
+	TokenizerSecs float64        `json:"tokenizer_seconds"`
+	TrainSecs     float64        `json:"train_seconds"`
+	TokensPerSec  float64        `json:"tokens_per_sec"`
+	Machine       machine.Info   `json:"machine"`
+	// Device is the device the run trained on ("opencl …", "cuda …"),
+	// empty on the CPU.
+	Device          string    `json:"device,omitempty"`
+	BLASThreads     string    `json:"blas_threads"` // OPENBLAS_NUM_THREADS as run ("" = OpenBLAS's default)
+	GoMaxProcs      int       `json:"gomaxprocs"`
+	FinishedAt      string    `json:"finished_at"`
+	BytesPerToken   float64   `json:"heldout_bytes_per_token"`
+	HeldOutTokens   int       `json:"heldout_tokens"`
+	LossCurve       []float64 `json:"loss_curve"` // mean training loss per tenth of the run
+	HeldOutBaseline string    `json:"heldout_baseline"`
+	TaskDocs        int       `json:"task_documents,omitempty"` // in-domain documents, before repetition
+	TaskBytes       int       `json:"task_bytes,omitempty"`
 	// Dropped counts the training texts decontamination removed.
 	Dropped int `json:"decontaminated_documents,omitempty"`
 	// TaskHeldOutBPB is bits per byte on each task's validation prompts.
@@ -163,6 +166,12 @@ func Pretrain(cfg PretrainConfig, out string, opt PretrainOptions, progress func
 	res.Params = m.NumParams()
 	tr := NewTrainer(m, nn.Schedule{Peak: cfg.LR, Warmup: cfg.Warmup, Total: cfg.Steps, MinFactor: cfg.MinLRFactor}, cfg.WeightDecay)
 	defer tr.Close()
+	if d := opt.Device; d != nil {
+		if err := tr.UseDevice(d); err != nil {
+			return nil, err
+		}
+		res.Device = d.Kind() + " " + d.Name()
+	}
 	w, err := NewWindows(trainStream, cfg.Batch, cfg.SeqLen, cfg.Seed)
 	if err != nil {
 		return nil, err
@@ -314,7 +323,7 @@ var cardTmpl = template.Must(template.New("card").Funcs(template.FuncMap{
 | seed | {{.R.Config.Seed}} (initialisation and window sampling) |
 | training loss by tenths | {{join .R.LossCurve}} |
 | time | {{printf "%.0f" .R.TrainSecs}} s of training, {{printf "%.0f" .R.TokensPerSec}} tokens/s |
-| machine | {{.R.Machine}} |
+| machine | {{.R.Machine}}{{with .R.Device}}; trained on {{.}}{{end}} |
 | threads | OPENBLAS_NUM_THREADS={{.R.BLASThreads}}, GOMAXPROCS={{.R.GoMaxProcs}} |
 | finished | {{.R.FinishedAt}} |
 

@@ -187,6 +187,15 @@ func (t *Trainer) Pull() error {
 	return t.onDevice.w.Download(t.onDevice.order)
 }
 
+// PullState is Pull with AdamW's moments too (into t.Opt), for a
+// checkpoint.
+func (t *Trainer) PullState() error {
+	if err := t.Pull(); err != nil || t.onDevice == nil {
+		return err
+	}
+	return t.onDevice.opt.Download()
+}
+
 // Push copies the trained weights' host values to the device, after the
 // host changed them (restoring a selected epoch; a no-op on the CPU).
 func (t *Trainer) Push() error {
