@@ -23,7 +23,9 @@
 # 7. writes the adapters the harness exports in PEFT's format and loads each
 #    with Hugging Face PEFT's PeftModel.from_pretrained on a transformers
 #    model of the same fixture (gpu/peft_load.py), logits within 1e-4;
-# 8. prints a summary: each stage passed or failed.
+# 8. pre-trains tiny's recipe for 200 steps on the CPU and on the GPU
+#    (harness pretrain --device), tokens/s and held-out bits per byte;
+# 9. prints a summary: each stage passed or failed.
 #
 # Not in it yet: the PyTorch + PEFT throughput peer (harness bench --peer
 # runs on the CPU only).
@@ -50,10 +52,14 @@ stage sweep-compare python3 gpu/compare.py "$out/sweep-cpu" "$out/sweep-cuda"
 mkdir -p "$out/adapters"
 stage peft-write env PEFTBENCH_PEFT_OUT="$out/adapters" go test -count=1 -run '^TestPEFTReferenceAdapters$' ./methods/
 stage peft-load python3 gpu/peft_load.py "$out/adapters"
+pretrain_on() { "$out/harness" pretrain --device "$1" --steps 200 --warmup 20 --checkpoint-every 0 --eval-every 0 --out "$out/pretrain-$1"; }
+stage pretrain-cpu pretrain_on cpu
+stage pretrain-cuda pretrain_on cuda
 echo "== summary"
 printf '%s\n' "${summary[@]}"
 grep -h -E 'TestCUDA|map\[' "$out/open.log" | head -3
 grep -h -E '^Benchmark' "$out/bench.log"
 cat "$out/sweep-compare.log"
 tail -1 "$out/peft-load.log"
+grep -h -E '^(pre-trained|held-out)' "$out/pretrain-cpu.log" "$out/pretrain-cuda.log"
 ! printf '%s\n' "${summary[@]}" | grep -q '^FAIL'
