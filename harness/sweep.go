@@ -10,12 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/peftbench/peftbench/internal/machine"
-	"github.com/peftbench/peftbench/model"
-	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/run"
 	"github.com/peftbench/peftbench/sweep"
-	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/spf13/cobra"
 )
@@ -338,50 +334,7 @@ func parseTrialSpec(name string, data []byte) (trial.Spec, error) {
 	return spec, nil
 }
 
-// runTrial runs a trial, turning a panic into a failed result with the
-// log so far.
-func runTrial(spec trial.Spec) (r *trial.Result) {
-	var log []string
-	logf := func(format string, args ...any) {
-		line := fmt.Sprintf(format, args...)
-		log = append(log, line)
-		fmt.Fprintln(os.Stderr, line)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			r = &trial.Result{ID: spec.ID(), Status: trial.Failed, Spec: spec, Error: fmt.Sprintf("panic: %v", p)}
-		}
-		if r.Status == trial.Failed {
-			r.Log = log[max(0, len(log)-20):]
-		}
-	}()
-	if err := checkContent(spec); err != nil {
-		return &trial.Result{ID: spec.ID(), Status: trial.Failed, Spec: spec, Env: machine.Describe(nn.BLAS()), Error: err.Error()}
-	}
-	return run.Trial(spec, logf)
-}
-
-// checkContent compares the content hashes a spec was planned with to the
-// task's and the model's files now (a spec without them is not checked).
-func checkContent(spec trial.Spec) error {
-	for _, c := range []struct {
-		what, name, field, want string
-		hash                    func(string) (string, error)
-	}{
-		{"task", spec.Task, "task_hash", spec.TaskHash, tasks.ContentHash},
-		{"model", spec.Model, "model_hash", spec.ModelHash, model.ContentHash},
-	} {
-		if c.want == "" {
-			continue
-		}
-		got, err := c.hash(c.name)
-		if err != nil {
-			return err
-		}
-		if got != c.want {
-			return fmt.Errorf("%s %s has changed since this trial was planned (its files hash to %s, the spec's %s is %s): rerun the sweep, which plans new trials for the new files, or remove %s from the spec to run this one on them",
-				c.what, c.name, got, c.field, c.want, c.field)
-		}
-	}
-	return nil
+// runTrial runs a trial in this process, its progress on standard error.
+func runTrial(spec trial.Spec) *trial.Result {
+	return run.Trial(spec, func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) })
 }

@@ -35,16 +35,39 @@ import (
 // <folder>/<trial id>/, for the methods that have one.
 const AdaptersEnv = "PEFTBENCH_ADAPTERS"
 
+// logTail is how many of its last progress lines a failed result keeps.
+const logTail = 20
+
 // Trial executes the trial in this process and returns its result; logf
-// receives progress lines. Errors come back as a failed result.
-func Trial(spec trial.Spec, logf func(string, ...any)) *trial.Result {
+// receives progress lines. It first checks the spec's content hashes
+// against the task's and the model's files; errors, and panics, come back
+// as a failed result holding the last lines logged.
+func Trial(spec trial.Spec, logf func(string, ...any)) (r *trial.Result) {
+	var lines []string
+	log := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		lines = append(lines, line)
+		logf("%s", line)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r = &trial.Result{ID: spec.ID(), Status: trial.Failed, Spec: spec, Env: machine.Describe(nn.BLAS()), Error: fmt.Sprintf("panic: %v", p)}
+		}
+		if r.Status == trial.Failed {
+			r.Log = lines[max(0, len(lines)-logTail):]
+		}
+	}()
 	defer debug.SetGCPercent(debug.SetGCPercent(meter.GCPercent))
 	runtime.GC() // measure from a collected heap, whatever ran before in this process
 	start := time.Now()
+	r = &trial.Result{ID: spec.ID(), Status: trial.Success, Spec: spec, Env: machine.Describe(nn.BLAS())}
+	if err := checkContent(spec); err != nil {
+		r.Status, r.Error = trial.Failed, err.Error()
+		return r
+	}
 	heap := meter.StartHeapSampler(50 * time.Millisecond)
 	gpus := gpu.StartSampler(0, 200*time.Millisecond)
-	r := &trial.Result{ID: spec.ID(), Status: trial.Success, Spec: spec, Env: machine.Describe(nn.BLAS())}
-	err := run(spec, r, logf)
+	err := run(spec, r, log)
 	r.PeakHeapBytes = heap.Stop()
 	r.GPU = gpus.Stop()
 	r.PeakMemoryBytes = meter.PeakRSS()
@@ -53,6 +76,31 @@ func Trial(spec trial.Spec, logf func(string, ...any)) *trial.Result {
 		r.Status, r.Error = trial.Failed, err.Error()
 	}
 	return r
+}
+
+// checkContent compares the content hashes a spec was planned with to the
+// task's and the model's files now (a spec without them is not checked).
+func checkContent(spec trial.Spec) error {
+	for _, c := range []struct {
+		what, name, field, want string
+		hash                    func(string) (string, error)
+	}{
+		{"task", spec.Task, "task_hash", spec.TaskHash, tasks.ContentHash},
+		{"model", spec.Model, "model_hash", spec.ModelHash, model.ContentHash},
+	} {
+		if c.want == "" {
+			continue
+		}
+		got, err := c.hash(c.name)
+		if err != nil {
+			return err
+		}
+		if got != c.want {
+			return fmt.Errorf("%s %s has changed since this trial was planned (its files hash to %s, the spec's %s is %s): rerun the sweep, which plans new trials for the new files, or remove %s from the spec to run this one on them",
+				c.what, c.name, got, c.field, c.want, c.field)
+		}
+	}
+	return nil
 }
 
 // examples tokenises a task's examples into (prompt, target) pairs.
@@ -266,6 +314,9 @@ func savePEFT(a *methods.Attached, m *model.Model, base, dir string) error {
 // fail with; notes say what the trial would record without failing (a
 // memory projection it cannot make, targets a projected model lacks).
 func Check(spec trial.Spec) (notes []string, err error) {
+	if err := checkContent(spec); err != nil {
+		return nil, err
+	}
 	st, err := setup(spec, &trial.Result{}, func(string, ...any) {})
 	if err != nil {
 		return nil, err

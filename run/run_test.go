@@ -302,3 +302,17 @@ func TestMinSteps(t *testing.T) {
 		t.Errorf("selected pass %d, not one of the scored %v", r.BestEpoch, scored)
 	}
 }
+
+// A spec planned on other files fails without running, naming the hash
+// that no longer matches; the dry-run check says the same.
+func TestTrialRefusesChangedFiles(t *testing.T) {
+	spec := teaSpec(tinyBase(t), "lora", nil)
+	spec.TaskHash = "0123"
+	r := Trial(spec, quiet)
+	if r.Status != trial.Failed || !strings.Contains(r.Error, "task_hash") || r.Steps != 0 {
+		t.Fatalf("%s after %d steps: %s", r.Status, r.Steps, r.Error)
+	}
+	if _, err := Check(spec); err == nil || !strings.Contains(err.Error(), "task_hash") {
+		t.Errorf("Check: %v", err)
+	}
+}
