@@ -1,7 +1,9 @@
 package sweep
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,15 +61,24 @@ func Merge(dst string, srcs []string) (Merged, error) {
 				}
 				continue
 			}
-			b, err := os.ReadFile(trial.Path(src, r.ID))
-			if err != nil {
+			if err := copyFile(trial.Path(src, r.ID), trial.Path(dst, r.ID)); err != nil {
 				return m, err
 			}
-			if err := atomicfile.Write(to, b); err != nil {
+			// The trial's log beside it, where the sweep kept one.
+			if err := copyFile(trial.LogPath(src, r.ID), trial.LogPath(dst, r.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return m, err
 			}
 			m.Copied++
 		}
 	}
 	return m, nil
+}
+
+// copyFile copies from to to, atomically.
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(to, b)
 }

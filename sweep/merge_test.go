@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -23,9 +24,15 @@ func TestMerge(t *testing.T) {
 	write(a, specs[1], 0.6, 10)
 	write(b, specs[1], 0.6, 99) // same trial, same outcome, other time
 	write(b, specs[2], 0.7, 10)
+	if err := os.WriteFile(trial.LogPath(b, specs[2].ID()), []byte("epoch 1/3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	m, err := Merge(dst, []string{a, b})
 	if err != nil || m.Copied != 3 || m.Same != 1 || len(m.Differ) != 0 {
 		t.Fatalf("merge: %+v, %v", m, err)
+	}
+	if log, err := os.ReadFile(trial.LogPath(dst, specs[2].ID())); string(log) != "epoch 1/3\n" {
+		t.Errorf("the trial's log was not merged beside its result: %q, %v", log, err)
 	}
 	if got := Status(specs, dst, 0); got.Done != 3 {
 		t.Fatalf("merged folder: %+v", got)
