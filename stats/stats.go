@@ -34,6 +34,7 @@ type Comparison struct {
 	AccA, AccB     float64 // accuracy, mean over seeds
 	Diff           float64 // AccA − AccB
 	Lo, Hi         float64 // 95% confidence interval of Diff
+	SE             float64 // standard error of Diff (examples and seeds)
 	P              float64 // two-sided p-value, unadjusted
 	Test           string  // McNemar or Paired
 	// OnlyA and OnlyB count the examples that A's seeds get right more
@@ -158,6 +159,7 @@ func Compare(a, b Outcomes) (Comparison, error) {
 		}
 	} else {
 		se := math.Sqrt(total)
+		c.SE = se
 		half := distuv.UnitNormal.Quantile(0.975) * se
 		c.Lo, c.Hi = c.Diff-half, c.Diff+half
 		c.P = math.Min(1, 2*distuv.UnitNormal.CDF(-math.Abs(c.Diff)/se))
@@ -167,6 +169,26 @@ func Compare(a, b Outcomes) (Comparison, error) {
 		c.P = McNemarExact(c.OnlyA, c.OnlyB)
 	}
 	return c, nil
+}
+
+// Equivalence is the p-value of two one-sided tests (TOST) that the true
+// difference lies within ±margin: the larger of the p-values against
+// Diff ≤ −margin and against Diff ≥ margin, each from the normal
+// distribution Compare's interval uses. Below α it supports "equivalent
+// within the margin" at level α (the 1−2α interval lies inside ±margin);
+// otherwise parity is not shown, whatever the two-sided test says. With
+// one seed a side the standard error holds no seed spread, so a report
+// should not rest parity on it.
+func (c Comparison) Equivalence(margin float64) float64 {
+	if c.SE == 0 {
+		if math.Abs(c.Diff) < margin {
+			return 0
+		}
+		return 1
+	}
+	lower := distuv.UnitNormal.Survival((c.Diff + margin) / c.SE) // against Diff ≤ −margin
+	upper := distuv.UnitNormal.CDF((c.Diff - margin) / c.SE)      // against Diff ≥ margin
+	return math.Max(lower, upper)
 }
 
 // McNemarExact is the two-sided exact McNemar p-value for discordant counts

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // row returns n outcomes, right where right(i) holds.
@@ -295,6 +297,34 @@ func TestHolmMonotone(t *testing.T) {
 			if r > 0 && adj[i] < adj[idx[r-1]] {
 				t.Fatalf("Holm(%v) = %v not monotone in p", p, adj)
 			}
+		}
+	}
+}
+
+// TOST by hand, and its duality with the 90% interval: equivalent at 5%
+// exactly when Diff ± 1.645·SE lies inside the margin.
+func TestEquivalence(t *testing.T) {
+	for _, c := range []struct {
+		diff, se, margin, want float64
+	}{
+		{0.01, 0.005, 0.02, 0.022750131948179}, // Φ(−2); the lower test's p is Φ(−6)
+		{0, 0.02, 0.02, 0.158655253931457},     // Φ(−1) on both sides
+		{-0.03, 0.01, 0.02, 0.841344746068543}, // outside the margin: Φ(1)
+		{0.005, 0, 0.02, 0},                    // no variance: inside
+		{0.03, 0, 0.02, 1},                     // no variance: outside
+	} {
+		got := Comparison{Diff: c.diff, SE: c.se}.Equivalence(c.margin)
+		if math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("diff %v ± %v within %v: p = %.15f, want %.15f", c.diff, c.se, c.margin, got, c.want)
+		}
+	}
+	z := distuv.UnitNormal.Quantile(0.95)
+	rng := rand.New(rand.NewPCG(3, 5))
+	for range 1000 {
+		c := Comparison{Diff: rng.Float64()*0.1 - 0.05, SE: rng.Float64() * 0.02}
+		inside := math.Abs(c.Diff)+z*c.SE < 0.02
+		if (c.Equivalence(0.02) < 0.05) != inside {
+			t.Fatalf("diff %v se %v: TOST p %v, 90%% interval inside ±0.02: %v", c.Diff, c.SE, c.Equivalence(0.02), inside)
 		}
 	}
 }
