@@ -31,8 +31,9 @@ scored with windows of the model's context (or --context tokens) moving by
 half a window.
 
 With --adapter DIR, a Hugging Face PEFT adapter folder (adapter_config.json
-and adapter_model.safetensors: LoRA, IA3 or prompt tuning, trained here or
-elsewhere) is applied to the model first.
+and adapter_model.safetensors: LoRA, DoRA, VeRA with its projections saved,
+LN tuning, IA3 or prompt tuning, trained here or elsewhere) is applied to
+the model first.
 
 With --task, the model (with the adapter, or as it is: the zero-shot
 control) is scored on the task's test split instead, as a trial scores its

@@ -68,7 +68,7 @@ their own.`,
 	f.StringVar(&dev, "device", "", deviceUsage+" (default: the spec's device:, else auto)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the trial list and its size, and check each trial as it will check itself (model, task, method and settings, adapter export, projection), training nothing")
 	f.BoolVar(&retryFailed, "retry-failed", false, "rerun trials whose stored result is a failure")
-	f.BoolVar(&adapters, "save-adapters", false, "write each trained adapter in Hugging Face PEFT's format to OUT/adapters/<trial id>/ (LoRA, IA3, prompt tuning)")
+	f.BoolVar(&adapters, "save-adapters", false, "write each trained adapter in Hugging Face PEFT's format to OUT/adapters/<trial id>/ (LoRA, DoRA, VeRA, LN tuning, IA3, prompt tuning)")
 	f.StringVar(&shard, "shard", "", "run only shard i of n (\"i/n\", 0-based), e.g. one per machine (default: from Slurm's or Kubernetes' array variables, else the whole sweep)")
 	f.IntVar(&shardCount, "shard-count", 0, "number of shards when the scheduler's task number is the shard's (JOB_COMPLETION_INDEX, or SLURM_ARRAY_TASK_ID as harness slurm submits it); default PEFTBENCH_SHARDS for Kubernetes, the array's size for Slurm")
 	return cmd

@@ -213,7 +213,7 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
 	for _, p := range a.Own {
-		if !p.Trainable { // VeRA's frozen shared matrices: their layers hold copies
+		if !p.Trainable { // VeRA's frozen shared matrices
 			SetValues(p, roundedF32(nn.Float64s(p.Value)))
 			continue
 		}
@@ -222,6 +222,16 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 			vals[i] = float64(float32(mean + std*rng.NormFloat64()))
 		}
 		SetValues(p, vals)
+	}
+	// VeRA's layers compute with copies of the shared matrices' corners,
+	// which must be the rounded values the file holds too.
+	if len(a.Hooks) > 0 {
+		if h, ok := a.Hooks[0].(*veraHook); ok {
+			for _, l := range h.layers {
+				SetValues(l.a, roundedF32(nn.Float64s(l.a.Value)))
+				SetValues(l.b, roundedF32(nn.Float64s(l.b.Value)))
+			}
+		}
 	}
 	return m, a
 }

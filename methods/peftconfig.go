@@ -49,6 +49,32 @@ var peftFields = map[string]map[string]peftField{
 		"num_attention_heads":        {conv: anyValue},
 		"num_layers":                 {conv: anyValue},
 	},
+	"vera": {
+		"r":              {to: "rank"},
+		"d_initial":      {to: "d_initial"},
+		"vera_dropout":   {to: "dropout"},
+		"target_modules": {to: "targets", conv: peftTargetModules},
+		// PEFT regenerates absent projections from projection_prng_key with
+		// torch's generator, which is not reproduced here: the file must
+		// hold them.
+		"save_projection":       {conv: only(true, "without vera_A and vera_B in the file, PEFT regenerates them from projection_prng_key with torch's generator, which this package does not reproduce; save the adapter with save_projection true")},
+		"projection_prng_key":   {conv: anyValue},
+		"regenerate_projection": {conv: anyBool},
+		"fan_in_fan_out":        {conv: anyBool}, // PEFT sets it from the module's class, as this package reads the layout from the model
+		"bias":                  {conv: only("none", "VeRA here trains no bias; BitFit trains biases")},
+		"init_weights":          {conv: only(true, "this package starts d at d_initial and b at zero")},
+		"init_vera_weights":     {conv: only(true, "this package starts d at d_initial and b at zero")},
+		"modules_to_save":       {conv: none("training other modules beside the adapter")},
+		"layers_to_transform":   {conv: none("adapting only some layers (give targets as globs such as h.0.*)")},
+		"layers_pattern":        {conv: none("adapting only some layers")},
+		"rank_pattern":          {conv: none("a rank per module")},
+		"alpha_pattern":         {conv: none("an alpha per module")},
+	},
+	"lntuning": {
+		"target_modules":  {to: "norms", conv: lnTargets},
+		"exclude_modules": {conv: none("excluding modules")},
+		"modules_to_save": {conv: none("training other modules beside the adapter")},
+	},
 	"prefix": {
 		"num_virtual_tokens":         {to: "length"},
 		"prefix_projection":          {to: "projection"},
@@ -157,7 +183,8 @@ func Normalize(method string, raw map[string]any) (map[string]any, error) {
 }
 
 // peftTypes maps PEFT's peft_type to the methods that read its configs.
-var peftTypes = map[string]string{"LORA": "lora", "IA3": "ia3", "PROMPT_TUNING": "prompt", "PREFIX_TUNING": "prefix"}
+var peftTypes = map[string]string{"LORA": "lora", "IA3": "ia3", "PROMPT_TUNING": "prompt", "PREFIX_TUNING": "prefix",
+	"VERA": "vera", "LN_TUNING": "lntuning"}
 
 // FromPEFTConfig reads an adapter_config.json as the settings of method:
 // its peft_type must be the method's (LORA with use_dora for dora), and
@@ -463,4 +490,57 @@ func loraInitWeights(v any) (any, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("%v is not supported (true, \"pissa\" or \"olora\"; PiSSA here takes the exact SVD, not pissa_niter_N)", v)
+}
+
+// lnTargets reads LN tuning's target_modules as the norms group it names:
+// each block's two norms (ln_1 and ln_2; Llama's input_layernorm and
+// post_attention_layernorm), the final one (ln_f, Llama's norm), or all.
+// Names may be full paths; paths that name layers must name the same
+// layers, from 0 on, for both block norms (which layers a loaded adapter
+// tunes, LoadPEFT reads from its tensors).
+func lnTargets(v any) (any, error) {
+	names, err := stringsOf(v)
+	if err != nil {
+		return nil, err
+	}
+	kinds := map[string]string{"ln_1": "1", "input_layernorm": "1", "ln_2": "2", "post_attention_layernorm": "2", "ln_f": "f", "norm": "f"}
+	layers := map[string]map[int]bool{"1": {}, "2": {}, "f": {}}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		parts := strings.Split(n, ".")
+		k, ok := kinds[parts[len(parts)-1]]
+		if !ok {
+			return nil, fmt.Errorf("%q is not supported: LN tuning here tunes the blocks' two norms and the final one (ln_1, ln_2, ln_f; input_layernorm, post_attention_layernorm, norm)", n)
+		}
+		layer := -1 // every layer
+		if len(parts) >= 3 {
+			fmt.Sscanf(parts[len(parts)-2], "%d", &layer)
+		}
+		layers[k][layer] = true
+	}
+	covers := func(k string) bool { // every layer, or layers 0..n-1 as the other block norm
+		l := layers[k]
+		if l[-1] {
+			return true
+		}
+		for i := range len(l) {
+			if !l[i] {
+				return false
+			}
+		}
+		return len(l) > 0
+	}
+	b1, b2, f := len(layers["1"]) > 0, len(layers["2"]) > 0, len(layers["f"]) > 0
+	if b1 != b2 || (b1 && (!covers("1") || !covers("2") || (!layers["1"][-1] && !layers["2"][-1] && len(layers["1"]) != len(layers["2"])))) {
+		return nil, fmt.Errorf("%v is not supported: LN tuning here tunes both norms of every block, or neither", v)
+	}
+	switch {
+	case b1 && f:
+		return "all", nil
+	case b1:
+		return "blocks", nil
+	case f:
+		return "final", nil
+	}
+	return nil, fmt.Errorf("%v names no norm", v)
 }

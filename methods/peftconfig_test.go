@@ -26,6 +26,11 @@ func TestPEFTNamesAreAliases(t *testing.T) {
 			map[string]any{"length": 16, "init": "text", "init_text": "Is it spam?"}},
 		{"prompt", map[string]any{"num_virtual_tokens": 3, "prompt_tuning_init": "RANDOM", "prompt_tuning_init_text": nil}, map[string]any{"length": 3, "init": "random"}},
 		{"prefix", map[string]any{"num_virtual_tokens": 5, "prefix_projection": true, "encoder_hidden_size": 32}, map[string]any{"length": 5, "projection": true, "hidden": 32}},
+		{"vera", map[string]any{"r": 8, "vera_dropout": 0.1, "d_initial": 0.5, "target_modules": []any{"q_proj", "v_proj"}, "save_projection": true, "projection_prng_key": 0},
+			map[string]any{"rank": 8, "dropout": 0.1, "d_initial": 0.5, "targets": []any{"q_proj", "v_proj"}}},
+		{"lntuning", map[string]any{"target_modules": []any{"input_layernorm", "post_attention_layernorm", "norm"}}, map[string]any{"norms": "all"}},
+		{"lntuning", map[string]any{"target_modules": []any{"transformer.h.0.ln_1", "transformer.h.0.ln_2", "transformer.h.1.ln_1", "transformer.h.1.ln_2"}}, map[string]any{"norms": "blocks"}},
+		{"lntuning", map[string]any{"target_modules": []any{"ln_f"}}, map[string]any{"norms": "final"}},
 	} {
 		m, err := Get(c.method)
 		if err != nil {
@@ -61,6 +66,10 @@ func TestPEFTNamesUnsupportedValues(t *testing.T) {
 		{"ia3", map[string]any{"target_modules": []any{"c_attn"}}, []string{`"c_attn"`, "q too"}},
 		{"prompt", map[string]any{"prompt_tuning_init": "GLORIOUS"}, []string{`"prompt_tuning_init"`}},
 		{"lora", map[string]any{"r": 0}, []string{`"rank"`, "outside"}},
+		{"vera", map[string]any{"save_projection": false}, []string{`"save_projection"`, "projection_prng_key"}},
+		{"lntuning", map[string]any{"target_modules": []any{"input_layernorm"}}, []string{`"target_modules"`, "both norms"}},
+		{"lntuning", map[string]any{"target_modules": []any{"transformer.h.1.ln_1", "transformer.h.1.ln_2"}}, []string{`"target_modules"`, "both norms"}},
+		{"lntuning", map[string]any{"target_modules": []any{"q_norm"}}, []string{`"q_norm"`}},
 	} {
 		m, _ := Get(c.method)
 		_, err := Resolve(m, c.raw)

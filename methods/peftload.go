@@ -20,13 +20,14 @@ import (
 
 // LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
 // adapter_model.safetensors), trained here or anywhere else, and attaches
-// it to base as this package's method of its peft_type (LoRA, IA3, prompt
-// tuning), its weights set from the file: the inverse of SavePEFT, so the
-// attached method computes what PeftModel computes. Which layers are
-// adapted is read from the tensors (target_modules may be a regular
-// expression to PEFT); every other config field must be one the method
-// supports (FromPEFTConfig), and every tensor must belong to a module of
-// the base model.
+// it to base as this package's method of its peft_type (LoRA, DoRA, VeRA,
+// LN tuning, IA3, prompt tuning: every format SavePEFT writes), its weights
+// set from the file: the inverse of SavePEFT, so the attached method
+// computes what PeftModel computes. Which layers (or norms) are adapted is
+// read from the tensors (target_modules may be a regular expression to
+// PEFT); every other config field must be one the method supports
+// (FromPEFTConfig), and every tensor must belong to a module of the base
+// model.
 func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	cfgFile := filepath.Join(dir, PEFTConfigFile)
 	raw, err := os.ReadFile(cfgFile)
@@ -39,13 +40,15 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "ia3", "prompt":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt":
+	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA without use_dora, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
+	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
 	for k, v := range cfg {
-		if k != "target_modules" && k != "feedforward_modules" && !(method == "lora" && (k == "rank_pattern" || k == "alpha_pattern")) {
+		if k != "target_modules" && k != "feedforward_modules" && !(lowRank && (k == "rank_pattern" || k == "alpha_pattern")) {
 			rest[k] = v
 		}
 	}
@@ -69,8 +72,12 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	m := base.Model
 	var set func(a *Attached) error
 	switch method {
-	case "lora":
-		set, err = loraFromPEFT(m, settings, loraPatternsOf(cfg), get)
+	case "lora", "dora":
+		set, err = loraFromPEFT(m, settings, loraPatternsOf(cfg), get, method == "dora")
+	case "vera":
+		set, err = veraFromPEFT(m, settings, get)
+	case "lntuning":
+		set, err = lnFromPEFT(m, settings, get)
 	case "ia3":
 		set, err = ia3FromPEFT(m, settings, get)
 	case "prompt":
@@ -114,10 +121,6 @@ func PEFTHash(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-// loraFromPEFT finds the layers an adapter's lora_A and lora_B adapt and
-// returns the setter of their A [in, r] = lora_Aᵀ and B [r, out] =
-// lora_Bᵀ (GPT-2's fused c_attn: B's rows of the layer's columns, a layer
-// whose rows are all zero left out, as it has no update).
 // loraPatterns are a LoRA config's rank_pattern and alpha_pattern: a rank
 // and an alpha per module, keyed by a module name or its last parts.
 type loraPatterns struct{ rank, alpha map[string]any }
@@ -140,12 +143,20 @@ func (loraPatterns) of(pattern map[string]any, mod string, def float64) float64 
 	return def
 }
 
-func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+// loraFromPEFT finds the layers an adapter's lora_A and lora_B adapt and
+// returns the setter of their A [in, r] = lora_Aᵀ and B [r, out] =
+// lora_Bᵀ (GPT-2's fused c_attn: B's rows of the layer's columns, a layer
+// whose rows are all zero left out, as it has no update). With dora, each
+// module's lora_magnitude_vector [out] sets its layers' magnitudes; a
+// fused part is left out only when its magnitude is also its weight's
+// column norms, for otherwise DoRA rescales it even without an update.
+func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get func(string) (PEFTTensor, bool), dora bool) (func(*Attached) error, error) {
 	type src struct {
 		a, b       PEFTTensor
 		col, width int
-		R          int   // the module's rank in the file
-		ranks      []int // the rank components of the module's that this layer uses
+		R          int       // the module's rank in the file
+		ranks      []int     // the rank components of the module's that this layer uses
+		mag        []float64 // DoRA: the layer's part of the magnitude
 	}
 	srcs := map[string]src{}
 	var targets []any
@@ -173,6 +184,20 @@ func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get
 			if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
 				return nil, fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
 			}
+			var mag []float64
+			if dora {
+				M, ok := get(key + ".lora_magnitude_vector")
+				if !ok {
+					M, ok = get(key + ".lora_magnitude_vector.weight") // older PEFT's key
+				}
+				if !ok {
+					return nil, fmt.Errorf("%s has lora_A and lora_B but no lora_magnitude_vector, which a DoRA adapter (use_dora) has for every module", key)
+				}
+				if !slices.Equal(M.Shape, []int{full}) {
+					return nil, fmt.Errorf("%s: lora_magnitude_vector has shape %v, not [%d]", key, M.Shape, full)
+				}
+				mag = M.Values[col : col+out]
+			}
 			R := A.Shape[0]
 			if want := int(pat.of(pat.rank, mod, toFloat(settings["rank"]))); want != R && settings["rank"] != nil {
 				return nil, fmt.Errorf("%s: rank %d, but adapter_config.json gives it %d (r or rank_pattern)", key, R, want)
@@ -191,10 +216,10 @@ func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get
 				return nil, fmt.Errorf("%s: scale %v, other modules %v: LoRA here has one scale for every layer", key, s, scale)
 			}
 			r = max(r, R)
-			if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) {
+			if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) && (!dora || normsOf(m, name, mag)) {
 				continue // a fused module's part without an update
 			}
-			srcs[name] = src{A, B, col, width, R, nil}
+			srcs[name] = src{A, B, col, width, R, nil, mag}
 			targets = append(targets, name)
 		}
 	}
@@ -247,9 +272,15 @@ func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get
 	}
 	settings["rank"], settings["targets"] = rank, compactTargets(m.Config, targets)
 	return func(a *Attached) error {
-		h := a.Hooks[0].(*loraHook)
 		for name, s := range srcs {
-			l := h.layers[name]
+			var l *loraLayer
+			switch h := a.Hooks[0].(type) {
+			case *loraHook:
+				l = h.layers[name]
+			case *doraHook:
+				l = h.layers[name].loraLayer
+				SetValues(h.layers[name].mag, s.mag)
+			}
 			in, out := linearDims(m, name)
 			av, bv := make([]float64, in*rank), make([]float64, rank*out)
 			for x := 0; x < in; x++ {
@@ -264,6 +295,168 @@ func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get
 			}
 			SetValues(l.a, av)
 			SetValues(l.b, bv)
+		}
+		return nil
+	}, nil
+}
+
+// normsOf says whether mag is, within float32 rounding, the column norms
+// of the layer's base weight: the magnitude that leaves it unchanged.
+func normsOf(m *model.Model, name string, mag []float64) bool {
+	for j, n := range colNorms(m.Param(name + ".weight")) {
+		if math.Abs(mag[j]-n) > 1e-6*n {
+			return false
+		}
+	}
+	return true
+}
+
+// veraFromPEFT reads VeRA's shared base_model.vera_A [r, in_max] and
+// base_model.vera_B [out_max, r] and each module's vera_lambda_d [r] and
+// vera_lambda_b [out], and returns their setter; each layer takes the
+// matrices' corners as PEFT slices them (vera_A's first in columns,
+// vera_B's rows of the layer's columns in its module). A fused module's
+// part whose b is zero has no update and is left out.
+func veraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	A, okA := get("base_model.vera_A")
+	B, okB := get("base_model.vera_B")
+	if !okA || !okB {
+		return nil, fmt.Errorf("no base_model.vera_A and base_model.vera_B: VeRA's shared projections must be in the file (save_projection true), as PEFT's regeneration from projection_prng_key with torch's generator is not reproduced here")
+	}
+	if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[0] != B.Shape[1] {
+		return nil, fmt.Errorf("base_model.vera_A %v and base_model.vera_B %v are not [r, in] and [out, r]", A.Shape, B.Shape)
+	}
+	r := A.Shape[0]
+	if n, ok := settings["rank"]; ok && n != r {
+		return nil, fmt.Errorf("base_model.vera_A has rank %d, adapter_config.json's r is %v", r, n)
+	}
+	type src struct {
+		mod      string
+		col, out int
+		b        []float64
+	}
+	srcs := map[string]src{}
+	ds := map[string][]float64{}
+	var targets []any
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, name := range m.Config.LinearNames(i) {
+			mod, col, width, err := model.HFModule(m, name)
+			if err != nil {
+				return nil, err
+			}
+			key := "base_model.model." + mod
+			lb, okb := get(key + ".vera_lambda_b")
+			ld, okd := get(key + ".vera_lambda_d")
+			if !okb && !okd {
+				continue
+			}
+			if okb != okd {
+				return nil, fmt.Errorf("%s has only one of vera_lambda_b and vera_lambda_d", key)
+			}
+			in, out := linearDims(m, name)
+			full := out
+			if width > 0 {
+				full = 3 * width
+			}
+			if !slices.Equal(lb.Shape, []int{full}) || !slices.Equal(ld.Shape, []int{r}) {
+				return nil, fmt.Errorf("%s: vera_lambda_b %v and vera_lambda_d %v, not [%d] and [%d]", key, lb.Shape, ld.Shape, full, r)
+			}
+			if in > A.Shape[1] || full > B.Shape[0] {
+				return nil, fmt.Errorf("%s is %d×%d, larger than base_model.vera_A %v and base_model.vera_B %v reach", key, in, full, A.Shape, B.Shape)
+			}
+			part := lb.Values[col : col+out]
+			if width > 0 && allEqual(part, 0) {
+				continue // a fused module's part without an update
+			}
+			srcs[name] = src{mod, col, out, part}
+			ds[mod] = ld.Values
+			targets = append(targets, name)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no vera_lambda_b/vera_lambda_d tensor of a module of the base model")
+	}
+	settings["rank"], settings["targets"] = r, compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*veraHook)
+		// The shared matrices as this package stores them, [in_max, r] and
+		// [r, out_max], its own maxima no larger than the file's (its
+		// layers are the file's, or fewer).
+		inMax, outMax := h.sharedA.Value.Shape()[0], h.sharedB.Value.Shape()[1]
+		if inMax > A.Shape[1] || outMax > B.Shape[0] {
+			return fmt.Errorf("base_model.vera_A %v and base_model.vera_B %v are smaller than the adapted layers' %d inputs and %d outputs", A.Shape, B.Shape, inMax, outMax)
+		}
+		sa, sb := make([]float64, inMax*r), make([]float64, r*outMax)
+		for x := range inMax {
+			for k := range r {
+				sa[x*r+k] = A.Values[k*A.Shape[1]+x]
+			}
+		}
+		for k := range r {
+			for o := range outMax {
+				sb[k*outMax+o] = B.Values[o*r+k]
+			}
+		}
+		SetValues(h.sharedA, sa)
+		SetValues(h.sharedB, sb)
+		for name, s := range srcs {
+			l := h.layers[name]
+			in := l.a.Value.Shape()[0]
+			SetValues(l.a, sa[:in*r])
+			corner := make([]float64, r*s.out)
+			for k := range r {
+				copy(corner[k*s.out:(k+1)*s.out], sb[k*outMax+s.col:k*outMax+s.col+s.out])
+			}
+			SetValues(l.b, corner)
+			SetValues(l.d, ds[s.mod])
+			SetValues(l.lb, s.b)
+		}
+		return nil
+	}, nil
+}
+
+// lnFromPEFT reads LN tuning's norms, <module>.ln_tuning_layers.weight
+// (and .bias for LayerNorm), and returns the setter of the base model's
+// norms they replace. The norms group is the least that holds them: a
+// norm of the group the file does not hold keeps its base values, which
+// is what PEFT computes for a norm it does not tune.
+func lnFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	vals := map[string][]float64{}
+	block, final := false, false
+	for _, p := range lnParams(m, "all") {
+		dot := strings.LastIndex(p.Name, ".")
+		mod, err := hfNorm(m, p.Name[:dot])
+		if err != nil {
+			return nil, err
+		}
+		key := "base_model.model." + mod + ".ln_tuning_layers" + p.Name[dot:]
+		t, ok := get(key)
+		if !ok {
+			continue
+		}
+		if !slices.Equal(t.Shape, []int{p.Size()}) {
+			return nil, fmt.Errorf("%s has shape %v, not [%d]", key, t.Shape, p.Size())
+		}
+		vals[p.Name] = t.Values
+		if strings.HasPrefix(p.Name, "ln_f.") {
+			final = true
+		} else {
+			block = true
+		}
+	}
+	switch {
+	case block && final:
+		settings["norms"] = "all"
+	case block:
+		settings["norms"] = "blocks"
+	case final:
+		settings["norms"] = "final"
+	default:
+		return nil, fmt.Errorf("no ln_tuning_layers tensor of a norm of the base model")
+	}
+	return func(*Attached) error {
+		for name, v := range vals {
+			SetValues(m.Param(name), v)
 		}
 		return nil
 	}, nil
@@ -407,8 +600,8 @@ func allEqual(v []float64, x float64) bool {
 }
 
 // readPEFTTensors reads an adapter's tensors (F32, F16 or BF16) as
-// float64, keyed by name with PEFT's adapter name (".default") dropped
-// where a file keeps it.
+// float64, keyed by name with PEFT's adapter name (".default", inside the
+// name or ending it) dropped where a file keeps it.
 func readPEFTTensors(file string) (map[string]PEFTTensor, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -444,7 +637,7 @@ func readPEFTTensors(file string) (map[string]PEFTTensor, error) {
 		for i := range vals {
 			vals[i] = at(i)
 		}
-		name := strings.Replace(nt.Name, ".default.", ".", 1)
+		name := strings.TrimSuffix(strings.Replace(nt.Name, ".default.", ".", 1), ".default")
 		out[name] = PEFTTensor{Shape: shape, Values: vals}
 	}
 	return out, nil

@@ -51,7 +51,10 @@ type llamaConfig struct {
 	HiddenAct     string       `json:"hidden_act"`
 	TieEmbeddings bool         `json:"tie_word_embeddings"`
 	HeadDim       int          `json:"head_dim,omitempty"`       // Qwen3, or a head width other than hidden/heads
-	SlidingWindow int          `json:"sliding_window,omitempty"` // Mistral
+	SlidingWindow int          `json:"sliding_window,omitempty"` // Mistral, Qwen2 and Qwen3 with use_sliding_window
+	// Qwen2 and Qwen3: the window is used from layer max_window_layers on.
+	UseSlidingWindow bool `json:"use_sliding_window,omitempty"`
+	MaxWindowLayers  *int `json:"max_window_layers,omitempty"`
 }
 
 // Save writes config.json and model.safetensors into dir in the layout of
@@ -76,8 +79,15 @@ func (m *Model) Save(dir string) error {
 		case c.SlidingWindow > 0:
 			arch, typ = "MistralForCausalLM", "mistral"
 		}
-		cfg = llamaConfig{[]string{arch}, typ, c.Vocab, c.DModel, c.DFF, c.Layers, c.Heads, c.KV(), c.Context,
-			c.normEps(), c.RopeTheta, c.RopeScaling, "silu", !c.UntiedHead, c.HeadDim, c.SlidingWindow}
+		lc := llamaConfig{[]string{arch}, typ, c.Vocab, c.DModel, c.DFF, c.Layers, c.Heads, c.KV(), c.Context,
+			c.normEps(), c.RopeTheta, c.RopeScaling, "silu", !c.UntiedHead, c.HeadDim, c.SlidingWindow, false, nil}
+		if c.SlidingWindow > 0 && typ != "mistral" {
+			from := c.WindowFrom
+			lc.UseSlidingWindow, lc.MaxWindowLayers = true, &from
+		} else if c.WindowFrom > 0 {
+			return fmt.Errorf("model: a sliding window from layer %d is Qwen2's or Qwen3's, and this model is neither (Mistral's window applies to every layer)", c.WindowFrom)
+		}
+		cfg = lc
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -73,8 +73,10 @@ type hfFields struct {
 	AttentionBias bool         `json:"attention_bias"`
 	MLPBias       bool         `json:"mlp_bias"`
 	// Mistral, Qwen2, Qwen3
-	SlidingWindow    *int  `json:"sliding_window"`
-	UseSlidingWindow *bool `json:"use_sliding_window"`
+	SlidingWindow    *int     `json:"sliding_window"`
+	UseSlidingWindow *bool    `json:"use_sliding_window"`
+	MaxWindowLayers  *int     `json:"max_window_layers"`
+	LayerTypes       []string `json:"layer_types"`
 }
 
 // parseConfig reads config.json into a Config, with a clear error for an
@@ -134,14 +136,32 @@ func parseConfig(file string, raw []byte) (Config, error) {
 			c.HeadDim = f.HeadDim // q and the attention output are heads·head_dim wide
 		}
 		c.QKNorm = arch == "Qwen3ForCausalLM"
-		// Mistral's sliding_window applies when set; Qwen2's and Qwen3's only
-		// with use_sliding_window, which their released models leave off.
+		// Mistral's sliding_window applies when set, to every layer; Qwen2's
+		// and Qwen3's only with use_sliding_window, which their released
+		// models leave off, and only to the layers from max_window_layers
+		// on (transformers' default 28), or those layer_types makes
+		// sliding_attention.
 		if w := f.SlidingWindow; w != nil && *w > 0 {
 			switch {
 			case arch == "MistralForCausalLM":
 				c.SlidingWindow = *w
 			case f.UseSlidingWindow != nil && *f.UseSlidingWindow:
-				return Config{}, bad("use_sliding_window", "sliding-window attention in %s (with max_window_layers) is not supported", arch)
+				from := 28
+				if f.MaxWindowLayers != nil {
+					from = *f.MaxWindowLayers
+				}
+				if from < 0 {
+					return Config{}, bad("max_window_layers", "%d is negative", from)
+				}
+				if f.LayerTypes != nil {
+					var err error
+					if from, err = windowFrom(f.LayerTypes, f.HiddenLayers); err != nil {
+						return Config{}, bad("layer_types", "%v", err)
+					}
+				}
+				if from < f.HiddenLayers { // else no layer has the window
+					c.SlidingWindow, c.WindowFrom = *w, from
+				}
 			}
 		}
 		if s := f.RopeScaling; s != nil {
@@ -440,4 +460,27 @@ func HFModule(m *Model, name string) (module string, col, width int, err error) 
 		prefix = "model."
 	}
 	return prefix + strings.TrimSuffix(s.name, ".weight"), s.col, s.cols, nil
+}
+
+// windowFrom reads transformers' layer_types as the first layer of
+// sliding-window attention (layers: none), which the layers after it must
+// all have.
+func windowFrom(types []string, layers int) (int, error) {
+	if len(types) != layers {
+		return 0, fmt.Errorf("%d layer types for %d layers", len(types), layers)
+	}
+	from := layers
+	for i, t := range types {
+		switch t {
+		case "sliding_attention":
+			from = min(from, i)
+		case "full_attention":
+			if from < i {
+				return 0, fmt.Errorf("layer %d has full attention after sliding-window layer %d: a window from one layer on is supported", i, from)
+			}
+		default:
+			return 0, fmt.Errorf("%q is not supported (full_attention and sliding_attention are)", t)
+		}
+	}
+	return from, nil
 }

@@ -180,7 +180,8 @@ func TestSaveWritesHFGPT2(t *testing.T) {
 func TestHFConfigErrors(t *testing.T) {
 	for _, c := range []struct{ config, want string }{
 		{`{"architectures": ["GemmaForCausalLM"]}`, `"architectures": "GemmaForCausalLM" is not supported (supported: GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)`},
-		{`{"architectures": ["Qwen2ForCausalLM"], "hidden_size": 8, "num_attention_heads": 2, "sliding_window": 4, "use_sliding_window": true}`, `"use_sliding_window": sliding-window attention in Qwen2ForCausalLM`},
+		{`{"architectures": ["Qwen2ForCausalLM"], "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 2, "sliding_window": 4, "use_sliding_window": true, "layer_types": ["sliding_attention", "full_attention"]}`, `"layer_types": layer 1 has full attention after sliding-window layer 0`},
+		{`{"architectures": ["Qwen3ForCausalLM"], "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 2, "sliding_window": 4, "use_sliding_window": true, "max_window_layers": -1}`, `"max_window_layers": -1 is negative`},
 		{`{"architectures": ["GPT2LMHeadModel"], "activation_function": "relu", "n_embd": 8, "n_layer": 1, "n_head": 2, "vocab_size": 5, "n_positions": 4}`, `"activation_function": "relu" is not supported`},
 		{`{"architectures": ["LlamaForCausalLM"], "hidden_act": "gelu", "hidden_size": 8}`, `"hidden_act": "gelu" is not supported`},
 		{`{"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4}, "hidden_size": 8, "num_attention_heads": 2}`, `"rope_scaling": type "yarn" is not supported`},
@@ -242,6 +243,9 @@ func TestSaveWritesHFLlama(t *testing.T) {
 			RopeScaling: &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8}},
 		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, QKNorm: true, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6},
 		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, SlidingWindow: 3, DFF: 24, RopeTheta: 1e4, NormEps: 1e-5, UntiedHead: true},
+		// Qwen2's window from layer 1 on, Qwen3's on every layer.
+		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6, QKVBias: true, SlidingWindow: 3, WindowFrom: 1},
+		{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, QKNorm: true, DFF: 24, RopeTheta: 1e6, NormEps: 1e-6, SlidingWindow: 2},
 	} {
 		m, dir, st := saved(t, c)
 		if _, ok := st.Tensor("model.layers.1.self_attn.k_norm.weight"); ok != c.QKNorm {
@@ -277,6 +281,80 @@ func TestSaveWritesHFLlama(t *testing.T) {
 		b, _ := logitsOf(t, back, ids)
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("logits differ after a round trip")
+		}
+	}
+}
+
+// Qwen2's and Qwen3's sliding window, read as transformers reads it: only
+// with use_sliding_window, and on the layers from max_window_layers on
+// (default 28), or those layer_types names sliding_attention.
+func TestQwenSlidingWindowConfig(t *testing.T) {
+	for _, c := range []struct {
+		fields       string
+		window, from int
+	}{
+		{`"sliding_window": 4, "use_sliding_window": false, "max_window_layers": 0`, 0, 0},
+		{`"sliding_window": 4, "max_window_layers": 0`, 0, 0},
+		{`"sliding_window": 4, "use_sliding_window": true, "max_window_layers": 1`, 4, 1},
+		{`"sliding_window": 4, "use_sliding_window": true, "max_window_layers": 0`, 4, 0},
+		{`"sliding_window": 4, "use_sliding_window": true`, 0, 0}, // 28 ≥ the 3 layers
+		{`"sliding_window": 4, "use_sliding_window": true, "max_window_layers": 3`, 0, 0},
+		{`"sliding_window": null, "use_sliding_window": true, "max_window_layers": 0`, 0, 0},
+		{`"sliding_window": 4, "use_sliding_window": true, "max_window_layers": 0, "layer_types": ["full_attention", "full_attention", "sliding_attention"]`, 4, 2},
+		{`"sliding_window": 4, "use_sliding_window": true, "layer_types": ["full_attention", "full_attention", "full_attention"]`, 0, 0},
+	} {
+		for _, arch := range []string{"Qwen2ForCausalLM", "Qwen3ForCausalLM"} {
+			raw := fmt.Sprintf(`{"architectures": [%q], "vocab_size": 11, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 3,
+				"num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 16, %s}`, arch, c.fields)
+			cfg, err := parseConfig("config.json", []byte(raw))
+			if err != nil {
+				t.Fatalf("%s {%s}: %v", arch, c.fields, err)
+			}
+			if cfg.SlidingWindow != c.window || cfg.WindowFrom != c.from {
+				t.Errorf("%s {%s}: window %d from layer %d, want %d from %d", arch, c.fields, cfg.SlidingWindow, cfg.WindowFrom, c.window, c.from)
+			}
+		}
+	}
+}
+
+// The window reaches exactly the layers from WindowFrom on: with layer 0's
+// attention silenced (its output projection zero), a window from layer 1
+// computes what a window on every layer does; with layer 1's silenced,
+// what no window does; and both differ from the other setting once the
+// sequence outgrows the window.
+func TestSlidingWindowFromLayer(t *testing.T) {
+	c := Config{Family: Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 2, KVHeads: 1, DFF: 24, RopeTheta: 1e4, NormEps: 1e-6,
+		QKVBias: true, SlidingWindow: 2, WindowFrom: 1}
+	ids := [][]int{{1, 5, 9, 18, 0, 3, 7, 7, 2, 11}}
+	logits := func(c Config, silent string) []float64 {
+		m, err := New(c, tensor.Float64, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(m.Param(silent).Value.Data().([]float64))
+		out, _ := logitsOf(t, m, ids)
+		return out
+	}
+	every, none := c, c
+	every.WindowFrom = 0
+	none.SlidingWindow, none.WindowFrom = 0, 0
+	worst := func(a, b []float64) float64 {
+		d := 0.0
+		for i := range a {
+			d = max(d, math.Abs(a[i]-b[i]))
+		}
+		return d
+	}
+	for _, k := range []struct {
+		silent      string
+		same, other Config
+	}{{"h.0.attn.o.weight", every, none}, {"h.1.attn.o.weight", none, every}} {
+		got := logits(c, k.silent)
+		if d := worst(got, logits(k.same, k.silent)); d != 0 {
+			t.Errorf("%s zero: a window from layer 1 differs by %.1e from window %d from layer %d", k.silent, d, k.same.SlidingWindow, k.same.WindowFrom)
+		}
+		if d := worst(got, logits(k.other, k.silent)); d < 1e-6 {
+			t.Errorf("%s zero: a window from layer 1 is within %.1e of window %d from layer %d: the test cannot tell them apart", k.silent, d, k.other.SlidingWindow, k.other.WindowFrom)
 		}
 	}
 }

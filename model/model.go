@@ -49,8 +49,21 @@ type Config struct {
 	// gain of HeadDim (Qwen3's q_norm, k_norm).
 	QKNorm bool `json:"-"`
 	// SlidingWindow, when positive, limits each query to the keys of the
-	// last SlidingWindow positions (Mistral's sliding_window).
+	// last SlidingWindow positions (Mistral's sliding_window), in the
+	// layers from WindowFrom on.
 	SlidingWindow int `json:"-"`
+	// WindowFrom is the first layer the sliding window applies to: Qwen2's
+	// and Qwen3's max_window_layers, the layers below it attending to
+	// every key; 0: every layer (Mistral).
+	WindowFrom int `json:"-"`
+}
+
+// Window is layer i's sliding window; 0: none.
+func (c Config) Window(i int) int {
+	if i < c.WindowFrom {
+		return 0
+	}
+	return c.SlidingWindow
 }
 
 // Family is an architecture family: how a block is built.
@@ -132,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.HeadDim < 0 || c.SlidingWindow < 0 {
 		return fmt.Errorf("model: config fields \"head_dim\" (%d) and \"sliding_window\" (%d) must not be negative", c.HeadDim, c.SlidingWindow)
+	}
+	if c.WindowFrom < 0 || (c.WindowFrom > 0 && (c.SlidingWindow == 0 || c.WindowFrom >= c.Layers)) {
+		return fmt.Errorf("model: config field \"max_window_layers\" (%d) must name a layer of the %d that a sliding window (%d) applies from", c.WindowFrom, c.Layers, c.SlidingWindow)
 	}
 	if c.HeadDim == 0 && c.DModel%c.Heads != 0 {
 		return fmt.Errorf("model: config field \"n_embd\" (%d) is not a multiple of \"n_head\" (%d)", c.DModel, c.Heads)
@@ -553,7 +569,7 @@ func (m *Model) attention(c *Ctx, i int, x *G.Node, hooks []Hook) (*G.Node, erro
 		}
 	}
 	// A sliding window changes nothing until the keys outnumber it.
-	shape := nn.AttnShape{B: c.B, T: c.N, S: c.N, H: m.Config.Heads, KVH: m.Config.KVHeads, Window: m.Config.SlidingWindow}
+	shape := nn.AttnShape{B: c.B, T: c.N, S: c.N, H: m.Config.Heads, KVH: m.Config.KVHeads, Window: m.Config.Window(i)}
 	for _, hk := range hooks {
 		ph, ok := hk.(PrefixHook)
 		if !ok {

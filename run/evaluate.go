@@ -16,8 +16,8 @@ import (
 	"github.com/peftbench/peftbench/trial"
 )
 
-// Evaluate scores a PEFT adapter folder (methods.LoadPEFT: LoRA, IA3,
-// prompt tuning), trained here or elsewhere, on spec's task's test split,
+// Evaluate scores a PEFT adapter folder (methods.LoadPEFT: LoRA, DoRA,
+// VeRA, LN tuning, IA3, prompt tuning), trained here or elsewhere, on spec's task's test split,
 // as a trial scores its trained method: the same evaluator, metrics and
 // per-example outcomes, so a report can pair it with a sweep's trials on
 // the same test examples. spec names the model, the task and the

@@ -493,6 +493,53 @@ func TestHFMetaspace(t *testing.T) {
 	}
 }
 
+// A Metaspace pre-tokenizer that splits, as Hugging Face's Rust library
+// does: every ▁ begins a word, so merges across one (t▁, ▁▁) never apply,
+// and a run of spaces is words of one ▁ each (its test multiple_spaces:
+// "Hey   friend!" is ▁Hey, ▁, ▁, ▁friend!). The same vocabulary without
+// split merges across them.
+func TestHFMetaspaceSplit(t *testing.T) {
+	dir := filepath.Join("testdata", "hf", "metaspace-split")
+	tok, err := LoadHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, HFFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := t.TempDir()
+	if err := os.WriteFile(filepath.Join(whole, HFFile), []byte(strings.Replace(string(raw), `"split": true`, `"split": false`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unsplit, err := LoadHF(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		text           string
+		split, unsplit []int
+	}{
+		{"t t", []int{3, 3}, []int{1, 6, 2}},
+		{"  t", []int{1, 3}, []int{5, 2}},
+		{"t  ", []int{3, 1, 1}, []int{1, 6, 1}},
+		{"t   t", []int{3, 1, 1, 3}, []int{1, 6, 5, 2}},
+		{"tt", []int{3, 2}, []int{3, 2}},
+		{"t</s>t", []int{3, 0, 2}, []int{3, 0, 2}}, // prepend_scheme first: ▁ only at the input's start
+		{"t</s> t", []int{3, 0, 3}, []int{3, 0, 3}},
+	} {
+		if got := tok.Encode(c.text); fmt.Sprint(got) != fmt.Sprint(c.split) {
+			t.Errorf("split: Encode(%q) = %v, want %v", c.text, got, c.split)
+		}
+		if got := unsplit.Encode(c.text); fmt.Sprint(got) != fmt.Sprint(c.unsplit) {
+			t.Errorf("unsplit: Encode(%q) = %v, want %v", c.text, got, c.unsplit)
+		}
+	}
+	if got := tok.Decode([]int{3, 1, 1, 3}); got != "t   t" {
+		t.Errorf("Decode = %q, want %q", got, "t   t")
+	}
+}
+
 func TestHFErrors(t *testing.T) {
 	// Fixtures of files this package refuses, as real ones have them.
 	files := []struct{ file, want string }{

@@ -22,7 +22,7 @@ import (
 //
 // Supported: normalizer none, Prepend, Replace of a string, NFC, or a
 // Sequence of them; pre_tokenizer none or Metaspace (prepend_scheme
-// always, first or never; split false); decoder none, Metaspace, or a
+// always, first or never; split or not); decoder none, Metaspace, or a
 // Sequence of Replace, ByteFallback, Fuse and Strip. Anything else is an
 // error naming the field.
 
@@ -204,12 +204,12 @@ func (p *hfParser) spPreTokenizer(sp *spPipeline, raw json.RawMessage) error {
 	if n.Type != "Metaspace" {
 		return p.errorf(field+".type", "%q is not supported with SentencePiece-style BPE (supported: none or Metaspace)", n.Type)
 	}
+	// split missing means true, as files older than the field split.
+	// Splitting follows Hugging Face's Rust library (each ▁ begins a word,
+	// so a run of spaces is words of one ▁ each); tokenizers.js, the
+	// reference of TestHFReference, never splits, so hand-made fixtures
+	// check it (TestHFMetaspaceSplit).
 	sp.meta, sp.metaRepl, sp.split = true, n.Replacement, n.Split == nil || *n.Split
-	if sp.split {
-		// Real files (Mistral v0.3, Llama 2 with legacy=false) do not split,
-		// and Hugging Face's libraries disagree on runs of spaces when they do.
-		return p.errorf(field+".split", "is true (or missing, which means true): splitting into words is not supported")
-	}
 	if utf8.RuneCountInString(sp.metaRepl) != 1 {
 		return p.errorf(field+".replacement", "%q is not one character", n.Replacement)
 	}
