@@ -252,6 +252,14 @@ const fixtures = path.join(repoRoot, "model/tokenizer/testdata/hf");
 for (const name of fs.readdirSync(fixtures).sort()) {
   const dir = path.join(fixtures, name);
   if (!fs.existsSync(path.join(dir, "tokenizer.json"))) continue;
+  // tokenizers.js never splits at a Metaspace pre-tokenizer's ▁ (split
+  // true), where Hugging Face's Rust library does: such a fixture has no
+  // reference here, and its own test holds the Rust library's ids.
+  const pre = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")).pre_tokenizer;
+  if (pre && pre.type === "Metaspace" && pre.split === true) {
+    console.error(`fixture-${name}: skipped (Metaspace split, which tokenizers.js does not implement)`);
+    continue;
+  }
   const r = build(`fixture-${name}`, dir);
   r.source = `model/tokenizer/testdata/hf/${name}`;
   models.push(r);
