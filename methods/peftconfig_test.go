@@ -1,6 +1,7 @@
 package methods
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,9 @@ func TestPEFTNamesAreAliases(t *testing.T) {
 			map[string]any{"length": 16, "init": "text", "init_text": "Is it spam?"}},
 		{"prompt", map[string]any{"num_virtual_tokens": 3, "prompt_tuning_init": "RANDOM", "prompt_tuning_init_text": nil}, map[string]any{"length": 3, "init": "random"}},
 		{"prefix", map[string]any{"num_virtual_tokens": 5, "prefix_projection": true, "encoder_hidden_size": 32}, map[string]any{"length": 5, "projection": true, "hidden": 32}},
+		{"loha", map[string]any{"r": 4, "alpha": 16, "target_modules": []any{"q_proj", "v_proj"}, "rank_dropout": 0.0, "init_weights": true, "use_khatri_rao": "auto"},
+			map[string]any{"rank": 4, "alpha": 16.0, "targets": []any{"q_proj", "v_proj"}}},
+		{"lokr", map[string]any{"r": 2, "decompose_both": true, "decompose_factor": 4, "rank_dropout_scale": false}, map[string]any{"rank": 2, "decompose_both": true, "decompose_factor": 4}},
 	} {
 		m, err := Get(c.method)
 		if err != nil {
@@ -61,6 +65,9 @@ func TestPEFTNamesUnsupportedValues(t *testing.T) {
 		{"ia3", map[string]any{"target_modules": []any{"c_attn"}}, []string{`"c_attn"`, "q too"}},
 		{"prompt", map[string]any{"prompt_tuning_init": "GLORIOUS"}, []string{`"prompt_tuning_init"`}},
 		{"lora", map[string]any{"r": 0}, []string{`"rank"`, "outside"}},
+		{"loha", map[string]any{"rank_dropout": 0.1}, []string{`"rank_dropout"`, "rank dropout"}},
+		{"loha", map[string]any{"use_khatri_rao": true}, []string{`"use_khatri_rao"`}},
+		{"lokr", map[string]any{"init_weights": "lycoris"}, []string{`"init_weights"`}},
 	} {
 		m, _ := Get(c.method)
 		_, err := Resolve(m, c.raw)
@@ -126,6 +133,39 @@ func TestFromPEFTConfig(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: error %q does not say %s", c.body, err, w)
 			}
+		}
+	}
+}
+
+// The configs LoHa and LoKr adapters are written with read back as the
+// settings that wrote them.
+func TestFromPEFTConfigReadsLyCORIS(t *testing.T) {
+	for k, c := range peftCases() {
+		if c.method != "loha" && c.method != "lokr" {
+			continue
+		}
+		m, a := peftAttach(t, c, uint64(k)+1)
+		dir := t.TempDir()
+		savePEFT(t, c, m, a, dir)
+		got, err := FromPEFTConfig(c.method, filepath.Join(dir, PEFTConfigFile))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		meth, _ := Get(c.method)
+		v, err := Resolve(meth, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote, _ := MatchLinear(m.Config, a.Values.List("targets"))
+		read, err := MatchLinear(m.Config, v.List("targets"))
+		if err != nil || !reflect.DeepEqual(read, wrote) {
+			t.Errorf("%s: targets read %v (%v), wrote %v", c.name, read, err, wrote)
+		}
+		delete(v, "targets")
+		want := maps.Clone(a.Values)
+		delete(want, "targets")
+		if !reflect.DeepEqual(v, want) {
+			t.Errorf("%s: read %v, wrote %v", c.name, v, want)
 		}
 	}
 }
