@@ -1,6 +1,7 @@
 package methods
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,7 +13,8 @@ import (
 )
 
 // Helpers several methods share: making, initialising and overwriting
-// their weights, restoring what a merger saved, and per-layer dropout.
+// their weights, restoring what a merger saved, per-layer dropout, and the
+// dense update LoHa and LoKr add and merge.
 
 // newOwn makes a trainable parameter of the model's dtype.
 func newOwn(m *model.Model, name string, shape ...int) *nn.Param {
@@ -106,3 +108,66 @@ func layerDropout(c *model.Ctx, layer string, x *model.Node, rate float64, seed 
 	}
 	return x, nil
 }
+
+// addDense returns y + x·dᵀ for a dense update d [out, in].
+func addDense(x, y, d *model.Node) (*model.Node, error) {
+	u, err := nn.MatMul(x, d, false, true)
+	if err != nil {
+		return nil, err
+	}
+	return nn.Add(y, u)
+}
+
+// matProduct is a [n, k] · b [k, m], row-major.
+func matProduct(a, b []float64, n, k, m int) []float64 {
+	out := make([]float64, n*m)
+	for i := range n {
+		for p := range k {
+			aip := a[i*k+p]
+			for j := range m {
+				out[i*m+j] += aip * b[p*m+j]
+			}
+		}
+	}
+	return out
+}
+
+// factorValues returns a factor of LoHa or LoKr, whole or the product of
+// its pair, row-major.
+func factorValues(whole, a, b *nn.Param) []float64 {
+	if whole != nil {
+		return nn.Float64s(whole.Value)
+	}
+	s, t := a.Value.Shape(), b.Value.Shape()
+	return matProduct(nn.Float64s(a.Value), nn.Float64s(b.Value), s[0], s[1], t[1])
+}
+
+// deltaMerger folds each layer's dense update into its base weight and
+// zeroes the factor that starts at zero, so the hooks add nothing; it
+// keeps copies of both, so Unmerge restores them exactly.
+type deltaMerger struct {
+	m      *model.Model
+	method string
+	order  []string
+	delta  func(name string) []float64 // ΔW [out, in]
+	zero   func(name string) *nn.Param
+	saved  map[*nn.Param][]float64
+}
+
+func (dm *deltaMerger) Merge() error {
+	if dm.saved != nil {
+		return errors.New("methods: " + dm.method + ": already merged")
+	}
+	dm.saved = map[*nn.Param][]float64{}
+	for _, name := range dm.order {
+		w, z := dm.m.Param(name+".weight"), dm.zero(name)
+		in, out := linearDims(dm.m, name)
+		d := dm.delta(name)
+		dm.saved[w], dm.saved[z] = nn.Float64s(w.Value), nn.Float64s(z.Value)
+		addTo(w, transposed(d, out, in)) // W is stored [in, out]
+		SetValues(z, make([]float64, z.Size()))
+	}
+	return nil
+}
+
+func (dm *deltaMerger) Unmerge() error { return restore(&dm.saved, dm.method) }

@@ -29,7 +29,8 @@ func fingerprint(ps ...*nn.Param) uint64 {
 
 // What methods draw at attach, the dropout streams of their layers and
 // what merging computes must not move: trial results depend on them. The
-// values were computed before the helpers moved to helpers.go.
+// values were computed before the helpers moved to helpers.go (LoHa's and
+// LoKr's when they were added).
 func TestInitialisationAndMergePinned(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -55,6 +56,8 @@ func TestInitialisationAndMergePinned(t *testing.T) {
 		{tensor.Float32, "ia3", nil, 0xbd82a2d1757f6e65, 0x67362b23e55b4aca},
 		{tensor.Float32, "bitfit", nil, 0x3e70b835e05ebda5, 0},
 		{tensor.Float32, "scratch", nil, 0x885def56e6aae691, 0},
+		{tensor.Float32, "loha", map[string]any{"rank": 2, "targets": "q,v,fc"}, 0xe10394bbd0faf1dc, 0xa65007816c5828bc},
+		{tensor.Float32, "lokr", map[string]any{"rank": 1, "decompose_both": true, "targets": "q,v,fc"}, 0x0d3582f12dc268ad, 0x8aa2dfb4e6075a32},
 		{tensor.Float64, "lora", map[string]any{"rank": 2, "targets": "q,v,fc"}, 0xf0bfceb87f80d80a, 0x55b4810ea05b7209},
 		{tensor.Float64, "dora", map[string]any{"rank": 2, "targets": "q,v,fc"}, 0x95763149520aa72f, 0x958f91638a4f589e},
 		{tensor.Float64, "prompt", map[string]any{"length": 3, "init": "random"}, 0xc67830269f914342, 0},
@@ -65,6 +68,8 @@ func TestInitialisationAndMergePinned(t *testing.T) {
 		{tensor.Float64, "ia3", nil, 0xbd82a2d1757f6e65, 0x56c4ce4720b78399},
 		{tensor.Float64, "bitfit", nil, 0x3e70b835e05ebda5, 0},
 		{tensor.Float64, "scratch", nil, 0x794013c1a79296c0, 0},
+		{tensor.Float64, "loha", map[string]any{"rank": 2, "targets": "q,v,fc"}, 0x43ffa2ba70521bab, 0xe7eda3e0aa7c76cc},
+		{tensor.Float64, "lokr", map[string]any{"rank": 1, "decompose_both": true, "targets": "q,v,fc"}, 0x9bd989e5d4323527, 0x0549610d67bea244},
 	} {
 		base := newBase(t, shapeB, c.dt)
 		a := attach(t, base, c.method, c.raw)

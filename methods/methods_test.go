@@ -61,7 +61,7 @@ func eachArchitecture(t *testing.T, methods []string, f func(t *testing.T, cfg m
 }
 
 // identityAtStart lists the methods whose initial update is exactly zero.
-var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true, "pac": true, "lntuning": true, "vera": true}
+var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true, "pac": true, "lntuning": true, "vera": true, "loha": true, "lokr": true}
 
 func newBase(t *testing.T, cfg model.Config, dt tensor.Dtype) *model.Base {
 	t.Helper()
@@ -193,6 +193,7 @@ func checkGradient(t *testing.T, base *model.Base, a *Attached, seed uint64) {
 	if worst > 1e-4 {
 		t.Fatalf("max relative error %.3g at %s", worst, where)
 	}
+	t.Logf("max relative error %.3g", worst)
 	if got, want := len(p.Params), len(a.Trainable(base.Model)); got != want {
 		t.Fatalf("%d tensors get gradients, %d are trainable", got, want)
 	}

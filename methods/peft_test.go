@@ -69,6 +69,23 @@ func peftCases() []peftCase {
 		llama(llamaLoRA, mod.name+".lora_A.weight", 2, mod.in)
 		llama(llamaLoRA, mod.name+".lora_B.weight", mod.out, 2)
 	}
+	llamaLoHa, llamaLoKr := map[string][]int{}, map[string][]int{}
+	for _, mod := range []struct {
+		name         string
+		in, out      int
+		w1, w2a, w2b []int
+	}{{"self_attn.q_proj", 32, 32, []int{4, 4}, []int{8, 2}, []int{2, 8}}, {"self_attn.k_proj", 32, 16, []int{4, 4}, []int{4, 2}, []int{2, 8}},
+		{"self_attn.v_proj", 32, 16, []int{4, 4}, []int{4, 2}, []int{2, 8}}, {"self_attn.o_proj", 32, 32, []int{4, 4}, []int{8, 2}, []int{2, 8}},
+		{"mlp.gate_proj", 32, 64, []int{8, 4}, []int{8, 2}, []int{2, 8}}, {"mlp.up_proj", 32, 64, []int{8, 4}, []int{8, 2}, []int{2, 8}},
+		{"mlp.down_proj", 64, 32, []int{4, 8}, []int{8, 2}, []int{2, 8}}} {
+		for _, w := range []string{"1", "2"} {
+			llama(llamaLoHa, mod.name+".hada_w"+w+"_a", mod.out, 2)
+			llama(llamaLoHa, mod.name+".hada_w"+w+"_b", 2, mod.in)
+		}
+		llama(llamaLoKr, mod.name+".lokr_w1", mod.w1...)
+		llama(llamaLoKr, mod.name+".lokr_w2_a", mod.w2a...)
+		llama(llamaLoKr, mod.name+".lokr_w2_b", mod.w2b...)
+	}
 	gpt2IA3 := gpt2("attn.c_attn.ia3_l.weight", 96, 1)
 	perLayer(gpt2IA3, "transformer.h.%d.mlp.c_proj.ia3_l.weight", 1, 128)
 	llamaIA3 := llama(map[string][]int{}, "self_attn.k_proj.ia3_l.weight", 16, 1)
@@ -155,6 +172,32 @@ func peftCases() []peftCase {
 				"model.layers.%d.self_attn.k_proj.vera_lambda_b", 16), "model.layers.%d.self_attn.k_proj.vera_lambda_d", 40),
 				"model.layers.%d.self_attn.o_proj.vera_lambda_b", 32), "model.layers.%d.self_attn.o_proj.vera_lambda_d", 40),
 				"model.layers.%d.mlp.down_proj.vera_lambda_b", 32), "model.layers.%d.mlp.down_proj.vera_lambda_d", 40)},
+		// LoHa and LoKr on every Llama linear: PEFT's [out, in] layout as
+		// stored. LoKr splits 32 = 4·8, 16 = 4·4 and 64 = 8·8; at r = 2 its
+		// W2 is a rank-2 pair (2 < 8/2) and W1 whole.
+		{name: "loha-llama", fixture: "llama", method: "loha", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down"},
+			cfg: map[string]any{"peft_type": "LOHA", "r": 2, "alpha": 3, "rank_dropout": 0, "module_dropout": 0, "init_weights": true,
+				"use_effective_conv2d": false, "rank_pattern": map[string]any{}, "alpha_pattern": map[string]any{},
+				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
+			tensors: llamaLoHa},
+		{name: "lokr-llama", fixture: "llama", method: "lokr", raw: map[string]any{"rank": 2, "alpha": 3.0, "targets": "q,k,v,o,gate,up,down"},
+			cfg: map[string]any{"peft_type": "LOKR", "r": 2, "alpha": 3, "decompose_both": false, "decompose_factor": -1, "rank_dropout": 0,
+				"module_dropout": 0, "init_weights": true, "rank_dropout_scale": false,
+				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
+			tensors: llamaLoKr},
+		// r = 4 ≥ 8/2: W2 whole, [8, 8] on q, [4, 8] on v.
+		{name: "lokr-llama-whole", fixture: "llama", method: "lokr", raw: map[string]any{"rank": 4, "targets": "q,v"},
+			cfg: map[string]any{"peft_type": "LOKR", "r": 4, "alpha": 8, "target_modules": []string{"q_proj", "v_proj"}},
+			tensors: llama(llama(llama(llama(map[string][]int{}, "self_attn.q_proj.lokr_w1", 4, 4), "self_attn.q_proj.lokr_w2", 8, 8),
+				"self_attn.v_proj.lokr_w1", 4, 4), "self_attn.v_proj.lokr_w2", 4, 8)},
+		// decompose_factor 16 splits 32 = 16·2 and 64 = 16·4, the factor
+		// first; decompose_both at r = 1 < 16/2 makes W1 a pair; W2 is
+		// whole on o_proj (1 ≥ 2/2), a pair on down_proj (1 < 4/2).
+		{name: "lokr-llama-both", fixture: "llama", method: "lokr", raw: map[string]any{"rank": 1, "decompose_both": true, "decompose_factor": 16, "targets": "o,down"},
+			cfg: map[string]any{"peft_type": "LOKR", "r": 1, "decompose_both": true, "decompose_factor": 16, "target_modules": []string{"down_proj", "o_proj"}},
+			tensors: llama(llama(llama(llama(llama(llama(llama(map[string][]int{},
+				"self_attn.o_proj.lokr_w1_a", 16, 1), "self_attn.o_proj.lokr_w1_b", 1, 16), "self_attn.o_proj.lokr_w2", 2, 2),
+				"mlp.down_proj.lokr_w1_a", 16, 1), "mlp.down_proj.lokr_w1_b", 1, 16), "mlp.down_proj.lokr_w2_a", 2, 1), "mlp.down_proj.lokr_w2_b", 1, 4)},
 		{name: "lntuning-gpt2", fixture: "gpt2", method: "lntuning", raw: map[string]any{},
 			cfg: map[string]any{"peft_type": "LN_TUNING", "modules_to_save": nil,
 				"target_modules": []string{"transformer.h.0.ln_1", "transformer.h.0.ln_2", "transformer.h.1.ln_1", "transformer.h.1.ln_2", "transformer.ln_f"}},
@@ -210,6 +253,8 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		mean, std = 1, 0.3 // gains about one (biases too: any value does)
 	case "vera":
 		std = 1 // d and b: the shared matrices' entries are small
+	case "loha", "lokr":
+		std = 0.5 // products of factors: at 0.2 they barely move the logits
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
 	for _, p := range a.Own {
@@ -656,6 +701,70 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 					}
 				}
 				_ = outMax
+				SetValues(w, vals)
+			}
+		}
+	case "LOHA", "LOKR":
+		// ΔW [out, in] = (alpha/r)·(W1a·W1b) ∘ (W2a·W2b) for LoHa,
+		// (alpha/r)·W1 ⊗ W2 for LoKr, each factor whole or a pair, shapes
+		// as stored.
+		prefix := map[any]string{"LOHA": "hada_", "LOKR": "lokr_"}[typ]
+		scale := ad.cfg["alpha"].(float64) / ad.cfg["r"].(float64)
+		factor := func(mod, w string) (PEFTTensor, bool) {
+			if t, ok := get(mod + "." + prefix + w); ok {
+				return t, true
+			}
+			a, okA := get(mod + "." + prefix + w + "_a")
+			b, okB := get(mod + "." + prefix + w + "_b")
+			if !okA || !okB || a.Shape[1] != b.Shape[0] {
+				return PEFTTensor{}, false
+			}
+			n, k, c := a.Shape[0], a.Shape[1], b.Shape[1]
+			out := PEFTTensor{Shape: []int{n, c}, Values: make([]float64, n*c)}
+			for i := range n {
+				for j := range c {
+					for p := range k {
+						out.Values[i*c+j] += a.Values[i*k+p] * b.Values[p*c+j]
+					}
+				}
+			}
+			return out, true
+		}
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, _, _, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				w1, ok1 := factor(mod, "w1")
+				w2, ok2 := factor(mod, "w2")
+				if targeted != ok1 || targeted != ok2 {
+					t.Fatalf("%s: targeted %v, but w1 stored %v, w2 %v", mod, targeted, ok1, ok2)
+				}
+				if !targeted {
+					continue
+				}
+				in, out := linearDims(m, name)
+				delta := func(o, x int) float64 { // LoHa: the factors are [out, in]
+					return w1.Values[o*in+x] * w2.Values[o*in+x]
+				}
+				if typ == "LOKR" {
+					a, c, b, d := w1.Shape[0], w1.Shape[1], w2.Shape[0], w2.Shape[1]
+					if a*b != out || c*d != in {
+						t.Fatalf("%s: W1 %v ⊗ W2 %v does not make %d×%d", mod, w1.Shape, w2.Shape, out, in)
+					}
+					delta = func(o, x int) float64 { return w1.Values[(o/b)*c+x/d] * w2.Values[(o%b)*d+x%d] }
+				} else if !slices.Equal(w1.Shape, []int{out, in}) || !slices.Equal(w2.Shape, []int{out, in}) {
+					t.Fatalf("%s: W1a·W1b %v, W2a·W2b %v for %d×%d", mod, w1.Shape, w2.Shape, out, in)
+				}
+				w := m.Param(name + ".weight")
+				vals := nn.Float64s(w.Value)
+				for x := range in {
+					for o := range out {
+						vals[x*out+o] += scale * delta(o, x)
+					}
+				}
 				SetValues(w, vals)
 			}
 		}

@@ -38,6 +38,8 @@ var peftFields = map[string]map[string]peftField{
 		"init_ia3_weights":    {conv: only(true, "this package starts every scale at one")},
 		"modules_to_save":     {conv: none("training other modules beside the adapter")},
 	},
+	"loha": lycorisFields("loha"),
+	"lokr": lycorisFields("lokr"),
 	"prompt": {
 		"num_virtual_tokens":         {to: "length"},
 		"prompt_tuning_init":         {to: "init", conv: promptInit},
@@ -136,6 +138,40 @@ func loraFields(dora bool) map[string]peftField {
 	}
 }
 
+// lycorisFields are LoHaConfig's and LoKrConfig's fields.
+func lycorisFields(method string) map[string]peftField {
+	f := map[string]peftField{
+		"r":                    {to: "rank"},
+		"alpha":                {to: "alpha"},
+		"target_modules":       {to: "targets", conv: peftTargetModules},
+		"rank_dropout":         {conv: only(0.0, "rank dropout")},
+		"module_dropout":       {conv: only(0.0, "module dropout")},
+		"use_effective_conv2d": {conv: anyBool}, // Conv2d layers only
+		"init_weights":         {conv: only(true, "this package starts the update at zero, as PEFT's default")},
+		"exclude_modules":      {conv: none("excluding modules")},
+		"layers_to_transform":  {conv: none("adapting only some layers (give targets as globs such as h.0.*)")},
+		"layers_pattern":       {conv: none("adapting only some layers")},
+		"rank_pattern":         {conv: none("a rank per module")},
+		"alpha_pattern":        {conv: none("an alpha per module")},
+		"modules_to_save":      {conv: none("training other modules beside the adapter")},
+	}
+	if method == "loha" {
+		// ABBA's options (PEFT 0.18): off unless its initialisation asks.
+		f["use_khatri_rao"] = peftField{conv: func(v any) (any, error) {
+			if v == nil || v == false || v == "auto" {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("%v is not supported (the Khatri-Rao path scales by alpha²/r)", v)
+		}}
+		f["r2"] = peftField{conv: none("a second rank for W2a·W2b")}
+	} else {
+		f["decompose_both"] = peftField{to: "decompose_both"}
+		f["decompose_factor"] = peftField{to: "decompose_factor"}
+		f["rank_dropout_scale"] = peftField{conv: anyBool} // moot without rank dropout
+	}
+	return f
+}
+
 // Canonical turns one setting of method, given under PEFT's name or this
 // package's, into this package's name and value. keep is false for a PEFT
 // field that sets nothing here (its value was checked). Errors name the
@@ -184,7 +220,7 @@ func Normalize(method string, raw map[string]any) (map[string]any, error) {
 
 // peftTypes maps PEFT's peft_type to the methods that read its configs.
 var peftTypes = map[string]string{"LORA": "lora", "IA3": "ia3", "PROMPT_TUNING": "prompt", "PREFIX_TUNING": "prefix",
-	"VERA": "vera", "LN_TUNING": "lntuning"}
+	"VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr"}
 
 // FromPEFTConfig reads an adapter_config.json as the settings of method:
 // its peft_type must be the method's (LORA with use_dora for dora), and

@@ -1,6 +1,7 @@
 package methods
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,6 +32,9 @@ func TestPEFTNamesAreAliases(t *testing.T) {
 		{"lntuning", map[string]any{"target_modules": []any{"input_layernorm", "post_attention_layernorm", "norm"}}, map[string]any{"norms": "all"}},
 		{"lntuning", map[string]any{"target_modules": []any{"transformer.h.0.ln_1", "transformer.h.0.ln_2", "transformer.h.1.ln_1", "transformer.h.1.ln_2"}}, map[string]any{"norms": "blocks"}},
 		{"lntuning", map[string]any{"target_modules": []any{"ln_f"}}, map[string]any{"norms": "final"}},
+		{"loha", map[string]any{"r": 4, "alpha": 16, "target_modules": []any{"q_proj", "v_proj"}, "rank_dropout": 0.0, "init_weights": true, "use_khatri_rao": "auto"},
+			map[string]any{"rank": 4, "alpha": 16.0, "targets": []any{"q_proj", "v_proj"}}},
+		{"lokr", map[string]any{"r": 2, "decompose_both": true, "decompose_factor": 4, "rank_dropout_scale": false}, map[string]any{"rank": 2, "decompose_both": true, "decompose_factor": 4}},
 	} {
 		m, err := Get(c.method)
 		if err != nil {
@@ -70,6 +74,9 @@ func TestPEFTNamesUnsupportedValues(t *testing.T) {
 		{"lntuning", map[string]any{"target_modules": []any{"input_layernorm"}}, []string{`"target_modules"`, "both norms"}},
 		{"lntuning", map[string]any{"target_modules": []any{"transformer.h.1.ln_1", "transformer.h.1.ln_2"}}, []string{`"target_modules"`, "both norms"}},
 		{"lntuning", map[string]any{"target_modules": []any{"q_norm"}}, []string{`"q_norm"`}},
+		{"loha", map[string]any{"rank_dropout": 0.1}, []string{`"rank_dropout"`, "rank dropout"}},
+		{"loha", map[string]any{"use_khatri_rao": true}, []string{`"use_khatri_rao"`}},
+		{"lokr", map[string]any{"init_weights": "lycoris"}, []string{`"init_weights"`}},
 	} {
 		m, _ := Get(c.method)
 		_, err := Resolve(m, c.raw)
@@ -135,6 +142,39 @@ func TestFromPEFTConfig(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: error %q does not say %s", c.body, err, w)
 			}
+		}
+	}
+}
+
+// The configs LoHa and LoKr adapters are written with read back as the
+// settings that wrote them.
+func TestFromPEFTConfigReadsLyCORIS(t *testing.T) {
+	for k, c := range peftCases() {
+		if c.method != "loha" && c.method != "lokr" {
+			continue
+		}
+		m, a := peftAttach(t, c, uint64(k)+1)
+		dir := t.TempDir()
+		savePEFT(t, c, m, a, dir)
+		got, err := FromPEFTConfig(c.method, filepath.Join(dir, PEFTConfigFile))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		meth, _ := Get(c.method)
+		v, err := Resolve(meth, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrote, _ := MatchLinear(m.Config, a.Values.List("targets"))
+		read, err := MatchLinear(m.Config, v.List("targets"))
+		if err != nil || !reflect.DeepEqual(read, wrote) {
+			t.Errorf("%s: targets read %v (%v), wrote %v", c.name, read, err, wrote)
+		}
+		delete(v, "targets")
+		want := maps.Clone(a.Values)
+		delete(want, "targets")
+		if !reflect.DeepEqual(v, want) {
+			t.Errorf("%s: read %v, wrote %v", c.name, v, want)
 		}
 	}
 }

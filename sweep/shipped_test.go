@@ -26,6 +26,13 @@ func TestShippedSpecsLoad(t *testing.T) {
 	}
 }
 
+// awaitingBaseline are methods the CI sweep does not run yet: a
+// configuration of sweeps/ci.yaml that results/baselines/ci.json lacks
+// fails the check, so they join the sweep when its baseline is next
+// recorded, and leave this list then (the test below fails while a method
+// is in both).
+var awaitingBaseline = map[string]bool{"loha": true, "lokr": true}
+
 // The CI sweep trains every registered method (its controls included), so
 // that the regression check covers each: a method left out could change
 // its default or break without CI noticing.
@@ -39,8 +46,16 @@ func TestCISweepCoversEveryMethod(t *testing.T) {
 		have[tr.Method] = true
 	}
 	for _, name := range methods.Names() {
-		if !have[name] {
+		switch {
+		case !have[name] && !awaitingBaseline[name]:
 			t.Errorf("sweeps/ci.yaml has no trial of %s", name)
+		case have[name] && awaitingBaseline[name]:
+			t.Errorf("sweeps/ci.yaml runs %s: take it off awaitingBaseline", name)
+		}
+	}
+	for name := range awaitingBaseline {
+		if _, err := methods.Get(name); err != nil {
+			t.Errorf("awaitingBaseline: %v", err)
 		}
 	}
 }

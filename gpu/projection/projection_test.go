@@ -164,6 +164,12 @@ func TestTrainableMatchesMethods(t *testing.T) {
 		{"adapter", map[string]any{"bottleneck": 5, "placement": "attn"}, L * (2*d*5 + 5 + d)},
 		{"vera", nil, L * (256 + 2*d)}, // q and v share c_attn's d
 		{"vera", map[string]any{"rank": 3, "targets": "fc,proj"}, L * (2*3 + f + d)},
+		{"loha", nil, L * 2 * 2 * 8 * (d + d)}, // 2r·(in + out) on q and v
+		{"loha", map[string]any{"rank": 3, "targets": "fc,proj"}, L * 2 * 2 * 3 * (d + f)},
+		{"lokr", nil, L * 2 * (2*2 + 4*4)}, // 8 = 2·4: W1 [2, 2], W2 [4, 4] whole at r = 8
+		// fc 8→12 and proj 12→8 split as 2·4 and 3·4, W1 and W2 each a
+		// rank-1 pair: (3 + 2) + (4 + 4) apiece.
+		{"lokr", map[string]any{"rank": 1, "decompose_both": true, "targets": "fc,proj"}, L * 2 * (5 + 8)},
 		{"lntuning", nil, L*4*d + 2*d},
 		{"lntuning", map[string]any{"norms": "final"}, 2 * d},
 		{"pac", nil, L * (2*d*16 + 16 + d)},
@@ -228,6 +234,11 @@ func TestLlamaMapping(t *testing.T) {
 	check("lora", map[string]any{"rank": 8, "targets": "fc"}, L*2*8*(d+f), "gate_proj", "up_proj")
 	check("lora", map[string]any{"rank": 8, "targets": "proj"}, L*8*(f+d), "down_proj")
 	check("dora", map[string]any{"rank": 8, "targets": "k,fc"}, L*(8*(d+kv)+kv+2*(8*(d+f)+f)), "k_proj", "gate_proj", "up_proj")
+	// LoHa: 2r·(in + out). LoKr at r = 8: 4096 = 64·64 and 1024 = 32·32,
+	// W1 whole ([64, 64] on q, [32, 64] on v), W2 a rank-8 pair since
+	// 8 < 64/2.
+	check("loha", nil, L*2*8*((d+d)+(d+kv)), "q_proj", "v_proj")
+	check("lokr", nil, L*((64*64+8*(64+64))+(32*64+8*(32+64))), "q_proj", "v_proj")
 	check("ia3", nil, L*(2*kv+f), "k_proj output", "v_proj output", "down_proj input")
 	check("prefix", map[string]any{"length": 10}, 2*L*10*kv)
 	check("adapter", map[string]any{"bottleneck": 64}, L*2*(2*d*64+64+d))

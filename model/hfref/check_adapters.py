@@ -5,7 +5,8 @@ the ones the Go side computed.
 Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
-  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LN_TUNING or PROMPT_TUNING)
+  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LOHA, LOKR, LN_TUNING
+                              or PROMPT_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -34,6 +35,14 @@ and every wrapped module must find its tensors, every tensor its module.
                  vera_lambda_d [r]: y = base(x) + b∘(B[:out]·(d∘(A[:, :in]·x))).
   LN_TUNING      <module>.ln_tuning_layers.weight (and .bias) replace the
                  norm's own parameters.
+  LOHA           y = base(x) + x·ΔWᵀ, ΔW = (hada_w1_a·hada_w1_b) ∘
+                 (hada_w2_a·hada_w2_b)·alpha/r, w*_a [out, r], w*_b [r, in];
+                 nn.Linear modules only (GPT-2's Conv1D is refused, as PEFT
+                 refuses it).
+  LOKR           ΔW = kron(W1, W2)·alpha/r, the shapes PEFT's update_layer
+                 makes from factorization(in, decompose_factor) and
+                 (out, ...): lokr_w1 or lokr_w1_a·lokr_w1_b (decompose_both),
+                 lokr_w2 or lokr_w2_a·lokr_w2_b (r < max(b, d)/2).
   PROMPT_TUNING  prompt_embeddings [num_virtual_tokens, token_dim], under
                  that bare key, put in front of the input embeddings. The
                  model then sees P + T positions, numbered 0 … P+T−1 (GPT-2's
@@ -42,8 +51,8 @@ and every wrapped module must find its tensors, every tensor its module.
                  them; those of the P virtual positions are dropped here, as
                  the Go side drops them.
 
-LoRA and IA3 are also merged into the weights, as PEFT's merge_and_unload
-does (fan_in_fan_out transposing the update), and the merged model must give
+LoRA, IA3, LoHa and LoKr are also merged into the weights, as PEFT's
+merge_and_unload does (fan_in_fan_out transposing the update), and the merged model must give
 the same logits. Prints one line per adapter with the largest difference and
 exits non-zero if any logit differs from the Go side's by more than 1e-4 or
 a file is not what PEFT would load.
@@ -281,6 +290,91 @@ def vera_adapter(arch, state, cfg, tensors, used):
     return VeRA(a, b, own)
 
 
+class Dense:
+    """An adapter that adds a dense ΔW [out, in] to each wrapped module's
+    output, y = base(x) + x·ΔWᵀ, as PEFT's LyCORIS layers (LoHa, LoKr)
+    apply get_delta_weight with F.linear in eval mode."""
+
+    def __init__(self, deltas):
+        self.deltas = deltas
+
+    def delta(self, x, path):
+        d = self.deltas.get(path)
+        return None if d is None else x @ d.T
+
+
+def lycoris_check(arch, cfg):
+    if arch == "gpt2":
+        # Their tuners wrap torch.nn.Linear and Conv layers only.
+        raise AdapterError(f"{cfg['peft_type']} cannot wrap GPT-2's Conv1D modules")
+    for field in ("rank_pattern", "alpha_pattern", "layers_to_transform"):
+        if cfg.get(field):
+            raise AdapterError(f"{field} is not applied by this checker")
+    return cfg["alpha"] / cfg["r"]
+
+
+def loha_adapter(arch, state, cfg, tensors, used):
+    """LoHa: ΔW = (w1_a·w1_b) ∘ (w2_a·w2_b)·alpha/r, w*_a [out, r], w*_b [r, in]."""
+    scaling, r = lycoris_check(arch, cfg), cfg["r"]
+    deltas = {}
+    for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
+        w = [take(tensors, used, f"{PREFIX}{path}.hada_{n}", shape).double()
+             for n, shape in (("w1_a", (fout, r)), ("w1_b", (r, fin)), ("w2_a", (fout, r)), ("w2_b", (r, fin)))]
+        deltas[path] = (w[0] @ w[1]) * (w[2] @ w[3]) * scaling
+    return Dense(deltas)
+
+
+def factorization(dimension, factor=-1):
+    """LyCORIS's split of a dimension into two factors, from its
+    definition: a factor that divides it is taken as it is, first;
+    otherwise m walks up the divisors while m < dimension/m and m does not
+    exceed the factor (-1: no bound), and the pair comes back smaller
+    first."""
+    if factor > 0 and dimension % factor == 0:
+        return factor, dimension // factor
+    bound = dimension if factor == -1 else factor
+    m, n = 1, dimension
+    while m < n:
+        nxt = next(k for k in range(m + 1, dimension + 1) if dimension % k == 0)
+        if nxt > bound:
+            break
+        m, n = nxt, dimension // nxt
+    return (n, m) if m > n else (m, n)
+
+
+def lokr_adapter(arch, state, cfg, tensors, used):
+    """LoKr: ΔW = kron(W1, W2)·alpha/r, with out = a·b and in = c·d split by
+    factorization(·, decompose_factor); W1 [a, c] is whole unless
+    decompose_both and r < max(a, c)/2 (then lokr_w1_a [a, r] · lokr_w1_b
+    [r, c]), W2 [b, d] whole unless r < max(b, d)/2 (then lokr_w2_a ·
+    lokr_w2_b): the parameters PEFT's update_layer creates."""
+    scaling, r = lycoris_check(arch, cfg), cfg["r"]
+    f, both = cfg.get("decompose_factor", -1), cfg.get("decompose_both", False)
+    deltas = {}
+
+    def factor_of(path, name, rows, cols, whole):
+        if whole:
+            return take(tensors, used, f"{PREFIX}{path}.lokr_{name}", (rows, cols)).double()
+        a = take(tensors, used, f"{PREFIX}{path}.lokr_{name}_a", (rows, r)).double()
+        return a @ take(tensors, used, f"{PREFIX}{path}.lokr_{name}_b", (r, cols)).double()
+
+    for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
+        c, d = factorization(fin, f)
+        a, b = factorization(fout, f)
+        w1 = factor_of(path, "w1", a, c, not (both and r < max(a, c) / 2))
+        w2 = factor_of(path, "w2", b, d, not (r < max(b, d) / 2))
+        deltas[path] = torch.kron(w1, w2) * scaling
+    return Dense(deltas)
+
+
+def merged_dense(state, dense):
+    """W + ΔW for every wrapped module, as PEFT's merge_and_unload does."""
+    merged = dict(state)
+    for path, d in dense.deltas.items():
+        merged[path + ".weight"] = state[path + ".weight"] + d
+    return merged
+
+
 def ln_tuned(arch, state, cfg, tensors, used):
     """The state with every norm target_modules names replaced by its
     tuned copy, <module>.ln_tuning_layers.weight (and .bias)."""
@@ -383,6 +477,10 @@ def check_one(folder):
     elif kind == "LN_TUNING":
         got = ref.forward(config, ln_tuned(arch, state, cfg, tensors, used), input_ids)
         merged = None
+    elif kind in ("LOHA", "LOKR"):
+        dense = (loha_adapter if kind == "LOHA" else lokr_adapter)(arch, state, cfg, tensors, used)
+        got = ref.forward(config, state, input_ids, dense)
+        merged = ref.forward(config, merged_dense(state, dense), input_ids)
     else:
         raise AdapterError(f"peft_type {kind!r} is not checked here")
     unused = sorted(set(tensors) - used)
