@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
@@ -102,7 +103,7 @@ func TestExpandPerMethodGrids(t *testing.T) {
 		}
 		got := map[string]int{}
 		for _, tr := range s.Trials() {
-			if trial.IsControl(tr.Method) {
+			if display.IsControl(tr.Method) {
 				got[tr.Method]++
 			}
 		}
@@ -321,7 +322,7 @@ func TestAugmentAxis(t *testing.T) {
 	for _, tr := range s.Trials() {
 		count[tr.Name]++
 		ids[tr.ID()] = true
-		if trial.IsControl(tr.Method) && tr.Augment != nil {
+		if display.IsControl(tr.Method) && tr.Augment != nil {
 			t.Errorf("control %s augmented", tr.Name)
 		}
 		if tr.Augment != nil && (tr.Augment.Iterations != 3 || tr.Augment.PerError != 2 || !strings.Contains(tr.Label(), "+llm2llm "+tr.Augment.Teacher)) {
