@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 )
 
@@ -170,7 +171,7 @@ func (p *page) learningCurves(k taskKey) *claim {
 	c := &claim{taskKey: k, Source: "learning curves (every method)",
 		Claim: "Every method gains accuracy from more training data."}
 	for _, curve := range p.t.DataSize {
-		if curve.taskKey != k || trial.IsControl(curve.Method) {
+		if curve.taskKey != k || display.IsControl(curve.Method) {
 			continue
 		}
 		lo, hi := curve.Points[0], curve.Points[len(curve.Points)-1]
@@ -256,7 +257,7 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 		}
 		for _, pt := range f.Front {
 			g := pt.Group
-			if g.Method == "full" || trial.IsControl(g.Method) || 10*g.TrainableParams >= full.TrainableParams {
+			if g.Method == "full" || display.IsControl(g.Method) || 10*g.TrainableParams >= full.TrainableParams {
 				continue
 			}
 			label := fmt.Sprintf("%s (%s trainable, %.2f%% of full's)", shortConfig(g),
@@ -341,13 +342,12 @@ func (p *page) literature() {
 	}
 }
 
-// shortConfig names a configuration by its method and the size
-// hyper-parameter the report sweeps, if it has one ("lora r=8").
+// shortConfig names a configuration by its method and the hyper-parameter
+// that sizes it, if it has one ("lora r=8").
 func shortConfig(g *group) string {
-	for key, short := range map[string]string{"rank": "r", "length": "L", "bottleneck": "m"} {
-		if v, ok := g.MethodParams[key]; ok {
-			return fmt.Sprintf("%s %s=%v", g.Method, short, v)
-		}
+	d := display.Declared(g.Method)
+	if v, ok := g.MethodParams[d.Headline]; ok && d.Headline != "" {
+		return fmt.Sprintf("%s %s=%v", g.Method, d.Symbol, v)
 	}
 	return g.Method
 }

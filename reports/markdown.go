@@ -2,15 +2,18 @@ package reports
 
 import (
 	"fmt"
-	"github.com/peftbench/peftbench/edge"
 	"math"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/edge"
 	"github.com/peftbench/peftbench/internal/meter"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -42,15 +45,20 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("")
 	var methods, controls []string
 	for _, m := range methodList(p.t.Groups) {
-		if trial.IsControl(m) {
+		if display.IsControl(m) {
 			controls = append(controls, m)
 		} else {
 			methods = append(methods, m)
 		}
 	}
-	if len(p.t.ZeroShot) > 0 {
-		controls = append(controls, trial.ZeroShot)
+	var zs []string // the untrained control, kept apart from the groups
+	for _, z := range p.t.ZeroShot {
+		if !slices.Contains(zs, z.Method) {
+			zs = append(zs, z.Method)
+		}
 	}
+	sort.Strings(zs)
+	controls = append(controls, zs...)
 	if len(p.in.Majority) > 0 {
 		controls = append(controls, majority)
 	}
@@ -248,7 +256,7 @@ func (p *page) summary() error {
 				method += " ◦"
 				notAbove = true
 			}
-			if r.SelectedOn == chosenOnTest && r.Method != trial.ZeroShot {
+			if r.SelectedOn == chosenOnTest && !untrained(r.Method) {
 				method += " †"
 				onTest = true
 			}
@@ -256,7 +264,7 @@ func (p *page) summary() error {
 			if t := r.VsMajority; t != nil {
 				vsMaj, p = diffCell(t.Comparison), aggregate.PValue(t.Holm)
 			}
-			if r.Method == trial.ZeroShot {
+			if untrained(r.Method) {
 				rows = append(rows, []string{method, "no training", "—", "—", "—", accCell(g.Test), "—", vsMaj, p, "—", "0", "0%", mibCell(g.PeakMemoryBytes), "—", "—", "—"})
 				continue
 			}
