@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/stats"
 	"github.com/peftbench/peftbench/trial/aggregate"
@@ -47,7 +48,7 @@ func (p *page) findings() {
 		if st == nil || len(st.Tests) == 0 {
 			continue
 		}
-		p.line("**%s** (%s, %s test examples):", p.nm.name(s.taskKey), p.sizeText(s.Task, s.DataSize), thousands(float64(st.Tests[0].N)))
+		p.line("**%s** (%s, %s test examples):", p.nm.name(s.taskKey), p.sizeText(s.Task, s.DataSize), numfmt.Thousands(float64(st.Tests[0].N)))
 		p.line("")
 		var above, level, methods []string
 		for _, r := range s.Rows {
@@ -172,7 +173,7 @@ func (p *page) cappedEval() string {
 	var caps []string
 	for _, n := range p.t.MaxEval {
 		if n > 0 {
-			caps = append(caps, thousands(float64(n)))
+			caps = append(caps, numfmt.Thousands(float64(n)))
 		}
 	}
 	if len(caps) == 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 )
@@ -261,7 +262,7 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 				continue
 			}
 			label := fmt.Sprintf("%s (%s trainable, %.2f%% of full's)", shortConfig(g),
-				thousands(float64(g.TrainableParams)), 100*float64(g.TrainableParams)/float64(full.TrainableParams))
+				numfmt.Thousands(float64(g.TrainableParams)), 100*float64(g.TrainableParams)/float64(full.TrainableParams))
 			c.Tests = append(c.Tests, compareGroups(g, full, label, "full"))
 		}
 	}
@@ -298,7 +299,7 @@ func parallelAdapters(k taskKey, pac, adapter *group) *claim {
 				verdict = contradicted
 			}
 			return verdict + " on accuracy", fmt.Sprintf("%s. Measured, not tested: training throughput %.2f× adapter's (%s against %s tokens/s); peak memory %.2f× adapter's (%s against %s, the activation cache %s of it)",
-				claimText(ts[0]), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, thousands(pac.TokensPerSec.Mean), thousands(adapter.TokensPerSec.Mean),
+				claimText(ts[0]), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, numfmt.Thousands(pac.TokensPerSec.Mean), numfmt.Thousands(adapter.TokensPerSec.Mean),
 				pac.PeakMemoryBytes/adapter.PeakMemoryBytes, mibCell(pac.PeakMemoryBytes), mibCell(adapter.PeakMemoryBytes), mibCell(pac.CacheBytes))
 		}}
 }

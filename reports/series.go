@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial/aggregate"
 )
@@ -47,7 +48,7 @@ func paramSeries(groups []*group, sums []taskSummary, param string) []methodCurv
 			})
 			byValue := map[float64][]*group{}
 			for _, g := range gs {
-				if v, ok := number(g.MethodParams[param]); ok {
+				if v, ok := numfmt.Number(g.MethodParams[param]); ok {
 					byValue[v] = append(byValue[v], g)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/peftbench/peftbench/augment"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/methods"
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
@@ -358,7 +359,7 @@ func (s *Spec) check() error {
 	tooBig := func(n int) error {
 		for _, t := range s.Tasks {
 			if n > trainSize[t] {
-				return fmt.Errorf("data size %d exceeds the %s examples of %s's training split", n, thousands(trainSize[t]), t)
+				return fmt.Errorf("data size %d exceeds the %s examples of %s's training split", n, numfmt.Thousands(float64(trainSize[t])), t)
 			}
 		}
 		return nil
@@ -414,15 +415,6 @@ func (s *Spec) check() error {
 		}
 	}
 	return nil
-}
-
-// thousands writes n with commas between groups of three digits.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // points is the cartesian product of the grid's axes, keys in sorted

@@ -121,14 +121,6 @@ func TestDataSizesUpToTheSplit(t *testing.T) {
 	if _, err := Parse("ok.yaml", []byte("tasks: [topic]\ndata_sizes: [1204, all]\nmethods:\n  ia3: {data_size: 1204}\n  bitfit:\n")); err != nil {
 		t.Fatal(err)
 	}
-	if got := thousands(1234567); got != "1,234,567" {
-		t.Fatalf("thousands: %s", got)
-	}
-	for n, want := range map[int]string{0: "0", 12: "12", 999: "999", 1000: "1,000", 3500: "3,500", 100000: "100,000"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %s", n, got)
-		}
-	}
 }
 
 // A trial's id covers its task's data and its model's files: editing a
