@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/peftbench/peftbench/internal/numfmt"
 )
 
 // MaxStages bounds a pipeline's length: the planner's search grows with
@@ -449,7 +451,7 @@ func Single(w Workload, devs []Device, i, epochs int) (Plan, error) {
 	// step in flight.
 	p := Plan{Workload: w, Devices: devs, Epochs: epochs, Parallel: []Share{{Device: i, Fraction: 1}}}
 	if need := peakBytes(p)[i]; need > devs[i].Usable() {
-		return Plan{}, fmt.Errorf("edge: %s alone needs %s, %s has %s usable", w.Method, gib(need), devs[i].Name, gib(devs[i].Usable()))
+		return Plan{}, fmt.Errorf("edge: %s alone needs %s, %s has %s usable", w.Method, numfmt.GiB(need), devs[i].Name, numfmt.GiB(devs[i].Usable()))
 	}
 	p.Estimate = w.estimate(devs, p)
 	return p, nil
@@ -861,7 +863,7 @@ func fitError(w Workload, devs []Device) error {
 	for _, d := range devs {
 		biggest = max(biggest, d.Usable())
 		total += d.Usable()
-		have = append(have, fmt.Sprintf("%s %s usable of %s", d.Name, gib(d.Usable()), gib(d.MemoryBytes)))
+		have = append(have, fmt.Sprintf("%s %s usable of %s", d.Name, numfmt.GiB(d.Usable()), numfmt.GiB(d.MemoryBytes)))
 	}
 	sort.SliceStable(needs, func(a, b int) bool { return needs[a].bytes > needs[b].bytes })
 	msg := fmt.Sprintf("edge: %s fits on no arrangement of these devices", w.Method)
@@ -871,12 +873,10 @@ func fitError(w Workload, devs []Device) error {
 			limit = total
 		}
 		if n.bytes > limit {
-			return noFit{fmt.Sprintf("%s: the largest need, %s, is %s; the devices have %s", msg, n.what, gib(n.bytes), strings.Join(have, ", "))}
+			return noFit{fmt.Sprintf("%s: the largest need, %s, is %s; the devices have %s", msg, n.what, numfmt.GiB(n.bytes), strings.Join(have, ", "))}
 		}
 	}
 	return noFit{fmt.Sprintf("%s: each piece fits somewhere (the largest, %s, is %s) but no split of the layers does "+
 		"(a pipeline has at most %d stages, and each keeps its share of what it holds until the step or epoch ends); the devices have %s",
-		msg, needs[0].what, gib(needs[0].bytes), MaxStages, strings.Join(have, ", "))}
+		msg, needs[0].what, numfmt.GiB(needs[0].bytes), MaxStages, strings.Join(have, ", "))}
 }
-
-func gib(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/GiB) }

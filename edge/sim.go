@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/peftbench/peftbench/internal/numfmt"
 )
 
 // Result is a simulated run of a plan.
@@ -98,7 +100,7 @@ func Simulate(p Plan) (Result, error) {
 	for i, b := range r.Peak {
 		if b > devs[i].Usable() {
 			return Result{}, fmt.Errorf("edge: plan does not fit: %s (device %d) needs %s, has %s usable",
-				devs[i].Name, i, gib(b), gib(devs[i].Usable()))
+				devs[i].Name, i, numfmt.GiB(b), numfmt.GiB(devs[i].Usable()))
 		}
 	}
 	return r, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/reports"
 	"github.com/peftbench/peftbench/trial"
 )
@@ -173,14 +174,10 @@ func setParam(b *builder, name string, k Kind, v any) {
 	}
 }
 
+// number is v as a number, NaN where it is none.
 func number(v any) float64 {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case float64:
-		return x
+	if f, ok := numfmt.Number(v); ok {
+		return f
 	}
 	return math.NaN()
 }

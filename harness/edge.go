@@ -8,6 +8,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/peftbench/peftbench/edge"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/spf13/cobra"
 )
 
@@ -214,7 +215,7 @@ func printComparison(out *labelled, c edge.Comparison) {
 			out.line("  %-*s  unused", width, names[i])
 			continue
 		}
-		out.line("  %-*s  %s of %s / %s", width, names[i], gib(r.Peak[i]), gib(d.Usable()), gib(d.MemoryBytes))
+		out.line("  %-*s  %s of %s / %s", width, names[i], numfmt.GiB(r.Peak[i]), numfmt.GiB(d.Usable()), numfmt.GiB(d.MemoryBytes))
 	}
 	for i, e := range r.Epochs {
 		detail := ""
@@ -239,8 +240,6 @@ func printComparison(out *labelled, c edge.Comparison) {
 	out.line("best single device, %s: %.3f s; speed-up %.2f×", single, c.SingleResult.Total, c.Speedup)
 }
 
-func gib(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/edge.GiB) }
-
 func edgeDevicesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "devices",
@@ -251,15 +250,15 @@ func edgeDevicesCmd() *cobra.Command {
 			t.Header("device", "sustained GFLOPS", "peak GFLOPS", "memory", "usable", "link", "bandwidth, MB per s")
 			ps := edge.Presets()
 			for _, d := range ps {
-				t.Append(d.Name, fmt.Sprintf("%.0f", d.GFLOPS), fmt.Sprintf("%.1f", d.PeakGFLOPS), gib(d.MemoryBytes),
-					gib(d.Usable()), d.Link, fmt.Sprintf("%g", d.LinkMBps))
+				t.Append(d.Name, fmt.Sprintf("%.0f", d.GFLOPS), fmt.Sprintf("%.1f", d.PeakGFLOPS), numfmt.GiB(d.MemoryBytes),
+					numfmt.GiB(d.Usable()), d.Link, fmt.Sprintf("%g", d.LinkMBps))
 			}
 			if err := t.Render(); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "\nSustained = %.0f%% of peak and %s reserved for the system on every board: assumptions, not measurements.\n",
-				100*edge.SustainedFraction, gib(edge.ReservedBytes))
+				100*edge.SustainedFraction, numfmt.GiB(edge.ReservedBytes))
 			fmt.Fprintf(w, "Links: gigabit Ethernet %g MB/s of TCP payload, 10GbE %g, Wi-Fi 5 (--link wifi5) %g.\nSources:\n",
 				edge.GigabitEthernetMBps, edge.TenGigabitEthernetMBps, edge.WiFi5MBps)
 			for _, d := range ps {

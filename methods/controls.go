@@ -11,7 +11,8 @@ import (
 
 // The controls a sweep adds beside the methods (display.ZeroShot,
 // display.Scratch): they answer whether a method learnt anything from the
-// base model at all.
+// base model at all. What each is (its role, and scratch's method) is
+// declared in package display, where readers of results find it.
 
 // zeroShot trains nothing: the base model ranks the labels as shipped.
 type zeroShot struct{}

@@ -4,9 +4,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
-	"github.com/peftbench/peftbench/trial"
 	"gorgonia.org/tensor"
 )
 
@@ -14,7 +14,7 @@ import (
 func TestZeroShotTrainsNothing(t *testing.T) {
 	base := newBase(t, shapeA, tensor.Float64)
 	want := logits(t, base.Model)
-	a := attach(t, base, trial.ZeroShot, nil)
+	a := attach(t, base, display.ZeroShot, nil)
 	if n := a.NumTrainable(base.Model); n != 0 || len(a.Hooks) != 0 {
 		t.Fatalf("zero-shot has %d trainable parameters and %d hooks", n, len(a.Hooks))
 	}
@@ -27,7 +27,7 @@ func TestZeroShotTrainsNothing(t *testing.T) {
 // the trial's seed, trains them all, and counts as full fine-tuning.
 func TestScratchReinitialises(t *testing.T) {
 	base := newBase(t, shapeB, tensor.Float64) // initialised with seed 5
-	a := attach(t, base, trial.Scratch, nil)   // seed 9
+	a := attach(t, base, display.Scratch, nil) // seed 9
 	fresh, err := model.New(shapeB, tensor.Float64, 9)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,10 @@
 // editing model code), declares its hyper-parameters with defaults and
 // valid ranges, states its part of the GPU memory projection (Projector)
 // and how reports show it (Displayed), and registers itself at init:
-// adding a method touches no other file.
+// adding a method touches no other file, but for a line in package
+// display's declarations when a hyper-parameter sizes it (a rank, say) or
+// it is a control, which readers of results must know without linking
+// this package (the registry's tests ask for the line).
 package methods
 
 import (

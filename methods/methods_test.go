@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn"
 	"github.com/peftbench/peftbench/train"
-	"github.com/peftbench/peftbench/trial"
 	"gorgonia.org/tensor"
 )
 
@@ -154,7 +154,7 @@ func maxDiff(a, b []float64) float64 {
 func trainingMethods() []string {
 	var out []string
 	for _, n := range Names() {
-		if n != trial.ZeroShot {
+		if n != display.ZeroShot {
 			out = append(out, n)
 		}
 	}
@@ -340,7 +340,7 @@ func TestDefaultsResolve(t *testing.T) {
 		if _, err := Resolve(m, nil); err != nil {
 			t.Errorf("%s: defaults do not resolve: %v", name, err)
 		}
-		if (m.DefaultLR() <= 0 && name != trial.ZeroShot) || m.Doc() == "" {
+		if (m.DefaultLR() <= 0 && name != display.ZeroShot) || m.Doc() == "" {
 			t.Errorf("%s: missing default learning rate or doc", name)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/peftbench/peftbench/internal/numfmt"
 )
 
 // Kind is the type of a hyper-parameter.
@@ -141,7 +143,7 @@ func specNames(m Method) []string {
 func (s Spec) coerce(x any) (any, error) {
 	switch s.Kind {
 	case Int:
-		f, ok := number(x)
+		f, ok := numfmt.Number(x)
 		if !ok || f != math.Trunc(f) {
 			return nil, fmt.Errorf("%v is not an integer", x)
 		}
@@ -150,7 +152,7 @@ func (s Spec) coerce(x any) (any, error) {
 		}
 		return int(f), nil
 	case Float:
-		f, ok := number(x)
+		f, ok := numfmt.Number(x)
 		if !ok || math.IsNaN(f) {
 			return nil, fmt.Errorf("%v is not a number", x)
 		}
@@ -215,20 +217,4 @@ func (s Spec) checkChoice(x string) error {
 		}
 	}
 	return fmt.Errorf("%q is not one of %s", x, strings.Join(s.Choices, ", "))
-}
-
-func number(x any) (float64, bool) {
-	switch n := x.(type) {
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	}
-	return 0, false
 }

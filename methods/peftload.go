@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/nlpodyssey/safetensors"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/model"
 	"github.com/x448/float16"
 )
@@ -586,7 +587,7 @@ func compactTargets(c model.Config, layers []any) []any {
 }
 
 func toFloat(x any) float64 {
-	f, _ := number(x)
+	f, _ := numfmt.Number(x)
 	return f
 }
 

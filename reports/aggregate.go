@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/peftbench/peftbench/methods/display"
@@ -293,28 +292,6 @@ func largestSize(groups []*group) (size int, ok bool) {
 		}
 	}
 	return size, ok
-}
-
-// number reads a numeric hyper-parameter as JSON or YAML decoding leaves
-// it.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	case string:
-		f, err := strconv.ParseFloat(x, 64)
-		return f, err == nil
-	}
-	return 0, false
 }
 
 // paramsLabel writes hyper-parameters compactly, keys sorted:

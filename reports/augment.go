@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/stats"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
@@ -492,9 +493,9 @@ func (p *page) augmentCosts(a *augmentation) error {
 		if c.Trials > 0 {
 			perTrial = sigCell(c.Seconds/float64(c.Trials), 3)
 		}
-		rows = append(rows, []string{c.Teacher, p.nm.name(c.taskKey), strconv.Itoa(c.Trials), thousands(float64(c.Asked)), thousands(float64(c.Written)),
-			thousands(float64(c.Malformed)), thousands(float64(c.OffLabel)), thousands(float64(c.Failed)), thousands(float64(c.Duplicates)),
-			thousands(float64(c.Kept)), kept, sigCell(c.Seconds, 3), perTrial})
+		rows = append(rows, []string{c.Teacher, p.nm.name(c.taskKey), strconv.Itoa(c.Trials), numfmt.Thousands(float64(c.Asked)), numfmt.Thousands(float64(c.Written)),
+			numfmt.Thousands(float64(c.Malformed)), numfmt.Thousands(float64(c.OffLabel)), numfmt.Thousands(float64(c.Failed)), numfmt.Thousands(float64(c.Duplicates)),
+			numfmt.Thousands(float64(c.Kept)), kept, sigCell(c.Seconds, 3), perTrial})
 	}
 	return p.table([]string{"teacher", "task", "trials", "asked", "written", "malformed", "off-label", "failed requests", "duplicates", "kept", "kept / asked", "seconds", "seconds per trial"},
 		rows, []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR, alignR})

@@ -64,3 +64,31 @@ func TestCurveFigureSaysWhatItShows(t *testing.T) {
 		t.Errorf("learning curve legend has %d entries, want full and two references", f.entries)
 	}
 }
+
+// The rank figure's title names the methods drawn, in the order of their
+// declarations; only methods declared to be sized by rank count.
+func TestRankFigureNamesItsMethods(t *testing.T) {
+	nm := newNaming([]taskKey{{"tiny", "spam"}})
+	for _, c := range []struct {
+		methods []string
+		title   string
+	}{
+		{[]string{"lora"}, "Test accuracy against LoRA rank"},
+		{[]string{"vera", "lora", "dora"}, "Test accuracy against rank (lora, dora, vera)"},
+	} {
+		var series []methodCurve
+		for _, m := range c.methods {
+			series = append(series, testCurve(m, []float64{0.7}, []float64{0.8}))
+		}
+		f, err := rankFigure(series, nm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Panels[0].Title.Text; got != c.title {
+			t.Errorf("%v: title %q, want %q", c.methods, got, c.title)
+		}
+	}
+	if got := drawn([]methodCurve{testCurve("oft", []float64{0.7}), testCurve("prompt", []float64{0.7})}, "rank"); got != nil {
+		t.Errorf("drawn by rank: %v, want none", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
 	"gonum.org/v1/gonum/stat"
@@ -103,7 +104,7 @@ var epochReferences = []string{"full", "lora"}
 // that recorded their epochs. The controls are left out: scratch trains as
 // full fine-tuning does.
 func epochTables(groups []*group) []epochTable {
-	timed := filter(groups, func(g *group) bool { return g.Epochs != nil && !trial.IsControl(g.Method) })
+	timed := filter(groups, func(g *group) bool { return g.Epochs != nil && !display.IsControl(g.Method) })
 	var out []epochTable
 	for _, k := range taskKeys(timed) {
 		tg := filter(timed, func(g *group) bool { return g.Key() == k })

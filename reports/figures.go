@@ -5,10 +5,12 @@ import (
 	"image/color"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/tasks"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -226,15 +228,26 @@ func xRange(series []methodCurve) (lo, hi float64) {
 	return lo, hi
 }
 
-// rankFigure is accuracy against LoRA (and DoRA) rank, one line per task.
+// rankFigure is accuracy against the rank of LoRA and the methods it
+// sizes as it does LoRA's (DoRA, VeRA), one line per task and method.
 func rankFigure(series []methodCurve, nm naming) (*figure, error) {
 	title, label := "Test accuracy against LoRA rank", func(s methodCurve) string { return nm.name(s.taskKey) }
-	for _, s := range series {
-		if s.Method != "lora" {
-			title, label = "Test accuracy against rank (LoRA, DoRA)", nm.methodTask
-		}
+	if names := drawn(series, "rank"); len(names) > 1 || (len(names) == 1 && names[0] != "lora") {
+		title, label = "Test accuracy against rank ("+strings.Join(names, ", ")+")", nm.methodTask
 	}
 	return curveFigure("fig-rank", title, "rank r (log2 scale)", series, true, label, nm.taskDash)
+}
+
+// drawn lists the methods that param sizes with a curve in series, in the
+// order of their declarations (methods/display).
+func drawn(series []methodCurve, param string) []string {
+	var out []string
+	for _, m := range display.WithHeadline(param) {
+		if slices.ContainsFunc(series, func(s methodCurve) bool { return s.Method == m }) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // lengthFigure is accuracy against prompt or prefix length.
@@ -246,13 +259,8 @@ func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 		x = "length L (virtual tokens, log2 scale)"
 	}
 	var names []string // the methods drawn, as the title names them
-	for _, m := range lengthMethods {
-		for _, s := range series {
-			if s.Method == m {
-				names = append(names, m+" tuning")
-				break
-			}
-		}
+	for _, m := range drawn(series, "length") {
+		names = append(names, m+" tuning")
 	}
 	return curveFigure("fig-length", "Test accuracy against length ("+strings.Join(names, " and ")+")", x, series, logX,
 		nm.methodTask, nm.taskDash)

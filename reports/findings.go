@@ -5,8 +5,9 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/internal/numfmt"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/stats"
-	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
@@ -47,11 +48,11 @@ func (p *page) findings() {
 		if st == nil || len(st.Tests) == 0 {
 			continue
 		}
-		p.line("**%s** (%s, %s test examples):", p.nm.name(s.taskKey), p.sizeText(s.Task, s.DataSize), thousands(float64(st.Tests[0].N)))
+		p.line("**%s** (%s, %s test examples):", p.nm.name(s.taskKey), p.sizeText(s.Task, s.DataSize), numfmt.Thousands(float64(st.Tests[0].N)))
 		p.line("")
 		var above, level, methods []string
 		for _, r := range s.Rows {
-			if r.VsMajority == nil || r.Method == trial.ZeroShot { // zero-shot has a line of its own
+			if r.VsMajority == nil || untrained(r.Method) { // zero-shot has a line of its own
 				continue
 			}
 			item := fmt.Sprintf("%s %s (%s)", r.Method, pctText(r.VsMajority.AccA), testText(*r.VsMajority))
@@ -125,19 +126,22 @@ func (p *page) bestVsRest(st *sizeTests, methods []string) {
 func (p *page) pretraining(k taskKey) {
 	var parts []string
 	var zs *pairTest
+	scratch := display.Declared(display.Scratch) // and the method it controls for
 	for _, st := range p.t.Tests {
 		if st.taskKey != k {
 			continue
 		}
-		if t, ok := st.Vs("full", trial.Scratch); ok {
+		if t, ok := st.Vs(scratch.Of, scratch.Name); ok {
 			verdict := "not distinguishable"
 			if t.Significant {
-				verdict = map[bool]string{true: "full ahead", false: "scratch ahead"}[t.Diff > 0]
+				verdict = map[bool]string{true: scratch.Of + " ahead", false: scratch.Name + " ahead"}[t.Diff > 0]
 			}
 			parts = append(parts, fmt.Sprintf("%s examples: %s (%s)", sizeCell(st.DataSize), verdict, testText(t)))
 		}
-		if t, ok := st.Vs(trial.ZeroShot, majority); ok && zs == nil {
-			zs = &t
+		if z := p.t.ZeroShot[k]; z != nil && zs == nil {
+			if t, ok := st.Vs(z.Method, majority); ok {
+				zs = &t
+			}
 		}
 	}
 	if len(parts) > 0 {
@@ -169,7 +173,7 @@ func (p *page) cappedEval() string {
 	var caps []string
 	for _, n := range p.t.MaxEval {
 		if n > 0 {
-			caps = append(caps, thousands(float64(n)))
+			caps = append(caps, numfmt.Thousands(float64(n)))
 		}
 	}
 	if len(caps) == 0 {

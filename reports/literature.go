@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/peftbench/peftbench/internal/numfmt"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 )
 
@@ -170,7 +172,7 @@ func (p *page) learningCurves(k taskKey) *claim {
 	c := &claim{taskKey: k, Source: "learning curves (every method)",
 		Claim: "Every method gains accuracy from more training data."}
 	for _, curve := range p.t.DataSize {
-		if curve.taskKey != k || trial.IsControl(curve.Method) {
+		if curve.taskKey != k || display.IsControl(curve.Method) {
 			continue
 		}
 		lo, hi := curve.Points[0], curve.Points[len(curve.Points)-1]
@@ -256,11 +258,11 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 		}
 		for _, pt := range f.Front {
 			g := pt.Group
-			if g.Method == "full" || trial.IsControl(g.Method) || 10*g.TrainableParams >= full.TrainableParams {
+			if g.Method == "full" || display.IsControl(g.Method) || 10*g.TrainableParams >= full.TrainableParams {
 				continue
 			}
 			label := fmt.Sprintf("%s (%s trainable, %.2f%% of full's)", shortConfig(g),
-				thousands(float64(g.TrainableParams)), 100*float64(g.TrainableParams)/float64(full.TrainableParams))
+				numfmt.Thousands(float64(g.TrainableParams)), 100*float64(g.TrainableParams)/float64(full.TrainableParams))
 			c.Tests = append(c.Tests, compareGroups(g, full, label, "full"))
 		}
 	}
@@ -297,7 +299,7 @@ func parallelAdapters(k taskKey, pac, adapter *group) *claim {
 				verdict = contradicted
 			}
 			return verdict + " on accuracy", fmt.Sprintf("%s. Measured, not tested: training throughput %.2f× adapter's (%s against %s tokens/s); peak memory %.2f× adapter's (%s against %s, the activation cache %s of it)",
-				claimText(ts[0]), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, thousands(pac.TokensPerSec.Mean), thousands(adapter.TokensPerSec.Mean),
+				claimText(ts[0]), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, numfmt.Thousands(pac.TokensPerSec.Mean), numfmt.Thousands(adapter.TokensPerSec.Mean),
 				pac.PeakMemoryBytes/adapter.PeakMemoryBytes, mibCell(pac.PeakMemoryBytes), mibCell(adapter.PeakMemoryBytes), mibCell(pac.CacheBytes))
 		}}
 }
@@ -341,13 +343,12 @@ func (p *page) literature() {
 	}
 }
 
-// shortConfig names a configuration by its method and the size
-// hyper-parameter the report sweeps, if it has one ("lora r=8").
+// shortConfig names a configuration by its method and the hyper-parameter
+// that sizes it, if it has one ("lora r=8").
 func shortConfig(g *group) string {
-	for key, short := range map[string]string{"rank": "r", "length": "L", "bottleneck": "m"} {
-		if v, ok := g.MethodParams[key]; ok {
-			return fmt.Sprintf("%s %s=%v", g.Method, short, v)
-		}
+	d := display.Declared(g.Method)
+	if v, ok := g.MethodParams[d.Headline]; ok && d.Headline != "" {
+		return fmt.Sprintf("%s %s=%v", g.Method, d.Symbol, v)
 	}
 	return g.Method
 }

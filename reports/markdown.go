@@ -2,15 +2,19 @@ package reports
 
 import (
 	"fmt"
-	"github.com/peftbench/peftbench/edge"
 	"math"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/peftbench/peftbench/edge"
 	"github.com/peftbench/peftbench/internal/meter"
+	"github.com/peftbench/peftbench/internal/numfmt"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial"
 	"github.com/peftbench/peftbench/trial/aggregate"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -42,20 +46,25 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("")
 	var methods, controls []string
 	for _, m := range methodList(p.t.Groups) {
-		if trial.IsControl(m) {
+		if display.IsControl(m) {
 			controls = append(controls, m)
 		} else {
 			methods = append(methods, m)
 		}
 	}
-	if len(p.t.ZeroShot) > 0 {
-		controls = append(controls, trial.ZeroShot)
+	var zs []string // the untrained control, kept apart from the groups
+	for _, z := range p.t.ZeroShot {
+		if !slices.Contains(zs, z.Method) {
+			zs = append(zs, z.Method)
+		}
 	}
+	sort.Strings(zs)
+	controls = append(controls, zs...)
 	if len(p.in.Majority) > 0 {
 		controls = append(controls, majority)
 	}
 	p.line("%s trials from `%s` (%d succeeded, %d failed) on %s; methods: %s; controls: %s.",
-		thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
+		numfmt.Thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
 	p.line("")
 	p.line("Beside this page, [index.html](%s) is the same results to explore offline in a browser: every configuration in a table to filter and sort, accuracy against the cost axis of your choice, and learning curves.", ViewerFile)
 	p.optional = p.optionalSections()
@@ -209,11 +218,11 @@ func (p *page) sizeText(task string, n int) string {
 	ex := p.in.Examples(task, n)
 	switch {
 	case n == 0 && ex > 0:
-		return fmt.Sprintf("all (%s training examples)", thousands(float64(ex)))
+		return fmt.Sprintf("all (%s training examples)", numfmt.Thousands(float64(ex)))
 	case n == 0:
 		return "all training examples"
 	}
-	return thousands(float64(ex)) + " training examples"
+	return numfmt.Thousands(float64(ex)) + " training examples"
 }
 
 // alignR right-aligns a numeric column.
@@ -248,7 +257,7 @@ func (p *page) summary() error {
 				method += " ◦"
 				notAbove = true
 			}
-			if r.SelectedOn == chosenOnTest && r.Method != trial.ZeroShot {
+			if r.SelectedOn == chosenOnTest && !untrained(r.Method) {
 				method += " †"
 				onTest = true
 			}
@@ -256,7 +265,7 @@ func (p *page) summary() error {
 			if t := r.VsMajority; t != nil {
 				vsMaj, p = diffCell(t.Comparison), aggregate.PValue(t.Holm)
 			}
-			if r.Method == trial.ZeroShot {
+			if untrained(r.Method) {
 				rows = append(rows, []string{method, "no training", "—", "—", "—", accCell(g.Test), "—", vsMaj, p, "—", "0", "0%", mibCell(g.PeakMemoryBytes), "—", "—", "—"})
 				continue
 			}
@@ -270,8 +279,8 @@ func (p *page) summary() error {
 				valid = accCell(*g.Valid)
 			}
 			rows = append(rows, []string{method, orDash(paramsLabel(g.MethodParams)), lrCell(g.Train.LR), size,
-				strconv.Itoa(g.Test.N), accCell(g.Test), ciCell(g.Test), vsMaj, p, valid, thousands(float64(g.TrainableParams)),
-				pctCell(r.TrainablePct), mibCell(g.PeakMemoryBytes), thousands(g.TokensPerSec.Mean), bytesCell(g.FileSize),
+				strconv.Itoa(g.Test.N), accCell(g.Test), ciCell(g.Test), vsMaj, p, valid, numfmt.Thousands(float64(g.TrainableParams)),
+				pctCell(r.TrainablePct), mibCell(g.PeakMemoryBytes), numfmt.Thousands(g.TokensPerSec.Mean), bytesCell(g.FileSize),
 				strconv.Itoa(r.Configs)})
 		}
 		if b := s.Baseline; b != nil {
@@ -415,7 +424,7 @@ func (p *page) efficiency() error {
 			for _, pt := range f.Front {
 				g := pt.Group
 				rows = append(rows, []string{g.Method, orDash(paramsLabel(g.MethodParams)), lrCell(g.Train.LR),
-					mibCell(g.PeakMemoryBytes), mibCell(g.PeakHeapBytes), thousands(float64(g.TrainableParams)), accCell(g.Test)})
+					mibCell(g.PeakMemoryBytes), mibCell(g.PeakHeapBytes), numfmt.Thousands(float64(g.TrainableParams)), accCell(g.Test)})
 			}
 			err := p.table([]string{"method", "configuration", "lr", "peak memory", "peak heap", "trainable params", "test acc. %"}, rows,
 				[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR})
@@ -496,7 +505,7 @@ func (p *page) projectedMemory() error {
 		}
 		for _, pr := range c.Projections {
 			rows = append(rows, append(append([]string(nil), lead...), archName(pr.Arch), fmt.Sprintf("%d × %d", pr.Batch, pr.Seq),
-				thousands(float64(pr.TrainableParams)), memCell(float64(pr.WeightsBytes)), memCell(float64(pr.GradientsBytes)),
+				numfmt.Thousands(float64(pr.TrainableParams)), memCell(float64(pr.WeightsBytes)), memCell(float64(pr.GradientsBytes)),
 				memCell(float64(pr.OptimizerBytes)), memCell(float64(pr.ActivationBytes)), memCell(float64(pr.TotalBytes)),
 				h100Cell(pr), fitCell(pr)))
 		}
@@ -555,9 +564,9 @@ func (p *page) throughput() error {
 		if !math.IsNaN(r.RatioToFull) {
 			ratio = fmt.Sprintf("%.2f×", r.RatioToFull)
 		}
-		tps := thousands(r.TokensPerSec.Mean)
+		tps := numfmt.Thousands(r.TokensPerSec.Mean)
 		if !math.IsNaN(r.TokensPerSec.Std) {
-			tps += " ± " + thousands(r.TokensPerSec.Std)
+			tps += " ± " + numfmt.Thousands(r.TokensPerSec.Std)
 		}
 		mfu := "—"
 		if r.MFU.N > 0 {
@@ -676,7 +685,7 @@ func sizeCell(n int) string {
 	if n == 0 {
 		return "all"
 	}
-	return thousands(float64(n))
+	return numfmt.Thousands(float64(n))
 }
 
 // sizeFileName is a data size in a file name: digits, no thousands
@@ -789,25 +798,6 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
-}
-
-// thousands rounds v and groups its digits: 12345.6 → "12,346".
-func thousands(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "—"
-	}
-	s := strconv.FormatInt(int64(math.Round(math.Abs(v))), 10)
-	var b strings.Builder
-	if v < 0 && math.Round(v) != 0 {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // seedNote says how wide the summary's intervals are for the fewest

@@ -9,15 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
-)
-
-// Methods with a rank and with a prompt length, for the rank and length
-// figures.
-var (
-	rankMethods   = []string{"lora", "dora"}
-	lengthMethods = []string{"prompt", "prefix"}
 )
 
 // tables is everything a report shows, computed from the results alone
@@ -55,6 +49,11 @@ type tables struct {
 	Augmentation *augmentation
 }
 
+// untrained tells whether method is the control that trains nothing
+// (zero-shot): it has no data size, so reports keep it apart from the
+// groups.
+func untrained(method string) bool { return display.Declared(method).Role == display.Untrained }
+
 // tabulate computes every table and series of a report.
 func tabulate(results []*trial.Result, in inputs) *tables {
 	all := groupResults(results)
@@ -65,7 +64,7 @@ func tabulate(results []*trial.Result, in inputs) *tables {
 		case g.Augment != "":
 			augmented = append(augmented, g)
 			return false
-		case g.Method == trial.ZeroShot:
+		case untrained(g.Method):
 			zs[g.Key()] = g
 			return false
 		}
@@ -80,8 +79,8 @@ func tabulate(results []*trial.Result, in inputs) *tables {
 		Tasks:        taskKeys(g),
 		Groups:       g,
 		Summaries:    sums,
-		Rank:         paramSeries(g, sums, rankMethods, "rank"),
-		Length:       paramSeries(g, sums, lengthMethods, "length"),
+		Rank:         paramSeries(g, sums, "rank"),
+		Length:       paramSeries(g, sums, "length"),
 		DataSize:     dataSizeSeries(g, in),
 		Memory:       efficiency(g, sums, costMemory),
 		Params:       efficiency(g, sums, costParams),

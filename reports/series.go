@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/peftbench/peftbench/internal/numfmt"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
@@ -27,13 +29,14 @@ type methodCurve struct {
 	Points  []point // by increasing X
 }
 
-// paramSeries gives, for every task and each of methods, test accuracy
-// against the numeric hyper-parameter param (LoRA's "rank", prompt and
-// prefix tuning's "length"). At each value the best configuration over the
+// paramSeries gives, for every task and each method that param sizes
+// (its headline, methods/display: LoRA's "rank", prompt and prefix
+// tuning's "length"), test accuracy against param. At each value the best configuration over the
 // other hyper-parameters and the learning rate is taken, as in the summary,
 // at the data size of the method's summary row. Curves with fewer than two
 // values are left out.
-func paramSeries(groups []*group, sums []taskSummary, methods []string, param string) []methodCurve {
+func paramSeries(groups []*group, sums []taskSummary, param string) []methodCurve {
+	methods := display.WithHeadline(param)
 	var out []methodCurve
 	for _, s := range sums {
 		for _, row := range s.Rows {
@@ -45,7 +48,7 @@ func paramSeries(groups []*group, sums []taskSummary, methods []string, param st
 			})
 			byValue := map[float64][]*group{}
 			for _, g := range gs {
-				if v, ok := number(g.MethodParams[param]); ok {
+				if v, ok := numfmt.Number(g.MethodParams[param]); ok {
 					byValue[v] = append(byValue[v], g)
 				}
 			}

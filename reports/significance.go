@@ -93,7 +93,7 @@ func significance(groups []*group, zeroShot map[taskKey]*group, in inputs) []siz
 				}
 			}
 			if z := zeroShot[k]; z != nil {
-				st.Contenders = append(st.Contenders, contender{Name: trial.ZeroShot, Group: z})
+				st.Contenders = append(st.Contenders, contender{Name: z.Method, Group: z})
 			}
 			maj, hasMaj := in.Majority[k.Task]
 			for i, a := range st.Contenders {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
@@ -40,8 +41,8 @@ func TestFormats(t *testing.T) {
 		{humanCount(1090000), "1.09M"},
 		{humanCount(8192), "8.19k"},
 		{humanCount(512), "512"},
-		{thousands(1098192), "1,098,192"},
-		{thousands(950), "950"},
+		{numfmt.Thousands(1098192), "1,098,192"},
+		{numfmt.Thousands(950), "950"},
 		{pctCell(100 * 8192.0 / 1098192), "0.75%"},
 		{pctCell(100), "100.0%"},
 		{accCell(aggregate.Stat{N: 2, Mean: 0.84, Std: 0.0283}), "84.0 ± 2.8"},

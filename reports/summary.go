@@ -3,6 +3,7 @@ package reports
 import (
 	"math"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
 )
@@ -54,7 +55,7 @@ type summaryRow struct {
 }
 
 // Control tells whether the row is a control rather than a method.
-func (r summaryRow) Control() bool { return trial.IsControl(r.Method) }
+func (r summaryRow) Control() bool { return display.IsControl(r.Method) }
 
 // AboveMajority tells whether the row is significantly above the majority
 // class.
@@ -67,7 +68,7 @@ func (r summaryRow) AboveMajority() bool {
 func (s taskSummary) Trained() []summaryRow {
 	var out []summaryRow
 	for _, r := range s.Rows {
-		if r.Method != trial.ZeroShot {
+		if !untrained(r.Method) {
 			out = append(out, r)
 		}
 	}
@@ -114,7 +115,7 @@ func summaries(groups []*group, zeroShot map[taskKey]*group, tests []sizeTests, 
 			s.Rows = append(s.Rows, newRow(m, best, len(cands), tests))
 		}
 		if z := zeroShot[k]; z != nil {
-			s.Rows = append(s.Rows, newRow(trial.ZeroShot, z, 1, tests))
+			s.Rows = append(s.Rows, newRow(z.Method, z, 1, tests))
 		}
 		out = append(out, s)
 	}
@@ -129,7 +130,7 @@ func newRow(method string, best *group, configs int, tests []sizeTests) summaryR
 	}
 	row := summaryRow{Method: method, Best: best, SelectedOn: on, Configs: configs, TrainablePct: pct}
 	size := best.DataSize
-	if method == trial.ZeroShot {
+	if untrained(method) {
 		// Zero-shot is tested at every size; its test against the majority
 		// is the same at each.
 		for _, st := range tests {

@@ -34,34 +34,37 @@ const viewerCurvePoints = 200
 // viewerConfig is one configuration as the viewer's script reads it;
 // missing numbers are null.
 type viewerConfig struct {
-	Model        string     `json:"model"`
-	Task         string     `json:"task"`
-	Method       string     `json:"method"`
-	Name         string     `json:"name"`
-	Params       string     `json:"params"`
-	Augment      string     `json:"augment"`
-	DataSize     int        `json:"data_size"`
-	Examples     int        `json:"examples"`
-	LR           float64    `json:"lr"`
-	Seeds        int        `json:"seeds"`
-	Test         *float64   `json:"test"`
-	TestStd      *float64   `json:"test_std"`
-	TestLo       *float64   `json:"test_lo"`
-	TestHi       *float64   `json:"test_hi"`
-	Valid        *float64   `json:"valid"`
-	Trainable    int        `json:"trainable"`
-	Total        int        `json:"total"`
-	PeakMemory   *float64   `json:"peak_memory"`
-	PeakHeap     *float64   `json:"peak_heap"`
-	Accounted    *float64   `json:"accounted"`
-	TokensPerSec *float64   `json:"tokens_per_sec"`
-	TrainTime    *float64   `json:"train_time"`
-	Chosen       bool       `json:"chosen"`
-	VsMajority   *float64   `json:"vs_majority"`
-	VsMajorityP  *float64   `json:"vs_majority_p"`
-	Above        bool       `json:"above_majority"`
-	Loss         [][2]any   `json:"loss"`       // [step, loss] of the first seed's step log
-	EpochLoss    []*float64 `json:"epoch_loss"` // the first seed's
+	Model        string   `json:"model"`
+	Task         string   `json:"task"`
+	Method       string   `json:"method"`
+	Name         string   `json:"name"`
+	Params       string   `json:"params"`
+	Augment      string   `json:"augment"`
+	DataSize     int      `json:"data_size"`
+	Examples     int      `json:"examples"`
+	LR           float64  `json:"lr"`
+	Seeds        int      `json:"seeds"`
+	Test         *float64 `json:"test"`
+	TestStd      *float64 `json:"test_std"`
+	TestLo       *float64 `json:"test_lo"`
+	TestHi       *float64 `json:"test_hi"`
+	Valid        *float64 `json:"valid"`
+	Trainable    int      `json:"trainable"`
+	Total        int      `json:"total"`
+	PeakMemory   *float64 `json:"peak_memory"`
+	PeakHeap     *float64 `json:"peak_heap"`
+	Accounted    *float64 `json:"accounted"`
+	TokensPerSec *float64 `json:"tokens_per_sec"`
+	TrainTime    *float64 `json:"train_time"`
+	Chosen       bool     `json:"chosen"`
+	VsMajority   *float64 `json:"vs_majority"`
+	VsMajorityP  *float64 `json:"vs_majority_p"`
+	Above        bool     `json:"above_majority"`
+	// Untrained marks the control that trains nothing (zero-shot): it has
+	// no data size, so the page draws it on no front or curve.
+	Untrained bool       `json:"untrained,omitempty"`
+	Loss      [][2]any   `json:"loss"`       // [step, loss] of the first seed's step log
+	EpochLoss []*float64 `json:"epoch_loss"` // the first seed's
 }
 
 // viewerData is everything the page shows.
@@ -98,7 +101,7 @@ func viewer(title string, results []*trial.Result, in inputs, t *tables) ([]byte
 			Trainable: c.NumTrainableParams, Total: c.NumTotalParams, PeakMemory: num(c.PeakMemoryBytes), PeakHeap: num(c.PeakHeapBytes),
 			Accounted: num(c.AccountedBytes), TokensPerSec: num(c.TokensPerSec), TrainTime: num(c.TrainTime),
 			Chosen: c.Chosen, VsMajority: num(c.VsMajorityDiff), VsMajorityP: num(c.VsMajorityP), Above: c.AboveMajority,
-			Loss: [][2]any{}, EpochLoss: []*float64{}}
+			Untrained: untrained(c.Method), Loss: [][2]any{}, EpochLoss: []*float64{}}
 		if v.Name == "" {
 			v.Name = c.Method
 		}

@@ -13,7 +13,9 @@ import (
 	"strings"
 
 	"github.com/peftbench/peftbench/augment"
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/nn/device"
 	"github.com/peftbench/peftbench/tasks"
@@ -32,8 +34,8 @@ type Spec struct {
 	Seeds     []int
 	Train     trial.Settings
 	Methods   []MethodGrid // in file order
-	// Controls are added beside the methods (trial.ZeroShot, trial.Scratch);
-	// both unless the spec says otherwise.
+	// Controls are added beside the methods (display.Controls): all of them
+	// unless the spec says otherwise.
 	Controls []string
 	// Augments is the augmentation axis every method crosses (controls do
 	// not): nil for none, the only entry unless the spec says otherwise.
@@ -87,7 +89,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if err := duplicateKey(file, &doc, ""); err != nil {
 		return nil, err
 	}
-	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0}, Controls: []string{trial.ZeroShot, trial.Scratch},
+	s := &Spec{File: file, Models: []string{"tiny"}, Seeds: []int{1}, DataSizes: []int{0}, Controls: display.Controls(),
 		Train: trial.Settings{Epochs: 3, Batch: 16, WeightDecay: 0.01, WarmupFrac: 0.1, Select: true}, Augments: []*trial.Augment{nil}}
 	root := doc.Content[0]
 	s.lines = map[string]int{}
@@ -383,7 +385,7 @@ func (s *Spec) check() error {
 	tooBig := func(n int) error {
 		for _, t := range s.Tasks {
 			if n > trainSize[t] {
-				return fmt.Errorf("data size %d exceeds the %s examples of %s's training split", n, thousands(trainSize[t]), t)
+				return fmt.Errorf("data size %d exceeds the %s examples of %s's training split", n, numfmt.Thousands(float64(trainSize[t])), t)
 			}
 		}
 		return nil
@@ -439,15 +441,6 @@ func (s *Spec) check() error {
 		}
 	}
 	return nil
-}
-
-// thousands writes n with commas between groups of three digits.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // points is the cartesian product of the grid's axes, keys in sorted
@@ -506,11 +499,11 @@ func dataSize(x any) (int, bool) {
 func controls(v *yaml.Node) ([]string, error) {
 	var out []string
 	if err := v.Decode(&out); err != nil {
-		return nil, fmt.Errorf("want a list of controls (%s, %s)", trial.ZeroShot, trial.Scratch)
+		return nil, fmt.Errorf("want a list of controls (%s)", strings.Join(display.Controls(), ", "))
 	}
 	for _, c := range out {
-		if !trial.IsControl(c) {
-			return nil, fmt.Errorf("unknown control %q (have %s, %s)", c, trial.ZeroShot, trial.Scratch)
+		if !display.IsControl(c) {
+			return nil, fmt.Errorf("unknown control %q (have %s)", c, strings.Join(display.Controls(), ", "))
 		}
 	}
 	return out, nil
@@ -584,9 +577,9 @@ func (s *Spec) Trials() []trial.Spec { return s.Plan(nil).All() }
 // own grid) × data sizes × seeds, then the controls (never augmented). A
 // method grid that sets data_size uses its own sizes instead of the shared
 // ones. Zero-shot is one trial per model and task (it trains nothing, so
-// seeds and sizes do not apply); scratch gets full fine-tuning's budget:
-// the learning rates and data sizes of the spec's full grid, or full's
-// defaults and the shared sizes. With a tune stage, a configuration whose
+// seeds and sizes do not apply); scratch gets the budget of the method it
+// controls for (full fine-tuning): the learning rates and data sizes of
+// the spec's grid of that method, or its defaults and the shared sizes. With a tune stage, a configuration whose
 // grid lists several rates contributes its tuning trials, and its other
 // trials once result (nil: no results) holds every tuning trial's. Every
 // trial carries the content hashes of its task and model, taken once when
@@ -615,17 +608,17 @@ func (s *Spec) Plan(result ResultOf) Plan {
 				}
 			}
 			for _, c := range s.Controls {
-				switch c {
-				case trial.ZeroShot:
+				switch d := display.Declared(c); d.Role {
+				case display.Untrained:
 					e.rest(trial.Spec{Model: mdl, Task: task, Method: c, Name: c, MethodParams: map[string]any{},
 						Train:    trial.Settings{Batch: s.Train.Batch, MaxEval: s.Train.MaxEval},
 						TaskHash: s.hash(&s.taskHash, task, tasks.ContentHash), ModelHash: s.hash(&s.modelHash, mdl, model.ContentHash), Device: s.Device})
-				case trial.Scratch:
+				case display.Unpretrained:
 					g := MethodGrid{Method: c, Axes: map[string][]any{}}
-					for _, full := range s.Methods {
-						if full.Method == "full" {
+					for _, of := range s.Methods {
+						if of.Method == d.Of {
 							for _, k := range []string{"lr", "data_size"} {
-								if vals, ok := full.Axes[k]; ok {
+								if vals, ok := of.Axes[k]; ok {
 									g.Axes[k] = vals
 								}
 							}

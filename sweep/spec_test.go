@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/peftbench/peftbench/methods"
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/model"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
@@ -103,7 +104,7 @@ func TestExpandPerMethodGrids(t *testing.T) {
 		}
 		got := map[string]int{}
 		for _, tr := range s.Trials() {
-			if trial.IsControl(tr.Method) {
+			if display.IsControl(tr.Method) {
 				got[tr.Method]++
 			}
 		}
@@ -120,14 +121,6 @@ func TestDataSizesUpToTheSplit(t *testing.T) {
 	// The whole split, by number or as all, is fine.
 	if _, err := Parse("ok.yaml", []byte("tasks: [topic]\ndata_sizes: [1204, all]\nmethods:\n  ia3: {data_size: 1204}\n  bitfit:\n")); err != nil {
 		t.Fatal(err)
-	}
-	if got := thousands(1234567); got != "1,234,567" {
-		t.Fatalf("thousands: %s", got)
-	}
-	for n, want := range map[int]string{0: "0", 12: "12", 999: "999", 1000: "1,000", 3500: "3,500", 100000: "100,000"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %s", n, got)
-		}
 	}
 }
 
@@ -323,7 +316,7 @@ func TestAugmentAxis(t *testing.T) {
 	for _, tr := range s.Trials() {
 		count[tr.Name]++
 		ids[tr.ID()] = true
-		if trial.IsControl(tr.Method) && tr.Augment != nil {
+		if display.IsControl(tr.Method) && tr.Augment != nil {
 			t.Errorf("control %s augmented", tr.Name)
 		}
 		if tr.Augment != nil && (tr.Augment.Iterations != 3 || tr.Augment.PerError != 2 || !strings.Contains(tr.Label(), "+llm2llm "+tr.Augment.Teacher)) {

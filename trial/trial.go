@@ -125,7 +125,7 @@ func (s Spec) ID() string {
 // Label is a short human description for progress lines.
 func (s Spec) Label() string {
 	params := ""
-	for _, k := range []string{"rank", "length", "bottleneck"} {
+	if k := display.Declared(s.Method).Headline; k != "" {
 		if v, ok := s.MethodParams[k]; ok {
 			params += fmt.Sprintf(" %s=%s", k, FormatParam(v))
 		}
@@ -170,11 +170,9 @@ func SizeOrder(n int) float64 {
 	return float64(n)
 }
 
-// The controls (methods/display says what each is).
+// The controls' names, as result files hold them; what each is, and
+// whether a method is a control, is methods/display's declaration.
 const (
 	ZeroShot = display.ZeroShot
 	Scratch  = display.Scratch
 )
-
-// IsControl tells whether method is one of the controls.
-func IsControl(method string) bool { return method == ZeroShot || method == Scratch }

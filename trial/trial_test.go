@@ -176,3 +176,22 @@ func TestPasses(t *testing.T) {
 		}
 	}
 }
+
+// A label names the hyper-parameter that sizes the method, as its
+// declaration says, and no other.
+func TestLabelNamesTheHeadline(t *testing.T) {
+	for _, c := range []struct {
+		s    Spec
+		want string
+	}{
+		{Spec{Task: "spam", Method: "lora", MethodParams: map[string]any{"rank": 4, "alpha": 16.0}, DataSize: 32, Seed: 1, Train: Settings{LR: 3e-3}}, "spam/lora rank=4 n=32 seed=1 lr=0.003"},
+		{Spec{Task: "spam", Method: "pac", MethodParams: map[string]any{"bottleneck": 16.0, "cache_mb": 0}, Seed: 2, Train: Settings{LR: 1e-3}}, "spam/pac bottleneck=16 n=all seed=2 lr=0.001"},
+		{Spec{Task: "spam", Method: "prompt", MethodParams: map[string]any{"length": 8}, Seed: 1}, "spam/prompt length=8 n=all seed=1 lr=0"},
+		{Spec{Task: "spam", Method: ZeroShot, MethodParams: map[string]any{}}, "spam/zeroshot n=all seed=0 lr=0"},
+		{Spec{Task: "spam", Method: "ia3", MethodParams: map[string]any{"targets": []any{"k", "v"}}, Seed: 1}, "spam/ia3 n=all seed=1 lr=0"},
+	} {
+		if got := c.s.Label(); got != c.want {
+			t.Errorf("Label() = %q, want %q", got, c.want)
+		}
+	}
+}

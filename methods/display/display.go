@@ -1,10 +1,12 @@
-// Package display is how reports show each method: its place in tables
-// and legends, its colour and its marker shape in figures. A method
-// declares its own style in its file (methods.Displayed) and
+// Package display is what readers of results know of each method without
+// linking it: how reports show it (its place in tables and legends, its
+// colour and its marker shape in figures) and what it is (a method or one
+// of the controls, and the hyper-parameter that sizes it: declare.go).
+// A method declares its own style in its file (methods.Displayed) and
 // methods.Register records it here. The package links no engine, so
 // reports read it without the training code; a program that never links
 // package methods has no styles, and every method then takes the
-// fallbacks.
+// fallbacks. The declarations of what a method is hold in every program.
 //
 // Colours come from the Okabe–Ito palette, safe for colour-blind readers,
 // with brown in place of its yellow (hard to see on white) and grey for
@@ -18,19 +20,6 @@ import (
 	"image/color"
 	"sort"
 	"sync"
-)
-
-// The controls' names: trials a sweep adds beside its methods, so that a
-// report can tell whether a method learnt anything from the base model at
-// all. Package methods registers them; they are named here so that the
-// result schema (package trial) and the reports know them without linking
-// the engine.
-const (
-	// ZeroShot scores the base model as shipped, with no training.
-	ZeroShot = "zeroshot"
-	// Scratch trains every weight of the same architecture from a random
-	// initialisation with full fine-tuning's budget.
-	Scratch = "scratch"
 )
 
 // Marker names a marker shape that reports draw.

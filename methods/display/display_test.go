@@ -37,3 +37,40 @@ func TestRegisterOrderAndMarkers(t *testing.T) {
 		}()
 	}
 }
+
+// The declarations are well-formed: one per name, controls sized by
+// nothing, an Unpretrained control naming the method it controls for,
+// and a headline with its symbol.
+func TestDeclarations(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range Declarations() {
+		if d.Name == "" || seen[d.Name] {
+			t.Errorf("%q: empty or declared twice", d.Name)
+		}
+		seen[d.Name] = true
+		if (d.Headline == "") != (d.Symbol == "") {
+			t.Errorf("%s: headline %q with symbol %q", d.Name, d.Headline, d.Symbol)
+		}
+		if d.Role != Method && d.Headline != "" {
+			t.Errorf("control %s has a headline", d.Name)
+		}
+		if (d.Role == Unpretrained) != (d.Of != "") || (d.Of != "" && Declared(d.Of).Role != Method) {
+			t.Errorf("%s (role %d) is a control of %q", d.Name, d.Role, d.Of)
+		}
+	}
+	if got := Controls(); !slices.Equal(got, []string{ZeroShot, Scratch}) {
+		t.Errorf("Controls() = %v", got)
+	}
+	if !IsControl(Scratch) || IsControl("lora") || IsControl("no such method") {
+		t.Error("IsControl")
+	}
+	if d := Declared("no such method"); d.Role != Method || d.Headline != "" || d.Name != "no such method" {
+		t.Errorf("an undeclared method: %+v", d)
+	}
+	if got := WithHeadline("length"); !slices.Equal(got, []string{"prompt", "prefix"}) {
+		t.Errorf("WithHeadline(length) = %v, want prompt first, as report titles name them", got)
+	}
+	if got := WithHeadline(""); got != nil {
+		t.Errorf("WithHeadline(\"\") = %v", got)
+	}
+}

@@ -170,7 +170,7 @@ function referenceLines(task, xs) {
 
 function renderPareto(list) {
   const axis = AXES[state.x];
-  const here = list.filter((c) => c.task === state.ptask && String(c.data_size) === state.psize && c.test !== null && axis.value(c) !== null && c.method !== "zeroshot");
+  const here = list.filter((c) => c.task === state.ptask && String(c.data_size) === state.psize && c.test !== null && axis.value(c) !== null && !c.untrained);
   const points = here.map((c) => ({ x: axis.value(c), y: 100 * c.test, c }));
   const datasets = [];
   for (const m of methods) {
@@ -195,7 +195,7 @@ function renderPareto(list) {
 }
 
 function renderCurves(list) {
-  const chosen = list.filter((c) => c.task === state.ptask && c.chosen && c.test !== null && c.method !== "zeroshot");
+  const chosen = list.filter((c) => c.task === state.ptask && c.chosen && c.test !== null && !c.untrained);
   const datasets = [];
   const xs = [];
   for (const m of methods) {
