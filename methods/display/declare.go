@@ -57,6 +57,8 @@ var declarations = []Declaration{
 	{Name: "lora", Headline: "rank", Symbol: "r"},
 	{Name: "dora", Headline: "rank", Symbol: "r"},
 	{Name: "vera", Headline: "rank", Symbol: "r"},
+	{Name: "loha", Headline: "rank", Symbol: "r"},
+	{Name: "lokr", Headline: "rank", Symbol: "r"},
 	{Name: "prompt", Headline: "length", Symbol: "L"},
 	{Name: "prefix", Headline: "length", Symbol: "L"},
 	{Name: "adapter", Headline: "bottleneck", Symbol: "m"},
