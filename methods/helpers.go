@@ -109,6 +109,20 @@ func layerDropout(c *model.Ctx, layer string, x *model.Node, rate float64, seed 
 	return x, nil
 }
 
+// addProductUpdate returns y + x·(scale·(a∘b))ᵀ: the dense update of
+// LoHa (two low-rank products) and LoKr (two expanded Kronecker factors),
+// both [out, in].
+func addProductUpdate(x, y, a, b *model.Node, scale float64) (*model.Node, error) {
+	d, err := nn.Mul(a, b)
+	if err != nil {
+		return nil, err
+	}
+	if d, err = nn.Scale(d, scale); err != nil {
+		return nil, err
+	}
+	return addDense(x, y, d)
+}
+
 // addDense returns y + x·dᵀ for a dense update d [out, in].
 func addDense(x, y, d *model.Node) (*model.Node, error) {
 	u, err := nn.MatMul(x, d, false, true)

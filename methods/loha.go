@@ -116,14 +116,7 @@ func (h *lohaHook) HookLinear(c *model.Ctx, name string, x, y *model.Node) (*mod
 	if err != nil {
 		return nil, err
 	}
-	d, err := nn.Mul(p1, p2)
-	if err != nil {
-		return nil, err
-	}
-	if d, err = nn.Scale(d, l.scale); err != nil {
-		return nil, err
-	}
-	return addDense(x, y, d)
+	return addProductUpdate(x, y, p1, p2, l.scale)
 }
 
 // Footprint: 2r·(in + out) weights per adapted layer. Per token only the

@@ -272,14 +272,7 @@ func (h *lokrHook) HookLinear(c *model.Ctx, name string, x, y *model.Node) (*mod
 	if err != nil {
 		return nil, err
 	}
-	d, err := nn.Mul(t1, t2)
-	if err != nil {
-		return nil, err
-	}
-	if d, err = nn.Scale(d, l.scale); err != nil {
-		return nil, err
-	}
-	return addDense(x, y, d)
+	return addProductUpdate(x, y, t1, t2, l.scale)
 }
 
 // Footprint: W1 and W2, whole or as rank-r pairs, per adapted layer; per
