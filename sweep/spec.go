@@ -32,7 +32,11 @@ type Spec struct {
 	Tasks     []string
 	DataSizes []int // 0 means all
 	Seeds     []int
-	Train     trial.Settings
+	// SeedsBySize replaces Seeds at the data sizes it names (0: all), so a
+	// sweep can replicate where it draws conclusions and stay cheap
+	// elsewhere.
+	SeedsBySize map[int][]int
+	Train       trial.Settings
 	Methods   []MethodGrid // in file order
 	// Controls are added beside the methods (display.Controls): all of them
 	// unless the spec says otherwise.
@@ -106,6 +110,8 @@ func Parse(file string, data []byte) (*Spec, error) {
 			s.Tasks, err = stringList(v)
 		case "seeds":
 			s.Seeds, err = intList(v, false)
+		case "seeds_by_size":
+			s.SeedsBySize, err = seedsBySize(v)
 		case "data_sizes":
 			s.DataSizes, err = intList(v, true)
 			s.sizeLines = itemLines(v)
@@ -124,7 +130,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 				s.Device, err = CheckDevice(s.Device)
 			}
 		default:
-			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, train, methods, controls, augment, tune, device)")
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, seeds_by_size, train, methods, controls, augment, tune, device)")
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "sweep: ") {
@@ -194,6 +200,44 @@ func intList(v *yaml.Node, allowAll bool) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// seedsBySize reads seeds_by_size: a mapping of data size (or all) to a
+// list of seeds.
+func seedsBySize(v *yaml.Node) (map[int][]int, error) {
+	if v.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("want a mapping of data size to seeds, e.g. {1024: [1, 2, 3]}")
+	}
+	out := map[int][]int{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		n, err := intList(k, true)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[n[0]]; dup {
+			return nil, fmt.Errorf("line %d: data size %s given twice", k.Line, k.Value)
+		}
+		if out[n[0]], err = intList(val, false); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sizeName(n int) string {
+	if n == 0 {
+		return "all"
+	}
+	return strconv.Itoa(n)
+}
+
+// seedsAt are the seeds of the trials at data size n.
+func (s *Spec) seedsAt(n int) []int {
+	if seeds, ok := s.SeedsBySize[n]; ok {
+		return seeds
+	}
+	return s.Seeds
 }
 
 // itemLines is the line of each item of a value or list.
@@ -402,6 +446,22 @@ func (s *Spec) check() error {
 				line = s.sizeLines[i]
 			}
 			return specError(s.File, line, "data_sizes", "%v", err)
+		}
+	}
+	runs := map[int]bool{}
+	for _, n := range s.DataSizes {
+		runs[n] = true
+	}
+	for _, g := range s.Methods {
+		for _, v := range g.Axes["data_size"] {
+			if n, ok := dataSize(v); ok {
+				runs[n] = true
+			}
+		}
+	}
+	for n := range s.SeedsBySize {
+		if !runs[n] {
+			return specError(s.File, s.lines["seeds_by_size"], "seeds_by_size", "data size %s is not one the sweep runs (data_sizes, or a method's data_size)", sizeName(n))
 		}
 	}
 	for _, g := range s.Methods {
@@ -687,7 +747,9 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 			chosen, ok, waiting := choose(tuning, e.result)
 			switch {
 			case waiting:
-				e.plan.Waiting += len(sizes) * len(s.Seeds)
+				for _, n := range sizes {
+					e.plan.Waiting += len(s.seedsAt(n))
+				}
 				continue
 			case !ok:
 				e.plan.Untrained = append(e.plan.Untrained, describe(config, tuning, 0, false))
@@ -697,7 +759,7 @@ func (s *Spec) expand(mdl, task string, g MethodGrid, aug *trial.Augment, e expa
 			lr = chosen
 		}
 		for _, n := range sizes {
-			for _, seed := range s.Seeds {
+			for _, seed := range s.seedsAt(n) {
 				e.rest(newTrial(named, lr, n, seed))
 			}
 		}

@@ -247,6 +247,10 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 			`bad.yaml:3: field "methods.ia3.data_size": data size 100000 exceeds the 4,346 examples of spam's training split`},
 		{"full's data size, which scratch shares", "tasks: [topic]\nmethods:\n  full:\n    lr: 1e-4\n    data_size: 1205\n",
 			`bad.yaml:5: field "methods.full.data_size": data size 1205 exceeds the 1,204 examples of topic's training split`},
+		{"seeds at a size not run", "tasks: [spam]\ndata_sizes: [32, 128]\nseeds_by_size: {64: [1, 2]}\nmethods: {full: {}}\n",
+			`bad.yaml:3: field "seeds_by_size": data size 64 is not one the sweep runs`},
+		{"seeds by size not a mapping", "tasks: [spam]\nseeds_by_size: [1, 2]\nmethods: {full: {}}\n", `bad.yaml:2: field "seeds_by_size": want a mapping`},
+		{"a bad seed by size", "tasks: [spam]\ndata_sizes: [32]\nseeds_by_size: {32: [1, 0]}\nmethods: {full: {}}\n", `field "seeds_by_size": line 3: "0" is not a positive integer`},
 		{"augment without per_error", "tasks: [spam]\nmethods: {full: {}}\naugment:\n  - none\n  - llm2llm:\n      iterations: 2\n      teacher: pool\n",
 			`bad.yaml:6: field "augment.llm2llm.per_error": required`},
 		{"augment with an unknown field", "tasks: [spam]\nmethods: {full: {}}\naugment: {llm2llm: {iterations: 2, per_error: 1, teacher: pool, colour: red}}\n",
@@ -271,6 +275,30 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// seeds_by_size replicates the sizes it names and leaves the others at
+// seeds: every method, scratch with them; zero-shot, which trains
+// nothing, stays one trial.
+func TestSeedsBySize(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("tasks: [spam]\ndata_sizes: [32, 128]\nseeds: [1]\nseeds_by_size: {128: [1, 2, 3]}\nmethods:\n  full: {}\n  ia3: {data_size: [16, 128]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]int{}
+	for _, tr := range s.Trials() {
+		k := fmt.Sprintf("%s@%d", tr.Method, tr.DataSize)
+		got[k] = append(got[k], tr.Seed)
+	}
+	want := map[string][]int{
+		"full@32": {1}, "full@128": {1, 2, 3},
+		"ia3@16": {1}, "ia3@128": {1, 2, 3},
+		"scratch@32": {1}, "scratch@128": {1, 2, 3},
+		"zeroshot@0": {0},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("seeds per method and size (-want +got):\n%s", d)
 	}
 }
 
