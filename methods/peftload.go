@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -162,67 +163,56 @@ func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get
 	srcs := map[string]src{}
 	var targets []any
 	r, scale := 0, 0.0 // the largest rank in the file; the update's scale, alpha/rank
-	for i := 0; i < m.Config.Layers; i++ {
-		for _, name := range m.Config.LinearNames(i) {
-			mod, col, width, err := model.HFModule(m, name)
-			if err != nil {
-				return nil, err
-			}
-			key := "base_model.model." + mod
-			A, okA := get(key + ".lora_A.weight")
-			B, okB := get(key + ".lora_B.weight")
-			if !okA && !okB {
-				continue
-			}
-			if okA != okB {
-				return nil, fmt.Errorf("%s has only one of lora_A and lora_B", key)
-			}
-			in, out := linearDims(m, name)
-			full := out
-			if width > 0 {
-				full = 3 * width
-			}
-			if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
-				return nil, fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
-			}
-			var mag []float64
-			if dora {
-				M, ok := get(key + ".lora_magnitude_vector")
-				if !ok {
-					M, ok = get(key + ".lora_magnitude_vector.weight") // older PEFT's key
-				}
-				if !ok {
-					return nil, fmt.Errorf("%s has lora_A and lora_B but no lora_magnitude_vector, which a DoRA adapter (use_dora) has for every module", key)
-				}
-				if !slices.Equal(M.Shape, []int{full}) {
-					return nil, fmt.Errorf("%s: lora_magnitude_vector has shape %v, not [%d]", key, M.Shape, full)
-				}
-				mag = M.Values[col : col+out]
-			}
-			R := A.Shape[0]
-			if want := int(pat.of(pat.rank, mod, toFloat(settings["rank"]))); want != R && settings["rank"] != nil {
-				return nil, fmt.Errorf("%s: rank %d, but adapter_config.json gives it %d (r or rank_pattern)", key, R, want)
-			}
-			if _, ok := settings["alpha"]; !ok {
-				return nil, fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
-			}
-			alpha := pat.of(pat.alpha, mod, toFloat(settings["alpha"]))
-			s := alpha / float64(R)
-			if settings["rslora"] == true {
-				s = alpha / math.Sqrt(float64(R))
-			}
-			if scale == 0 {
-				scale = s
-			} else if math.Abs(s-scale) > 1e-12*math.Abs(scale) {
-				return nil, fmt.Errorf("%s: scale %v, other modules %v: LoRA here has one scale for every layer", key, s, scale)
-			}
-			r = max(r, R)
-			if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) && (!dora || normsOf(m, name, mag)) {
-				continue // a fused module's part without an update
-			}
-			srcs[name] = src{A, B, col, width, R, nil, mag}
-			targets = append(targets, name)
+	err := peftModules(m, get, []string{"lora_A.weight", "lora_B.weight"}, func(p *peftModule) error {
+		if err := p.need("lora_A.weight", "lora_B.weight"); err != nil {
+			return err
 		}
+		name, mod, key, col, width, in, out, full := p.name, p.mod, p.key, p.col, p.width, p.in, p.out, p.full
+		A, B := p.tensors["lora_A.weight"], p.tensors["lora_B.weight"]
+		if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
+			return fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
+		}
+		var mag []float64
+		if dora {
+			M, ok := get(key + ".lora_magnitude_vector")
+			if !ok {
+				M, ok = get(key + ".lora_magnitude_vector.weight") // older PEFT's key
+			}
+			if !ok {
+				return fmt.Errorf("%s has lora_A and lora_B but no lora_magnitude_vector, which a DoRA adapter (use_dora) has for every module", key)
+			}
+			if !slices.Equal(M.Shape, []int{full}) {
+				return fmt.Errorf("%s: lora_magnitude_vector has shape %v, not [%d]", key, M.Shape, full)
+			}
+			mag = M.Values[col : col+out]
+		}
+		R := A.Shape[0]
+		if want := int(pat.of(pat.rank, mod, toFloat(settings["rank"]))); want != R && settings["rank"] != nil {
+			return fmt.Errorf("%s: rank %d, but adapter_config.json gives it %d (r or rank_pattern)", key, R, want)
+		}
+		if _, ok := settings["alpha"]; !ok {
+			return fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
+		}
+		alpha := pat.of(pat.alpha, mod, toFloat(settings["alpha"]))
+		s := alpha / float64(R)
+		if settings["rslora"] == true {
+			s = alpha / math.Sqrt(float64(R))
+		}
+		if scale == 0 {
+			scale = s
+		} else if math.Abs(s-scale) > 1e-12*math.Abs(scale) {
+			return fmt.Errorf("%s: scale %v, other modules %v: LoRA here has one scale for every layer", key, s, scale)
+		}
+		r = max(r, R)
+		if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) && (!dora || normsOf(m, name, mag)) {
+			return nil // a fused module's part without an update
+		}
+		srcs[name] = src{A, B, col, width, R, nil, mag}
+		targets = append(targets, name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no lora_A/lora_B tensor of a module of the base model")
@@ -339,40 +329,28 @@ func veraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 	srcs := map[string]src{}
 	ds := map[string][]float64{}
 	var targets []any
-	for i := 0; i < m.Config.Layers; i++ {
-		for _, name := range m.Config.LinearNames(i) {
-			mod, col, width, err := model.HFModule(m, name)
-			if err != nil {
-				return nil, err
-			}
-			key := "base_model.model." + mod
-			lb, okb := get(key + ".vera_lambda_b")
-			ld, okd := get(key + ".vera_lambda_d")
-			if !okb && !okd {
-				continue
-			}
-			if okb != okd {
-				return nil, fmt.Errorf("%s has only one of vera_lambda_b and vera_lambda_d", key)
-			}
-			in, out := linearDims(m, name)
-			full := out
-			if width > 0 {
-				full = 3 * width
-			}
-			if !slices.Equal(lb.Shape, []int{full}) || !slices.Equal(ld.Shape, []int{r}) {
-				return nil, fmt.Errorf("%s: vera_lambda_b %v and vera_lambda_d %v, not [%d] and [%d]", key, lb.Shape, ld.Shape, full, r)
-			}
-			if in > A.Shape[1] || full > B.Shape[0] {
-				return nil, fmt.Errorf("%s is %d×%d, larger than base_model.vera_A %v and base_model.vera_B %v reach", key, in, full, A.Shape, B.Shape)
-			}
-			part := lb.Values[col : col+out]
-			if width > 0 && allEqual(part, 0) {
-				continue // a fused module's part without an update
-			}
-			srcs[name] = src{mod, col, out, part}
-			ds[mod] = ld.Values
-			targets = append(targets, name)
+	err := peftModules(m, get, []string{"vera_lambda_b", "vera_lambda_d"}, func(p *peftModule) error {
+		if err := p.need("vera_lambda_b", "vera_lambda_d"); err != nil {
+			return err
 		}
+		lb, ld := p.tensors["vera_lambda_b"], p.tensors["vera_lambda_d"]
+		if !slices.Equal(lb.Shape, []int{p.full}) || !slices.Equal(ld.Shape, []int{r}) {
+			return fmt.Errorf("%s: vera_lambda_b %v and vera_lambda_d %v, not [%d] and [%d]", p.key, lb.Shape, ld.Shape, p.full, r)
+		}
+		if p.in > A.Shape[1] || p.full > B.Shape[0] {
+			return fmt.Errorf("%s is %d×%d, larger than base_model.vera_A %v and base_model.vera_B %v reach", p.key, p.in, p.full, A.Shape, B.Shape)
+		}
+		part := lb.Values[p.col : p.col+p.out]
+		if p.width > 0 && allEqual(part, 0) {
+			return nil // a fused module's part without an update
+		}
+		srcs[p.name] = src{p.mod, p.col, p.out, part}
+		ds[p.mod] = ld.Values
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no vera_lambda_b/vera_lambda_d tensor of a module of the base model")
@@ -470,57 +448,44 @@ func lnFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTT
 func ia3FromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
 	vals := map[string][]float64{}
 	want := map[string]bool{}
-	seen := map[string]PEFTTensor{}
-	for i := 0; i < m.Config.Layers; i++ {
-		for _, name := range m.Config.LinearNames(i) {
-			mod, col, width, err := model.HFModule(m, name)
-			if err != nil {
-				return nil, err
+	err := peftModules(m, get, []string{"ia3_l.weight"}, func(p *peftModule) error {
+		l := p.tensors["ia3_l.weight"]
+		key, name, i := p.key+".ia3_l.weight", p.name, 0
+		fmt.Sscanf(name, "h.%d.", &i)
+		var part []float64
+		kind := ""
+		switch {
+		case slices.Equal(l.Shape, []int{p.full, 1}):
+			part = l.Values[p.col : p.col+p.out]
+			switch strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i)) {
+			case "attn.k":
+				kind = "k"
+			case "attn.v":
+				kind = "v"
 			}
-			key := "base_model.model." + mod + ".ia3_l.weight"
-			l, ok := seen[key]
-			if !ok {
-				if l, ok = get(key); !ok {
-					continue
-				}
-				seen[key] = l
+		case slices.Equal(l.Shape, []int{1, p.in}) && p.width == 0:
+			part = l.Values
+			if name == m.Config.MLPOut(i) {
+				kind = "ff"
 			}
-			in, out := linearDims(m, name)
-			full := out
-			if width > 0 {
-				full = 3 * width
-			}
-			var part []float64
-			kind := ""
-			switch {
-			case slices.Equal(l.Shape, []int{full, 1}):
-				part = l.Values[col : col+out]
-				switch strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i)) {
-				case "attn.k":
-					kind = "k"
-				case "attn.v":
-					kind = "v"
-				}
-			case slices.Equal(l.Shape, []int{1, in}) && width == 0:
-				part = l.Values
-				if name == m.Config.MLPOut(i) {
-					kind = "ff"
-				}
-			default:
-				return nil, fmt.Errorf("%s has shape %v, neither [%d 1] nor [1 %d]", key, l.Shape, full, in)
-			}
-			if width > 0 && allEqual(part, 1) {
-				continue // a fused module's part left unscaled
-			}
-			if kind == "" {
-				if !allEqual(part, 1) {
-					return nil, fmt.Errorf("%s scales %s, which IA3 here does not (it scales the outputs of k and v and the input of the MLP's output layer)", key, name)
-				}
-				continue
-			}
-			want[kind] = true
-			vals[name] = part
+		default:
+			return fmt.Errorf("%s has shape %v, neither [%d 1] nor [1 %d]", key, l.Shape, p.full, p.in)
 		}
+		if p.width > 0 && allEqual(part, 1) {
+			return nil // a fused module's part left unscaled
+		}
+		if kind == "" {
+			if !allEqual(part, 1) {
+				return fmt.Errorf("%s scales %s, which IA3 here does not (it scales the outputs of k and v and the input of the MLP's output layer)", key, name)
+			}
+			return nil
+		}
+		want[kind] = true
+		vals[name] = part
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var targets []any
 	for _, k := range []string{"k", "v", "ff"} {
@@ -642,4 +607,62 @@ func readPEFTTensors(file string) (map[string]PEFTTensor, error) {
 		out[name] = PEFTTensor{Shape: shape, Values: vals}
 	}
 	return out, nil
+}
+
+// peftModule is one linear layer of the base model as a PEFT file keys
+// its module, with the tensors of the module's the file holds.
+type peftModule struct {
+	name       string // the layer here (h.0.attn.q)
+	mod, key   string // PEFT's module path, and its key, "base_model.model." + mod
+	col, width int    // the layer's columns in a fused module (GPT-2's c_attn; width 0: not fused)
+	in, out    int    // the layer's inputs and outputs
+	full       int    // the module's outputs: out, or 3·width for a fused one
+	tensors    map[string]PEFTTensor
+}
+
+// peftModules calls each, in the base model's order, for every linear
+// layer whose module has a tensor key + "." + suffix for one of suffixes
+// (a fused module's tensors are handed to each of its layers).
+func peftModules(m *model.Model, get func(string) (PEFTTensor, bool), suffixes []string, each func(p *peftModule) error) error {
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, name := range m.Config.LinearNames(i) {
+			mod, col, width, err := model.HFModule(m, name)
+			if err != nil {
+				return err
+			}
+			p := &peftModule{name: name, mod: mod, key: "base_model.model." + mod, col: col, width: width, tensors: map[string]PEFTTensor{}}
+			for _, s := range suffixes {
+				if t, ok := get(p.key + "." + s); ok {
+					p.tensors[s] = t
+				}
+			}
+			if len(p.tensors) == 0 {
+				continue
+			}
+			p.in, p.out = linearDims(m, name)
+			p.full = p.out
+			if width > 0 {
+				p.full = 3 * width
+			}
+			if err := each(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// need checks that the module has every one of suffixes' tensors; its
+// error names the module's key, what it has and what it lacks.
+func (p *peftModule) need(suffixes ...string) error {
+	var missing []string
+	for _, s := range suffixes {
+		if _, ok := p.tensors[s]; !ok {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s has %s but no %s", p.key, strings.Join(slices.Sorted(maps.Keys(p.tensors)), " and "), strings.Join(missing, " nor "))
 }
