@@ -17,13 +17,14 @@ import (
 	"github.com/nlpodyssey/safetensors"
 	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
 	"github.com/x448/float16"
 )
 
 // LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
 // adapter_model.safetensors), trained here or anywhere else, and attaches
 // it to base as this package's method of its peft_type (LoRA, DoRA, VeRA,
-// LN tuning, IA3, prompt tuning: every format SavePEFT writes), its weights
+// LN tuning, IA3, LoHa, LoKr, prompt tuning: every format SavePEFT writes), its weights
 // set from the file: the inverse of SavePEFT, so the attached method
 // computes what PeftModel computes. Which layers (or norms) are adapted is
 // read from the tensors (target_modules may be a regular expression to
@@ -42,10 +43,10 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "dora", "vera", "lntuning", "ia3", "prompt":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr":
 	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
@@ -84,6 +85,10 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		set, err = ia3FromPEFT(m, settings, get)
 	case "prompt":
 		set, err = promptFromPEFT(m, settings, get)
+	case "loha":
+		set, err = lohaFromPEFT(m, settings, get)
+	case "lokr":
+		set, err = lokrFromPEFT(m, settings, get)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("methods: %s: %w", wFile, err)
@@ -665,4 +670,138 @@ func (p *peftModule) need(suffixes ...string) error {
 		return nil
 	}
 	return fmt.Errorf("%s has %s but no %s", p.key, strings.Join(slices.Sorted(maps.Keys(p.tensors)), " and "), strings.Join(missing, " nor "))
+}
+
+// lohaFromPEFT reads LoHa's hada_w1_a [out, r], hada_w1_b [r, in],
+// hada_w2_a [out, r] and hada_w2_b [r, in] per module (nn.Linear layers
+// only: PEFT's LoHa does not wrap GPT-2's Conv1D), one rank r for every
+// module, and returns their setter; the factors are stored here as the
+// file holds them.
+func lohaFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if m.Config.Family != model.Llama {
+		return nil, errLycorisGPT2
+	}
+	names := []string{"hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b"}
+	srcs := map[string]map[string]PEFTTensor{}
+	var targets []any
+	r, from := 0, "the rank of the first module's hada_w1_a"
+	if n, ok := settings["rank"]; ok {
+		r, from = int(toFloat(n)), "adapter_config.json's r"
+	}
+	err := peftModules(m, get, names, func(p *peftModule) error {
+		if err := p.need(names...); err != nil {
+			return err
+		}
+		if r == 0 {
+			if s := p.tensors["hada_w1_a"].Shape; len(s) == 2 {
+				r = s[1]
+			}
+		}
+		for i, n := range names {
+			want := []int{p.out, r}
+			if i%2 == 1 {
+				want = []int{r, p.in}
+			}
+			if t := p.tensors[n]; !slices.Equal(t.Shape, want) {
+				return fmt.Errorf("%s.%s has shape %v, not %v (a %d×%d layer at rank %d, %s)", p.key, n, t.Shape, want, p.out, p.in, r, from)
+			}
+		}
+		srcs[p.name] = p.tensors
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no hada_w1_a … hada_w2_b tensors of a module of the base model")
+	}
+	settings["rank"], settings["targets"] = r, compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*lohaHook)
+		for name, t := range srcs {
+			l := h.layers[name]
+			for i, p := range []*nn.Param{l.w1a, l.w1b, l.w2a, l.w2b} {
+				SetValues(p, t[names[i]].Values)
+			}
+		}
+		return nil
+	}, nil
+}
+
+// lokrFromPEFT reads LoKr's factors per module: lokr_w1 [a, c] or
+// lokr_w1_a [a, r] and lokr_w1_b [r, c], lokr_w2 [b, d] or lokr_w2_a
+// [b, r] and lokr_w2_b [r, d], with out = a·b and in = c·d split, and
+// each factor whole or a pair, as PEFT's update_layer makes them from r,
+// decompose_both and decompose_factor (lokrSplit); a module whose tensors
+// are not those is refused. nn.Linear layers only, as LoHa's.
+func lokrFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if m.Config.Family != model.Llama {
+		return nil, errLycorisGPT2
+	}
+	v, err := Resolve(lokr{}, settings)
+	if err != nil {
+		return nil, err
+	}
+	r, factor, both := v.Int("rank"), v.Int("decompose_factor"), v.Bool("decompose_both")
+	all := []string{"lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b"}
+	srcs := map[string]map[string]PEFTTensor{}
+	var targets []any
+	err = peftModules(m, get, all, func(p *peftModule) error {
+		s := lokrSplit(p.in, p.out, r, factor, both)
+		want := map[string][]int{}
+		if s.whole1 {
+			want["lokr_w1"] = []int{s.a, s.c}
+		} else {
+			want["lokr_w1_a"], want["lokr_w1_b"] = []int{s.a, r}, []int{r, s.c}
+		}
+		if s.whole2 {
+			want["lokr_w2"] = []int{s.b, s.d}
+		} else {
+			want["lokr_w2_a"], want["lokr_w2_b"] = []int{s.b, r}, []int{r, s.d}
+		}
+		how := fmt.Sprintf("r %d, decompose_both %v and decompose_factor %d split the %d×%d layer as W1 [%d %d] ⊗ W2 [%d %d]", r, both, factor, p.out, p.in, s.a, s.c, s.b, s.d)
+		for _, n := range slices.Sorted(maps.Keys(p.tensors)) {
+			if _, ok := want[n]; !ok {
+				return fmt.Errorf("%s.%s: PEFT makes no such tensor here (%s, W1 %s and W2 %s)", p.key, n, how, wholeOrPair(s.whole1), wholeOrPair(s.whole2))
+			}
+		}
+		if err := p.need(slices.Sorted(maps.Keys(want))...); err != nil {
+			return fmt.Errorf("%w (%s)", err, how)
+		}
+		for n, shape := range want {
+			if t := p.tensors[n]; !slices.Equal(t.Shape, shape) {
+				return fmt.Errorf("%s.%s has shape %v, not %v (%s)", p.key, n, t.Shape, shape, how)
+			}
+		}
+		srcs[p.name] = p.tensors
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no lokr_w1 … lokr_w2_b tensors of a module of the base model")
+	}
+	settings["targets"] = compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*lokrHook)
+		for name, t := range srcs {
+			l := h.layers[name]
+			for i, p := range []*nn.Param{l.w1, l.w1a, l.w1b, l.w2, l.w2a, l.w2b} {
+				if p != nil {
+					SetValues(p, t[all[i]].Values)
+				}
+			}
+		}
+		return nil
+	}, nil
+}
+
+func wholeOrPair(whole bool) string {
+	if whole {
+		return "whole"
+	}
+	return "a rank-r pair"
 }

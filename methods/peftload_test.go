@@ -54,10 +54,7 @@ func TestLoadPEFTInvertsSavePEFT(t *testing.T) {
 
 // notLoadedYet are the methods SavePEFT writes that LoadPEFT does not read
 // back yet, and why: a gap said here, not a case left out silently.
-var notLoadedYet = map[string]string{
-	"loha": "LoadPEFT does not read LOHA adapters yet (hada_w1_a … hada_w2_b)",
-	"lokr": "LoadPEFT does not read LOKR adapters yet (lokr_w1, lokr_w2_a, lokr_w2_b)",
-}
+var notLoadedYet = map[string]string{}
 
 func checkLoadPEFT(t *testing.T, c peftCase, seed uint64) {
 	m, a := peftAttach(t, c, seed)
@@ -305,5 +302,67 @@ func writePEFT(t *testing.T, dir string, ad peftAdapter) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, PEFTWeightsFile), data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Malformed LoHa and LoKr files, each edited from one SavePEFT wrote, are
+// refused with an error naming the weights file and the module's key.
+func TestLoadPEFTLycorisErrors(t *testing.T) {
+	const q0 = "base_model.model.model.layers.0.self_attn.q_proj"
+	reshape := func(ad peftAdapter, key string, shape ...int) {
+		n := 1
+		for _, s := range shape {
+			n *= s
+		}
+		ad.tensors[key] = PEFTTensor{Shape: shape, Values: make([]float64, n)}
+	}
+	for _, e := range []struct {
+		name, from string
+		edit       func(ad peftAdapter)
+		want       []string
+	}{
+		{"loha-missing", "loha-llama", func(ad peftAdapter) { delete(ad.tensors, q0+".hada_w2_b") },
+			[]string{q0, "no hada_w2_b"}},
+		{"loha-shape", "loha-llama", func(ad peftAdapter) { reshape(ad, q0+".hada_w1_b", 2, 31) },
+			[]string{q0 + ".hada_w1_b", "[2 31]", "not [2 32]"}},
+		{"loha-rank", "loha-llama", func(ad peftAdapter) { ad.cfg["r"] = 3.0 },
+			[]string{q0 + ".hada_w1_a", "[32 2]", "not [32 3]", "adapter_config.json's r"}},
+		{"lokr-missing", "lokr-llama", func(ad peftAdapter) { delete(ad.tensors, q0+".lokr_w2_a") },
+			[]string{q0, "no lokr_w2_a"}},
+		{"lokr-shape", "lokr-llama", func(ad peftAdapter) { reshape(ad, q0+".lokr_w1", 4, 8) },
+			[]string{q0 + ".lokr_w1", "[4 8]", "not [4 4]"}},
+		// At r = 4, W2 of a 32-wide split (8·8 or 8·4) is whole: a pair
+		// is not what PEFT would make, and a whole one is missing.
+		{"lokr-whole", "lokr-llama", func(ad peftAdapter) { ad.cfg["r"] = 4.0 },
+			[]string{q0 + ".lokr_w2_a", "no such tensor", "W2 whole"}},
+		{"lokr-gpt2", "lokr-llama", func(ad peftAdapter) {}, []string{"GPT-2", "Conv1D"}},
+	} {
+		t.Run(e.name, func(t *testing.T) {
+			var c peftCase
+			for _, k := range peftCases() {
+				if k.name == e.from {
+					c = k
+				}
+			}
+			m, a := peftAttach(t, c, 1)
+			dir := t.TempDir()
+			ad := savePEFT(t, c, m, a, dir)
+			e.edit(ad)
+			writePEFT(t, dir, ad)
+			fixture := c.fixture
+			if strings.HasSuffix(e.name, "gpt2") {
+				fixture = "gpt2"
+			}
+			_, err := LoadPEFT(&model.Base{Model: float64Copy(t, fixtureDir(fixture))}, dir)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			t.Log(err)
+			for _, w := range append(e.want, filepath.Join(dir, PEFTWeightsFile)) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %s", err, w)
+				}
+			}
+		})
 	}
 }
