@@ -24,8 +24,8 @@ import (
 // LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
 // adapter_model.safetensors), trained here or anywhere else, and attaches
 // it to base as this package's method of its peft_type (LoRA, DoRA, VeRA,
-// LN tuning, IA3, LoHa, LoKr, prompt tuning: every format SavePEFT writes), its weights
-// set from the file: the inverse of SavePEFT, so the attached method
+// LN tuning, IA3, LoHa, LoKr, prompt and prefix tuning: every format
+// SavePEFT writes), its weights set from the file: the inverse of SavePEFT, so the attached method
 // computes what PeftModel computes. Which layers (or norms) are adapted is
 // read from the tensors (target_modules may be a regular expression to
 // PEFT); every other config field must be one the method supports
@@ -43,10 +43,10 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "prefix":
 	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, PROMPT_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
@@ -58,6 +58,22 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	settings, err := fromPEFT(method, cfgFile, rest)
 	if err != nil {
 		return nil, err
+	}
+	if method == "prefix" {
+		// PEFT's token_dim for a prefix is the key/value width, and
+		// num_attention_heads the key/value heads (grouped queries).
+		m := base.Model
+		if err := prefixPEFTCheck(m); err != nil {
+			return nil, fmt.Errorf("methods: %s: %w", dir, err)
+		}
+		for _, f := range []struct {
+			field string
+			want  int
+		}{{"num_layers", m.Config.Layers}, {"token_dim", m.Config.DKV()}, {"num_attention_heads", m.Config.KV()}} {
+			if v, ok := cfg[f.field]; ok && v != nil && toFloat(v) != float64(f.want) {
+				return nil, fmt.Errorf("methods: %s: field %q is %v; the base model's is %d (a prefix's token_dim is the key/value width, num_attention_heads the key/value heads)", cfgFile, f.field, v, f.want)
+			}
+		}
 	}
 	wFile := filepath.Join(dir, PEFTWeightsFile)
 	tensors, err := readPEFTTensors(wFile)
@@ -89,6 +105,8 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		set, err = lohaFromPEFT(m, settings, get)
 	case "lokr":
 		set, err = lokrFromPEFT(m, settings, get)
+	case "prefix":
+		set, err = prefixFromPEFT(m, settings, get)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("methods: %s: %w", wFile, err)
@@ -804,4 +822,52 @@ func wholeOrPair(whole bool) string {
 		return "whole"
 	}
 	return "a rank-r pair"
+}
+
+// prefixFromPEFT reads PREFIX_TUNING's prompt_embeddings [L,
+// layers·2·token_dim] (prefix.PEFT's layout) and returns the setter of a
+// prefix without projection holding its key/values, each key turned back
+// by L positions (prefix.PEFT says why). A file saved with
+// prefix_projection holds the projection's outputs, which PEFT uses as
+// they are in inference mode: it loads as the same plain prefix.
+func prefixFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if err := prefixPEFTCheck(m); err != nil {
+		return nil, err
+	}
+	dkv, layers := m.Config.DKV(), m.Config.Layers
+	p, ok := get("prompt_embeddings")
+	if !ok {
+		return nil, fmt.Errorf("no prompt_embeddings tensor")
+	}
+	width := layers * 2 * dkv
+	if len(p.Shape) != 2 || p.Shape[1] != width {
+		return nil, fmt.Errorf("prompt_embeddings has shape %v, not [num_virtual_tokens %d] (%d layers × key and value × %d)", p.Shape, width, layers, dkv)
+	}
+	L := p.Shape[0]
+	if n, ok := settings["length"]; ok && toFloat(n) != float64(L) {
+		return nil, fmt.Errorf("prompt_embeddings holds %d virtual tokens, adapter_config.json's num_virtual_tokens is %v", L, n)
+	}
+	freq, err := m.RotaryFrequencies()
+	if err != nil {
+		return nil, err
+	}
+	keys, values := make([][]float64, layers), make([][]float64, layers)
+	for i := range layers {
+		k, v := make([]float64, L*dkv), make([]float64, L*dkv)
+		for r := range L {
+			copy(k[r*dkv:(r+1)*dkv], p.Values[r*width+2*i*dkv:])
+			copy(v[r*dkv:(r+1)*dkv], p.Values[r*width+(2*i+1)*dkv:])
+		}
+		keys[i], values[i] = rotateRows(k, L, dkv, freq, -float64(L)), v
+	}
+	settings["length"], settings["projection"] = L, false
+	delete(settings, "hidden")
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*prefixHook)
+		for i := range layers {
+			SetValues(h.keys[i], keys[i])
+			SetValues(h.values[i], values[i])
+		}
+		return nil
+	}, nil
 }

@@ -61,9 +61,9 @@ func TestTrialOnHFFolder(t *testing.T) {
 			if len(r.Metrics.EpochLoss) != 3 || r.NumTrainableParams <= 0 {
 				t.Errorf("losses %v, %d trainable", r.Metrics.EpochLoss, r.NumTrainableParams)
 			}
-			// LoRA and IA3 have PEFT's format; prefix tuning and pac are not written.
+			// LoRA, IA3 and (on Llama) prefix tuning have PEFT's format; pac is not written.
 			_, err := os.Stat(filepath.Join(adapters, r.ID, "adapter_model.safetensors"))
-			if want := c.method == "lora" || c.method == "ia3"; (err == nil) != want {
+			if want := c.method != "pac"; (err == nil) != want {
 				t.Errorf("adapter written: %v, want %v", err == nil, want)
 			}
 		})
@@ -117,7 +117,7 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 			"base_model.model.model.norm.ln_tuning_layers.")},
 		"adapter": {params: map[string]any{"bottleneck": 4}},
 		"bitfit":  {fails: "no biases to train"},
-		"prefix":  {params: map[string]any{"length": 2}},
+		"prefix":  {params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
 		"prompt":  {params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
 		"pac":     {params: map[string]any{"bottleneck": 4}},
 	}
