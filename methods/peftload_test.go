@@ -388,8 +388,8 @@ func TestLoadPEFTMalformedFiles(t *testing.T) {
 	}
 }
 
-// On GPT-2, SavePEFT refuses a prefix with ErrNoPEFT (which a trial
-// skips), saying why, and writes nothing.
+// On GPT-2 and with sliding-window attention, SavePEFT refuses a prefix
+// with ErrNoPEFT (which a trial skips), saying why, and writes nothing.
 func TestPrefixPEFTRefusesGPT2(t *testing.T) {
 	m := float64Copy(t, fixtureDir("gpt2"))
 	a, err := Attach(&model.Base{Name: "gpt2", Model: m}, "prefix", map[string]any{"length": 2}, 1)
@@ -403,5 +403,15 @@ func TestPrefixPEFTRefusesGPT2(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("%s was written", dir)
+	}
+	// Nor a Llama-family model with a sliding window.
+	ml := float64Copy(t, fixtureDir("llama"))
+	al, err := Attach(&model.Base{Name: "llama", Model: ml}, "prefix", map[string]any{"length": 2}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ml.Config.SlidingWindow = 4
+	if err := al.SavePEFT(ml, "llama", dir); !errors.Is(err, ErrNoPEFT) || !strings.Contains(err.Error(), "sliding-window") {
+		t.Errorf("with a sliding window: error %v, want ErrNoPEFT naming it", err)
 	}
 }
