@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Writes the adapters of methods' TestPEFTReferenceAdapters (LoRA, IA3 and
-# prompt tuning in Hugging Face PEFT's format, on the model/hfref fixtures,
+# Writes the adapters of methods' TestPEFTReferenceAdapters (every method
+# with Hugging Face PEFT's format, on the model/hfref fixtures,
 # with the logits the Go side computes) into a temporary directory, then
 # has model/hfref/check_adapters.py apply each in float64 PyTorch from its
 # files alone; fails if any logit differs by more than 1e-4. Needs Debian's

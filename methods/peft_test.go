@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -206,11 +207,27 @@ func peftCases() []peftCase {
 			cfg: map[string]any{"peft_type": "LN_TUNING",
 				"target_modules": []string{"model.layers.0.input_layernorm", "model.layers.0.post_attention_layernorm", "model.layers.1.input_layernorm", "model.layers.1.post_attention_layernorm"}},
 			tensors: lnTensors("model.layers.%d.input_layernorm", "model.layers.%d.post_attention_layernorm", "", false)},
+		// Prefix tuning as PEFT's PREFIX_TUNING: per virtual token, each
+		// layer's key then value, 16 wide (2 key/value heads of 8): 2·2·16.
+		// With projection the MLP's outputs are written (llama3: rope
+		// scaling's frequencies turn the keys).
+		{name: "prefix-llama", fixture: "llama", method: "prefix", raw: map[string]any{"length": 3},
+			cfg: prefixCfg(3), tensors: map[string][]int{"prompt_embeddings": {3, 64}}},
+		{name: "prefix-llama3-projection", fixture: "llama3", method: "prefix", raw: map[string]any{"length": 4, "projection": true, "hidden": 8},
+			cfg: prefixCfg(4), tensors: map[string][]int{"prompt_embeddings": {4, 64}}},
 		{name: "prompt-gpt2", fixture: "gpt2", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 		{name: "prompt-llama", fixture: "llama", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 	}
+}
+
+// prefixCfg is PREFIX_TUNING's config for L virtual tokens on the Llama
+// fixtures: token_dim and num_attention_heads are the key/value width and
+// heads, as PEFT sets them for grouped queries.
+func prefixCfg(L int) map[string]any {
+	return map[string]any{"peft_type": "PREFIX_TUNING", "num_virtual_tokens": L, "token_dim": 16, "num_layers": 2,
+		"num_attention_heads": 2, "num_transformer_submodules": 1, "prefix_projection": false, "encoder_hidden_size": nil}
 }
 
 // lnTensors are LN tuning's tensors for two per-layer norms and a final
@@ -267,6 +284,22 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 			vals[i] = float64(float32(mean + std*rng.NormFloat64()))
 		}
 		SetValues(p, vals)
+	}
+	// A stored prefix's keys are written turned by L rotary positions
+	// (prefix.PEFT): they are set to float32 values turned back, so that
+	// the file holds float32 values exactly and LoadPEFT, turning them
+	// back again, gives these keys to float64's rounding.
+	if len(a.Hooks) > 0 {
+		if h, ok := a.Hooks[0].(*prefixHook); ok && h.emb == nil {
+			freq, err := m.RotaryFrequencies()
+			if err != nil {
+				t.Fatal(err)
+			}
+			L, dkv := a.Values.Int("length"), m.Config.DKV()
+			for _, k := range h.keys {
+				SetValues(k, rotateRows(nn.Float64s(k.Value), L, dkv, freq, -float64(L)))
+			}
+		}
 	}
 	// VeRA's layers compute with copies of the shared matrices' corners,
 	// which must be the rounded values the file holds too.
@@ -422,7 +455,7 @@ func TestPEFTFormat(t *testing.T) {
 			for n, tt := range ad.tensors {
 				names = append(names, n)
 				short := strings.TrimPrefix(n, "base_model.model.") // VeRA's shared matrices keep base_model.
-				if c.method == "prompt" {
+				if c.method == "prompt" || c.method == "prefix" {
 					short = n // PEFT keys the prompt by itself
 				}
 				if w, ok := c.tensors[short]; !ok {
@@ -805,6 +838,54 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 		emb := nn.NewParam("prompt_embeddings", tensor.Float64, p.Shape...)
 		SetValues(emb, p.Values)
 		hooks = append(hooks, &promptHook{emb: emb})
+	case "PREFIX_TUNING":
+		// get_prompt: view(P, 2·num_layers, heads, token_dim/heads),
+		// permute to [2·num_layers, heads, P, head_dim], split(2): layer
+		// i's key is slice 2i, its value 2i+1. The model then runs the
+		// real tokens at positions P … P+T−1 after P cached tokens whose
+		// keys are used as given; this package's prefix runs them at
+		// 0 … T−1, so each cached key is turned back by P positions
+		// (Llama's rotation of (j, j + d_h/2) by position·freq[j], as a
+		// complex number), which leaves every query·key product as PEFT
+		// computes it.
+		emb, ok := ad.tensors["prompt_embeddings"]
+		used["prompt_embeddings"] = ok
+		P, layers := int(ad.cfg["num_virtual_tokens"].(float64)), int(ad.cfg["num_layers"].(float64))
+		tokenDim, heads := int(ad.cfg["token_dim"].(float64)), int(ad.cfg["num_attention_heads"].(float64))
+		hd := tokenDim / heads
+		if !ok || !slices.Equal(emb.Shape, []int{P, layers * 2 * tokenDim}) || layers != m.Config.Layers || tokenDim != m.Config.DKV() ||
+			ad.cfg["prefix_projection"] != false || hd != m.Config.Dh() {
+			t.Fatalf("prompt_embeddings %v (stored %v) for %d virtual tokens, %d layers of %d (%d heads), prefix_projection %v",
+				emb.Shape, ok, P, layers, tokenDim, heads, ad.cfg["prefix_projection"])
+		}
+		freq, err := m.RotaryFrequencies()
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := func(p, j, h, e int) float64 { // view(P, 2·layers, heads, hd)[p, j, h, e]
+			return emb.Values[((p*2*layers+j)*heads+h)*hd+e]
+		}
+		ph := &prefixHook{}
+		for i := range layers {
+			k := nn.NewParam(fmt.Sprintf("peft.prefix.%d.key", i), tensor.Float64, P, tokenDim)
+			v := nn.NewParam(fmt.Sprintf("peft.prefix.%d.value", i), tensor.Float64, P, tokenDim)
+			kv, vv := make([]float64, P*tokenDim), make([]float64, P*tokenDim)
+			for p := range P {
+				for h := range heads {
+					for e := range hd / 2 {
+						z := complex(at(p, 2*i, h, e), at(p, 2*i, h, e+hd/2)) * cmplx.Exp(complex(0, -float64(P)*freq[e]))
+						kv[p*tokenDim+h*hd+e], kv[p*tokenDim+h*hd+e+hd/2] = real(z), imag(z)
+					}
+					for e := range hd {
+						vv[p*tokenDim+h*hd+e] = at(p, 2*i+1, h, e)
+					}
+				}
+			}
+			SetValues(k, kv)
+			SetValues(v, vv)
+			ph.keys, ph.values = append(ph.keys, k), append(ph.values, v)
+		}
+		hooks = append(hooks, ph)
 	default:
 		t.Fatalf("peft_type %v", typ)
 	}

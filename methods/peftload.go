@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,14 +17,15 @@ import (
 	"github.com/nlpodyssey/safetensors"
 	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/model"
+	"github.com/peftbench/peftbench/nn"
 	"github.com/x448/float16"
 )
 
 // LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
 // adapter_model.safetensors), trained here or anywhere else, and attaches
 // it to base as this package's method of its peft_type (LoRA, DoRA, VeRA,
-// LN tuning, IA3, prompt tuning: every format SavePEFT writes), its weights
-// set from the file: the inverse of SavePEFT, so the attached method
+// LN tuning, IA3, LoHa, LoKr, prompt and prefix tuning: every format
+// SavePEFT writes), its weights set from the file: the inverse of SavePEFT, so the attached method
 // computes what PeftModel computes. Which layers (or norms) are adapted is
 // read from the tensors (target_modules may be a regular expression to
 // PEFT); every other config field must be one the method supports
@@ -41,10 +43,10 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "dora", "vera", "lntuning", "ia3", "prompt":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "prefix":
 	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3 and PROMPT_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, PROMPT_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
@@ -56,6 +58,22 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	settings, err := fromPEFT(method, cfgFile, rest)
 	if err != nil {
 		return nil, err
+	}
+	if method == "prefix" {
+		// PEFT's token_dim for a prefix is the key/value width, and
+		// num_attention_heads the key/value heads (grouped queries).
+		m := base.Model
+		if err := prefixPEFTCheck(m); err != nil {
+			return nil, fmt.Errorf("methods: %s: %w", dir, err)
+		}
+		for _, f := range []struct {
+			field string
+			want  int
+		}{{"num_layers", m.Config.Layers}, {"token_dim", m.Config.DKV()}, {"num_attention_heads", m.Config.KV()}} {
+			if v, ok := cfg[f.field]; ok && v != nil && toFloat(v) != float64(f.want) {
+				return nil, fmt.Errorf("methods: %s: field %q is %v; the base model's is %d (a prefix's token_dim is the key/value width, num_attention_heads the key/value heads)", cfgFile, f.field, v, f.want)
+			}
+		}
 	}
 	wFile := filepath.Join(dir, PEFTWeightsFile)
 	tensors, err := readPEFTTensors(wFile)
@@ -83,6 +101,12 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		set, err = ia3FromPEFT(m, settings, get)
 	case "prompt":
 		set, err = promptFromPEFT(m, settings, get)
+	case "loha":
+		set, err = lohaFromPEFT(m, settings, get)
+	case "lokr":
+		set, err = lokrFromPEFT(m, settings, get)
+	case "prefix":
+		set, err = prefixFromPEFT(m, settings, get)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("methods: %s: %w", wFile, err)
@@ -162,67 +186,56 @@ func loraFromPEFT(m *model.Model, settings map[string]any, pat loraPatterns, get
 	srcs := map[string]src{}
 	var targets []any
 	r, scale := 0, 0.0 // the largest rank in the file; the update's scale, alpha/rank
-	for i := 0; i < m.Config.Layers; i++ {
-		for _, name := range m.Config.LinearNames(i) {
-			mod, col, width, err := model.HFModule(m, name)
-			if err != nil {
-				return nil, err
-			}
-			key := "base_model.model." + mod
-			A, okA := get(key + ".lora_A.weight")
-			B, okB := get(key + ".lora_B.weight")
-			if !okA && !okB {
-				continue
-			}
-			if okA != okB {
-				return nil, fmt.Errorf("%s has only one of lora_A and lora_B", key)
-			}
-			in, out := linearDims(m, name)
-			full := out
-			if width > 0 {
-				full = 3 * width
-			}
-			if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
-				return nil, fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
-			}
-			var mag []float64
-			if dora {
-				M, ok := get(key + ".lora_magnitude_vector")
-				if !ok {
-					M, ok = get(key + ".lora_magnitude_vector.weight") // older PEFT's key
-				}
-				if !ok {
-					return nil, fmt.Errorf("%s has lora_A and lora_B but no lora_magnitude_vector, which a DoRA adapter (use_dora) has for every module", key)
-				}
-				if !slices.Equal(M.Shape, []int{full}) {
-					return nil, fmt.Errorf("%s: lora_magnitude_vector has shape %v, not [%d]", key, M.Shape, full)
-				}
-				mag = M.Values[col : col+out]
-			}
-			R := A.Shape[0]
-			if want := int(pat.of(pat.rank, mod, toFloat(settings["rank"]))); want != R && settings["rank"] != nil {
-				return nil, fmt.Errorf("%s: rank %d, but adapter_config.json gives it %d (r or rank_pattern)", key, R, want)
-			}
-			if _, ok := settings["alpha"]; !ok {
-				return nil, fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
-			}
-			alpha := pat.of(pat.alpha, mod, toFloat(settings["alpha"]))
-			s := alpha / float64(R)
-			if settings["rslora"] == true {
-				s = alpha / math.Sqrt(float64(R))
-			}
-			if scale == 0 {
-				scale = s
-			} else if math.Abs(s-scale) > 1e-12*math.Abs(scale) {
-				return nil, fmt.Errorf("%s: scale %v, other modules %v: LoRA here has one scale for every layer", key, s, scale)
-			}
-			r = max(r, R)
-			if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) && (!dora || normsOf(m, name, mag)) {
-				continue // a fused module's part without an update
-			}
-			srcs[name] = src{A, B, col, width, R, nil, mag}
-			targets = append(targets, name)
+	err := peftModules(m, get, []string{"lora_A.weight", "lora_B.weight"}, func(p *peftModule) error {
+		if err := p.need("lora_A.weight", "lora_B.weight"); err != nil {
+			return err
 		}
+		name, mod, key, col, width, in, out, full := p.name, p.mod, p.key, p.col, p.width, p.in, p.out, p.full
+		A, B := p.tensors["lora_A.weight"], p.tensors["lora_B.weight"]
+		if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != full || B.Shape[1] != A.Shape[0] {
+			return fmt.Errorf("%s: lora_A %v and lora_B %v do not fit a %d×%d layer", key, A.Shape, B.Shape, in, full)
+		}
+		var mag []float64
+		if dora {
+			M, ok := get(key + ".lora_magnitude_vector")
+			if !ok {
+				M, ok = get(key + ".lora_magnitude_vector.weight") // older PEFT's key
+			}
+			if !ok {
+				return fmt.Errorf("%s has lora_A and lora_B but no lora_magnitude_vector, which a DoRA adapter (use_dora) has for every module", key)
+			}
+			if !slices.Equal(M.Shape, []int{full}) {
+				return fmt.Errorf("%s: lora_magnitude_vector has shape %v, not [%d]", key, M.Shape, full)
+			}
+			mag = M.Values[col : col+out]
+		}
+		R := A.Shape[0]
+		if want := int(pat.of(pat.rank, mod, toFloat(settings["rank"]))); want != R && settings["rank"] != nil {
+			return fmt.Errorf("%s: rank %d, but adapter_config.json gives it %d (r or rank_pattern)", key, R, want)
+		}
+		if _, ok := settings["alpha"]; !ok {
+			return fmt.Errorf("%s has no lora_alpha", PEFTConfigFile)
+		}
+		alpha := pat.of(pat.alpha, mod, toFloat(settings["alpha"]))
+		s := alpha / float64(R)
+		if settings["rslora"] == true {
+			s = alpha / math.Sqrt(float64(R))
+		}
+		if scale == 0 {
+			scale = s
+		} else if math.Abs(s-scale) > 1e-12*math.Abs(scale) {
+			return fmt.Errorf("%s: scale %v, other modules %v: LoRA here has one scale for every layer", key, s, scale)
+		}
+		r = max(r, R)
+		if width > 0 && allEqual(B.Values[col*R:(col+width)*R], 0) && (!dora || normsOf(m, name, mag)) {
+			return nil // a fused module's part without an update
+		}
+		srcs[name] = src{A, B, col, width, R, nil, mag}
+		targets = append(targets, name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no lora_A/lora_B tensor of a module of the base model")
@@ -339,40 +352,28 @@ func veraFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 	srcs := map[string]src{}
 	ds := map[string][]float64{}
 	var targets []any
-	for i := 0; i < m.Config.Layers; i++ {
-		for _, name := range m.Config.LinearNames(i) {
-			mod, col, width, err := model.HFModule(m, name)
-			if err != nil {
-				return nil, err
-			}
-			key := "base_model.model." + mod
-			lb, okb := get(key + ".vera_lambda_b")
-			ld, okd := get(key + ".vera_lambda_d")
-			if !okb && !okd {
-				continue
-			}
-			if okb != okd {
-				return nil, fmt.Errorf("%s has only one of vera_lambda_b and vera_lambda_d", key)
-			}
-			in, out := linearDims(m, name)
-			full := out
-			if width > 0 {
-				full = 3 * width
-			}
-			if !slices.Equal(lb.Shape, []int{full}) || !slices.Equal(ld.Shape, []int{r}) {
-				return nil, fmt.Errorf("%s: vera_lambda_b %v and vera_lambda_d %v, not [%d] and [%d]", key, lb.Shape, ld.Shape, full, r)
-			}
-			if in > A.Shape[1] || full > B.Shape[0] {
-				return nil, fmt.Errorf("%s is %d×%d, larger than base_model.vera_A %v and base_model.vera_B %v reach", key, in, full, A.Shape, B.Shape)
-			}
-			part := lb.Values[col : col+out]
-			if width > 0 && allEqual(part, 0) {
-				continue // a fused module's part without an update
-			}
-			srcs[name] = src{mod, col, out, part}
-			ds[mod] = ld.Values
-			targets = append(targets, name)
+	err := peftModules(m, get, []string{"vera_lambda_b", "vera_lambda_d"}, func(p *peftModule) error {
+		if err := p.need("vera_lambda_b", "vera_lambda_d"); err != nil {
+			return err
 		}
+		lb, ld := p.tensors["vera_lambda_b"], p.tensors["vera_lambda_d"]
+		if !slices.Equal(lb.Shape, []int{p.full}) || !slices.Equal(ld.Shape, []int{r}) {
+			return fmt.Errorf("%s: vera_lambda_b %v and vera_lambda_d %v, not [%d] and [%d]", p.key, lb.Shape, ld.Shape, p.full, r)
+		}
+		if p.in > A.Shape[1] || p.full > B.Shape[0] {
+			return fmt.Errorf("%s is %d×%d, larger than base_model.vera_A %v and base_model.vera_B %v reach", p.key, p.in, p.full, A.Shape, B.Shape)
+		}
+		part := lb.Values[p.col : p.col+p.out]
+		if p.width > 0 && allEqual(part, 0) {
+			return nil // a fused module's part without an update
+		}
+		srcs[p.name] = src{p.mod, p.col, p.out, part}
+		ds[p.mod] = ld.Values
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no vera_lambda_b/vera_lambda_d tensor of a module of the base model")
@@ -470,57 +471,44 @@ func lnFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTT
 func ia3FromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
 	vals := map[string][]float64{}
 	want := map[string]bool{}
-	seen := map[string]PEFTTensor{}
-	for i := 0; i < m.Config.Layers; i++ {
-		for _, name := range m.Config.LinearNames(i) {
-			mod, col, width, err := model.HFModule(m, name)
-			if err != nil {
-				return nil, err
+	err := peftModules(m, get, []string{"ia3_l.weight"}, func(p *peftModule) error {
+		l := p.tensors["ia3_l.weight"]
+		key, name, i := p.key+".ia3_l.weight", p.name, 0
+		fmt.Sscanf(name, "h.%d.", &i)
+		var part []float64
+		kind := ""
+		switch {
+		case slices.Equal(l.Shape, []int{p.full, 1}):
+			part = l.Values[p.col : p.col+p.out]
+			switch strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i)) {
+			case "attn.k":
+				kind = "k"
+			case "attn.v":
+				kind = "v"
 			}
-			key := "base_model.model." + mod + ".ia3_l.weight"
-			l, ok := seen[key]
-			if !ok {
-				if l, ok = get(key); !ok {
-					continue
-				}
-				seen[key] = l
+		case slices.Equal(l.Shape, []int{1, p.in}) && p.width == 0:
+			part = l.Values
+			if name == m.Config.MLPOut(i) {
+				kind = "ff"
 			}
-			in, out := linearDims(m, name)
-			full := out
-			if width > 0 {
-				full = 3 * width
-			}
-			var part []float64
-			kind := ""
-			switch {
-			case slices.Equal(l.Shape, []int{full, 1}):
-				part = l.Values[col : col+out]
-				switch strings.TrimPrefix(name, fmt.Sprintf("h.%d.", i)) {
-				case "attn.k":
-					kind = "k"
-				case "attn.v":
-					kind = "v"
-				}
-			case slices.Equal(l.Shape, []int{1, in}) && width == 0:
-				part = l.Values
-				if name == m.Config.MLPOut(i) {
-					kind = "ff"
-				}
-			default:
-				return nil, fmt.Errorf("%s has shape %v, neither [%d 1] nor [1 %d]", key, l.Shape, full, in)
-			}
-			if width > 0 && allEqual(part, 1) {
-				continue // a fused module's part left unscaled
-			}
-			if kind == "" {
-				if !allEqual(part, 1) {
-					return nil, fmt.Errorf("%s scales %s, which IA3 here does not (it scales the outputs of k and v and the input of the MLP's output layer)", key, name)
-				}
-				continue
-			}
-			want[kind] = true
-			vals[name] = part
+		default:
+			return fmt.Errorf("%s has shape %v, neither [%d 1] nor [1 %d]", key, l.Shape, p.full, p.in)
 		}
+		if p.width > 0 && allEqual(part, 1) {
+			return nil // a fused module's part left unscaled
+		}
+		if kind == "" {
+			if !allEqual(part, 1) {
+				return fmt.Errorf("%s scales %s, which IA3 here does not (it scales the outputs of k and v and the input of the MLP's output layer)", key, name)
+			}
+			return nil
+		}
+		want[kind] = true
+		vals[name] = part
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var targets []any
 	for _, k := range []string{"k", "v", "ff"} {
@@ -642,4 +630,244 @@ func readPEFTTensors(file string) (map[string]PEFTTensor, error) {
 		out[name] = PEFTTensor{Shape: shape, Values: vals}
 	}
 	return out, nil
+}
+
+// peftModule is one linear layer of the base model as a PEFT file keys
+// its module, with the tensors of the module's the file holds.
+type peftModule struct {
+	name       string // the layer here (h.0.attn.q)
+	mod, key   string // PEFT's module path, and its key, "base_model.model." + mod
+	col, width int    // the layer's columns in a fused module (GPT-2's c_attn; width 0: not fused)
+	in, out    int    // the layer's inputs and outputs
+	full       int    // the module's outputs: out, or 3·width for a fused one
+	tensors    map[string]PEFTTensor
+}
+
+// peftModules calls each, in the base model's order, for every linear
+// layer whose module has a tensor key + "." + suffix for one of suffixes
+// (a fused module's tensors are handed to each of its layers).
+func peftModules(m *model.Model, get func(string) (PEFTTensor, bool), suffixes []string, each func(p *peftModule) error) error {
+	for i := 0; i < m.Config.Layers; i++ {
+		for _, name := range m.Config.LinearNames(i) {
+			mod, col, width, err := model.HFModule(m, name)
+			if err != nil {
+				return err
+			}
+			p := &peftModule{name: name, mod: mod, key: "base_model.model." + mod, col: col, width: width, tensors: map[string]PEFTTensor{}}
+			for _, s := range suffixes {
+				if t, ok := get(p.key + "." + s); ok {
+					p.tensors[s] = t
+				}
+			}
+			if len(p.tensors) == 0 {
+				continue
+			}
+			p.in, p.out = linearDims(m, name)
+			p.full = p.out
+			if width > 0 {
+				p.full = 3 * width
+			}
+			if err := each(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// need checks that the module has every one of suffixes' tensors; its
+// error names the module's key, what it has and what it lacks.
+func (p *peftModule) need(suffixes ...string) error {
+	var missing []string
+	for _, s := range suffixes {
+		if _, ok := p.tensors[s]; !ok {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s has %s but no %s", p.key, strings.Join(slices.Sorted(maps.Keys(p.tensors)), " and "), strings.Join(missing, " nor "))
+}
+
+// lohaFromPEFT reads LoHa's hada_w1_a [out, r], hada_w1_b [r, in],
+// hada_w2_a [out, r] and hada_w2_b [r, in] per module (nn.Linear layers
+// only: PEFT's LoHa does not wrap GPT-2's Conv1D), one rank r for every
+// module, and returns their setter; the factors are stored here as the
+// file holds them.
+func lohaFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if m.Config.Family != model.Llama {
+		return nil, errLycorisGPT2
+	}
+	names := []string{"hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b"}
+	srcs := map[string]map[string]PEFTTensor{}
+	var targets []any
+	r, from := 0, "the rank of the first module's hada_w1_a"
+	if n, ok := settings["rank"]; ok {
+		r, from = int(toFloat(n)), "adapter_config.json's r"
+	}
+	err := peftModules(m, get, names, func(p *peftModule) error {
+		if err := p.need(names...); err != nil {
+			return err
+		}
+		if r == 0 {
+			if s := p.tensors["hada_w1_a"].Shape; len(s) == 2 {
+				r = s[1]
+			}
+		}
+		for i, n := range names {
+			want := []int{p.out, r}
+			if i%2 == 1 {
+				want = []int{r, p.in}
+			}
+			if t := p.tensors[n]; !slices.Equal(t.Shape, want) {
+				return fmt.Errorf("%s.%s has shape %v, not %v (a %d×%d layer at rank %d, %s)", p.key, n, t.Shape, want, p.out, p.in, r, from)
+			}
+		}
+		srcs[p.name] = p.tensors
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no hada_w1_a … hada_w2_b tensors of a module of the base model")
+	}
+	settings["rank"], settings["targets"] = r, compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*lohaHook)
+		for name, t := range srcs {
+			l := h.layers[name]
+			for i, p := range []*nn.Param{l.w1a, l.w1b, l.w2a, l.w2b} {
+				SetValues(p, t[names[i]].Values)
+			}
+		}
+		return nil
+	}, nil
+}
+
+// lokrFromPEFT reads LoKr's factors per module: lokr_w1 [a, c] or
+// lokr_w1_a [a, r] and lokr_w1_b [r, c], lokr_w2 [b, d] or lokr_w2_a
+// [b, r] and lokr_w2_b [r, d], with out = a·b and in = c·d split, and
+// each factor whole or a pair, as PEFT's update_layer makes them from r,
+// decompose_both and decompose_factor (lokrSplit); a module whose tensors
+// are not those is refused. nn.Linear layers only, as LoHa's.
+func lokrFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if m.Config.Family != model.Llama {
+		return nil, errLycorisGPT2
+	}
+	v, err := Resolve(lokr{}, settings)
+	if err != nil {
+		return nil, err
+	}
+	r, factor, both := v.Int("rank"), v.Int("decompose_factor"), v.Bool("decompose_both")
+	all := []string{"lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b"}
+	srcs := map[string]map[string]PEFTTensor{}
+	var targets []any
+	err = peftModules(m, get, all, func(p *peftModule) error {
+		s := lokrSplit(p.in, p.out, r, factor, both)
+		want := map[string][]int{}
+		if s.whole1 {
+			want["lokr_w1"] = []int{s.a, s.c}
+		} else {
+			want["lokr_w1_a"], want["lokr_w1_b"] = []int{s.a, r}, []int{r, s.c}
+		}
+		if s.whole2 {
+			want["lokr_w2"] = []int{s.b, s.d}
+		} else {
+			want["lokr_w2_a"], want["lokr_w2_b"] = []int{s.b, r}, []int{r, s.d}
+		}
+		how := fmt.Sprintf("r %d, decompose_both %v and decompose_factor %d split the %d×%d layer as W1 [%d %d] ⊗ W2 [%d %d]", r, both, factor, p.out, p.in, s.a, s.c, s.b, s.d)
+		for _, n := range slices.Sorted(maps.Keys(p.tensors)) {
+			if _, ok := want[n]; !ok {
+				return fmt.Errorf("%s.%s: PEFT makes no such tensor here (%s, W1 %s and W2 %s)", p.key, n, how, wholeOrPair(s.whole1), wholeOrPair(s.whole2))
+			}
+		}
+		if err := p.need(slices.Sorted(maps.Keys(want))...); err != nil {
+			return fmt.Errorf("%w (%s)", err, how)
+		}
+		for n, shape := range want {
+			if t := p.tensors[n]; !slices.Equal(t.Shape, shape) {
+				return fmt.Errorf("%s.%s has shape %v, not %v (%s)", p.key, n, t.Shape, shape, how)
+			}
+		}
+		srcs[p.name] = p.tensors
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no lokr_w1 … lokr_w2_b tensors of a module of the base model")
+	}
+	settings["targets"] = compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*lokrHook)
+		for name, t := range srcs {
+			l := h.layers[name]
+			for i, p := range []*nn.Param{l.w1, l.w1a, l.w1b, l.w2, l.w2a, l.w2b} {
+				if p != nil {
+					SetValues(p, t[all[i]].Values)
+				}
+			}
+		}
+		return nil
+	}, nil
+}
+
+func wholeOrPair(whole bool) string {
+	if whole {
+		return "whole"
+	}
+	return "a rank-r pair"
+}
+
+// prefixFromPEFT reads PREFIX_TUNING's prompt_embeddings [L,
+// layers·2·token_dim] (prefix.PEFT's layout) and returns the setter of a
+// prefix without projection holding its key/values, each key turned back
+// by L positions (prefix.PEFT says why). A file saved with
+// prefix_projection holds the projection's outputs, which PEFT uses as
+// they are in inference mode: it loads as the same plain prefix.
+func prefixFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if err := prefixPEFTCheck(m); err != nil {
+		return nil, err
+	}
+	dkv, layers := m.Config.DKV(), m.Config.Layers
+	p, ok := get("prompt_embeddings")
+	if !ok {
+		return nil, fmt.Errorf("no prompt_embeddings tensor")
+	}
+	width := layers * 2 * dkv
+	if len(p.Shape) != 2 || p.Shape[1] != width {
+		return nil, fmt.Errorf("prompt_embeddings has shape %v, not [num_virtual_tokens %d] (%d layers × key and value × %d)", p.Shape, width, layers, dkv)
+	}
+	L := p.Shape[0]
+	if n, ok := settings["length"]; ok && toFloat(n) != float64(L) {
+		return nil, fmt.Errorf("prompt_embeddings holds %d virtual tokens, adapter_config.json's num_virtual_tokens is %v", L, n)
+	}
+	freq, err := m.RotaryFrequencies()
+	if err != nil {
+		return nil, err
+	}
+	keys, values := make([][]float64, layers), make([][]float64, layers)
+	for i := range layers {
+		k, v := make([]float64, L*dkv), make([]float64, L*dkv)
+		for r := range L {
+			copy(k[r*dkv:(r+1)*dkv], p.Values[r*width+2*i*dkv:])
+			copy(v[r*dkv:(r+1)*dkv], p.Values[r*width+(2*i+1)*dkv:])
+		}
+		keys[i], values[i] = rotateRows(k, L, dkv, freq, -float64(L)), v
+	}
+	settings["length"], settings["projection"] = L, false
+	delete(settings, "hidden")
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*prefixHook)
+		for i := range layers {
+			SetValues(h.keys[i], keys[i])
+			SetValues(h.values[i], values[i])
+		}
+		return nil
+	}, nil
 }

@@ -182,3 +182,136 @@ func (prefix) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 func (prefix) Display() display.Style {
 	return display.Style{Order: 70, Color: color.RGBA{0xd5, 0x5e, 0x00, 0xff}, Marker: display.Cross}
 }
+
+// errPrefixGPT2 says why GPT-2's prefix has no PEFT file: PEFT hands the
+// prefix to the model as its cache of P past tokens, so the real tokens
+// take GPT-2's learned positions P … P+T−1, where this package's prefix,
+// which takes no positions, leaves them at 0 … T−1. No prefix makes up for
+// other position embeddings, so the logits would differ.
+var errPrefixGPT2 = fmt.Errorf("%w for GPT-2's prefix: PEFT's prefix, a cache of past tokens, moves the real tokens to learned positions P … P+T−1, which this package's prefix does not", ErrNoPEFT)
+
+// prefixPEFTCheck refuses the models whose prefix PEFT's format cannot
+// hold: GPT-2 (errPrefixGPT2) and sliding-window attention, whose window
+// PEFT measures from the cached prefix's positions.
+func prefixPEFTCheck(m *model.Model) error {
+	if m.Config.Family != model.Llama {
+		return errPrefixGPT2
+	}
+	for i := range m.Config.Layers {
+		if w := m.Config.Window(i); w > 0 {
+			return fmt.Errorf("%w for a prefix with sliding-window attention (window %d in layer %d): PEFT's window counts the cached prefix's positions, this package's does not", ErrNoPEFT, w, i)
+		}
+	}
+	return nil
+}
+
+// PEFT writes the prefix as HF PEFT's PREFIX_TUNING without projection:
+// prompt_embeddings [L, layers·2·d_kv], virtual token p's row holding, for
+// each layer i, its key (columns (2i)·d_kv …) and value ((2i+1)·d_kv …),
+// each head after head, the layout PEFT's get_prompt reads back with
+// view(L, 2·layers, kv_heads, d_h).permute and split(2). With projection
+// the MLP's outputs are written, the key/values it computes, as PEFT
+// itself saves a projected prefix (token_dim is d_kv and
+// num_attention_heads the key/value heads, as PEFT sets them for grouped
+// queries).
+//
+// PEFT hands the prefix to the model as a cache of L past tokens: the real
+// tokens' queries are rotated as positions L … L+T−1, not 0 … T−1 as
+// here, while cached keys are used as they are. Real keys move with the
+// queries, and a rotation only ever sees the difference of two positions,
+// so only the prefix keys need changing: each is written rotated by L
+// positions, R(L)·k, for R(L+t)q · R(L)k = R(t)q · k. Llama's family only
+// (prefixPEFTCheck).
+func (prefix) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	if err := prefixPEFTCheck(m); err != nil {
+		return nil, nil, err
+	}
+	h := a.Hooks[0].(*prefixHook)
+	keys, values := h.effective()
+	L, dkv, layers := a.Values.Int("length"), m.Config.DKV(), m.Config.Layers
+	freq, err := m.RotaryFrequencies()
+	if err != nil {
+		return nil, nil, err
+	}
+	width := layers * 2 * dkv
+	emb := make([]float64, L*width)
+	for i := range layers {
+		k := rotateRows(keys[i], L, dkv, freq, float64(L))
+		for p := range L {
+			copy(emb[p*width+2*i*dkv:], k[p*dkv:(p+1)*dkv])
+			copy(emb[p*width+(2*i+1)*dkv:], values[i][p*dkv:(p+1)*dkv])
+		}
+	}
+	cfg := map[string]any{
+		"peft_type": "PREFIX_TUNING", "num_virtual_tokens": L, "token_dim": dkv, "num_layers": layers,
+		"num_attention_heads": m.Config.KV(), "num_transformer_submodules": 1, "prefix_projection": false,
+		"encoder_hidden_size": nil,
+	}
+	return cfg, map[string]PEFTTensor{"prompt_embeddings": {Shape: []int{L, width}, Values: emb}}, nil
+}
+
+// effective returns each layer's key and value rows, [L·d_kv] row-major,
+// as attention sees them: stored, or computed by the MLP.
+func (h *prefixHook) effective() (keys, values [][]float64) {
+	if h.emb == nil {
+		for i := range h.keys {
+			keys, values = append(keys, nn.Float64s(h.keys[i].Value)), append(values, nn.Float64s(h.values[i].Value))
+		}
+		return keys, values
+	}
+	sh := h.fcW.Value.Shape()
+	d, hid := sh[0], sh[1]
+	e, w, b := nn.Float64s(h.emb.Value), nn.Float64s(h.fcW.Value), nn.Float64s(h.fcB.Value)
+	L := len(e) / d
+	z := make([]float64, L*hid) // tanh(E·W + b)
+	for p := range L {
+		for j := range hid {
+			s := b[j]
+			for c := range d {
+				s += e[p*d+c] * w[c*hid+j]
+			}
+			z[p*hid+j] = math.Tanh(s)
+		}
+	}
+	for n := range h.headW {
+		hw, hb := nn.Float64s(h.headW[n].Value), nn.Float64s(h.headB[n].Value)
+		dkv := len(hb)
+		out := make([]float64, L*dkv)
+		for p := range L {
+			for c := range dkv {
+				s := hb[c]
+				for j := range hid {
+					s += z[p*hid+j] * hw[j*dkv+c]
+				}
+				out[p*dkv+c] = s
+			}
+		}
+		if n%2 == 0 {
+			keys = append(keys, out)
+		} else {
+			values = append(values, out)
+		}
+	}
+	return keys, values
+}
+
+// rotateRows returns rows [n, width] (width heads of 2·len(freq)) turned
+// by pos positions of rotary embeddings, as Llama's apply_rotary_pos_emb
+// turns a key: each head's (j, j + half) by pos·freq[j]. A negative pos
+// turns them back.
+func rotateRows(x []float64, n, width int, freq []float64, pos float64) []float64 {
+	half := len(freq)
+	out := make([]float64, len(x))
+	for r := range n {
+		for h := 0; h < width; h += 2 * half {
+			row := x[r*width+h:]
+			o := out[r*width+h:]
+			for j, f := range freq {
+				s, c := math.Sincos(pos * f)
+				a, b := row[j], row[j+half]
+				o[j], o[j+half] = a*c-b*s, b*c+a*s
+			}
+		}
+	}
+	return out
+}

@@ -653,17 +653,35 @@ func (m *Model) ropeTable(dt tensor.Dtype, n int) (*nn.RoPETable, error) {
 	for size < n {
 		size *= 2
 	}
-	var sc *nn.RoPEScaling
-	if r := m.Config.RopeScaling; r != nil {
-		sc = &nn.RoPEScaling{Type: r.Type(), Factor: r.Factor, LowFreqFactor: r.LowFreqFactor, HighFreqFactor: r.HighFreqFactor,
-			OriginalMaxPositionEmbeddings: r.OriginalMaxPositionEmbeddings}
-	}
-	t, err := nn.NewRoPETable(dt, m.Config.Dh(), m.Config.RopeTheta, sc, min(size, m.Config.Context))
+	t, err := m.newRopeTable(dt, min(size, m.Config.Context))
 	if err != nil {
 		return nil, err
 	}
 	m.rope = t
 	return t, nil
+}
+
+func (m *Model) newRopeTable(dt tensor.Dtype, n int) (*nn.RoPETable, error) {
+	var sc *nn.RoPEScaling
+	if r := m.Config.RopeScaling; r != nil {
+		sc = &nn.RoPEScaling{Type: r.Type(), Factor: r.Factor, LowFreqFactor: r.LowFreqFactor, HighFreqFactor: r.HighFreqFactor,
+			OriginalMaxPositionEmbeddings: r.OriginalMaxPositionEmbeddings}
+	}
+	return nn.NewRoPETable(dt, m.Config.Dh(), m.Config.RopeTheta, sc, n)
+}
+
+// RotaryFrequencies are a Llama-family model's rotary inverse
+// frequencies, rope scaling applied: position p turns the pair of a
+// head's dimensions (j, j + Dh/2) by the angle p·f[j].
+func (m *Model) RotaryFrequencies() ([]float64, error) {
+	if m.Config.Family != Llama {
+		return nil, fmt.Errorf("model: %s has no rotary embeddings", m.Config.Family)
+	}
+	t, err := m.newRopeTable(tensor.Float64, 1)
+	if err != nil {
+		return nil, err
+	}
+	return t.InvFreq, nil
 }
 
 // norm is GPT-2's LayerNorm or Llama's RMSNorm.

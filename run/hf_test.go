@@ -61,20 +61,23 @@ func TestTrialOnHFFolder(t *testing.T) {
 			if len(r.Metrics.EpochLoss) != 3 || r.NumTrainableParams <= 0 {
 				t.Errorf("losses %v, %d trainable", r.Metrics.EpochLoss, r.NumTrainableParams)
 			}
-			// LoRA and IA3 have PEFT's format; prefix tuning and pac are not written.
+			// LoRA, IA3 and (on Llama) prefix tuning have PEFT's format; pac is not written.
 			_, err := os.Stat(filepath.Join(adapters, r.ID, "adapter_model.safetensors"))
-			if want := c.method == "lora" || c.method == "ia3"; (err == nil) != want {
+			if want := c.method != "pac"; (err == nil) != want {
 				t.Errorf("adapter written: %v, want %v", err == nil, want)
 			}
 		})
 	}
 }
 
-// Every method trains and evaluates end to end on an untied Llama folder
-// (its own lm_head), LoRA and DoRA on the MLP's gate_proj, up_proj and
-// down_proj; the memory projection maps those onto GPT-2 XL's layers, and
-// the adapters PEFT's format holds are written with every MLP module of
-// every layer, then read back and scored with the trial's outcomes.
+// Every registered method trains and evaluates end to end on an untied
+// Llama folder (its own lm_head); the low-rank ones (LoRA, DoRA, VeRA,
+// LoHa, LoKr) on the MLP's gate_proj, up_proj and down_proj. The memory
+// projection maps those onto GPT-2 XL's layers, and the adapters PEFT's
+// format holds (every methods.PEFTExporter) are written with the modules
+// they adapt in every layer, then read back by methods.LoadPEFT and
+// scored with the trial's outcomes. A method registered without a case
+// here fails the test: a new method joins it, or says why it cannot.
 func TestEveryMethodOnUntiedLlama(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "llama")
 	tok, err := os.ReadFile("../model/tokenizer/testdata/hf/llama3/tokenizer.json")
@@ -96,23 +99,54 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 	adapters := t.TempDir()
 	t.Setenv(AdaptersEnv, adapters)
 	mlp := "gate_proj,up_proj,down_proj"
-	for _, c := range []struct {
-		method string
+	mlpModules := layerModules("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+	type methodCase struct {
 		params map[string]any
-		peft   []string // tensor-name prefixes the PEFT adapter must hold (%d: every layer); nil: no PEFT format
+		peft   []string // tensor-name prefixes the PEFT adapter must hold (%d: every layer), for a PEFTExporter
 		fails  string   // part of the error of a method this model cannot train
-	}{
-		{method: "full"}, {method: "scratch"}, {method: trial.ZeroShot},
-		{method: "lora", params: map[string]any{"rank": 2, "targets": mlp}, peft: layerModules("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")},
-		{method: "dora", params: map[string]any{"rank": 2, "targets": mlp}, peft: layerModules("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")},
-		{method: "ia3", peft: layerModules("self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")},
-		{method: "adapter", params: map[string]any{"bottleneck": 4}},
-		{method: "bitfit", fails: "no biases to train"},
-		{method: "prefix", params: map[string]any{"length": 2}},
-		{method: "prompt", params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
-		{method: "pac", params: map[string]any{"bottleneck": 4}},
-	} {
-		t.Run(c.method, func(t *testing.T) {
+	}
+	cases := map[string]methodCase{
+		"full": {}, "scratch": {}, trial.ZeroShot: {},
+		"lora": {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
+		"dora": {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
+		"vera": {params: map[string]any{"rank": 4, "targets": mlp}, peft: append([]string{"base_model.vera_A", "base_model.vera_B"}, mlpModules...)},
+		"loha": {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
+		"lokr": {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
+		"ia3":  {peft: layerModules("self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")},
+		"lntuning": {peft: append(layerModules("input_layernorm.ln_tuning_layers", "post_attention_layernorm.ln_tuning_layers"),
+			"base_model.model.model.norm.ln_tuning_layers.")},
+		"adapter": {params: map[string]any{"bottleneck": 4}},
+		"bitfit":  {fails: "no biases to train"},
+		"prefix":  {params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
+		"prompt":  {params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
+		"pac":     {params: map[string]any{"bottleneck": 4}},
+	}
+	// Methods left out, and why (none now).
+	skip := map[string]string{}
+	for _, name := range methods.Names() {
+		if why, ok := skip[name]; ok {
+			t.Run(name, func(t *testing.T) { t.Skip(why) })
+			continue
+		}
+		c, ok := cases[name]
+		if !ok {
+			t.Errorf("method %s is registered but has no case here (nor a reason in skip)", name)
+			continue
+		}
+		meth, err := methods.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := meth.(methods.PEFTExporter); ok != (c.peft != nil) && c.fails == "" {
+			t.Errorf("%s: PEFT exporter %v, but the case expects an adapter %v", name, ok, c.peft != nil)
+			continue
+		}
+		cm := struct {
+			method string
+			methodCase
+		}{name, c}
+		t.Run(name, func(t *testing.T) {
+			c := cm
 			spec := teaSpec(dir, c.method, c.params)
 			r := Trial(spec, quiet)
 			if c.fails != "" {
@@ -161,9 +195,6 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 						t.Errorf("adapter holds no tensor %s… (keys %v)", prefix, slices.Sorted(maps.Keys(keys)))
 					}
 				}
-			}
-			if c.method == "dora" {
-				return // methods.LoadPEFT does not read DoRA adapters yet
 			}
 			// Read back into the method and scored, the adapter gives the
 			// trial's test outcomes.

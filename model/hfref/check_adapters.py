@@ -5,8 +5,8 @@ the ones the Go side computed.
 Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
-  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LOHA, LOKR, LN_TUNING
-                              or PROMPT_TUNING)
+  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LOHA, LOKR, LN_TUNING,
+                              PROMPT_TUNING or PREFIX_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -43,6 +43,14 @@ and every wrapped module must find its tensors, every tensor its module.
                  makes from factorization(in, decompose_factor) and
                  (out, ...): lokr_w1 or lokr_w1_a·lokr_w1_b (decompose_both),
                  lokr_w2 or lokr_w2_a·lokr_w2_b (r < max(b, d)/2).
+  PREFIX_TUNING  prompt_embeddings [P, num_layers·2·token_dim] (no
+                 prefix_projection), reshaped as PEFT's get_prompt does:
+                 view(batch, P, 2·num_layers, heads, token_dim/heads),
+                 permute(2, 0, 3, 1, 4), split(2): layer i's cached key and
+                 value [batch, heads, P, head_dim], heads the key/value
+                 heads. The model runs the tokens after that cache, at
+                 positions P … P+T−1, the cached keys used as they are
+                 (Llama's family; GPT-2's prefix is not written).
   PROMPT_TUNING  prompt_embeddings [num_virtual_tokens, token_dim], under
                  that bare key, put in front of the input embeddings. The
                  model then sees P + T positions, numbered 0 … P+T−1 (GPT-2's
@@ -396,6 +404,26 @@ def ln_tuned(arch, state, cfg, tensors, used):
     return tuned
 
 
+def prefix_logits(arch, config, cfg, tensors, used, state, input_ids):
+    """Logits with PEFT's prefix as past_key_values, built from the file
+    as PeftModel.get_prompt builds it."""
+    if arch == "gpt2":
+        raise AdapterError("PREFIX_TUNING on GPT-2 is not written by the Go side")
+    if cfg.get("num_transformer_submodules", 1) != 1 or cfg.get("prefix_projection"):
+        raise AdapterError("num_transformer_submodules 1 and no prefix_projection are checked here")
+    p, layers = cfg["num_virtual_tokens"], cfg["num_layers"]
+    token_dim, heads = cfg["token_dim"], cfg["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
+    if layers != config["num_hidden_layers"] or heads != kv_heads or token_dim != kv_heads * ref.llama_head_dim(config):
+        raise AdapterError(f"num_layers {layers}, token_dim {token_dim}, num_attention_heads {heads} for this model")
+    emb = take(tensors, used, "prompt_embeddings", (p, layers * 2 * token_dim)).double()
+    b = input_ids.shape[0]
+    kv = emb.repeat(b, 1, 1).view(b, p, layers * 2, heads, token_dim // heads)
+    kv = kv.permute([2, 0, 3, 1, 4]).split(2)
+    past = [(layer[0], layer[1]) for layer in kv]
+    return ref.forward(config, state, input_ids, past=past)
+
+
 def embedding_key(arch, state):
     return ref.gpt2_prefix(state) + "wte.weight" if arch == "gpt2" else "model.embed_tokens.weight"
 
@@ -468,6 +496,9 @@ def check_one(folder):
         ia3 = ia3_adapter(arch, state, cfg, tensors, used)
         got = ref.forward(config, state, input_ids, ia3)
         merged = ref.forward(config, merged_ia3(arch, state, ia3), input_ids)
+    elif kind == "PREFIX_TUNING":
+        got = prefix_logits(arch, config, cfg, tensors, used, state, input_ids)
+        merged = None
     elif kind == "PROMPT_TUNING":
         got = prompt_logits(arch, config, state, cfg, tensors, used, input_ids)
         merged = None

@@ -252,15 +252,16 @@ _GPT2_ACTS = {
 }
 
 
-def causal_attention(q, k, v, scale, window=None):
-    """q, k, v: [batch, heads, T, head_dim]. softmax(q·kᵀ·scale + causal
+def causal_attention(q, k, v, scale, window=None, past=0):
+    """q, k, v: [batch, heads, T, head_dim] (k and v [.., past + T, ..]
+    after `past` cached positions). softmax(q·kᵀ·scale + causal
     mask)·v, keys after the query's position masked out; with a sliding
     window also the keys `window` or more positions back (transformers'
     sliding_window_overlay: kv_idx > q_idx - sliding_window)."""
-    t = q.shape[-2]
+    t, s = q.shape[-2], k.shape[-2]
     scores = (q @ k.transpose(-1, -2)) * scale
-    qi = torch.arange(t)[:, None]
-    kj = torch.arange(t)[None, :]
+    qi = torch.arange(t)[:, None] + past
+    kj = torch.arange(s)[None, :]
     masked = kj > qi
     if window is not None:
         masked = masked | ~(kj > qi - window)
@@ -397,8 +398,10 @@ def repeat_kv(x, n_rep):
     return x[:, :, None, :, :].expand(b, kv, n_rep, t, d).reshape(b, kv * n_rep, t, d)
 
 
-def llama_attention(config, state, prefix, x, cos, sin, lora=None, arch="llama"):
-    """The self_attn block of one decoder layer on the normed input x."""
+def llama_attention(config, state, prefix, x, cos, sin, lora=None, arch="llama", past_kv=None):
+    """The self_attn block of one decoder layer on the normed input x;
+    past_kv: the layer's cached (key, value) [batch, kv_heads, P, head_dim],
+    keys as stored (already rotated, as transformers' cache holds them)."""
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     head_dim = llama_head_dim(config)
@@ -418,16 +421,22 @@ def llama_attention(config, state, prefix, x, cos, sin, lora=None, arch="llama")
         q = rms_norm(q, state[prefix + "q_norm.weight"], eps)
         k = rms_norm(k, state[prefix + "k_norm.weight"], eps)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    past = 0
+    if past_kv is not None:
+        past = past_kv[0].shape[2]
+        k, v = torch.cat([past_kv[0], k], dim=2), torch.cat([past_kv[1], v], dim=2)
     n_rep = heads // kv_heads
     window = config.get("sliding_window") if arch == "mistral" else None
-    a = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), head_dim**-0.5, window)
+    a = causal_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), head_dim**-0.5, window, past)
     return _linear(_merge_heads(a), state, prefix + "o_proj", lora, o_bias)
 
 
-def llama_forward(config, state, input_ids, lora=None, arch="llama"):
+def llama_forward(config, state, input_ids, lora=None, arch="llama", past=None):
     """LlamaForCausalLM (arch "llama"), Qwen2ForCausalLM ("qwen2"),
     Qwen3ForCausalLM ("qwen3") or MistralForCausalLM ("mistral") logits
-    [batch, T, vocab]."""
+    [batch, T, vocab]. past: per layer a cached (key, value) of P earlier
+    positions (past_key_values); the tokens then take positions P … P+T−1,
+    as transformers numbers them from the cache's length."""
     if config.get("hidden_act", "silu") != "silu":
         raise NotImplementedError(f"hidden_act {config['hidden_act']!r}")
     b, t = input_ids.shape
@@ -435,12 +444,14 @@ def llama_forward(config, state, input_ids, lora=None, arch="llama"):
         raise NotImplementedError("sliding-window attention")
     eps = config.get("rms_norm_eps", 1e-6)
     mlp_bias = arch == "llama" and bool(config.get("mlp_bias", False))
-    cos, sin = rope_cos_sin(config, t)
+    p0 = past[0][0].shape[2] if past else 0
+    cos, sin = rope_cos_sin(config, p0 + t)
+    cos, sin = cos[p0:], sin[p0:]
     x = state["model.embed_tokens.weight"][input_ids]
     for i in range(config["num_hidden_layers"]):
         p = f"model.layers.{i}."
         y = rms_norm(x, state[p + "input_layernorm.weight"], eps)
-        x = x + llama_attention(config, state, p + "self_attn.", y, cos, sin, lora, arch)
+        x = x + llama_attention(config, state, p + "self_attn.", y, cos, sin, lora, arch, past[i] if past else None)
         y = rms_norm(x, state[p + "post_attention_layernorm.weight"], eps)
         gate = _linear(y, state, p + "mlp.gate_proj", lora, mlp_bias)
         up = _linear(y, state, p + "mlp.up_proj", lora, mlp_bias)
@@ -471,11 +482,13 @@ def arch_of(config):
     return ARCHITECTURES[config["architectures"][0]]
 
 
-def forward(config, state, input_ids, lora=None):
+def forward(config, state, input_ids, lora=None, past=None):
     arch = arch_of(config)
     if arch == "gpt2":
+        if past is not None:
+            raise NotImplementedError("past_key_values for GPT-2")
         return gpt2_forward(config, state, input_ids, lora)
-    return llama_forward(config, state, input_ids, lora, arch)
+    return llama_forward(config, state, input_ids, lora, arch, past)
 
 
 def next_token_loss(logits, input_ids):
