@@ -37,7 +37,7 @@ type Spec struct {
 	// elsewhere.
 	SeedsBySize map[int][]int
 	Train       trial.Settings
-	Methods   []MethodGrid // in file order
+	Methods     []MethodGrid // in file order
 	// Controls are added beside the methods (display.Controls): all of them
 	// unless the spec says otherwise.
 	Controls []string
