@@ -34,8 +34,8 @@ func TestCurveFigureSaysWhatItShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := errorBars(oneSeed); n != 0 {
-		t.Errorf("one seed: %d error bars", n)
+	if n := errorBars(oneSeed); n != 0 || one.errorBars != 0 {
+		t.Errorf("one seed: %d error bars (%d drawn)", n, one.errorBars)
 	}
 	if y := one.Panels[0].Y.Label.Text; !strings.Contains(y, "one seed") || strings.Contains(y, "std") {
 		t.Errorf("one seed: y label %q", y)
@@ -48,8 +48,8 @@ func TestCurveFigureSaysWhatItShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := errorBars(twoSeeds); n != 3 {
-		t.Errorf("two seeds: %d error bars, want one per point (3)", n)
+	if n := errorBars(twoSeeds); n != 3 || two.errorBars != 3 {
+		t.Errorf("two seeds: %d error bars (%d drawn), want one per point (3)", n, two.errorBars)
 	}
 	if y, title := two.Panels[0].Y.Label.Text, two.Panels[0].Title.Text; y != accLabel || !strings.Contains(title, "prompt tuning and prefix tuning") {
 		t.Errorf("two seeds: y label %q, title %q", y, title)

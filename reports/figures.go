@@ -12,6 +12,7 @@ import (
 
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/tasks"
+	"github.com/peftbench/peftbench/trial/aggregate"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -145,6 +146,7 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 			bars.LineStyle = draw.LineStyle{Color: methodColor(s.Method), Width: vg.Points(1.2)}
 			bars.CapWidth = vg.Points(7)
 			p.Add(bars)
+			f.errorBars += len(spread.XYs)
 		}
 		p.Add(line, marks)
 		f.addLegend(label(s), line, marks)
@@ -371,6 +373,15 @@ func sortedMethods(ms []string) []string {
 	return out
 }
 
+// hasSpread tells whether a statistic over seeds has a deviation to draw:
+// two seeds or more.
+func hasSpread(s aggregate.Stat) bool { return s.N >= 2 && !math.IsNaN(s.Std) }
+
+// blankThumb is an empty legend thumbnail, for an entry that is a note.
+type blankThumb struct{}
+
+func (blankThumb) Thumbnail(*draw.Canvas) {}
+
 // glyphThumb is a legend thumbnail of one marker.
 type glyphThumb struct{ sty draw.GlyphStyle }
 
@@ -379,10 +390,14 @@ func (g glyphThumb) Thumbnail(c *draw.Canvas) {
 }
 
 // throughputFigure is training tokens per second per method, bars grouped
-// by task, with the standard deviation over seeds as error bars.
+// by task, with the standard deviation over seeds as error bars where a
+// bar has two seeds or more. The y label says what the bars are: with one
+// seed everywhere it says there is no spread to draw; where only some bars
+// have one, the legend says why they have no error bar.
 func throughputFigure(rows []throughputRow, nm naming) (*figure, error) {
 	var keys []taskKey
 	var methods []string
+	one, several := false, false
 	for _, r := range rows {
 		if !containsKey(keys, r.taskKey) {
 			keys = append(keys, r.taskKey)
@@ -390,14 +405,24 @@ func throughputFigure(rows []throughputRow, nm naming) (*figure, error) {
 		if !contains(methods, r.Method) {
 			methods = append(methods, r.Method)
 		}
+		if hasSpread(r.TokensPerSec) {
+			several = true
+		} else {
+			one = true
+		}
 	}
 	methods = sortedMethods(methods)
-	p := newPlot("Training throughput by method", "task", "training throughput (tokens/s, mean ± std over seeds)")
+	yLabel := "training throughput (tokens/s, mean ± std over seeds)"
+	if !several {
+		yLabel = "training throughput (tokens/s, one seed: no spread)"
+	}
+	p := newPlot("Training throughput by method", "task", yLabel)
 	f := newFigure("fig-throughput", "Training throughput by method", p)
 	width := 0.8 / float64(len(methods))
 	p.Add(plotter.NewGrid())
 	for j, m := range methods {
 		var bars errXYs
+		legend := false // the method has its legend entry
 		for ti, k := range keys {
 			for _, r := range rows {
 				if r.taskKey != k || r.Method != m {
@@ -412,8 +437,12 @@ func throughputFigure(rows []throughputRow, nm naming) (*figure, error) {
 				poly.Color = methodColor(m)
 				poly.LineStyle = draw.LineStyle{Color: color.White, Width: vg.Points(0.5)}
 				p.Add(poly)
-				if len(bars.XYs) == 0 {
+				if !legend {
 					f.addLegend(m, poly)
+				}
+				legend = true
+				if !hasSpread(r.TokensPerSec) {
+					continue // one seed: no spread to draw
 				}
 				d := r.TokensPerSec.ErrorBar()
 				bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: y})
@@ -428,7 +457,11 @@ func throughputFigure(rows []throughputRow, nm naming) (*figure, error) {
 			eb.LineStyle = draw.LineStyle{Color: color.Gray{0x33}, Width: vg.Points(1)}
 			eb.CapWidth = vg.Points(4)
 			p.Add(eb)
+			f.errorBars += len(bars.XYs)
 		}
+	}
+	if one && several {
+		f.addLegend("no error bar: one seed", blankThumb{})
 	}
 	names := make([]string, len(keys))
 	for i, k := range keys {

@@ -31,8 +31,10 @@ type figure struct {
 	Panels  []*plot.Plot
 	Legend  plot.Legend
 	entries int // legend entries
-	Width   vg.Length
-	Height  vg.Length
+	// errorBars counts the error bars drawn, for tests.
+	errorBars int
+	Width     vg.Length
+	Height    vg.Length
 }
 
 // newFigure returns a figure 7.5 by 4.5 inches (1125 by 675 pixels as
