@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/peftbench/peftbench/internal/numfmt"
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial/aggregate"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -312,6 +314,7 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 			title, xl, scale, format = nm.name(k)+": accuracy vs trainable parameters", "trainable parameters (log scale)", 1, humanCount
 		}
 		p := newPlot(title, xl, "test accuracy (%, mean over seeds)")
+		labels := headlineLabels(fr.Points)
 		var front plotter.XYs
 		for _, pt := range fr.Front {
 			front = append(front, plotter.XY{X: pt.Cost * scale, Y: 100 * pt.Acc})
@@ -325,9 +328,14 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 		p.Add(plotter.NewGrid(), line)
 		frontLine = line
 		byMethod := map[string]plotter.XYs{}
-		for _, pt := range fr.Points {
+		var named plotter.XYLabels
+		for i, pt := range fr.Points {
 			all = append(all, pt.Group)
-			byMethod[pt.Group.Method] = append(byMethod[pt.Group.Method], plotter.XY{X: pt.Cost * scale, Y: 100 * pt.Acc})
+			xy := plotter.XY{X: pt.Cost * scale, Y: 100 * pt.Acc}
+			byMethod[pt.Group.Method] = append(byMethod[pt.Group.Method], xy)
+			if l := labels[i]; l != "" {
+				named.XYs, named.Labels = append(named.XYs, xy), append(named.Labels, l)
+			}
 		}
 		for _, m := range methodList(groupsOf(fr.Points)) {
 			sc, err := plotter.NewScatter(byMethod[m])
@@ -336,6 +344,22 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 			}
 			sc.GlyphStyle = methodGlyph(m)
 			p.Add(sc)
+		}
+		if len(named.XYs) > 0 {
+			lb, err := plotter.NewLabels(named)
+			if err != nil {
+				return nil, err
+			}
+			for i := range lb.TextStyle {
+				lb.TextStyle[i].Font = font.From(figFont, pointLabelSize)
+				lb.TextStyle[i].Color = color.Gray{0x30}
+				lb.TextStyle[i].YAlign = draw.YBottom
+			}
+			// Above right: clear of the front, which leaves a point
+			// rightwards, and of the marker.
+			lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2.5)}
+			p.Add(lb)
+			f.pointLabels += len(named.XYs)
 		}
 		if fr.Cost == costParams { // parameters span orders of magnitude; memory does not
 			logAxis(&p.X, nil, format, 1.35)
@@ -357,6 +381,35 @@ func efficiencyFigure(k taskKey, fronts []frontier, nm naming) (*figure, error) 
 		f.addLegend("Pareto front", frontLine)
 	}
 	return f, nil
+}
+
+// headlineLabels name each point by the value of its method's headline
+// hyper-parameter (methods/display's declaration: "r=8" for a rank, "L=16"
+// for a length), so that the configurations of one method, which share a
+// marker, are told apart; where two of a method share the value, the
+// learning rate is added. A method with no headline has "" (its marker and
+// the legend name it).
+func headlineLabels(ps []effPoint) []string {
+	out := make([]string, len(ps))
+	count := map[string]int{}
+	for i, p := range ps {
+		d := display.Declared(p.Group.Method)
+		if d.Headline == "" {
+			continue
+		}
+		v, ok := numfmt.Number(p.Group.MethodParams[d.Headline])
+		if !ok {
+			continue
+		}
+		out[i] = d.Symbol + "=" + strconv.FormatFloat(v, 'g', -1, 64)
+		count[p.Group.Method+"\x00"+out[i]]++
+	}
+	for i, p := range ps {
+		if out[i] != "" && count[p.Group.Method+"\x00"+out[i]] > 1 {
+			out[i] += ", lr=" + strconv.FormatFloat(p.Group.Train.LR, 'g', -1, 64)
+		}
+	}
+	return out
 }
 
 func groupsOf(ps []effPoint) []*group {

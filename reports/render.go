@@ -31,10 +31,11 @@ type figure struct {
 	Panels  []*plot.Plot
 	Legend  plot.Legend
 	entries int // legend entries
-	// errorBars counts the error bars drawn, for tests.
-	errorBars int
-	Width     vg.Length
-	Height    vg.Length
+	// errorBars and pointLabels count the error bars and the labelled
+	// points drawn, for tests.
+	errorBars, pointLabels int
+	Width                  vg.Length
+	Height                 vg.Length
 }
 
 // newFigure returns a figure 7.5 by 4.5 inches (1125 by 675 pixels as

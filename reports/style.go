@@ -164,6 +164,8 @@ var (
 	labelSize = vg.Points(12)
 	tickSize  = vg.Points(10.5)
 	legendPt  = vg.Points(11)
+	// pointLabelSize is the size of labels beside points.
+	pointLabelSize = vg.Points(9)
 )
 
 // newPlot returns a plot with the report's typography, title and axis
