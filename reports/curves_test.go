@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"github.com/peftbench/peftbench/methods/display"
 	"strings"
 	"testing"
 
@@ -90,5 +91,48 @@ func TestRankFigureNamesItsMethods(t *testing.T) {
 	}
 	if got := drawn([]methodCurve{testCurve("oft", []float64{0.7}), testCurve("prompt", []float64{0.7})}, "rank"); got != nil {
 		t.Errorf("drawn by rank: %v, want none", got)
+	}
+}
+
+// The rank and length curves carry full fine-tuning's accuracy (the method
+// display says the controls compare with) at their data size, chosen as
+// the summary chooses, and the figures draw it across with a legend entry
+// per task that says its value.
+func TestSizeFiguresDrawTheReference(t *testing.T) {
+	tb := tabulate(loadTestResults(t), testInputs)
+	ref := display.Reference()
+	for _, set := range [][]methodCurve{tb.Rank, tb.Length} {
+		if len(set) == 0 {
+			t.Fatal("no curves")
+		}
+		for _, c := range set {
+			if c.Versus == nil || c.Versus.Method != ref {
+				t.Fatalf("%s on %s: versus %+v, want %s", c.Method, c.Task, c.Versus, ref)
+			}
+			want := best(filter(tb.Groups, func(g *group) bool {
+				return g.Key() == c.taskKey && g.Method == ref && g.DataSize == c.Points[0].Best.DataSize
+			}))
+			if c.Versus.Acc != want.Test {
+				t.Errorf("%s on %s: %s at %v, want %v", c.Method, c.Task, ref, c.Versus.Acc, want.Test)
+			}
+		}
+	}
+	nm := newNaming(tb.Tasks)
+	f, err := rankFigure(tb.Rank, nm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * len(tb.Rank); f.entries != want { // a reference per task: one curve per task here
+		t.Errorf("rank figure: %d legend entries, want %d (curves and a %s line per task)", f.entries, want, ref)
+	}
+	refs := versusReferences(tb.Rank, nm)
+	if len(refs) != len(tb.Rank) || !strings.HasPrefix(refs[0].Label, ref+", ") || !strings.Contains(refs[0].Label, "%") {
+		t.Errorf("references %+v", refs)
+	}
+	// Alone in the report, the line is labelled by the method alone, dashed.
+	one := []methodCurve{testCurve("lora", []float64{0.7}, []float64{0.8})}
+	one[0].Versus = &versus{Method: ref, Acc: aggregate.StatOf([]float64{0.9})}
+	if r := versusReferences(one, newNaming([]taskKey{one[0].taskKey})); len(r) != 1 || r[0].Label != ref+" (90.0%)" || r[0].Dash == nil {
+		t.Errorf("one task: %+v", r)
 	}
 }

@@ -126,6 +126,9 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 			return nil, err
 		}
 		line.LineStyle = draw.LineStyle{Color: color.Gray{Y: r.Gray}, Width: vg.Points(1), Dashes: r.Dash}
+		if r.Color != nil {
+			line.LineStyle.Color, line.LineStyle.Width = r.Color, vg.Points(1.4)
+		}
 		p.Add(line)
 		f.addLegend(r.Label, line)
 	}
@@ -180,12 +183,41 @@ func withSpread(pts errXYs) errXYs {
 	return out
 }
 
-// reference is a horizontal line at an accuracy (a fraction).
+// reference is a horizontal line at an accuracy (a fraction): grey, or in
+// Color where it is a method's.
 type reference struct {
 	Label string
 	Acc   float64
 	Gray  uint8
+	Color color.Color
 	Dash  []vg.Length
+}
+
+// versusReferences are the lines of the method the series are set against
+// (methodCurve.Versus: full fine-tuning), one per task, in that method's
+// colour, labelled with its accuracy. With several tasks each line takes
+// its task's dash, as the curves do; alone, a long dash, so that it is not
+// taken for a curve.
+func versusReferences(series []methodCurve, nm naming) []reference {
+	var out []reference
+	seen := map[taskKey]bool{}
+	for _, s := range series {
+		if s.Versus == nil || seen[s.taskKey] {
+			continue
+		}
+		seen[s.taskKey] = true
+		acc := fmt.Sprintf("%.1f%%", 100*s.Versus.Acc.Mean)
+		if hasSpread(s.Versus.Acc) {
+			acc = fmt.Sprintf("%.1f ± %.1f%%", 100*s.Versus.Acc.Mean, 100*s.Versus.Acc.Std)
+		}
+		r := reference{Label: s.Versus.Method + " (" + acc + ")", Acc: s.Versus.Acc.Mean, Color: methodColor(s.Versus.Method),
+			Dash: []vg.Length{vg.Points(7), vg.Points(3)}}
+		if len(nm.tasks) > 1 {
+			r.Label, r.Dash = s.Versus.Method+", "+nm.name(s.taskKey)+" ("+acc+")", taskDash(nm.index(s.taskKey))
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // taskReferences are the majority class and bag-of-words lines of a task,
@@ -233,13 +265,14 @@ func xRange(series []methodCurve) (lo, hi float64) {
 }
 
 // rankFigure is accuracy against the rank of LoRA and the methods it
-// sizes as it does LoRA's (DoRA, VeRA), one line per task and method.
+// sizes as it does LoRA's (DoRA, VeRA), one line per task and method, and
+// full fine-tuning's accuracy across it: what LoRA closes on as rank grows.
 func rankFigure(series []methodCurve, nm naming) (*figure, error) {
 	title, label := "Test accuracy against LoRA rank", func(s methodCurve) string { return nm.name(s.taskKey) }
 	if names := drawn(series, "rank"); len(names) > 1 || (len(names) == 1 && names[0] != "lora") {
 		title, label = "Test accuracy against rank ("+strings.Join(names, ", ")+")", nm.methodTask
 	}
-	return curveFigure("fig-rank", title, "rank r (log2 scale)", series, true, label, nm.taskDash)
+	return curveFigure("fig-rank", title, "rank r (log2 scale)", series, true, label, nm.taskDash, versusReferences(series, nm)...)
 }
 
 // drawn lists the methods that param sizes with a curve in series, in the
@@ -254,7 +287,8 @@ func drawn(series []methodCurve, param string) []string {
 	return out
 }
 
-// lengthFigure is accuracy against prompt or prefix length.
+// lengthFigure is accuracy against prompt or prefix length, with full
+// fine-tuning's accuracy across it.
 func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 	lo, hi := xRange(series)
 	logX := lo > 0 && hi/lo >= 8
@@ -267,7 +301,7 @@ func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 		names = append(names, m+" tuning")
 	}
 	return curveFigure("fig-length", "Test accuracy against length ("+strings.Join(names, " and ")+")", x, series, logX,
-		nm.methodTask, nm.taskDash)
+		nm.methodTask, nm.taskDash, versusReferences(series, nm)...)
 }
 
 // dataSizeFigure is one task's learning curves.
