@@ -136,3 +136,52 @@ func TestSizeFiguresDrawTheReference(t *testing.T) {
 		t.Errorf("one task: %+v", r)
 	}
 }
+
+// A control far below the methods (scratch from random initialisation at
+// 29.5%) does not stretch the learning curve's axis: the axis spans the
+// methods and the reference lines, and the control's points off it are
+// marked at its edge. A control within reach of the methods stays on the
+// axis, and a method, however low, is never clipped.
+func TestLearningCurveClipsAFarControl(t *testing.T) {
+	k := taskKey{"tiny", "spam"}
+	nm := newNaming([]taskKey{k})
+	refs := taskReferences(tasks.Baseline{Majority: 0.658, BoWLR: &tasks.BoWResult{Accuracy: 0.781}}, true)
+	var scratch string // the control trained from random initialisation
+	for _, d := range display.Declarations() {
+		if d.Role == display.Unpretrained {
+			scratch = d.Name
+		}
+	}
+	curves := func(control []float64, prompt float64) []methodCurve {
+		return []methodCurve{
+			testCurve("full", []float64{0.81, 0.83}, []float64{0.89, 0.90}, []float64{0.91, 0.92}),
+			testCurve("prompt", []float64{prompt}, []float64{0.71}, []float64{0.74}),
+			testCurve(scratch, []float64{control[0]}, []float64{control[1]}, []float64{control[2]}),
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		control  []float64
+		prompt   float64
+		off      int
+		minAbove float64 // the axis starts above this (%)
+		minBelow float64 // and at or below this
+	}{
+		{"far below", []float64{0.295, 0.295, 0.94}, 0.70, 2, 29.5, 65.8},
+		{"within reach", []float64{0.60, 0.70, 0.90}, 0.70, 0, 0, 60},
+		{"a method low", []float64{0.295, 0.295, 0.94}, 0.30, 0, 0, 29.5},
+	} {
+		f, err := dataSizeFigure(k, curves(c.control, c.prompt), nm, refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := f.Panels[0].Y
+		if f.offAxis != c.off || y.Min <= c.minAbove || y.Min > c.minBelow || y.Max < 92 {
+			t.Errorf("%s: %d points off the axis, axis [%.1f, %.1f]; want %d off, axis from above %.1f to at most %.1f, up to at least 92",
+				c.name, f.offAxis, y.Min, y.Max, c.off, c.minAbove, c.minBelow)
+		}
+		if _, err := f.encode("png"); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -106,7 +106,10 @@ func seriesPoints(s methodCurve) errXYs {
 // Error bars (the standard deviation over seeds) are drawn where a point
 // has two seeds or more, and the y label says what the points are: a mean
 // with its deviation, or one seed. refs draws horizontal reference lines
-// (the majority class, bag-of-words) across the figure.
+// (the majority class, bag-of-words) across the figure. A control far
+// outside the methods' range is drawn to the edge of an axis clipped to
+// that range, its points off it marked there with their values
+// (controlRange).
 func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, label func(methodCurve) string, dash func(methodCurve) []vg.Length, refs ...reference) (*figure, error) {
 	yLabel := "test accuracy (%, one seed)"
 	for _, s := range series {
@@ -120,6 +123,8 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 	p.Add(plotter.NewGrid())
 	f := newFigure(name, title, p)
 	lo, hi := xRange(series)
+	yLo, yHi, off := controlRange(series, refs)
+	var edges edgeMarks
 	for _, r := range refs {
 		line, err := plotter.NewLine(plotter.XYs{{X: lo, Y: 100 * r.Acc}, {X: hi, Y: 100 * r.Acc}})
 		if err != nil {
@@ -137,13 +142,27 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 	for i, s := range series {
 		pts := seriesPoints(s)
 		dodge(pts.XYs, float64(i)-float64(len(series)-1)/2, lo, hi, logX)
+		// The line runs to the axis edge towards a point off it (lines are
+		// clipped to the axes, and so are markers); the point is marked at
+		// the edge with its value, and draws no error bar.
+		onAxis := pts
+		if off[i] != nil {
+			onAxis = errXYs{}
+			for j, xy := range pts.XYs {
+				if !off[i][j] {
+					onAxis.XYs, onAxis.YErrors = append(onAxis.XYs, xy), append(onAxis.YErrors, pts.YErrors[j])
+					continue
+				}
+				edges = append(edges, edgeMark{X: xy.X, Below: xy.Y < yLo, Label: fmt.Sprintf("%.1f%%", xy.Y), Color: methodColor(s.Method)})
+			}
+		}
 		line, marks, err := plotter.NewLinePoints(pts.XYs)
 		if err != nil {
 			return nil, err
 		}
 		line.LineStyle = lineStyle(s.Method, dash(s))
 		marks.GlyphStyle = methodGlyph(s.Method)
-		if spread := withSpread(pts); len(spread.XYs) > 0 {
+		if spread := withSpread(onAxis); len(spread.XYs) > 0 {
 			bars, err := plotter.NewYErrorBars(spread)
 			if err != nil {
 				return nil, err
@@ -154,7 +173,11 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 			f.errorBars += len(spread.XYs)
 		}
 		p.Add(line, marks)
-		f.addLegend(label(s), line, marks)
+		if off[i] != nil {
+			f.addLegend(label(s)+" (arrow: off the axis)", line, marks)
+		} else {
+			f.addLegend(label(s), line, marks)
+		}
 		for _, pt := range s.Points {
 			xs = append(xs, pt.X)
 			labels = append(labels, pt.Label)
@@ -167,8 +190,92 @@ func curveFigure(name, title, xLabel string, series []methodCurve, logX bool, la
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 		padLinear(&p.X, 0.05, 0.5)
 	}
+	if len(edges) > 0 {
+		p.Y.Min, p.Y.Max = yLo, yHi
+		p.Add(edges)
+		f.offAxis = len(edges)
+	}
 	padLinear(&p.Y, 0.08, 1)
 	return f, nil
+}
+
+// controlRange is the y range (in %) that curveFigure's axis spans where a
+// control's points lie far outside the methods' range, and which points
+// of each series are off it (nil for a series with none; only controls
+// have any): a control trained from scratch far below every method would
+// otherwise stretch the axis until the methods' differences could not be
+// read. The methods' range covers their points, error bars included, and
+// the reference lines; a control's point within half that range of it (at
+// least 2.5 points) widens it, and one further away is off the axis: off
+// holds, per series, nil where none of its points is.
+func controlRange(series []methodCurve, refs []reference) (lo, hi float64, off [][]bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		if display.IsControl(s.Method) {
+			continue
+		}
+		for _, p := range s.Points {
+			d := p.Acc.ErrorBar()
+			lo, hi = min(lo, 100*(p.Acc.Mean-d)), max(hi, 100*(p.Acc.Mean+d))
+		}
+	}
+	off = make([][]bool, len(series))
+	if math.IsInf(lo, 0) {
+		return lo, hi, off // only controls: nothing to clip to
+	}
+	for _, r := range refs {
+		lo, hi = min(lo, 100*r.Acc), max(hi, 100*r.Acc)
+	}
+	margin := max((hi-lo)/2, 2.5)
+	minLo, maxHi := lo-margin, hi+margin
+	for i, s := range series {
+		if !display.IsControl(s.Method) {
+			continue
+		}
+		for j, p := range s.Points {
+			y := 100 * p.Acc.Mean
+			if y >= minLo && y <= maxHi {
+				d := 100 * p.Acc.ErrorBar()
+				lo, hi = min(lo, max(y-d, minLo)), max(hi, min(y+d, maxHi))
+				continue
+			}
+			if off[i] == nil {
+				off[i] = make([]bool, len(s.Points))
+			}
+			off[i][j] = true
+		}
+	}
+	return lo, hi, off
+}
+
+// edgeMark is a point off the y axis, drawn at the axis edge as an arrow
+// pointing to where it lies, with its value.
+type edgeMark struct {
+	X     float64
+	Below bool
+	Label string
+	Color color.Color
+}
+
+// edgeMarks draw off-axis points at the edge of the plot's data area.
+type edgeMarks []edgeMark
+
+// Plot implements plot.Plotter.
+func (e edgeMarks) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, _ := plt.Transforms(&c)
+	for _, m := range e {
+		x := trX(m.X)
+		tip, tail := c.Min.Y, c.Min.Y+vg.Points(11)
+		if !m.Below {
+			tip, tail = c.Max.Y, c.Max.Y-vg.Points(11)
+		}
+		head := (tail - tip) * 0.4
+		c.StrokeLines(draw.LineStyle{Color: m.Color, Width: vg.Points(1.8)},
+			[]vg.Point{{X: x, Y: tail}, {X: x, Y: tip}},
+			[]vg.Point{{X: x - vg.Points(3.5), Y: tip + head}, {X: x, Y: tip}, {X: x + vg.Points(3.5), Y: tip + head}})
+		sty := draw.TextStyle{Color: m.Color, Font: font.From(figFont, pointLabelSize), YAlign: draw.YCenter, Handler: plt.Title.TextStyle.Handler}
+		c.FillText(sty, vg.Point{X: x + vg.Points(4), Y: (tip + tail) / 2}, m.Label)
+	}
 }
 
 // withSpread keeps the points that have an error bar to draw, so that one
