@@ -69,10 +69,12 @@ func (scratch) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 }
 
 // Display: the controls follow the methods; scratch is grey, a control and
-// not a method, with a plus. Zero-shot declares only its place: it takes
-// the fallback colour and marker.
+// not a method, with a plus. Zero-shot declares its place and an open
+// square, and takes the fallback colour.
 func (scratch) Display() display.Style {
 	return display.Style{Order: 1000, Color: color.RGBA{0x88, 0x88, 0x88, 0xff}, Marker: display.Plus}
 }
 
-func (zeroShot) Display() display.Style { return display.Style{Order: 1001} }
+func (zeroShot) Display() display.Style {
+	return display.Style{Order: 1001, Marker: display.OpenSquare}
+}

@@ -127,7 +127,7 @@ func hfNorm(m *model.Model, name string) (string, error) {
 	return "", fmt.Errorf("no norm %q", name)
 }
 
-// Display: dark red, a diamond.
+// Display: dark red, a triangle pointing left.
 func (lnTuning) Display() display.Style {
-	return display.Style{Order: 65, Color: color.RGBA{0x99, 0x22, 0x22, 0xff}, Marker: display.Diamond}
+	return display.Style{Order: 65, Color: color.RGBA{0x99, 0x22, 0x22, 0xff}, Marker: display.TriangleLeft}
 }

@@ -168,9 +168,9 @@ func denseFootprint(a ProjectionArch, v Values, per func(in, out int64) (weights
 	return fp, nil
 }
 
-// Display: reddish purple's darker kin, a hexagon.
+// Display: reddish purple's darker kin, an open circle (LoRA's circle, hollow).
 func (loha) Display() display.Style {
-	return display.Style{Order: 26, Color: color.RGBA{0x88, 0x2e, 0x72, 0xff}, Marker: display.Hexagon}
+	return display.Style{Order: 26, Color: color.RGBA{0x88, 0x2e, 0x72, 0xff}, Marker: display.OpenCircle}
 }
 
 // errLycorisGPT2 says why GPT-2's layers have no PEFT LoHa or LoKr file:

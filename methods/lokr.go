@@ -285,9 +285,9 @@ func (lokr) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 	})
 }
 
-// Display: vermillion's darker kin, a cross.
+// Display: vermillion's darker kin, an asterisk.
 func (lokr) Display() display.Style {
-	return display.Style{Order: 27, Color: color.RGBA{0x8b, 0x3a, 0x00, 0xff}, Marker: display.Cross}
+	return display.Style{Order: 27, Color: color.RGBA{0x8b, 0x3a, 0x00, 0xff}, Marker: display.Asterisk}
 }
 
 // PEFT writes LoKr as HF PEFT keys it: lokr_w1 (or lokr_w1_a and

@@ -118,7 +118,7 @@ func (pac) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 	return fp, nil
 }
 
-// Display: olive, a square (full fine-tuning's marker, in another colour).
+// Display: olive, a pentagon.
 func (pac) Display() display.Style {
-	return display.Style{Order: 45, Color: color.RGBA{0x80, 0x80, 0x00, 0xff}, Marker: display.Square}
+	return display.Style{Order: 45, Color: color.RGBA{0x80, 0x80, 0x00, 0xff}, Marker: display.Pentagon}
 }

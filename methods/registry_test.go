@@ -8,9 +8,10 @@ import (
 )
 
 // Every method states its part of the projection (zero-shot trains nothing
-// and has none) and a style, and no two methods share a colour or a place.
+// and has none) and a style, and no two methods share a colour, a marker
+// (an undeclared marker is the circle) or a place.
 func TestEveryMethodProjectsAndHasAStyle(t *testing.T) {
-	colours, orders := map[color.RGBA]string{}, map[int]string{}
+	colours, orders, marks := map[color.RGBA]string{}, map[int]string{}, map[display.Marker]string{}
 	for _, name := range Names() {
 		m, _ := Get(name)
 		if _, ok := m.(Projector); !ok && name != display.ZeroShot {
@@ -25,6 +26,14 @@ func TestEveryMethodProjectsAndHasAStyle(t *testing.T) {
 			t.Errorf("%s and %s share the order %d", name, other, s.Order)
 		}
 		orders[s.Order] = name
+		mark := s.Marker
+		if mark == "" {
+			mark = display.Circle
+		}
+		if other, dup := marks[mark]; dup {
+			t.Errorf("%s and %s share the marker %s", name, other, mark)
+		}
+		marks[mark] = name
 		if s.Color == (color.RGBA{}) {
 			continue
 		}

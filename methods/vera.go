@@ -300,7 +300,7 @@ func transposed(v []float64, rows, cols int) []float64 {
 	return out
 }
 
-// Display: bluish green's darker kin, a star.
+// Display: bluish green's darker kin, a triangle pointing right.
 func (vera) Display() display.Style {
-	return display.Style{Order: 25, Color: color.RGBA{0x00, 0x4d, 0x40, 0xff}, Marker: display.Star}
+	return display.Style{Order: 25, Color: color.RGBA{0x00, 0x4d, 0x40, 0xff}, Marker: display.TriangleRight}
 }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"github.com/peftbench/peftbench/methods/display"
 	"strings"
 	"testing"
 
@@ -34,8 +35,8 @@ func TestCurveFigureSaysWhatItShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := errorBars(oneSeed); n != 0 {
-		t.Errorf("one seed: %d error bars", n)
+	if n := errorBars(oneSeed); n != 0 || one.errorBars != 0 {
+		t.Errorf("one seed: %d error bars (%d drawn)", n, one.errorBars)
 	}
 	if y := one.Panels[0].Y.Label.Text; !strings.Contains(y, "one seed") || strings.Contains(y, "std") {
 		t.Errorf("one seed: y label %q", y)
@@ -48,8 +49,8 @@ func TestCurveFigureSaysWhatItShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := errorBars(twoSeeds); n != 3 {
-		t.Errorf("two seeds: %d error bars, want one per point (3)", n)
+	if n := errorBars(twoSeeds); n != 3 || two.errorBars != 3 {
+		t.Errorf("two seeds: %d error bars (%d drawn), want one per point (3)", n, two.errorBars)
 	}
 	if y, title := two.Panels[0].Y.Label.Text, two.Panels[0].Title.Text; y != accLabel || !strings.Contains(title, "prompt tuning and prefix tuning") {
 		t.Errorf("two seeds: y label %q, title %q", y, title)
@@ -90,5 +91,97 @@ func TestRankFigureNamesItsMethods(t *testing.T) {
 	}
 	if got := drawn([]methodCurve{testCurve("oft", []float64{0.7}), testCurve("prompt", []float64{0.7})}, "rank"); got != nil {
 		t.Errorf("drawn by rank: %v, want none", got)
+	}
+}
+
+// The rank and length curves carry full fine-tuning's accuracy (the method
+// display says the controls compare with) at their data size, chosen as
+// the summary chooses, and the figures draw it across with a legend entry
+// per task that says its value.
+func TestSizeFiguresDrawTheReference(t *testing.T) {
+	tb := tabulate(loadTestResults(t), testInputs)
+	ref := display.Reference()
+	for _, set := range [][]methodCurve{tb.Rank, tb.Length} {
+		if len(set) == 0 {
+			t.Fatal("no curves")
+		}
+		for _, c := range set {
+			if c.Versus == nil || c.Versus.Method != ref {
+				t.Fatalf("%s on %s: versus %+v, want %s", c.Method, c.Task, c.Versus, ref)
+			}
+			want := best(filter(tb.Groups, func(g *group) bool {
+				return g.Key() == c.taskKey && g.Method == ref && g.DataSize == c.Points[0].Best.DataSize
+			}))
+			if c.Versus.Acc != want.Test {
+				t.Errorf("%s on %s: %s at %v, want %v", c.Method, c.Task, ref, c.Versus.Acc, want.Test)
+			}
+		}
+	}
+	nm := newNaming(tb.Tasks)
+	f, err := rankFigure(tb.Rank, nm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * len(tb.Rank); f.entries != want { // a reference per task: one curve per task here
+		t.Errorf("rank figure: %d legend entries, want %d (curves and a %s line per task)", f.entries, want, ref)
+	}
+	refs := versusReferences(tb.Rank, nm)
+	if len(refs) != len(tb.Rank) || !strings.HasPrefix(refs[0].Label, ref+", ") || !strings.Contains(refs[0].Label, "%") {
+		t.Errorf("references %+v", refs)
+	}
+	// Alone in the report, the line is labelled by the method alone, dashed.
+	one := []methodCurve{testCurve("lora", []float64{0.7}, []float64{0.8})}
+	one[0].Versus = &versus{Method: ref, Acc: aggregate.StatOf([]float64{0.9})}
+	if r := versusReferences(one, newNaming([]taskKey{one[0].taskKey})); len(r) != 1 || r[0].Label != ref+" (90.0%)" || r[0].Dash == nil {
+		t.Errorf("one task: %+v", r)
+	}
+}
+
+// A control far below the methods (scratch from random initialisation at
+// 29.5%) does not stretch the learning curve's axis: the axis spans the
+// methods and the reference lines, and the control's points off it are
+// marked at its edge. A control within reach of the methods stays on the
+// axis, and a method, however low, is never clipped.
+func TestLearningCurveClipsAFarControl(t *testing.T) {
+	k := taskKey{"tiny", "spam"}
+	nm := newNaming([]taskKey{k})
+	refs := taskReferences(tasks.Baseline{Majority: 0.658, BoWLR: &tasks.BoWResult{Accuracy: 0.781}}, true)
+	var scratch string // the control trained from random initialisation
+	for _, d := range display.Declarations() {
+		if d.Role == display.Unpretrained {
+			scratch = d.Name
+		}
+	}
+	curves := func(control []float64, prompt float64) []methodCurve {
+		return []methodCurve{
+			testCurve("full", []float64{0.81, 0.83}, []float64{0.89, 0.90}, []float64{0.91, 0.92}),
+			testCurve("prompt", []float64{prompt}, []float64{0.71}, []float64{0.74}),
+			testCurve(scratch, []float64{control[0]}, []float64{control[1]}, []float64{control[2]}),
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		control  []float64
+		prompt   float64
+		off      int
+		minAbove float64 // the axis starts above this (%)
+		minBelow float64 // and at or below this
+	}{
+		{"far below", []float64{0.295, 0.295, 0.94}, 0.70, 2, 29.5, 65.8},
+		{"within reach", []float64{0.60, 0.70, 0.90}, 0.70, 0, 0, 60},
+		{"a method low", []float64{0.295, 0.295, 0.94}, 0.30, 0, 0, 29.5},
+	} {
+		f, err := dataSizeFigure(k, curves(c.control, c.prompt), nm, refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := f.Panels[0].Y
+		if f.offAxis != c.off || y.Min <= c.minAbove || y.Min > c.minBelow || y.Max < 92 {
+			t.Errorf("%s: %d points off the axis, axis [%.1f, %.1f]; want %d off, axis from above %.1f to at most %.1f, up to at least 92",
+				c.name, f.offAxis, y.Min, y.Max, c.off, c.minAbove, c.minBelow)
+		}
+		if _, err := f.encode("png"); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }

@@ -4,9 +4,10 @@
 // the results bear on them, the literature's claims set beside them; then
 // come a summary table per task at each method's best validated
 // configuration, every paired test at every task and data size, accuracy
-// against rank and prompt length, learning curves over data size,
-// accuracy against memory and trainable parameters with their Pareto
-// fronts, measured memory next to its analytic account, memory projected
+// against rank and prompt length with full fine-tuning's across them,
+// learning curves over data size (a control far below the methods marked
+// at the axis edge), accuracy against memory and trainable parameters
+// with their Pareto fronts, measured memory next to its analytic account, memory projected
 // onto large models on GPUs, training throughput with model-FLOPs
 // utilisation, a reproducibility block, and, where the results call for
 // them, a section setting augmented trials (LLM2LLM) beside the plain

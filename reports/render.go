@@ -31,8 +31,11 @@ type figure struct {
 	Panels  []*plot.Plot
 	Legend  plot.Legend
 	entries int // legend entries
-	Width   vg.Length
-	Height  vg.Length
+	// errorBars, pointLabels and offAxis count the error bars, the
+	// labelled points and the points marked off the axis, for tests.
+	errorBars, pointLabels, offAxis int
+	Width                           vg.Length
+	Height                          vg.Length
 }
 
 // newFigure returns a figure 7.5 by 4.5 inches (1125 by 675 pixels as

@@ -27,6 +27,16 @@ type methodCurve struct {
 	// none; config.Augment).
 	Augment string
 	Points  []point // by increasing X
+	// Versus is, on a curve against a method's size, the reference method
+	// (display.Reference: full fine-tuning) on the same task at the same
+	// data size, at its best configuration; nil where it has none.
+	Versus *versus
+}
+
+// versus is a method's accuracy that a curve is set against.
+type versus struct {
+	Method string
+	Acc    aggregate.Stat
 }
 
 // paramSeries gives, for every task and each method that param sizes
@@ -34,7 +44,8 @@ type methodCurve struct {
 // tuning's "length"), test accuracy against param. At each value the best configuration over the
 // other hyper-parameters and the learning rate is taken, as in the summary,
 // at the data size of the method's summary row. Curves with fewer than two
-// values are left out.
+// values are left out. Each curve carries the reference method's accuracy
+// at the same data size (Versus), chosen as the summary chooses.
 func paramSeries(groups []*group, sums []taskSummary, param string) []methodCurve {
 	methods := display.WithHeadline(param)
 	var out []methodCurve
@@ -56,6 +67,13 @@ func paramSeries(groups []*group, sums []taskSummary, param string) []methodCurv
 				continue
 			}
 			ser := methodCurve{taskKey: s.taskKey, Method: row.Method}
+			if ref := display.Reference(); ref != "" {
+				if cands := filter(groups, func(g *group) bool {
+					return g.Key() == s.taskKey && g.Method == ref && g.DataSize == row.Best.DataSize
+				}); len(cands) > 0 {
+					ser.Versus = &versus{Method: ref, Acc: best(cands).Test}
+				}
+			}
 			for v, cands := range byValue {
 				b := best(cands)
 				ser.Points = append(ser.Points, point{X: v, Label: strconv.FormatFloat(v, 'g', -1, 64), Acc: b.Test, Best: b})

@@ -30,17 +30,37 @@ func methodColor(method string) color.RGBA {
 
 // markers draw the shapes of package display, for print in grey: solid
 // shapes edged in white, so that they stand out from lines, error bars and
-// each other, and thick crosses.
+// each other, open shapes as thick outlines around white, and thick
+// crosses.
 var markers = map[display.Marker]draw.GlyphDrawer{
-	display.Square:       marker{fill: []vg.Point{{X: -0.85, Y: -0.85}, {X: 0.85, Y: -0.85}, {X: 0.85, Y: 0.85}, {X: -0.85, Y: 0.85}}},
-	display.Circle:       marker{fill: polygon(24, 1, 0)},
-	display.Diamond:      marker{fill: []vg.Point{{X: 0, Y: 1.25}, {X: 1.1, Y: 0}, {X: 0, Y: -1.25}, {X: -1.1, Y: 0}}},
-	display.TriangleDown: marker{fill: []vg.Point{{X: 0, Y: -1.2}, {X: 1.05, Y: 0.6}, {X: -1.05, Y: 0.6}}},
-	display.TriangleUp:   marker{fill: []vg.Point{{X: 0, Y: 1.2}, {X: 1.05, Y: -0.6}, {X: -1.05, Y: -0.6}}},
-	display.Hexagon:      marker{fill: polygon(6, 1.05, math.Pi/6)},
-	display.Cross:        marker{stroke: [][2]vg.Point{{{X: -0.9, Y: -0.9}, {X: 0.9, Y: 0.9}}, {{X: -0.9, Y: 0.9}, {X: 0.9, Y: -0.9}}}},
-	display.Star:         marker{fill: star(5, 1.4, 0.6)},
-	display.Plus:         marker{stroke: [][2]vg.Point{{{X: -1, Y: 0}, {X: 1, Y: 0}}, {{X: 0, Y: -1}, {X: 0, Y: 1}}}},
+	display.Square:        marker{fill: square},
+	display.Circle:        marker{fill: polygon(24, 1, 0)},
+	display.Diamond:       marker{fill: []vg.Point{{X: 0, Y: 1.25}, {X: 1.1, Y: 0}, {X: 0, Y: -1.25}, {X: -1.1, Y: 0}}},
+	display.TriangleDown:  marker{fill: []vg.Point{{X: 0, Y: -1.2}, {X: 1.05, Y: 0.6}, {X: -1.05, Y: 0.6}}},
+	display.TriangleUp:    marker{fill: []vg.Point{{X: 0, Y: 1.2}, {X: 1.05, Y: -0.6}, {X: -1.05, Y: -0.6}}},
+	display.TriangleLeft:  marker{fill: []vg.Point{{X: -1.2, Y: 0}, {X: 0.6, Y: 1.05}, {X: 0.6, Y: -1.05}}},
+	display.TriangleRight: marker{fill: []vg.Point{{X: 1.2, Y: 0}, {X: -0.6, Y: -1.05}, {X: -0.6, Y: 1.05}}},
+	display.Pentagon:      marker{fill: polygon(5, 1.1, math.Pi/2)},
+	display.Hexagon:       marker{fill: polygon(6, 1.05, math.Pi/6)},
+	display.Cross:         marker{stroke: [][2]vg.Point{{{X: -0.9, Y: -0.9}, {X: 0.9, Y: 0.9}}, {{X: -0.9, Y: 0.9}, {X: 0.9, Y: -0.9}}}},
+	display.Star:          marker{fill: star(5, 1.4, 0.6)},
+	display.Plus:          marker{stroke: [][2]vg.Point{{{X: -1, Y: 0}, {X: 1, Y: 0}}, {{X: 0, Y: -1}, {X: 0, Y: 1}}}},
+	display.Asterisk:      marker{stroke: spokes(3, 1.1), thin: true},
+	display.OpenCircle:    marker{fill: polygon(24, 0.9, 0), open: true},
+	display.OpenSquare:    marker{fill: []vg.Point{{X: -0.8, Y: -0.8}, {X: 0.8, Y: -0.8}, {X: 0.8, Y: 0.8}, {X: -0.8, Y: 0.8}}, open: true},
+}
+
+var square = []vg.Point{{X: -0.85, Y: -0.85}, {X: 0.85, Y: -0.85}, {X: 0.85, Y: 0.85}, {X: -0.85, Y: 0.85}}
+
+// spokes are n strokes of half-length r through the centre, one upright.
+func spokes(n int, r float64) [][2]vg.Point {
+	out := make([][2]vg.Point, n)
+	for i := range out {
+		a := math.Pi/2 + math.Pi*float64(i)/float64(n)
+		x, y := vg.Length(r*math.Cos(a)), vg.Length(r*math.Sin(a))
+		out[i] = [2]vg.Point{{X: -x, Y: -y}, {X: x, Y: y}}
+	}
+	return out
 }
 
 // polygon is a regular n-gon of radius r turned by phase.
@@ -67,11 +87,14 @@ func star(n int, outer, inner float64) []vg.Point {
 	return out
 }
 
-// marker is a glyph drawn from unit-radius coordinates: a filled polygon,
-// or thick strokes.
+// marker is a glyph drawn from unit-radius coordinates: a filled polygon
+// (open: white, outlined in the colour), or thick strokes (thin: less
+// thick, for strokes that cross at the centre).
 type marker struct {
 	fill   []vg.Point
+	open   bool
 	stroke [][2]vg.Point
+	thin   bool
 }
 
 // DrawGlyph implements draw.GlyphDrawer.
@@ -84,12 +107,22 @@ func (m marker) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 			p.Line(at(u))
 		}
 		p.Close()
-		c.SetColor(sty.Color)
-		c.Fill(p)
-		c.SetLineStyle(draw.LineStyle{Color: color.White, Width: vg.Points(0.6)})
+		if m.open {
+			c.SetColor(color.White)
+			c.Fill(p)
+			c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: sty.Radius * 0.4})
+		} else {
+			c.SetColor(sty.Color)
+			c.Fill(p)
+			c.SetLineStyle(draw.LineStyle{Color: color.White, Width: vg.Points(0.6)})
+		}
 		c.Stroke(p)
 	}
-	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: sty.Radius * 0.5})
+	width := sty.Radius * 0.5
+	if m.thin {
+		width = sty.Radius * 0.38
+	}
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: width})
 	for _, seg := range m.stroke {
 		var p vg.Path
 		p.Move(at(seg[0]))
@@ -131,6 +164,8 @@ var (
 	labelSize = vg.Points(12)
 	tickSize  = vg.Points(10.5)
 	legendPt  = vg.Points(11)
+	// pointLabelSize is the size of labels beside points.
+	pointLabelSize = vg.Points(9)
 )
 
 // newPlot returns a plot with the report's typography, title and axis

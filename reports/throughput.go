@@ -3,6 +3,7 @@ package reports
 import (
 	"math"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/trial/aggregate"
 )
 
@@ -27,8 +28,9 @@ func throughput(sums []taskSummary) []throughputRow {
 	var out []throughputRow
 	for _, s := range sums {
 		full := math.NaN()
+		ref := display.Reference() // full fine-tuning
 		for _, r := range s.Rows {
-			if r.Method == "full" && r.Best.TokensPerSec.Mean > 0 {
+			if ref != "" && r.Method == ref && r.Best.TokensPerSec.Mean > 0 {
 				full = r.Best.TokensPerSec.Mean
 			}
 		}

@@ -93,6 +93,19 @@ func Controls() []string {
 	return out
 }
 
+// Reference is the method the controls are set against: the one whose
+// budget the unpretrained control trains with (its Of), full fine-tuning,
+// which figures of a method against its size draw as the line it closes
+// on. "" when no declaration names one.
+func Reference() string {
+	for _, d := range declarations {
+		if d.Role == Unpretrained && d.Of != "" {
+			return d.Of
+		}
+	}
+	return ""
+}
+
 // WithHeadline lists the methods sized by the hyper-parameter param, in
 // the table's order.
 func WithHeadline(param string) []string {

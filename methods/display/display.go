@@ -10,9 +10,9 @@
 //
 // Colours come from the Okabe–Ito palette, safe for colour-blind readers,
 // with brown in place of its yellow (hard to see on white) and grey for
-// the scratch control. A new method takes a colour no other method uses
-// (methods' tests check) and any marker, or declares none and gets a
-// colour picked by a hash of its name and the circle.
+// the scratch control. A new method takes a colour and a marker no other
+// method uses (methods' tests check), or declares none and gets a colour
+// picked by a hash of its name and the circle.
 package display
 
 import (
@@ -25,23 +25,30 @@ import (
 // Marker names a marker shape that reports draw.
 type Marker string
 
-// The marker shapes: solid ones are edged in white, crosses are thick
-// strokes.
+// The marker shapes: solid ones are edged in white, open ones are thick
+// outlines around white, crosses are thick strokes.
 const (
-	Square       Marker = "square"
-	Circle       Marker = "circle" // also the shape of a method that declares none
-	Diamond      Marker = "diamond"
-	TriangleDown Marker = "triangle-down"
-	TriangleUp   Marker = "triangle-up"
-	Hexagon      Marker = "hexagon"
-	Cross        Marker = "cross" // ×
-	Star         Marker = "star"
-	Plus         Marker = "plus" // +
+	Square        Marker = "square"
+	Circle        Marker = "circle" // also the shape of a method that declares none
+	Diamond       Marker = "diamond"
+	TriangleDown  Marker = "triangle-down"
+	TriangleUp    Marker = "triangle-up"
+	TriangleLeft  Marker = "triangle-left"
+	TriangleRight Marker = "triangle-right"
+	Pentagon      Marker = "pentagon"
+	Hexagon       Marker = "hexagon"
+	Cross         Marker = "cross" // ×
+	Star          Marker = "star"
+	Plus          Marker = "plus"     // +
+	Asterisk      Marker = "asterisk" // six strokes
+	OpenCircle    Marker = "open-circle"
+	OpenSquare    Marker = "open-square"
 )
 
 // Markers lists every shape.
 func Markers() []Marker {
-	return []Marker{Square, Circle, Diamond, TriangleDown, TriangleUp, Hexagon, Cross, Star, Plus}
+	return []Marker{Square, Circle, Diamond, TriangleDown, TriangleUp, TriangleLeft, TriangleRight, Pentagon, Hexagon,
+		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare}
 }
 
 // Style is how reports show one method.

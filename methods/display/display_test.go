@@ -70,6 +70,9 @@ func TestDeclarations(t *testing.T) {
 	if got := WithHeadline("length"); !slices.Equal(got, []string{"prompt", "prefix"}) {
 		t.Errorf("WithHeadline(length) = %v, want prompt first, as report titles name them", got)
 	}
+	if got := Reference(); got != Declared(Scratch).Of || got == "" || IsControl(got) {
+		t.Errorf("Reference() = %q, want the method scratch controls for", got)
+	}
 	if got := WithHeadline(""); got != nil {
 		t.Errorf("WithHeadline(\"\") = %v", got)
 	}
