@@ -20,7 +20,7 @@ z-test whose variance adds the spread over examples of the per-example
 difference (seed-averaged) and the spread of each side's per-seed
 accuracy, as a bootstrap resampling both would estimate. The p-value is
 not corrected for multiple comparisons (reports correct theirs with
-Holm's method over every test of the report).`,
+Holm's method within each family of tests they declare).`,
 		Example: `  harness compare results/default/trials/aaa.json -- results/default/trials/bbb.json
   harness compare a1.json a2.json -- b1.json b2.json --split validation`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/peftbench/peftbench/reports"
+	"github.com/peftbench/peftbench/sweep"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +32,9 @@ then:
      zero-shot controls and the majority and bag-of-words baselines;
   2. every paired test at every task and data size: methods, controls and
      the majority class against each other over the same test examples,
-     seeds combined, Holm-corrected over the report;
+     seeds combined, each in its family (against the majority class,
+     against full fine-tuning, full against scratch, the spec's report:
+     primary pairs, the rest exploratory), Holm-corrected family by family;
   3. test accuracy against LoRA rank;
   4. test accuracy against prompt and prefix length;
   5. learning curves against the number of training examples;
@@ -54,14 +57,22 @@ the report as trials finish.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "directory for README.md and its figures (default DIR/report)")
-	f.StringVar(&spec, "spec", "", "sweep spec file to include in the reproducibility block")
+	f.StringVar(&spec, "spec", "", "sweep spec file to include in the reproducibility block; its report: field (parity_margin, primary) applies")
 	return cmd
 }
 
 // writeReport builds the report of the results under dir into out (default
 // dir/report), with the sweep spec file when spec is not empty.
 func writeReport(dir, out, spec string) error {
-	readme, err := reports.Build(dir, reports.Options{Out: out, Spec: spec})
+	opt := reports.Options{Out: out, Spec: spec}
+	if spec != "" {
+		r, err := sweep.LoadReportSettings(spec)
+		if err != nil {
+			return err
+		}
+		opt.ParityMargin, opt.Primary = r.ParityMargin, r.Primary
+	}
+	readme, err := reports.Build(dir, opt)
 	if err != nil {
 		return err
 	}

@@ -150,7 +150,10 @@ func augmentations(plain, augmented []*group, in inputs) *augmentation {
 			}
 		}
 	}
-	holmAdjust(a.Tests)
+	for _, t := range a.Tests {
+		t.Family = augmentF
+	}
+	holmAdjust(a.Tests, in.margin())
 	a.Costs = teacherCosts(augmented)
 	return a
 }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
@@ -18,10 +19,27 @@ func diffCell(c stats.Comparison) string {
 }
 
 // testText is a test in a sentence: "+9.8 points [6.1, 13.5], p = 2.0e-05"
-// (Holm-adjusted).
+// (Holm-adjusted within its family), or "+9.8 points [6.1, 13.5], one
+// seed: not tested" when a trained side ran on one seed.
 func testText(t pairTest) string {
+	if t.OneSeed {
+		return fmt.Sprintf("%+.1f points %s, one seed: not tested", 100*t.Diff, aggregate.Interval(t.Comparison))
+	}
 	return fmt.Sprintf("%+.1f points %s, p %s", 100*t.Diff, aggregate.Interval(t.Comparison), aggregate.PText(t.Holm))
 }
+
+// equivText is a test's equivalence within ±margin in words: "within ±2
+// points: p = 0.003" (Holm-adjusted).
+func equivText(t pairTest, margin float64) string {
+	if t.OneSeed {
+		return fmt.Sprintf("within ±%s points: one seed, not tested", pointsText(margin))
+	}
+	return fmt.Sprintf("within ±%s points: p %s", pointsText(margin), aggregate.PText(t.Equiv))
+}
+
+// pointsText writes an accuracy difference in points without trailing
+// zeros: 0.02 → "2", 0.015 → "1.5".
+func pointsText(d float64) string { return strconv.FormatFloat(100*d, 'f', -1, 64) }
 
 func (p *page) numTests() int {
 	n := 0
@@ -41,7 +59,7 @@ func (p *page) findings() {
 		p.line("")
 		return
 	}
-	p.line("What the data supports, from %d paired tests over the same test examples, seeds combined, Holm-corrected at a %g%% family-wise error rate (p-values below are Holm-adjusted; section 2 has every test). Differences are in accuracy points with 95%% intervals, which are not adjusted for the number of tests: an interval can exclude 0 where the adjusted p-value is not significant.", p.numTests(), 100*stats.Alpha)
+	p.line("%s", p.familiesText())
 	p.line("")
 	for _, s := range p.t.Summaries {
 		st := testsAt(p.t.Tests, s.taskKey, s.DataSize)
@@ -73,7 +91,8 @@ func (p *page) findings() {
 				p.line("- **Not** significantly above the majority class: %s. Inconclusive: these may have learnt nothing.", strings.Join(level, "; "))
 			}
 		}
-		p.bestVsRest(st, methods)
+		p.againstReference(st, methods)
+		p.declaredPairs(st)
 		p.pretraining(s.taskKey)
 		p.line("")
 	}
@@ -83,40 +102,97 @@ func (p *page) findings() {
 	}
 }
 
-// bestVsRest names the method with the highest test accuracy and which
-// others fall significantly below it.
-func (p *page) bestVsRest(st *sizeTests, methods []string) {
-	top, topAcc := "", -1.0
-	for _, c := range st.Contenders {
-		if contains(methods, c.Name) && c.Group.Test.Mean > topAcc {
-			top, topAcc = c.Name, c.Group.Test.Mean
+// familiesText says which declared questions the findings answer, how
+// many tests each holds, and the rules that turn a test into a finding.
+func (p *page) familiesText() string {
+	var fams []string
+	for _, f := range primaryFamilies {
+		if n := familySize(p.t.Tests, f); n > 0 {
+			fams = append(fams, fmt.Sprintf("%s (%d tests)", f, n))
 		}
 	}
-	if top == "" || len(methods) < 2 {
-		return
+	one := 0
+	for _, st := range p.t.Tests {
+		for _, t := range st.Tests {
+			if t.OneSeed {
+				one++
+			}
+		}
 	}
-	var below, tied []string
+	text := fmt.Sprintf("What the data supports. The report answers declared questions, each a family of paired tests over the same test examples, seeds combined, Holm-corrected on its own at a %g%% family-wise error rate: %s. "+
+		"The all-pairs tests of section 2 are exploratory, a family of their own. p-values below are Holm-adjusted within their family; differences are in accuracy points with 95%% intervals, which are not adjusted, so an interval can exclude 0 where the adjusted p-value is not significant. "+
+		"A method matches another only when an equivalence test (two one-sided tests) puts the difference within ±%s points; a difference neither significant nor shown equivalent is inconclusive.",
+		100*stats.Alpha, strings.Join(fams, "; "), pointsText(p.in.margin()))
+	if one > 0 {
+		text += fmt.Sprintf(" %d comparisons have a trained side that ran on one seed: they are never called significant or equivalent, because nothing measures how far another seed would move them; they are listed with their intervals and left out of the corrections.", one)
+	}
+	return text
+}
+
+// againstReference sets every method beside full fine-tuning at one task
+// and size: significantly above or below it, within the parity margin by
+// the equivalence test, or inconclusive.
+func (p *page) againstReference(st *sizeTests, methods []string) {
+	ref := display.Reference()
+	var above, below, within, open []string
 	for _, m := range methods {
-		if m == top {
+		if m == ref {
 			continue
 		}
-		t, ok := st.Vs(top, m)
+		t, ok := st.Vs(m, ref)
 		switch {
 		case !ok:
 		case t.Significant && t.Diff > 0:
+			above = append(above, fmt.Sprintf("%s (%s)", m, testText(t)))
+		case t.Significant:
 			below = append(below, fmt.Sprintf("%s (%s)", m, testText(t)))
+		case t.Equivalent:
+			within = append(within, fmt.Sprintf("%s (%s; %s)", m, testText(t), equivText(t, p.in.margin())))
 		default:
-			tied = append(tied, m)
+			open = append(open, fmt.Sprintf("%s (%s)", m, testText(t)))
 		}
 	}
-	line := fmt.Sprintf("- Highest test accuracy: %s (%s).", top, pctText(topAcc))
-	if len(below) > 0 {
-		line += fmt.Sprintf(" Significantly below it: %s.", strings.Join(below, "; "))
+	if len(above)+len(below)+len(within)+len(open) == 0 {
+		return
 	}
-	if len(tied) > 0 {
-		line += fmt.Sprintf(" Not distinguishable from it (inconclusive, not equal): %s.", strings.Join(tied, ", "))
+	var parts []string
+	for _, c := range []struct {
+		say  string
+		list []string
+	}{{"significantly above it", above}, {"significantly below it", below},
+		{fmt.Sprintf("within ±%s points of it (equivalence test)", pointsText(p.in.margin())), within},
+		{"inconclusive, neither different nor shown equivalent", open}} {
+		if len(c.list) > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %s", capitalise(c.say), strings.Join(c.list, "; ")))
+		}
 	}
-	p.line("%s", line)
+	line := fmt.Sprintf("- Against %s", ref)
+	if c := st.contender(ref); c != nil {
+		line += fmt.Sprintf(" (%s)", pctText(c.Group.Test.Mean))
+	}
+	p.line("%s. %s.", line, strings.Join(parts, ". "))
+}
+
+// declaredPairs states the comparisons the sweep spec declares, at one
+// task and size.
+func (p *page) declaredPairs(st *sizeTests) {
+	var parts []string
+	for _, t := range st.Tests {
+		if t.Family != declared {
+			continue
+		}
+		verdict := "inconclusive"
+		switch {
+		case t.Significant:
+			verdict = "a significant difference"
+		case t.Equivalent:
+			verdict = fmt.Sprintf("equivalent within ±%s points", pointsText(p.in.margin()))
+		}
+		parts = append(parts, fmt.Sprintf("%s, %s", claimText(&t), verdict))
+	}
+	if len(parts) > 0 {
+		p.line("- Declared by the sweep spec: %s.", strings.Join(parts, "; "))
+	}
 }
 
 // pretraining states, at every data size, whether full fine-tuning of the
@@ -133,6 +209,9 @@ func (p *page) pretraining(k taskKey) {
 		}
 		if t, ok := st.Vs(scratch.Of, scratch.Name); ok {
 			verdict := "not distinguishable"
+			if t.OneSeed {
+				verdict = "one seed"
+			}
 			if t.Significant {
 				verdict = map[bool]string{true: scratch.Of + " ahead", false: scratch.Name + " ahead"}[t.Diff > 0]
 			}
@@ -149,6 +228,9 @@ func (p *page) pretraining(k taskKey) {
 	}
 	if zs != nil {
 		verdict := "not distinguishable from"
+		if zs.OneSeed {
+			verdict = "not tested against (one seed)"
+		}
 		if zs.Significant {
 			verdict = map[bool]string{true: "above", false: "below"}[zs.Diff > 0]
 		}
@@ -191,8 +273,10 @@ func (p *page) pairedTests() error {
 		return nil
 	}
 	p.line("At every task and data size, each method at the configuration chosen on validation, the scratch and zero-shot controls and the majority class, against each other, paired on the test examples both were scored on. "+
-		"With one seed on each side the test is McNemar's exact test; otherwise a paired z-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy (what a bootstrap resampling both examples and seeds estimates), so that an advantage one seed does not repeat is not called significant. "+
-		"The interval is the 95%% normal interval of the difference, clipped to ±100 points. p (Holm) is adjusted over all %d tests of this report; significant means p (Holm) < %g.", p.numTests(), stats.Alpha)
+		"With one seed on each side the p-value is McNemar's exact test; otherwise a paired z-test whose variance adds the spread over test examples of the per-example difference (seed-averaged) and the spread of each side's per-seed accuracy (what a bootstrap resampling both examples and seeds estimates), so that an advantage one seed does not repeat is not called significant. "+
+		"The interval is the 95%% normal interval of the difference, clipped to ±100 points. "+
+		"Each test belongs to a family (the findings' declared questions, or exploratory for every other pair); p (Holm) is adjusted within the family over the whole report, and significant means p (Holm) < %g. "+
+		"A test with a trained side on one seed shows its raw p-value and is never significant: one seed says nothing of the training run's own noise.", stats.Alpha)
 	p.line("")
 	for _, st := range p.t.Tests {
 		if len(st.Tests) == 0 && len(st.Skipped) == 0 {
@@ -221,17 +305,20 @@ func (p *page) pairedTests() error {
 
 // testHeader and testAlign head the columns of testCells.
 var (
-	testHeader = []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "p", "p (Holm)", "significant"}
-	testAlign  = []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
+	testHeader = []string{"A", "B", "A acc. %", "B acc. %", "A − B, points", "95% CI", "A only / B only", "test", "family", "p", "p (Holm)", "significant"}
+	testAlign  = []tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR, alignR, tw.AlignLeft, tw.AlignLeft, alignR, alignR, tw.AlignLeft}
 )
 
 // testCells is a paired test as a table row.
 func testCells(t pairTest) []string {
 	sig := "no"
-	if t.Significant {
+	switch {
+	case t.Significant:
 		sig = "**yes**"
+	case t.OneSeed:
+		sig = "no (one seed)"
 	}
 	return []string{t.A.Name, t.B.Name, fmt.Sprintf("%.1f", 100*t.AccA), fmt.Sprintf("%.1f", 100*t.AccB),
 		fmt.Sprintf("%+.1f", 100*t.Diff), aggregate.Interval(t.Comparison),
-		fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, aggregate.PValue(t.P), aggregate.PValue(t.Holm), sig}
+		fmt.Sprintf("%d / %d", t.OnlyA, t.OnlyB), t.Test, t.Family.short(), aggregate.PValue(t.P), aggregate.PValue(t.Holm), sig}
 }

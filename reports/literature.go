@@ -27,14 +27,16 @@ type claim struct {
 
 // Verdicts. A claim of an advantage is reproduced only by a significant
 // difference in its direction and contradicted only by one against it; a
-// claim of parity is consistent with no significant difference (which
-// bounds, by its interval, how large a gap remains) and contradicted by a
-// significant one.
+// claim of parity is consistent only when the equivalence test puts the
+// difference within the parity margin, contradicted by a significant
+// difference, and otherwise inconclusive: no significant difference is
+// not evidence of none.
 const (
 	reproduced   = "reproduced"
 	contradicted = "contradicted"
 	unresolved   = "not resolved at this scale"
 	consistent   = "consistent"
+	inconclusive = "inconclusive"
 )
 
 // direction reads a test of "A ahead of B": reproduced, contradicted or
@@ -139,15 +141,18 @@ func (p *page) claims() []*claim {
 		if c := p.fewParams(k, n, full); c != nil && p.aboveMajority(k, n, "full") {
 			add(c)
 		}
-		if c := parallelAdapters(k, at("pac"), at("adapter")); c != nil && p.aboveMajority(k, n, "adapter") {
+		if c := parallelAdapters(k, at("pac"), at("adapter"), p.in.margin()); c != nil && p.aboveMajority(k, n, "adapter") {
 			add(c)
 		}
 	}
-	var family []*pairTest
+	var fam []*pairTest
 	for _, c := range out {
-		family = append(family, c.Tests...)
+		for _, t := range c.Tests {
+			t.Family = literatureF
+			fam = append(fam, t)
+		}
 	}
-	holmAdjust(family)
+	holmAdjust(fam, p.in.margin())
 	return out
 }
 
@@ -266,13 +271,18 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 			c.Tests = append(c.Tests, compareGroups(g, full, label, "full"))
 		}
 	}
+	margin := p.in.margin()
 	c.judge = func(ts []*pairTest) (string, string) {
 		var parts []string
 		verdict, evidence := contradicted, "every configuration on the Pareto front of accuracy against trainable parameters under 10% of full's is significantly below full fine-tuning"
 		for _, t := range ts { // by increasing trainable parameters
-			parts = append(parts, claimText(t))
-			if verdict == contradicted && (!t.Significant || t.Diff > 0) {
-				verdict, evidence = consistent, fmt.Sprintf("the fewest trainable parameters with no significant gap below full fine-tuning: %s", t.A.Name)
+			parts = append(parts, claimText(t)+"; "+equivText(*t, margin))
+			switch {
+			case verdict == consistent:
+			case t.Equivalent || (t.Significant && t.Diff > 0):
+				verdict, evidence = consistent, fmt.Sprintf("the fewest trainable parameters shown within ±%s points of full fine-tuning or above it: %s", pointsText(margin), t.A.Name)
+			case !t.Significant:
+				verdict, evidence = inconclusive, fmt.Sprintf("no configuration is significantly below full fine-tuning everywhere, and none is shown within ±%s points of it", pointsText(margin))
 			}
 		}
 		return verdict, evidence + ". On the front: " + strings.Join(parts, "; ")
@@ -285,7 +295,7 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 // backward pass): parity of accuracy is tested; training throughput and
 // peak memory, which the claim is mostly about, are measured ratios over
 // the seeds' means.
-func parallelAdapters(k taskKey, pac, adapter *group) *claim {
+func parallelAdapters(k taskKey, pac, adapter *group, margin float64) *claim {
 	t := compareGroups(pac, adapter, "pac", "adapter")
 	if t == nil {
 		return nil
@@ -294,12 +304,15 @@ func parallelAdapters(k taskKey, pac, adapter *group) *claim {
 		Claim: "Parallel adapters over a cached, frozen backbone cut fine-tuning time and memory without losing accuracy against adapters in the backbone.",
 		Tests: []*pairTest{t},
 		judge: func(ts []*pairTest) (string, string) {
-			verdict := consistent
-			if ts[0].Significant {
+			verdict := inconclusive
+			switch {
+			case ts[0].Significant:
 				verdict = contradicted
+			case ts[0].Equivalent:
+				verdict = consistent
 			}
-			return verdict + " on accuracy", fmt.Sprintf("%s. Measured, not tested: training throughput %.2f× adapter's (%s against %s tokens/s); peak memory %.2f× adapter's (%s against %s, the activation cache %s of it)",
-				claimText(ts[0]), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, numfmt.Thousands(pac.TokensPerSec.Mean), numfmt.Thousands(adapter.TokensPerSec.Mean),
+			return verdict + " on accuracy", fmt.Sprintf("%s; %s. Measured, not tested: training throughput %.2f× adapter's (%s against %s tokens/s); peak memory %.2f× adapter's (%s against %s, the activation cache %s of it)",
+				claimText(ts[0]), equivText(*ts[0], margin), pac.TokensPerSec.Mean/adapter.TokensPerSec.Mean, numfmt.Thousands(pac.TokensPerSec.Mean), numfmt.Thousands(adapter.TokensPerSec.Mean),
 				pac.PeakMemoryBytes/adapter.PeakMemoryBytes, mibCell(pac.PeakMemoryBytes), mibCell(adapter.PeakMemoryBytes), mibCell(pac.CacheBytes))
 		}}
 }
@@ -311,17 +324,26 @@ func (p *page) literature() {
 	if len(cs) == 0 {
 		return
 	}
-	n := 0
+	n := 0 // the tests the correction covers
 	for _, c := range cs {
-		n += len(c.Tests)
+		for _, t := range c.Tests {
+			if !t.OneSeed {
+				n++
+			}
+		}
 	}
 	p.line("## Beside the literature")
 	p.line("")
+	family := fmt.Sprintf("p-values are Holm-adjusted over the %d tests of this section with seeds on both sides, a family of its own.", n)
+	if n == 0 {
+		family = "No test of this section has more than one seed on its trained sides, so none is tested."
+	}
 	p.line("Published findings about these methods, each set beside this sweep's results at the task's largest data size (configurations chosen on validation), with the paired tests that bear on it. "+
-		"p-values are Holm-adjusted over the %d tests of this section, a family of its own. "+
-		"A claimed advantage is *%s* only by a significant difference in its direction and *%s* only by one against it; a claimed parity is *%s* when no significant difference appears (its interval says how large a gap remains) and *%s* by a significant one. "+
+		"%s "+
+		"A claimed advantage is *%s* only by a significant difference in its direction and *%s* only by one against it; a claimed parity is *%s* only when the equivalence test (two one-sided tests, Holm-adjusted over the section) puts the difference within ±%s points, *%s* by a significant difference, and *%s* otherwise. "+
+		"A test with a trained side on one seed is neither significant nor equivalent. "+
 		"The published results come from models of 100 million to 175 billion parameters; this one is far smaller, which is itself a reason a claim may not carry over.",
-		n, reproduced, contradicted, consistent, contradicted)
+		family, reproduced, contradicted, consistent, pointsText(p.in.margin()), contradicted, inconclusive)
 	p.line("")
 	for _, k := range p.t.Tasks {
 		first := true

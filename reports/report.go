@@ -117,6 +117,11 @@ type Options struct {
 	// Command is the command line that rebuilds the report; by default it
 	// is made from the directory and options.
 	Command string
+	// ParityMargin is the equivalence margin a parity verdict needs, in
+	// accuracy (0 for DefaultParityMargin); Primary are the comparisons
+	// the sweep spec declares as a family of their own (method names).
+	ParityMargin float64
+	Primary      [][2]string
 }
 
 // Build reads the results under dir (dir/trials/*.json), and writes
@@ -143,6 +148,7 @@ func Build(dir string, opt Options) (string, error) {
 		}
 	}
 	in, notes := taskInputs(results)
+	in.Margin, in.Primary = opt.ParityMargin, opt.Primary
 	t := tabulate(results, in)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err

@@ -2,8 +2,10 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
+	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/stats"
 	"github.com/peftbench/peftbench/tasks"
 	"github.com/peftbench/peftbench/trial"
@@ -25,10 +27,100 @@ type contender struct {
 type pairTest struct {
 	A, B contender
 	stats.Comparison
-	// Holm is P adjusted over every comparison in the report; Significant
-	// is Holm < stats.Alpha.
+	// Family is the declared question the test answers; its p-values are
+	// Holm-adjusted with the family's other tests only.
+	Family family
+	// OneSeed says a trained side ran on one seed: nothing then measures
+	// how far another seed would move it, so the test is never called
+	// significant or equivalent and stays out of its family's correction.
+	OneSeed bool
+	// Holm is P adjusted over the test's family (NaN for OneSeed);
+	// Significant is Holm < stats.Alpha.
 	Holm        float64
 	Significant bool
+	// Equiv is the two one-sided tests' p-value that the difference lies
+	// within ±margin (stats.Comparison.Equivalence), Holm-adjusted over
+	// the family; Equivalent is Equiv < stats.Alpha.
+	Equiv      float64
+	Equivalent bool
+}
+
+// A family is a question a report declares and answers; each is
+// Holm-corrected on its own, so that a focused question is not lost
+// among exploratory pairs.
+type family string
+
+const (
+	vsMajority  family = "each method and control against the majority class"
+	vsReference family = "each method against full fine-tuning"
+	vsScratch   family = "full fine-tuning against scratch"
+	declared    family = "the comparisons the sweep spec declares"
+	exploratory family = "every other pair (exploratory)"
+	literatureF family = "the literature's claims"
+	augmentF    family = "augmentation against the plain configurations"
+)
+
+// short names a family in a table cell.
+func (f family) short() string {
+	switch f {
+	case vsMajority:
+		return "vs majority"
+	case vsReference:
+		return "vs " + display.Reference()
+	case vsScratch:
+		return "vs scratch"
+	case declared:
+		return "spec"
+	case literatureF:
+		return "literature"
+	case augmentF:
+		return "augmentation"
+	}
+	return "exploratory"
+}
+
+// contender returns the contender named name, nil if none.
+func (st *sizeTests) contender(name string) *contender {
+	for i := range st.Contenders {
+		if st.Contenders[i].Name == name {
+			return &st.Contenders[i]
+		}
+	}
+	return nil
+}
+
+// primaryFamilies are the families the findings rest on, in the order a
+// report lists them.
+var primaryFamilies = []family{vsMajority, vsReference, vsScratch, declared}
+
+// familyOf is the declared question a test of a against b answers: one of
+// the spec's primary pairs, a method or control against the majority
+// class, a method against the reference (full fine-tuning), the
+// reference against its scratch control, or an exploratory pair.
+func familyOf(a, b string, primary [][2]string) family {
+	is := func(x, y string) bool { return (a == x && b == y) || (a == y && b == x) }
+	for _, p := range primary {
+		if is(p[0], p[1]) {
+			return declared
+		}
+	}
+	ref, scratch := display.Reference(), display.Declared(display.Scratch)
+	switch {
+	case a == majority || b == majority:
+		return vsMajority
+	case is(scratch.Of, scratch.Name):
+		return vsScratch
+	case a == ref && !display.IsControl(b), b == ref && !display.IsControl(a):
+		return vsReference
+	}
+	return exploratory
+}
+
+// oneSeed says whether a contender is a trained configuration with one
+// seed. The majority class and zero-shot are deterministic: one run is
+// all there is.
+func (c contender) oneSeed(seeds int) bool {
+	return c.Group != nil && !untrained(c.Group.Method) && seeds == 1
 }
 
 // sizeTests are the paired tests at one task and data size.
@@ -70,8 +162,8 @@ func (t pairTest) flipped() pairTest {
 // size, each method's configuration chosen on validation (as in the
 // summary and the learning curves), the scratch control at that size, the
 // zero-shot control and the majority class, each against the majority
-// class and against each other. p-values are Holm-adjusted over all of
-// them together.
+// class and against each other. Each test belongs to a family (familyOf),
+// and p-values are Holm-adjusted within each family over the whole report.
 func significance(groups []*group, zeroShot map[taskKey]*group, in inputs) []sizeTests {
 	var out []sizeTests
 	for _, k := range taskKeys(groups) {
@@ -107,7 +199,13 @@ func significance(groups []*group, zeroShot map[taskKey]*group, in inputs) []siz
 			out = append(out, st)
 		}
 	}
-	holm(out)
+	for s := range out {
+		for t := range out[s].Tests {
+			tt := &out[s].Tests[t]
+			tt.Family = familyOf(tt.A.Name, tt.B.Name, in.Primary)
+		}
+	}
+	holm(out, in.margin())
 	return out
 }
 
@@ -128,30 +226,54 @@ func pair(a, b contender, sides [][]trial.Outcomes) (pairTest, error) {
 		return pairTest{}, err
 	}
 	c, err := stats.Compare(paired[0], paired[1])
-	return pairTest{A: a, B: b, Comparison: c}, err
+	return pairTest{A: a, B: b, Comparison: c, OneSeed: a.oneSeed(c.SeedsA) || b.oneSeed(c.SeedsB)}, err
 }
 
-// holm adjusts every test's p-value over the whole report.
-func holm(sts []sizeTests) {
-	var ts []*pairTest
+// holm adjusts the tests' p-values family by family over the whole report.
+func holm(sts []sizeTests, margin float64) {
+	fams := map[family][]*pairTest{}
 	for s := range sts {
 		for t := range sts[s].Tests {
-			ts = append(ts, &sts[s].Tests[t])
+			tt := &sts[s].Tests[t]
+			fams[tt.Family] = append(fams[tt.Family], tt)
 		}
 	}
-	holmAdjust(ts)
+	for _, ts := range fams {
+		holmAdjust(ts, margin)
+	}
 }
 
-// holmAdjust adjusts the p-values of one family of tests (Holm) and marks
-// those significant at stats.Alpha.
-func holmAdjust(ts []*pairTest) {
+// holmAdjust adjusts the p-values of one family of tests (Holm), both the
+// difference's and the equivalence's within ±margin, and marks those
+// significant or equivalent at stats.Alpha. A one-seed test gets neither
+// and does not count toward the family's size.
+func holmAdjust(ts []*pairTest, margin float64) {
 	ps := make([]float64, len(ts))
+	eq := make([]float64, len(ts))
 	for i, t := range ts {
-		ps[i] = t.P
+		ps[i], eq[i] = t.P, t.Equivalence(margin)
+		if t.OneSeed {
+			ps[i], eq[i] = math.NaN(), math.NaN()
+		}
 	}
-	for i, h := range stats.Holm(ps) {
-		ts[i].Holm, ts[i].Significant = h, h < stats.Alpha
+	hs, es := stats.Holm(ps), stats.Holm(eq)
+	for i, t := range ts {
+		t.Holm, t.Significant = hs[i], hs[i] < stats.Alpha
+		t.Equiv, t.Equivalent = es[i], es[i] < stats.Alpha
 	}
+}
+
+// familySize counts the tests of a family that its correction covers.
+func familySize(sts []sizeTests, f family) int {
+	n := 0
+	for _, st := range sts {
+		for _, t := range st.Tests {
+			if t.Family == f && !t.OneSeed {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // majorityOutcomes are the majority class's outcomes on the task's whole

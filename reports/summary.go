@@ -22,6 +22,23 @@ type inputs struct {
 	// most frequent training label, by task name (majorityOutcomes); a
 	// task without them has no majority-class control in paired tests.
 	Majority map[string]trial.Outcomes
+	// Primary are the comparisons the sweep spec declares as its own
+	// family, by method name (Options.Primary).
+	Primary [][2]string
+	// Margin is the equivalence margin in accuracy (Options.ParityMargin);
+	// 0 for the default.
+	Margin float64
+}
+
+// DefaultParityMargin is the equivalence margin a parity verdict needs
+// when the spec sets none: two accuracy points.
+const DefaultParityMargin = 0.02
+
+func (in inputs) margin() float64 {
+	if in.Margin > 0 {
+		return in.Margin
+	}
+	return DefaultParityMargin
 }
 
 // Examples is the number of training examples a trial of data size n on

@@ -49,6 +49,8 @@ type Spec struct {
 	// Device is where every trial trains and evaluates (trial.Spec.Device):
 	// cpu, cuda or opencl; empty for auto.
 	Device string
+	// Report is what the spec asks of its report (report:).
+	Report ReportSettings
 	lines  map[string]int
 	// sizeLines holds the line of each of DataSizes.
 	sizeLines []int
@@ -129,8 +131,10 @@ func Parse(file string, data []byte) (*Spec, error) {
 			if err = v.Decode(&s.Device); err == nil {
 				s.Device, err = CheckDevice(s.Device)
 			}
+		case "report":
+			s.Report, err = parseReport(v)
 		default:
-			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, seeds_by_size, train, methods, controls, augment, tune, device)")
+			return nil, specError(file, k.Line, k.Value, "unknown field (want name, models, tasks, data_sizes, seeds, seeds_by_size, train, methods, controls, augment, tune, device, report)")
 		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "sweep: ") {
@@ -145,6 +149,9 @@ func Parse(file string, data []byte) (*Spec, error) {
 		}
 	}
 	if err := s.checkTune(); err != nil {
+		return nil, err
+	}
+	if err := s.checkReport(); err != nil {
 		return nil, err
 	}
 	if err := s.check(); err != nil {

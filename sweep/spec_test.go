@@ -249,6 +249,11 @@ func TestBadSpecsNameFileLineAndField(t *testing.T) {
 			`bad.yaml:5: field "methods.full.data_size": data size 1205 exceeds the 1,204 examples of topic's training split`},
 		{"seeds at a size not run", "tasks: [spam]\ndata_sizes: [32, 128]\nseeds_by_size: {64: [1, 2]}\nmethods: {full: {}}\n",
 			`bad.yaml:3: field "seeds_by_size": data size 64 is not one the sweep runs`},
+		{"a primary pair naming no method", "tasks: [spam]\nmethods: {full: {}, lora: {}}\nreport:\n  primary:\n    - [lora, dora]\n",
+			`bad.yaml:5: field "report": primary: "dora" is not a method or control of this sweep`},
+		{"a primary pair of one", "tasks: [spam]\nmethods: {full: {}}\nreport: {primary: [[full]]}\n", `bad.yaml:3: field "report": line 3: primary: want a pair of two different method names`},
+		{"a margin out of range", "tasks: [spam]\nmethods: {full: {}}\nreport: {parity_margin: 0}\n", `bad.yaml:3: field "report": line 3: parity_margin "0": want accuracy points between 0 and 100`},
+		{"an unknown report field", "tasks: [spam]\nmethods: {full: {}}\nreport: {margin: 2}\n", `field "report": line 3: unknown field "margin" (want parity_margin, primary)`},
 		{"seeds by size not a mapping", "tasks: [spam]\nseeds_by_size: [1, 2]\nmethods: {full: {}}\n", `bad.yaml:2: field "seeds_by_size": want a mapping`},
 		{"a bad seed by size", "tasks: [spam]\ndata_sizes: [32]\nseeds_by_size: {32: [1, 0]}\nmethods: {full: {}}\n", `field "seeds_by_size": line 3: "0" is not a positive integer`},
 		{"augment without per_error", "tasks: [spam]\nmethods: {full: {}}\naugment:\n  - none\n  - llm2llm:\n      iterations: 2\n      teacher: pool\n",
@@ -299,6 +304,29 @@ func TestSeedsBySize(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("seeds per method and size (-want +got):\n%s", d)
+	}
+}
+
+// report: sets the parity margin in points and the spec's own primary
+// comparisons, read the same by the sweep and by a report given the file.
+func TestReportSettings(t *testing.T) {
+	const spec = "tasks: [spam]\nmethods: {full: {}, lora: {}}\nreport:\n  parity_margin: 1.5\n  primary: [[lora, scratch]]\n"
+	s, err := Parse("s.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alone, err := LoadReportSettings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []ReportSettings{s.Report, alone} {
+		if d := cmp.Diff(ReportSettings{ParityMargin: 0.015, Primary: [][2]string{{"lora", "scratch"}}}, r, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".lines" || p.Last().String() == ".line" }, cmp.Ignore())); d != "" {
+			t.Errorf("report settings (-want +got):\n%s", d)
+		}
 	}
 }
 
