@@ -16,7 +16,8 @@ func reportCmd() *cobra.Command {
 		Short: "Write a Markdown report with figures from a sweep's results",
 		Long: `Read every result under DIR/trials (as written by 'harness sweep --out DIR')
 and write OUT/README.md, renderable on GitHub, with its figures beside it
-(PNG for the page, SVG for papers), and OUT/index.html, an interactive
+(PNG for the page, SVG for papers), OUT/APPENDIX.md with the full tables
+(sections 2, 7, 8 and the cost per epoch), and OUT/index.html, an interactive
 viewer of the same results that works offline: a filterable, sortable
 table of configurations, accuracy against a cost axis of your choice with
 the Pareto front, and learning curves. The Markdown opens with the findings the paired

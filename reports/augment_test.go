@@ -121,9 +121,12 @@ func TestAugmentSection(t *testing.T) {
 	check(128, pool, "lora", false, 0.004)
 
 	p := &page{t: tabs, nm: newNaming(tabs.Tasks), dir: "toy"}
-	md, figs, err := p.render()
+	md, appendix, figs, err := p.render()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(appendix, "llm2llm") {
+		t.Errorf("an augmented configuration appears in the appendix:\n%s", appendix)
 	}
 	if !strings.Contains(md, "11. [Data augmentation (LLM2LLM)](#11-data-augmentation-llm2llm)") {
 		t.Error("the contents do not link the augmentation section")
@@ -206,7 +209,7 @@ func TestAugmentAbsent(t *testing.T) {
 		t.Fatalf("augmentation tables with no augmented trial: %+v", tabs.Augmentation)
 	}
 	p := &page{t: tabs, nm: newNaming(tabs.Tasks), dir: "toy"}
-	md, figs, err := p.render()
+	md, figs, err := renderBoth(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,9 @@
 //   - Markdown (table.go, markdown.go), the viewer (viewer.go, with its
 //     page, script and charting library under viewer/) and the entry
 //     point (report.go), which reads DIR/trials and writes OUT/README.md
-//     and OUT/index.html atomically.
+//     (findings, summary, figures), OUT/APPENDIX.md (the full tables:
+//     every paired test, memory, projections, cost per epoch) and
+//     OUT/index.html atomically.
 //
 // It reads results through package trial's schema, task baselines from
 // package tasks, and what each method is (a control or not, the

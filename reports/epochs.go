@@ -405,9 +405,9 @@ func (p *page) cacheMemory(r epochRow) string {
 func (p *page) machineText() string {
 	ms := p.t.Repro.Machines
 	if len(ms) == 1 {
-		return ms[0].Value + " (see [Reproducibility](#10-reproducibility))"
+		return ms[0].Value + " (see " + p.sectionLink(reproTitle) + ")"
 	}
-	return fmt.Sprintf("%d machines (see [Reproducibility](#10-reproducibility)): compare only times from one", len(ms))
+	return fmt.Sprintf("%d machines (see %s): compare only times from one", len(ms), p.sectionLink(reproTitle))
 }
 
 // epochFigure is each configuration's training time by epoch at one task

@@ -101,11 +101,11 @@ func TestEpochTables(t *testing.T) {
 func TestEpochSection(t *testing.T) {
 	tabs := tabulate(epochSweep(true), inputs{})
 	p := &page{t: tabs, nm: newNaming(tabs.Tasks), dir: "toy"}
-	md, figs, err := p.render()
+	md, figs, err := renderBoth(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md, "11. [Cost per epoch](#11-cost-per-epoch)") {
+	if !strings.Contains(md, "11. [Cost per epoch](APPENDIX.md#11-cost-per-epoch)") {
 		t.Error("the contents do not link the cost-per-epoch section")
 	}
 	start := strings.Index(md, "## 11. Cost per epoch")
@@ -114,7 +114,7 @@ func TestEpochSection(t *testing.T) {
 	}
 	section := md[start:]
 	for _, want := range []string{
-		"Measured on Example CPU, 2 cores, linux/amd64 (see [Reproducibility](#10-reproducibility))",
+		"Measured on Example CPU, 2 cores, linux/amd64 (see [section 10](README.md#10-reproducibility))",
 		"up to 8.64× end-to-end speed-up and 88.16% memory reduction",
 		"- On toy with 256 training examples, pac cache_mb=1024's later epochs take 0.275 s against 1.10 s for its first (4.00× faster); " +
 			"with the cache off (pac cache_mb=0) they take 1.05 s (1.05× faster than its first); " +
@@ -173,7 +173,7 @@ func TestEpochSectionAbsent(t *testing.T) {
 			t.Errorf("%s: %d cost-per-epoch tables, want none", name, len(tabs.Epochs))
 		}
 		p := &page{t: tabs, nm: newNaming(tabs.Tasks), dir: "toy"}
-		md, figs, err := p.render()
+		md, figs, err := renderBoth(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,13 +196,13 @@ func TestOptionalNumbering(t *testing.T) {
 	rs := append(epochSweep(true), augmentSweep()...)
 	tabs := tabulate(rs, inputs{})
 	p := &page{t: tabs, nm: newNaming(tabs.Tasks), dir: "toy"}
-	md, _, err := p.render()
+	md, _, err := renderBoth(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"in [section 11](#11-data-augmentation-llm2llm)",
-		"11. [Data augmentation (LLM2LLM)](#11-data-augmentation-llm2llm)\n12. [Cost per epoch](#12-cost-per-epoch)\n",
+		"11. [Data augmentation (LLM2LLM)](#11-data-augmentation-llm2llm)\n12. [Cost per epoch](APPENDIX.md#12-cost-per-epoch)\n",
 		"## 11. Data augmentation (LLM2LLM)", "## 12. Cost per epoch",
 	} {
 		if !strings.Contains(md, want) {
@@ -226,7 +226,7 @@ func TestEpochFindingsWithoutCache(t *testing.T) {
 	}
 	tabs := tabulate(rs, inputs{})
 	p := &page{t: tabs, nm: newNaming(tabs.Tasks), dir: "toy"}
-	md, _, err := p.render()
+	md, _, err := renderBoth(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,9 +120,9 @@ func (p *page) familiesText() string {
 		}
 	}
 	text := fmt.Sprintf("What the data supports. The report answers declared questions, each a family of paired tests over the same test examples, seeds combined, Holm-corrected on its own at a %g%% family-wise error rate: %s. "+
-		"The all-pairs tests of section 2 are exploratory, a family of their own. p-values below are Holm-adjusted within their family; differences are in accuracy points with 95%% intervals, which are not adjusted, so an interval can exclude 0 where the adjusted p-value is not significant. "+
+		"The all-pairs tests of %s are exploratory, a family of their own. p-values below are Holm-adjusted within their family; differences are in accuracy points with 95%% intervals, which are not adjusted, so an interval can exclude 0 where the adjusted p-value is not significant. "+
 		"A method matches another only when an equivalence test (two one-sided tests) puts the difference within ±%s points; a difference neither significant nor shown equivalent is inconclusive.",
-		100*stats.Alpha, strings.Join(fams, "; "), pointsText(p.in.margin()))
+		100*stats.Alpha, strings.Join(fams, "; "), p.sectionLink(testsTitle), pointsText(p.in.margin()))
 	if one > 0 {
 		text += fmt.Sprintf(" %d comparisons have a trained side that ran on one seed: they are never called significant or equivalent, because nothing measures how far another seed would move them; they are listed with their intervals and left out of the corrections.", one)
 	}
@@ -265,8 +265,8 @@ func (p *page) cappedEval() string {
 }
 
 // pairedTests is the section listing every paired test.
-func (p *page) pairedTests() error {
-	p.line("## 2. Paired tests")
+func (p *page) pairedTests(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if p.numTests() == 0 {
 		p.skipped("no per-example outcomes to pair.")

@@ -52,8 +52,9 @@ func TestLiteratureVerdicts(t *testing.T) {
 	in := inputs{Majority: map[string]trial.Outcomes{"toy": trial.NewOutcomes("test", idx, upTo(600))}}
 	tabs := tabulate(results, in)
 	p := &page{t: tabs, in: in, nm: newNaming(tabs.Tasks), dir: "toy"}
+	p.cur = &p.main
 	p.literature()
-	md := p.b.String()
+	md := p.main.String()
 	for _, want := range []string{
 		"Holm-adjusted over the 14 tests of this section",
 		"LoRA closes on full fine-tuning as its rank grows. **Reproduced**: largest against smallest rank: lora r=16 74.8% vs lora r=1 65.0%: +9.8 points",
@@ -89,8 +90,9 @@ func TestLiteratureVerdicts(t *testing.T) {
 	}
 	tabs = tabulate(flat, in)
 	p = &page{t: tabs, in: in, nm: newNaming(tabs.Tasks), dir: "toy"}
+	p.cur = &p.main
 	p.literature()
-	md = p.b.String()
+	md = p.main.String()
 	for _, absent := range []string{"Houlsby", "Hu et al.", "Lester", "Ouyang"} {
 		if strings.Contains(md, absent) {
 			t.Errorf("a claim the results do not bear on (%s) is in the section:\n%s", absent, md)

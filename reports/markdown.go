@@ -31,16 +31,22 @@ type page struct {
 	command  string
 	notes    []string
 
-	b        strings.Builder
-	figs     []*figure
-	optional []optional // the optional sections, numbered
+	// main and appendix are the two pages; cur is the one being written.
+	main, appendix strings.Builder
+	cur            *strings.Builder
+	figs           []*figure
+	sections       []section // numbered, in order
 	// edge holds the measured workloads the results folder carries
 	// (EdgeWorkloads), for the simulated section.
 	edge []edge.Workload
 }
 
-// render returns the README and the figures it references.
-func (p *page) render() (string, []*figure, error) {
+// AppendixFile is the page beside README.md that holds the full tables.
+const AppendixFile = "APPENDIX.md"
+
+// render returns the README, its appendix and the figures they reference.
+func (p *page) render() (readme, appendix string, figs []*figure, err error) {
+	p.cur = &p.main
 	r := p.t.Repro
 	p.line("# peftbench report: %s", filepath.Base(filepath.Clean(p.dir)))
 	p.line("")
@@ -67,7 +73,14 @@ func (p *page) render() (string, []*figure, error) {
 		numfmt.Thousands(float64(r.Trials)), p.dir, r.Succeeded, r.Failed, p.taskList(), orDash(strings.Join(methods, ", ")), orDash(strings.Join(controls, ", ")))
 	p.line("")
 	p.line("Beside this page, [index.html](%s) is the same results to explore offline in a browser: every configuration in a table to filter and sort, accuracy against the cost axis of your choice, and learning curves.", ViewerFile)
-	p.optional = p.optionalSections()
+	p.sections = p.sectionList()
+	var inAppendix []string
+	for _, s := range p.sections {
+		if s.appendix {
+			inAppendix = append(inAppendix, strings.ToLower(s.title))
+		}
+	}
+	p.line("The full tables (%s) are in the appendix, [%s](%s).", strings.Join(inAppendix, "; "), AppendixFile, AppendixFile)
 	if a := p.t.Augmentation; a != nil {
 		p.line("Data augmentation: %s, compared with the plain methods in %s; every other section shows the plain methods only.", strings.Join(a.Labels, ", "), p.sectionLink(augmentTitle))
 	}
@@ -75,57 +88,53 @@ func (p *page) render() (string, []*figure, error) {
 	p.line("")
 	p.findings()
 	p.literature()
-	p.line("1. [Summary](#1-summary)")
-	p.line("2. [Paired tests](#2-paired-tests)")
-	p.line("3. [LoRA rank](#3-lora-rank)")
-	p.line("4. [Prompt length](#4-prompt-length)")
-	p.line("5. [Dataset size](#5-dataset-size)")
-	p.line("6. [Efficiency](#6-efficiency)")
-	p.line("7. [Memory, measured and accounted](#7-memory-measured-and-accounted)")
-	p.line("8. [Memory projected to large models](#8-memory-projected-to-large-models)")
-	p.line("9. [Throughput](#9-throughput)")
-	p.line("10. [Reproducibility](#10-reproducibility)")
-	sections := []func() error{p.summary, p.pairedTests, p.rank, p.length, p.dataSize, p.efficiency, p.measuredMemory, p.projectedMemory, p.throughput, p.repro}
-	for _, o := range p.optional {
-		p.line("%s [%s](%s)", o.number(), o.title, o.anchor())
+	for _, s := range p.sections {
+		p.line("%s [%s](%s)", s.number(), s.title, p.link(s))
 	}
 	p.line("")
-	for _, section := range sections {
-		if err := section(); err != nil {
-			return "", nil, err
+	p.cur = &p.appendix
+	p.line("# peftbench report: %s, appendix", filepath.Base(filepath.Clean(p.dir)))
+	p.line("")
+	p.line("The full tables of [the report](README.md), which has the findings, the summary and the figures.")
+	p.line("")
+	for _, s := range p.sections {
+		p.cur = &p.main
+		if s.appendix {
+			p.cur = &p.appendix
+		}
+		if err := s.write(s.heading()); err != nil {
+			return "", "", nil, err
 		}
 	}
-	for _, o := range p.optional {
-		if err := o.write(o.heading()); err != nil {
-			return "", nil, err
-		}
-	}
-	return p.b.String(), p.figs, nil
+	return p.main.String(), p.appendix.String(), p.figs, nil
 }
 
-// Titles of the optional sections.
+// Titles of the sections that other sections link to.
 const (
+	testsTitle   = "Paired tests"
+	reproTitle   = "Reproducibility"
 	augmentTitle = "Data augmentation (LLM2LLM)"
 	epochTitle   = "Cost per epoch"
 )
 
-// optional is a section after the fixed ten that a report has only when
-// its results call for it; optional sections are numbered on from 11 in
-// the order optionalSections lists them.
-type optional struct {
-	n     int
-	title string
-	write func(heading string) error
+// A section is one numbered part of a report, on the main page or in
+// the appendix: the ten fixed sections, then those a report's results
+// call for, numbered on from 11.
+type section struct {
+	n        int
+	title    string
+	write    func(heading string) error
+	appendix bool
 }
 
-func (o optional) number() string  { return strconv.Itoa(o.n) + "." }
-func (o optional) heading() string { return o.number() + " " + o.title }
+func (s section) number() string  { return strconv.Itoa(s.n) + "." }
+func (s section) heading() string { return s.number() + " " + s.title }
 
 // anchor is the link GitHub gives the section's heading: lower case,
 // punctuation dropped, spaces as hyphens ("#11-data-augmentation-llm2llm").
-func (o optional) anchor() string {
+func (s section) anchor() string {
 	var b strings.Builder
-	for _, c := range strings.ToLower(o.heading()) {
+	for _, c := range strings.ToLower(s.heading()) {
 		switch {
 		case c == ' ':
 			b.WriteByte('-')
@@ -136,38 +145,64 @@ func (o optional) anchor() string {
 	return "#" + b.String()
 }
 
-// optionalSections lists the optional sections this report has, numbered.
-func (p *page) optionalSections() []optional {
-	var out []optional
-	add := func(title string, write func(string) error) {
-		out = append(out, optional{n: 11 + len(out), title: title, write: write})
+// link is the section's address from the page being written: its anchor
+// on the same page, or the other page's file and anchor.
+func (p *page) link(s section) string {
+	onAppendix := p.cur == &p.appendix
+	switch {
+	case s.appendix && !onAppendix:
+		return AppendixFile + s.anchor()
+	case !s.appendix && onAppendix:
+		return "README.md" + s.anchor()
+	}
+	return s.anchor()
+}
+
+// sectionList lists the sections this report has, numbered. The long
+// tables go to the appendix, so that the main page is one a reader
+// finishes: findings, summary and figures.
+func (p *page) sectionList() []section {
+	out := []section{
+		{title: "Summary", write: p.summary},
+		{title: testsTitle, write: p.pairedTests, appendix: true},
+		{title: "LoRA rank", write: p.rank},
+		{title: "Prompt length", write: p.length},
+		{title: "Dataset size", write: p.dataSize},
+		{title: "Efficiency", write: p.efficiency},
+		{title: "Memory, measured and accounted", write: p.measuredMemory, appendix: true},
+		{title: "Memory projected to large models", write: p.projectedMemory, appendix: true},
+		{title: "Throughput", write: p.throughput},
+		{title: reproTitle, write: p.repro},
 	}
 	if p.t.Augmentation != nil {
-		add(augmentTitle, p.augmentSection)
+		out = append(out, section{title: augmentTitle, write: p.augmentSection})
 	}
 	if len(p.t.Epochs) > 0 {
-		add(epochTitle, p.epochSection)
+		out = append(out, section{title: epochTitle, write: p.epochSection, appendix: true})
 	}
 	if len(p.edge) > 0 {
-		add(edgeTitle, p.edgeSection)
+		out = append(out, section{title: edgeTitle, write: p.edgeSection})
+	}
+	for i := range out {
+		out[i].n = i + 1
 	}
 	return out
 }
 
-// sectionLink links the optional section titled title: "[section
-// 11](#11-data-augmentation-llm2llm)".
+// sectionLink links the section titled title from the page being
+// written: "[section 11](#11-data-augmentation-llm2llm)".
 func (p *page) sectionLink(title string) string {
-	for _, o := range p.optional {
-		if o.title == title {
-			return fmt.Sprintf("[section %d](%s)", o.n, o.anchor())
+	for _, s := range p.sections {
+		if s.title == title {
+			return fmt.Sprintf("[section %d](%s)", s.n, p.link(s))
 		}
 	}
 	return title
 }
 
 func (p *page) line(format string, args ...any) {
-	fmt.Fprintf(&p.b, format, args...)
-	p.b.WriteByte('\n')
+	fmt.Fprintf(p.cur, format, args...)
+	p.cur.WriteByte('\n')
 }
 
 func (p *page) table(header []string, rows [][]string, align []tw.Align) error {
@@ -175,7 +210,7 @@ func (p *page) table(header []string, rows [][]string, align []tw.Align) error {
 	if err != nil {
 		return err
 	}
-	p.b.WriteString(s)
+	p.cur.WriteString(s)
 	p.line("")
 	return nil
 }
@@ -228,8 +263,8 @@ func (p *page) sizeText(task string, n int) string {
 // alignR right-aligns a numeric column.
 const alignR = tw.AlignRight
 
-func (p *page) summary() error {
-	p.line("## 1. Summary")
+func (p *page) summary(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if len(p.t.Summaries) == 0 {
 		p.skipped("no trial succeeded.")
@@ -310,7 +345,7 @@ func (p *page) summary() error {
 			p.line("")
 		}
 		if notAbove {
-			p.line("◦ not significantly above the majority class (paired test, Holm-corrected; section 2): on this evidence it may have learnt nothing.")
+			p.line("◦ not significantly above the majority class (paired test, Holm-corrected; %s): on this evidence it may have learnt nothing.", p.sectionLink(testsTitle))
 			p.line("")
 		}
 	}
@@ -329,8 +364,8 @@ func refRow(header []string, name, acc string) []string {
 	return row
 }
 
-func (p *page) rank() error {
-	p.line("## 3. LoRA rank")
+func (p *page) rank(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if len(p.t.Rank) == 0 {
 		p.skipped("no task has LoRA (or DoRA) trials at two or more ranks.")
@@ -341,8 +376,8 @@ func (p *page) rank() error {
 	return p.figure(rankFigure(p.t.Rank, p.nm))
 }
 
-func (p *page) length() error {
-	p.line("## 4. Prompt length")
+func (p *page) length(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if len(p.t.Length) == 0 {
 		p.skipped("no task has prompt- or prefix-tuning trials at two or more lengths.")
@@ -353,8 +388,8 @@ func (p *page) length() error {
 	return p.figure(lengthFigure(p.t.Length, p.nm))
 }
 
-func (p *page) dataSize() error {
-	p.line("## 5. Dataset size")
+func (p *page) dataSize(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if len(p.t.DataSize) == 0 {
 		p.skipped("no method was run at two or more data sizes.")
@@ -383,8 +418,8 @@ func (p *page) dataSize() error {
 	return nil
 }
 
-func (p *page) efficiency() error {
-	p.line("## 6. Efficiency")
+func (p *page) efficiency(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if len(p.t.Memory) == 0 && len(p.t.Params) == 0 {
 		p.skipped("no task has two or more configurations at its summary data size.")
@@ -436,8 +471,8 @@ func (p *page) efficiency() error {
 	return nil
 }
 
-func (p *page) measuredMemory() error {
-	p.line("## 7. Memory, measured and accounted")
+func (p *page) measuredMemory(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	if len(p.t.Measured) == 0 {
 		p.skipped("no trial succeeded.")
@@ -475,8 +510,8 @@ func (p *page) measuredMemory() error {
 	return nil
 }
 
-func (p *page) projectedMemory() error {
-	p.line("## 8. Memory projected to large models")
+func (p *page) projectedMemory(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	var have bool
 	for _, c := range p.t.Projected {
@@ -538,8 +573,8 @@ func (p *page) projectedInputs() (seqs, precisions string) {
 	return strings.Join(ss, ", "), strings.Join(ps, ", ")
 }
 
-func (p *page) throughput() error {
-	p.line("## 9. Throughput")
+func (p *page) throughput(heading string) error {
+	p.line("## %s", heading)
 	p.line("")
 	var rows []throughputRow
 	for _, r := range p.t.Throughput {
@@ -551,7 +586,7 @@ func (p *page) throughput() error {
 		p.skipped("no trial recorded its training throughput.")
 		return nil
 	}
-	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for raw tokens/s to compare (see [Reproducibility](#10-reproducibility)).")
+	p.line("Training tokens per second of each method at its summary configuration, and its ratio to full fine-tuning on the same task. All trials of a report should come from one machine for raw tokens/s to compare (see %s).", p.sectionLink(reproTitle))
 	p.line("")
 	p.line("Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process, through the same BLAS. MFU (model-FLOPs utilisation) is tokens/s times the model FLOPs of a training step per token, over the cores' float32 peak (cores × clock × two FMA units of the widest vectors the processor reports), so it cannot pass 100%%; tokens/s per calibrated GFLOP/s divides the machine's speed out, so it compares across machines. Both are means over seeds; — where a trial's result file predates them.")
 	p.line("")
@@ -582,9 +617,9 @@ func (p *page) throughput() error {
 		[]tw.Align{tw.AlignLeft, tw.AlignLeft, alignR, alignR, alignR, alignR})
 }
 
-func (p *page) repro() error {
+func (p *page) repro(heading string) error {
+	p.line("## %s", heading)
 	r := p.t.Repro
-	p.line("## 10. Reproducibility")
 	p.line("")
 	p.line("- Trials: %d (%d succeeded, %d failed), read from `%s`.", r.Trials, r.Succeeded, r.Failed, filepath.Join(p.dir, "trials"))
 	p.line("- Code version: %s.", countList(r.Commits))
@@ -602,7 +637,7 @@ func (p *page) repro() error {
 		p.line("")
 		fence := codeFence(string(p.spec))
 		p.line("%syaml", fence)
-		p.b.WriteString(strings.TrimRight(string(p.spec), "\n"))
+		p.cur.WriteString(strings.TrimRight(string(p.spec), "\n"))
 		p.line("")
 		p.line("%s", fence)
 	} else {

@@ -125,8 +125,9 @@ type Options struct {
 }
 
 // Build reads the results under dir (dir/trials/*.json), and writes
-// OUT/README.md with its figures beside it and the interactive viewer
-// (OUT/index.html), each file atomically; it
+// OUT/README.md with its figures beside it, the full tables in
+// OUT/APPENDIX.md and the interactive viewer (OUT/index.html), each file
+// atomically; it
 // returns the README's path. Figure files of an earlier report in OUT that
 // this one no longer draws are removed.
 func Build(dir string, opt Options) (string, error) {
@@ -162,7 +163,7 @@ func Build(dir string, opt Options) (string, error) {
 		return "", err
 	}
 	page := &page{t: t, in: in, nm: newNaming(t.Tasks), dir: dir, spec: spec, specPath: opt.Spec, command: cmd, notes: notes, edge: ws}
-	md, figs, err := page.render()
+	md, appendix, figs, err := page.render()
 	if err != nil {
 		return "", err
 	}
@@ -177,6 +178,9 @@ func Build(dir string, opt Options) (string, error) {
 	}
 	readme := filepath.Join(out, "README.md")
 	if err := writeFile(readme, []byte(md)); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(out, AppendixFile), []byte(appendix)); err != nil {
 		return "", err
 	}
 	html, err := viewer("peftbench: "+filepath.Base(filepath.Clean(dir)), results, in, t)

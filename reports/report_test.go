@@ -61,11 +61,7 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(b)
+	md := readPages(t, readme)
 	refs := readmeFigures(t, md)
 	want := []string{
 		"fig-datasize-sentiment.png", "fig-datasize-sentiment.svg",
@@ -101,12 +97,14 @@ func TestBuild(t *testing.T) {
 		"name: reports-testdata", "Example CPU @ 3.0GHz, 16 cores, linux/amd64 (28 trials)", "BLAS: openblas (28 trials)",
 		"- GPU: no NVIDIA GPU: NVML not available (libnvidia-ml.so.1: cannot open shared object file: No such file or directory) (26 trials); — (2 trials).",
 		// The new sections, linked from the contents.
-		"7. [Memory, measured and accounted](#7-memory-measured-and-accounted)", "## 7. Memory, measured and accounted",
-		"8. [Memory projected to large models](#8-memory-projected-to-large-models)", "## 8. Memory projected to large models",
+		// The full tables, in the appendix and linked there.
+		"7. [Memory, measured and accounted](APPENDIX.md#7-memory-measured-and-accounted)", "## 7. Memory, measured and accounted",
+		"8. [Memory projected to large models](APPENDIX.md#8-memory-projected-to-large-models)", "## 8. Memory projected to large models",
+		"2. [Paired tests](APPENDIX.md#2-paired-tests)", "# peftbench report: sweep, appendix",
 		"**These are projections, not measurements.**", "package gpu/projection", "precision `bf16-fp32-adam`", "a sequence length of 512 tokens",
 		"1 GiB of CUDA overhead",
 		"Calibration is the GFLOP/s of a fixed float32 matrix product measured in the same process",
-		"(see [Reproducibility](#10-reproducibility))",
+		"(see [section 10](#10-reproducibility))",
 		"go run ./harness report testdata/sweep --out " + out + " --spec testdata/sweep.yaml",
 	} {
 		if !strings.Contains(md, s) {
@@ -228,16 +226,9 @@ func TestBuildNoProjections(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "trials", "spam-prompt8-all-s1.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := Build(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := buildREADME(t, dir)
 	for _, s := range []string{"_Skipped: no trial at a summary configuration carries a projection._", "- GPU: — (1 trial)."} {
-		if !strings.Contains(string(md), s) {
+		if !strings.Contains(md, s) {
 			t.Errorf("README.md lacks %q", s)
 		}
 	}
@@ -308,11 +299,21 @@ func buildREADME(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
+	return readPages(t, readme)
+}
+
+// readPages reads a report's README and its appendix, one after the other.
+func readPages(t *testing.T, readme string) string {
+	t.Helper()
+	var md string
+	for _, f := range []string{readme, filepath.Join(filepath.Dir(readme), AppendixFile)} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md += string(b)
 	}
-	return string(b)
+	return md
 }
 
 // writeFigures writes figures to a temporary folder and checks the files
@@ -328,4 +329,11 @@ func writeFigures(t *testing.T, figs []*figure) {
 		refs = append(refs, f.Files()...)
 	}
 	checkFigures(t, out, refs)
+}
+
+// renderBoth renders a page, its main page and appendix one after the
+// other, for tests that look for a section wherever it is.
+func renderBoth(p *page) (string, []*figure, error) {
+	md, appendix, figs, err := p.render()
+	return md + appendix, figs, err
 }

@@ -143,7 +143,7 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 		t.Fatalf("last summary row %s", last.Method)
 	}
 	p := &page{t: tabs, in: in, nm: newNaming(tabs.Tasks), dir: "toy"}
-	md, _, err := p.render()
+	md, _, err := renderBoth(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestSignificanceOnConstructedOutcomes(t *testing.T) {
 		t.Fatalf("declared pair: %+v, want a family of one", pt)
 	}
 	p = &page{t: tabs, in: in, nm: newNaming(tabs.Tasks), dir: "toy"}
-	if md, _, err = p.render(); err != nil {
+	if md, _, err = renderBoth(p); err != nil {
 		t.Fatal(err)
 	}
 	if want := "- Declared by the sweep spec: lora 60.0% vs ia3 70.0%: -10.0 points"; !strings.Contains(md, want) {
