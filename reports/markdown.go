@@ -281,7 +281,7 @@ func (p *page) summary(heading string) error {
 		p.line("Data size: %s, the largest in the sweep for this task.", p.sizeText(s.Task, s.DataSize))
 		p.line("")
 		var rows [][]string
-		onTest, otherSize, notAbove := false, false, false
+		onTest, otherSize, notAbove, untuned := false, false, false, false
 		for _, r := range s.Rows {
 			g := r.Best
 			method := r.Method
@@ -313,7 +313,12 @@ func (p *page) summary(heading string) error {
 			if g.Valid != nil {
 				valid = accCell(*g.Valid)
 			}
-			rows = append(rows, []string{method, orDash(paramsLabel(g.MethodParams)), lrCell(g.Train.LR), size,
+			lr := lrCell(g.Train.LR)
+			if r.Untuned {
+				lr += " §"
+				untuned = true
+			}
+			rows = append(rows, []string{method, orDash(paramsLabel(g.MethodParams)), lr, size,
 				strconv.Itoa(g.Test.N), accCell(g.Test), ciCell(g.Test), vsMaj, p, valid, numfmt.Thousands(float64(g.TrainableParams)),
 				pctCell(r.TrainablePct), mibCell(g.PeakMemoryBytes), numfmt.Thousands(g.TokensPerSec.Mean), bytesCell(g.FileSize),
 				strconv.Itoa(r.Configs)})
@@ -342,6 +347,10 @@ func (p *page) summary(heading string) error {
 		}
 		if otherSize {
 			p.line("‡ this method was not run at the task's largest data size; it is shown at its own largest.")
+			p.line("")
+		}
+		if untuned {
+			p.line("§ untuned here: one learning rate ran for this method on this task, so the rate was not chosen on this task's validation split (the spec may take it from another task's tuning, or it is the method's default). A gap to a tuned method may be the rate's.")
 			p.line("")
 		}
 		if notAbove {

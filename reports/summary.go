@@ -2,6 +2,7 @@ package reports
 
 import (
 	"math"
+	"slices"
 
 	"github.com/peftbench/peftbench/methods/display"
 	"github.com/peftbench/peftbench/tasks"
@@ -69,6 +70,10 @@ type summaryRow struct {
 	// VsMajority is the paired test of this row against the majority
 	// class; nil when there is none.
 	VsMajority *pairTest
+	// Untuned says one learning rate ran for the method on this task: its
+	// rate was not chosen on this task's validation split (it may come
+	// from another task's tuning or be the method's default).
+	Untuned bool
 }
 
 // Control tells whether the row is a control rather than a method.
@@ -128,8 +133,9 @@ func summaries(groups []*group, zeroShot map[taskKey]*group, tests []sizeTests, 
 				own, _ := largestSize(mg)
 				cands = atSize(mg, own)
 			}
-			best := best(cands)
-			s.Rows = append(s.Rows, newRow(m, best, len(cands), tests))
+			row := newRow(m, best(cands), len(cands), tests)
+			row.Untuned = len(learningRates(mg)) < 2
+			s.Rows = append(s.Rows, row)
 		}
 		if z := zeroShot[k]; z != nil {
 			s.Rows = append(s.Rows, newRow(z.Method, z, 1, tests))
@@ -163,6 +169,17 @@ func newRow(method string, best *group, configs int, tests []sizeTests) summaryR
 		}
 	}
 	return row
+}
+
+// learningRates lists the distinct learning rates among groups.
+func learningRates(groups []*group) []float64 {
+	var out []float64
+	for _, g := range groups {
+		if !slices.Contains(out, g.Train.LR) {
+			out = append(out, g.Train.LR)
+		}
+	}
+	return out
 }
 
 func atSize(groups []*group, size int) []*group {
