@@ -403,11 +403,7 @@ func lengthFigure(series []methodCurve, nm naming) (*figure, error) {
 	if logX {
 		x = "length L (virtual tokens, log2 scale)"
 	}
-	var names []string // the methods drawn, as the title names them
-	for _, m := range drawn(series, "length") {
-		names = append(names, m+" tuning")
-	}
-	return curveFigure("fig-length", "Test accuracy against length ("+strings.Join(names, " and ")+")", x, series, logX,
+	return curveFigure("fig-length", "Test accuracy against length ("+lengthMethods(series)+")", x, series, logX,
 		nm.methodTask, nm.taskDash, versusReferences(series, nm)...)
 }
 

@@ -380,7 +380,7 @@ func (p *page) rank(heading string) error {
 		p.skipped("no task has LoRA (or DoRA) trials at two or more ranks.")
 		return nil
 	}
-	p.line("Test accuracy against rank, one line per task; at each rank the best configuration over the other hyper-parameters and the learning rate, chosen on validation accuracy, at the summary's data size. Error bars: standard deviation over seeds.")
+	p.line("Test accuracy against rank, one line per task; at each rank the best configuration over the other hyper-parameters and the learning rate, chosen on validation accuracy, at the summary's data size. The long-dashed horizontal line is %s at the same data size, what the rank is to close on. %s", display.Reference(), spreadText(p.t.Rank))
 	p.line("")
 	return p.figure(rankFigure(p.t.Rank, p.nm))
 }
@@ -392,7 +392,7 @@ func (p *page) length(heading string) error {
 		p.skipped("no task has prompt- or prefix-tuning trials at two or more lengths.")
 		return nil
 	}
-	p.line("Test accuracy against the number of virtual tokens (`length`) for prompt tuning and prefix tuning, chosen per length as for the rank. Error bars: standard deviation over seeds.")
+	p.line("Test accuracy against the number of virtual tokens (`length`) for %s, chosen per length as for the rank, with %s at the same data size as a long-dashed horizontal line. %s", lengthMethods(p.t.Length), display.Reference(), spreadText(p.t.Length))
 	p.line("")
 	return p.figure(lengthFigure(p.t.Length, p.nm))
 }
@@ -404,7 +404,7 @@ func (p *page) dataSize(heading string) error {
 		p.skipped("no method was run at two or more data sizes.")
 		return nil
 	}
-	p.line("Learning curves: test accuracy against the number of training examples, for every method, at each size the best configuration chosen on validation accuracy. Error bars: standard deviation over seeds.")
+	p.line("Learning curves: test accuracy against the number of training examples, for every method, at each size the best configuration chosen on validation accuracy; the majority class and bag-of-words baselines are horizontal lines where recorded. %s", spreadText(p.t.DataSize))
 	p.line("")
 	for _, k := range p.t.Tasks {
 		var ss []methodCurve
@@ -420,11 +420,48 @@ func (p *page) dataSize(heading string) error {
 			continue
 		}
 		b, ok := p.in.Baselines[k.Task]
-		if err := p.figure(dataSizeFigure(k, ss, p.nm, taskReferences(b, ok))); err != nil {
+		f, err := dataSizeFigure(k, ss, p.nm, taskReferences(b, ok))
+		if err := p.figure(f, err); err != nil {
 			return err
+		}
+		if f.offAxis > 0 {
+			p.line("An arrow at the axis edge marks a control's point far outside the methods' range, with its accuracy: the axis is kept to the range the methods differ in.")
+			p.line("")
 		}
 	}
 	return nil
+}
+
+// lengthMethods names the methods a length figure draws: "prompt tuning
+// and prefix tuning".
+func lengthMethods(series []methodCurve) string {
+	var names []string
+	for _, m := range drawn(series, "length") {
+		names = append(names, m+" tuning")
+	}
+	return strings.Join(names, " and ")
+}
+
+// spreadText says what a figure's error bars are: the standard deviation
+// over seeds where a point ran on two seeds or more, none on one seed.
+func spreadText(series []methodCurve) string {
+	one, more := 0, 0
+	for _, s := range series {
+		for _, pt := range s.Points {
+			if hasSpread(pt.Acc) {
+				more++
+			} else {
+				one++
+			}
+		}
+	}
+	switch {
+	case more == 0:
+		return "Every point ran on one seed: there is no spread over seeds, so no error bars."
+	case one == 0:
+		return "Error bars: standard deviation over seeds."
+	}
+	return fmt.Sprintf("Error bars: standard deviation over seeds, where a point ran on two seeds or more; %d of the %d points ran on one and have none.", one, one+more)
 }
 
 func (p *page) efficiency(heading string) error {
@@ -609,7 +646,7 @@ func (p *page) throughput(heading string) error {
 			ratio = fmt.Sprintf("%.2f×", r.RatioToFull)
 		}
 		tps := numfmt.Thousands(r.TokensPerSec.Mean)
-		if !math.IsNaN(r.TokensPerSec.Std) {
+		if hasSpread(r.TokensPerSec) { // one seed: no ± 0
 			tps += " ± " + numfmt.Thousands(r.TokensPerSec.Std)
 		}
 		mfu := "—"

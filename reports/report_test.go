@@ -92,6 +92,9 @@ func TestBuild(t *testing.T) {
 		// Spam has one data size: its learning curve is skipped, with a line.
 		"_Skipped: no method was run on spam at two or more data sizes._",
 		"Pareto front, accuracy against peak Go heap (5 of 6 configurations",
+		// Captions say what the figures draw.
+		"The long-dashed horizontal line is full at the same data size, what the rank is to close on. Error bars: standard deviation over seeds.",
+		"for prompt tuning, chosen per length",
 		"1.43×",
 		// Reproducibility: the spec, machine and rebuild command.
 		"name: reports-testdata", "Example CPU @ 3.0GHz, 16 cores, linux/amd64 (28 trials)", "BLAS: openblas (28 trials)",
