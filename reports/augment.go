@@ -461,8 +461,9 @@ func (p *page) augmentTests(a *augmentation) error {
 	p.line("")
 	p.line("Each augmented configuration against the plain method at the same task and data size, and the targeted teacher `%s` against `%s` (as many examples at random) for the same method, data size, `T` and `k`. "+
 		"The tests are those of %s (McNemar's exact test with one seed on each side, otherwise the paired z-test whose variance includes the spread over seeds), paired on the test examples both were scored on, seeds combined. "+
-		"p (Holm) is adjusted over the %d tests of this section, a family of its own (as in the literature section); significant means p (Holm) < %g.",
-		targetedTeacher, randomTeacher, p.sectionLink(testsTitle), len(a.Tests), stats.Alpha)
+		"p (Holm) is adjusted over the %d tests of this section, a family of its own (as in the literature section); significant means p (Holm) < %g. "+
+		"A test with a trained side on one seed is never significant and is left out of the correction: one seed says nothing of the training run's own noise.",
+		targetedTeacher, randomTeacher, p.sectionLink(testsTitle), tested(a.Tests), stats.Alpha)
 	p.line("")
 	if len(a.Tests) > 0 {
 		var rows [][]string

@@ -324,13 +324,9 @@ func (p *page) literature() {
 	if len(cs) == 0 {
 		return
 	}
-	n := 0 // the tests the correction covers
+	n := 0
 	for _, c := range cs {
-		for _, t := range c.Tests {
-			if !t.OneSeed {
-				n++
-			}
-		}
+		n += tested(c.Tests)
 	}
 	p.line("## Beside the literature")
 	p.line("")

@@ -263,6 +263,18 @@ func holmAdjust(ts []*pairTest, margin float64) {
 	}
 }
 
+// tested counts the tests a correction covers: those with seeds on
+// both trained sides.
+func tested(ts []*pairTest) int {
+	n := 0
+	for _, t := range ts {
+		if !t.OneSeed {
+			n++
+		}
+	}
+	return n
+}
+
 // familySize counts the tests of a family that its correction covers.
 func familySize(sts []sizeTests, f family) int {
 	n := 0
