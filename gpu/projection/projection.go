@@ -57,6 +57,12 @@ type Arch struct {
 	// Dropout: training applies dropout (GPT-2's 0.1), whose masks the
 	// backward pass keeps. Llama trains without.
 	Dropout bool `json:"dropout"`
+	// HeadDim is the width of an attention head when it is not
+	// d_model/heads (Qwen3's head_dim): q and the attention output are
+	// then heads·head_dim wide. 0: d_model/heads.
+	HeadDim int `json:"head_dim,omitempty"`
+	// QKNorm: an RMSNorm of head_dim on each head of q and k (Qwen3).
+	QKNorm bool `json:"qk_norm,omitempty"`
 }
 
 // The architectures of the projection, with their published configs.
@@ -73,6 +79,10 @@ var (
 	// Llama32_3B is Llama-3.2-3B, HF "meta-llama/Llama-3.2-3B".
 	Llama32_3B = Arch{Name: "llama-3.2-3b", Layers: 28, DModel: 3072, Heads: 24, KVHeads: 8, DFF: 8192, Vocab: 128256, Context: 131072,
 		MLP: SwiGLU, Norm: RMSNorm, TiedHead: true}
+	// Qwen3_06B is Qwen3-0.6B, HF "Qwen/Qwen3-0.6B": heads of 128 on a
+	// d_model of 1,024, so q is 2,048 wide.
+	Qwen3_06B = Arch{Name: "qwen3-0.6b", Layers: 28, DModel: 1024, Heads: 16, KVHeads: 8, DFF: 3072, Vocab: 151936, Context: 40960,
+		MLP: SwiGLU, Norm: RMSNorm, TiedHead: true, HeadDim: 128, QKNorm: true}
 )
 
 // FromModelConfig is the Arch of a model this harness builds: GPT-2 style
@@ -83,7 +93,7 @@ var (
 func FromModelConfig(c model.Config) Arch {
 	a := Arch{Name: fmt.Sprintf("peftbench(d=%d,L=%d,f=%d,V=%d)", c.DModel, c.Layers, c.DFF, c.Vocab),
 		Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, KVHeads: c.KV(), DFF: c.DFF, Vocab: c.Vocab, Context: c.Context,
-		MLP: GELU, Norm: LayerNorm, Bias: true, TiedHead: !c.UntiedHead, LearnedPositions: true}
+		MLP: GELU, Norm: LayerNorm, Bias: true, TiedHead: !c.UntiedHead, LearnedPositions: true, HeadDim: c.HeadDim, QKNorm: c.QKNorm}
 	if c.Family == model.Llama {
 		a.MLP, a.Norm, a.Bias, a.LearnedPositions = SwiGLU, RMSNorm, false, false
 	}
@@ -100,7 +110,10 @@ func (a Arch) Validate() error {
 			return fmt.Errorf("projection: arch %s: field %q is %d, must be at least 1", a.Name, f.name, f.v)
 		}
 	}
-	if a.DModel%a.Heads != 0 || a.Heads%a.KVHeads != 0 {
+	if a.HeadDim < 0 {
+		return fmt.Errorf("projection: arch %s: field \"head_dim\" is %d, must not be negative", a.Name, a.HeadDim)
+	}
+	if (a.HeadDim == 0 && a.DModel%a.Heads != 0) || a.Heads%a.KVHeads != 0 {
 		return fmt.Errorf("projection: arch %s: d_model %d, heads %d and kv_heads %d do not divide", a.Name, a.DModel, a.Heads, a.KVHeads)
 	}
 	if a.MLP != GELU && a.MLP != SwiGLU {
@@ -112,9 +125,21 @@ func (a Arch) Validate() error {
 	return nil
 }
 
-// DKV is the width of the key and value projections: d_model, or
-// kv_heads·head_dim with grouped-query attention.
-func (a Arch) DKV() int { return a.KVHeads * (a.DModel / a.Heads) }
+// headDim is the width of one attention head.
+func (a Arch) headDim() int {
+	if a.HeadDim > 0 {
+		return a.HeadDim
+	}
+	return a.DModel / a.Heads
+}
+
+// DQ is the width of the query projection and of the attention output:
+// heads·head_dim, d_model unless head_dim says otherwise.
+func (a Arch) DQ() int { return a.Heads * a.headDim() }
+
+// DKV is the width of the key and value projections: kv_heads·head_dim,
+// d_model without grouped-query attention or an explicit head_dim.
+func (a Arch) DKV() int { return a.KVHeads * a.headDim() }
 
 // normParams is one norm's parameter count.
 func (a Arch) normParams() int64 {
@@ -142,6 +167,9 @@ func (a Arch) NumParams() int64 {
 		}
 	}
 	layer += 2 * a.normParams()
+	if a.QKNorm {
+		layer += 2 * int64(a.headDim())
+	}
 	return n + int64(a.Layers)*layer + a.normParams()
 }
 
@@ -157,15 +185,15 @@ type linear struct {
 // q_proj, k_proj, v_proj, o_proj; a SwiGLU MLP's gate, up and down are
 // gate_proj, up_proj and down_proj.
 func (a Arch) blockLinears() []linear {
-	d, f, kv := a.DModel, a.DFF, a.DKV()
+	d, f, q, kv := a.DModel, a.DFF, a.DQ(), a.DKV()
 	if a.MLP == SwiGLU {
 		return []linear{
-			{"attn.q", "q_proj", d, d}, {"attn.k", "k_proj", d, kv}, {"attn.v", "v_proj", d, kv}, {"attn.o", "o_proj", d, d},
+			{"attn.q", "q_proj", d, q}, {"attn.k", "k_proj", d, kv}, {"attn.v", "v_proj", d, kv}, {"attn.o", "o_proj", q, d},
 			{"mlp.gate", "gate_proj", d, f}, {"mlp.up", "up_proj", d, f}, {"mlp.down", "down_proj", f, d},
 		}
 	}
 	return []linear{
-		{"attn.q", "attn.q", d, d}, {"attn.k", "attn.k", d, kv}, {"attn.v", "attn.v", d, kv}, {"attn.o", "attn.o", d, d},
+		{"attn.q", "attn.q", d, q}, {"attn.k", "attn.k", d, kv}, {"attn.v", "attn.v", d, kv}, {"attn.o", "attn.o", q, d},
 		{"mlp.fc", "mlp.fc", d, f}, {"mlp.proj", "mlp.proj", f, d},
 	}
 }
@@ -480,13 +508,13 @@ func ProjectWith(a Arch, method string, params map[string]any, o Options) (*Proj
 // b sequences of s positions attending over S keys (S > s with a prefix).
 func (a Arch) blockActivationBytes(b, s, S, e int, att Attention) int64 {
 	B, sq, kv, E := int64(b), int64(s), int64(S), int64(e)
-	d, f, dkv, h := int64(a.DModel), int64(a.DFF), int64(a.DKV()), int64(a.Heads)
+	d, f, dq, dkv, h := int64(a.DModel), int64(a.DFF), int64(a.DQ()), int64(a.DKV()), int64(a.Heads)
 	sbd := B * sq * d
 	n := 2 * E * sbd          // the two norms' inputs
 	n += E * sbd              // attention input (q, k, v read it)
-	n += E * sbd              // Q
+	n += E * B * sq * dq      // Q
 	n += 2 * E * B * kv * dkv // K and V, with any prefix rows
-	n += E * sbd              // the output projection's input (the attention output)
+	n += E * B * sq * dq      // the output projection's input (the attention output)
 	n += E * sbd              // MLP input
 	if a.MLP == SwiGLU {
 		n += 4 * E * B * sq * f // gate, up, SiLU(gate), their product

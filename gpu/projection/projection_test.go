@@ -24,6 +24,7 @@ func TestArchParamCounts(t *testing.T) {
 		{Llama2_7B, 6_738_415_616},  // meta-llama/Llama-2-7b-hf
 		{Llama3_8B, 8_030_261_248},  // meta-llama/Meta-Llama-3-8B
 		{Llama32_3B, 3_212_749_824}, // meta-llama/Llama-3.2-3B; HF PEFT's full fine-tuning run logs this count
+		{Qwen3_06B, 596_049_920},    // Qwen/Qwen3-0.6B: q 1,024→2,048, q_norm and k_norm of 128
 	} {
 		if err := c.a.Validate(); err != nil {
 			t.Fatal(err)
@@ -389,5 +390,44 @@ func TestLoRATargetsAcrossFamilies(t *testing.T) {
 	if _, err := ProjectWith(Llama2_7B, "lora", map[string]any{"targets": "h.40.attn.v"}, Options{Batch: 1, Seq: 16, Source: model.Llama}); err == nil ||
 		!strings.Contains(err.Error(), "h.40.attn.v") {
 		t.Errorf("every target beyond the projected depth: error %v, want one naming h.40.attn.v", err)
+	}
+}
+
+// On a model whose heads are not d_model/heads wide (Qwen3's head_dim),
+// with q and k normed per head, the projection counts what the model
+// builds: q and o are heads·head_dim on one side, and a method on them
+// trains what it trains on the model.
+func TestHeadDimMatchesTheModel(t *testing.T) {
+	c := model.Config{Family: model.Llama, Vocab: 19, Context: 16, DModel: 16, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 6, QKNorm: true,
+		DFF: 24, RopeTheta: 1e6, NormEps: 1e-6}
+	arch := FromModelConfig(c)
+	if err := arch.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if arch.DQ() != 24 || arch.DKV() != 12 {
+		t.Fatalf("q %d and k/v %d wide, want 24 and 12", arch.DQ(), arch.DKV())
+	}
+	for _, tc := range []struct {
+		method string
+		params map[string]any
+	}{{"full", nil}, {"lora", map[string]any{"rank": 2, "targets": "q,k,v,o"}}, {"ia3", nil}, {"lntuning", map[string]any{"norms": "final"}}} {
+		m, err := model.New(c, tensor.Float32, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := methods.Attach(&model.Base{Model: m}, tc.method, tc.params, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.method, err)
+		}
+		p, err := Project(arch, tc.method, tc.params, 2, 4)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.method, err)
+		}
+		if p.TotalParams != int64(m.NumParams()) {
+			t.Errorf("%s: model has %d parameters, projection %d", tc.method, m.NumParams(), p.TotalParams)
+		}
+		if got := a.NumTrainable(m); p.TrainableParams != int64(got) {
+			t.Errorf("%s: the method trains %d, projected %d", tc.method, got, p.TrainableParams)
+		}
 	}
 }
