@@ -416,3 +416,40 @@ func (oft) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 func (oft) Display() display.Style {
 	return display.Style{Order: 28, Color: color.RGBA{0x1f, 0x5f, 0x8b, 0xff}, Marker: display.OpenDiamond}
 }
+
+// errOFTGPT2 says why GPT-2's layers have no PEFT OFT file: PEFT's OFT
+// wraps torch's Linear and Conv2d layers, not transformers' Conv1D.
+var errOFTGPT2 = fmt.Errorf("%w for GPT-2: PEFT's OFT wraps torch.nn.Linear, not the Conv1D modules of GPT-2", ErrNoPEFT)
+
+// PEFT writes OFT as HF PEFT keys it: oft_R.weight [r, b(b−1)/2] per
+// module, as stored, with OFTConfig's fields at the values trained with
+// (PEFT recomputes each layer's split from r and oft_block_size as
+// oftSplit does). Llama's family only (errOFTGPT2).
+func (oft) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	if m.Config.Family != model.Llama {
+		return nil, nil, errOFTGPT2
+	}
+	h := a.Hooks[0].(*oftHook)
+	tensors := map[string]PEFTTensor{}
+	var modules []string
+	for _, name := range h.order {
+		mod, _, _, err := model.HFModule(m, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		modules = append(modules, mod)
+		q := h.layers[name].q
+		tensors[mod+".oft_R.weight"] = PEFTTensor{Shape: q.Value.Shape().Clone(), Values: nn.Float64s(q.Value)}
+	}
+	targets, err := peftTargets(m, modules)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := a.Values
+	return map[string]any{
+		"peft_type": "OFT", "r": v.Int("r"), "oft_block_size": v.Int("oft_block_size"), "module_dropout": 0.0,
+		"target_modules": targets, "fan_in_fan_out": false, "bias": "none", "exclude_modules": nil, "init_weights": true,
+		"layers_to_transform": nil, "layers_pattern": nil, "modules_to_save": nil, "coft": false, "eps": v.Float("eps"),
+		"block_share": false, "use_cayley_neumann": true, "num_cayley_neumann_terms": v.Int("num_cayley_neumann_terms"),
+	}, tensors, nil
+}

@@ -1,7 +1,11 @@
 package methods
 
 import (
+	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/peftbench/peftbench/model"
@@ -227,5 +231,20 @@ func TestOFTMergeFloat64(t *testing.T) {
 			}
 		}
 		t.Logf("%s: merged against adapted logits: %.3g", map[bool]string{true: "llama", false: "gpt2"}[cfg.Family == model.Llama], d)
+	}
+}
+
+// PEFT's OFT wraps torch.nn.Linear, not GPT-2's Conv1D: on GPT-2 SavePEFT
+// says so with ErrNoPEFT (which a trial skips) and writes nothing.
+func TestOFTNoPEFTOnGPT2(t *testing.T) {
+	base := newBase(t, shapeA, tensor.Float32)
+	a := attach(t, base, "oft", nil)
+	dir := filepath.Join(t.TempDir(), "adapter")
+	err := a.SavePEFT(base.Model, "test", dir)
+	if !errors.Is(err, ErrNoPEFT) || !strings.Contains(err.Error(), "Conv1D") {
+		t.Errorf("oft on GPT-2: error %v, want ErrNoPEFT naming Conv1D", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("oft on GPT-2: %s was written", dir)
 	}
 }

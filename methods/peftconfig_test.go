@@ -154,11 +154,11 @@ func TestFromPEFTConfig(t *testing.T) {
 	}
 }
 
-// The configs LoHa and LoKr adapters are written with read back as the
-// settings that wrote them.
+// The configs LoHa, LoKr and OFT adapters are written with read back as
+// the settings that wrote them.
 func TestFromPEFTConfigReadsLyCORIS(t *testing.T) {
 	for k, c := range peftCases() {
-		if c.method != "loha" && c.method != "lokr" {
+		if c.method != "loha" && c.method != "lokr" && c.method != "oft" {
 			continue
 		}
 		m, a := peftAttach(t, c, uint64(k)+1)
