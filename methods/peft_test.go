@@ -87,6 +87,11 @@ func peftCases() []peftCase {
 		llama(llamaLoKr, mod.name+".lokr_w2_a", mod.w2a...)
 		llama(llamaLoKr, mod.name+".lokr_w2_b", mod.w2b...)
 	}
+	llamaOFT := map[string][]int{}
+	for _, mod := range []string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj"} {
+		llama(llamaOFT, mod+".oft_R.weight", 4, 28) // 32 inputs: 4 blocks of 8, 8·7/2 each
+	}
+	llama(llamaOFT, "mlp.down_proj.oft_R.weight", 8, 28)
 	gpt2IA3 := gpt2("attn.c_attn.ia3_l.weight", 96, 1)
 	perLayer(gpt2IA3, "transformer.h.%d.mlp.c_proj.ia3_l.weight", 1, 128)
 	llamaIA3 := llama(map[string][]int{}, "self_attn.k_proj.ia3_l.weight", 16, 1)
@@ -186,6 +191,16 @@ func peftCases() []peftCase {
 				"module_dropout": 0, "init_weights": true, "rank_dropout_scale": false,
 				"target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
 			tensors: llamaLoKr},
+		// OFT on every Llama linear at b = 8; and at r = 2 blocks (of 16
+		// on q's and v's 32 inputs) with seven Neumann terms.
+		{name: "oft-llama", fixture: "llama", method: "oft", raw: map[string]any{"oft_block_size": 8, "targets": "q,k,v,o,gate,up,down"},
+			cfg: map[string]any{"peft_type": "OFT", "r": 0, "oft_block_size": 8, "module_dropout": 0, "coft": false, "eps": 6e-5,
+				"block_share": false, "use_cayley_neumann": true, "num_cayley_neumann_terms": 5, "init_weights": true, "bias": "none",
+				"fan_in_fan_out": false, "target_modules": []string{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"}},
+			tensors: llamaOFT},
+		{name: "oft-llama-r", fixture: "llama", method: "oft", raw: map[string]any{"r": 2, "oft_block_size": 0, "num_cayley_neumann_terms": 7, "targets": "q,v"},
+			cfg:     map[string]any{"peft_type": "OFT", "r": 2, "oft_block_size": 0, "num_cayley_neumann_terms": 7, "target_modules": []string{"q_proj", "v_proj"}},
+			tensors: llama(llama(map[string][]int{}, "self_attn.q_proj.oft_R.weight", 2, 120), "self_attn.v_proj.oft_R.weight", 2, 120)},
 		// r = 4 ≥ 8/2: W2 whole, [8, 8] on q, [4, 8] on v.
 		{name: "lokr-llama-whole", fixture: "llama", method: "lokr", raw: map[string]any{"rank": 4, "targets": "q,v"},
 			cfg: map[string]any{"peft_type": "LOKR", "r": 4, "alpha": 8, "target_modules": []string{"q_proj", "v_proj"}},
@@ -272,6 +287,8 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 		std = 1 // d and b: the shared matrices' entries are small
 	case "loha", "lokr":
 		std = 0.5 // products of factors: at 0.2 they barely move the logits
+	case "oft":
+		std = 0.1 // |S| near 0.2·√b: the series still near a rotation
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x9ef7))
 	for _, p := range a.Own {
@@ -799,6 +816,89 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 					}
 				}
 				SetValues(w, vals)
+			}
+		}
+	case "OFT":
+		// OFTRotationModule: S per block from the vector above the
+		// diagonal (triu_indices order), minus its transpose; R by
+		// _cayley_batch's Neumann loop; x → x·R before the layer, so W
+		// ([in, out] here) becomes R·W.
+		terms := int(ad.cfg["num_cayley_neumann_terms"].(float64))
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, _, _, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				targeted := peftMatches(ad.cfg["target_modules"], mod, true)
+				q, ok := get(mod + ".oft_R.weight")
+				if targeted != ok {
+					t.Fatalf("%s: targeted %v, but oft_R stored %v", mod, targeted, ok)
+				}
+				if !targeted {
+					continue
+				}
+				in, out := linearDims(m, name)
+				r, n := q.Shape[0], q.Shape[1]
+				b := in / r
+				if b*(b-1)/2 != n || r*b != in {
+					t.Fatalf("%s: oft_R %v for %d inputs", mod, q.Shape, in)
+				}
+				mul := func(x, y []float64) []float64 {
+					z := make([]float64, b*b)
+					for i := range b {
+						for k := range b {
+							for j := range b {
+								z[i*b+j] += x[i*b+k] * y[k*b+j]
+							}
+						}
+					}
+					return z
+				}
+				w := m.Param(name + ".weight")
+				vals := nn.Float64s(w.Value)
+				merged := make([]float64, len(vals))
+				for k := range r {
+					S := make([]float64, b*b)
+					l := 0
+					for i := range b {
+						for j := i + 1; j < b; j++ {
+							S[i*b+j] += q.Values[k*n+l]
+							S[j*b+i] -= q.Values[k*n+l]
+							l++
+						}
+					}
+					R := make([]float64, b*b)
+					for i := range b {
+						R[i*b+i] = 1
+					}
+					add := func(x []float64, c float64) {
+						for i := range R {
+							R[i] += c * x[i]
+						}
+					}
+					if terms > 1 {
+						add(S, 2)
+						if terms > 2 {
+							sq := mul(S, S)
+							add(sq, 2)
+							pow := sq
+							for range max(terms-1-3, 0) {
+								pow = mul(pow, S)
+								add(pow, 2)
+							}
+							add(mul(pow, S), 1)
+						}
+					}
+					for i := range b {
+						for o := range out {
+							for j := range b {
+								merged[(k*b+i)*out+o] += R[i*b+j] * vals[(k*b+j)*out+o]
+							}
+						}
+					}
+				}
+				SetValues(w, merged)
 			}
 		}
 	case "LN_TUNING":

@@ -40,6 +40,27 @@ var peftFields = map[string]map[string]peftField{
 	},
 	"loha": lycorisFields("loha"),
 	"lokr": lycorisFields("lokr"),
+	// OFTConfig since PEFT 0.14: its names are this package's own but for
+	// target_modules; the options not implemented are refused here, so a
+	// file says which field it is.
+	"oft": {
+		"r":                        {to: "r"},
+		"oft_block_size":           {to: "oft_block_size"},
+		"num_cayley_neumann_terms": {to: "num_cayley_neumann_terms"},
+		"eps":                      {to: "eps"},
+		"use_cayley_neumann":       {conv: only(true, "the exact Cayley transform needs a linear solve, which the engine lacks")},
+		"module_dropout":           {conv: only(0.0, "multiplicative block dropout")},
+		"coft":                     {conv: only(false, "constrained OFT")},
+		"block_share":              {conv: only(false, "one block shared across a layer")},
+		"target_modules":           {to: "targets", conv: peftTargetModules},
+		"fan_in_fan_out":           {conv: anyBool}, // read from the model here
+		"bias":                     {conv: only("none", "OFT here trains no bias; BitFit trains biases")},
+		"init_weights":             {conv: only(true, "this package starts every block at the identity, as PEFT's default")},
+		"exclude_modules":          {conv: none("excluding modules")},
+		"layers_to_transform":      {conv: none("adapting only some layers (give targets as globs such as h.0.*)")},
+		"layers_pattern":           {conv: none("adapting only some layers")},
+		"modules_to_save":          {conv: none("training other modules beside the adapter")},
+	},
 	"prompt": {
 		"num_virtual_tokens":         {to: "length"},
 		"prompt_tuning_init":         {to: "init", conv: promptInit},
@@ -220,7 +241,7 @@ func Normalize(method string, raw map[string]any) (map[string]any, error) {
 
 // peftTypes maps PEFT's peft_type to the methods that read its configs.
 var peftTypes = map[string]string{"LORA": "lora", "IA3": "ia3", "PROMPT_TUNING": "prompt", "PREFIX_TUNING": "prefix",
-	"VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr"}
+	"VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr", "OFT": "oft"}
 
 // FromPEFTConfig reads an adapter_config.json as the settings of method:
 // its peft_type must be the method's (LORA with use_dora for dora), and

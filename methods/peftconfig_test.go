@@ -35,6 +35,9 @@ func TestPEFTNamesAreAliases(t *testing.T) {
 		{"loha", map[string]any{"r": 4, "alpha": 16, "target_modules": []any{"q_proj", "v_proj"}, "rank_dropout": 0.0, "init_weights": true, "use_khatri_rao": "auto"},
 			map[string]any{"rank": 4, "alpha": 16.0, "targets": []any{"q_proj", "v_proj"}}},
 		{"lokr", map[string]any{"r": 2, "decompose_both": true, "decompose_factor": 4, "rank_dropout_scale": false}, map[string]any{"rank": 2, "decompose_both": true, "decompose_factor": 4}},
+		{"oft", map[string]any{"r": 0, "oft_block_size": 4, "target_modules": []any{"q_proj", "v_proj"}, "module_dropout": 0.0, "coft": false, "block_share": false,
+			"use_cayley_neumann": true, "num_cayley_neumann_terms": 5, "bias": "none", "init_weights": true, "fan_in_fan_out": false},
+			map[string]any{"oft_block_size": 4, "targets": []any{"q_proj", "v_proj"}}},
 	} {
 		m, err := Get(c.method)
 		if err != nil {
@@ -77,6 +80,11 @@ func TestPEFTNamesUnsupportedValues(t *testing.T) {
 		{"loha", map[string]any{"rank_dropout": 0.1}, []string{`"rank_dropout"`, "rank dropout"}},
 		{"loha", map[string]any{"use_khatri_rao": true}, []string{`"use_khatri_rao"`}},
 		{"lokr", map[string]any{"init_weights": "lycoris"}, []string{`"init_weights"`}},
+		{"oft", map[string]any{"coft": true}, []string{`"coft"`, "constrained"}},
+		{"oft", map[string]any{"block_share": true}, []string{`"block_share"`}},
+		{"oft", map[string]any{"module_dropout": 0.1}, []string{`"module_dropout"`, "dropout"}},
+		{"oft", map[string]any{"use_cayley_neumann": false}, []string{`"use_cayley_neumann"`, "solve"}},
+		{"oft", map[string]any{"init_weights": false}, []string{`"init_weights"`}},
 	} {
 		m, _ := Get(c.method)
 		_, err := Resolve(m, c.raw)
@@ -146,11 +154,11 @@ func TestFromPEFTConfig(t *testing.T) {
 	}
 }
 
-// The configs LoHa and LoKr adapters are written with read back as the
-// settings that wrote them.
+// The configs LoHa, LoKr and OFT adapters are written with read back as
+// the settings that wrote them.
 func TestFromPEFTConfigReadsLyCORIS(t *testing.T) {
 	for k, c := range peftCases() {
-		if c.method != "loha" && c.method != "lokr" {
+		if c.method != "loha" && c.method != "lokr" && c.method != "oft" {
 			continue
 		}
 		m, a := peftAttach(t, c, uint64(k)+1)

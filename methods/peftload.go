@@ -24,7 +24,7 @@ import (
 // LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
 // adapter_model.safetensors), trained here or anywhere else, and attaches
 // it to base as this package's method of its peft_type (LoRA, DoRA, VeRA,
-// LN tuning, IA3, LoHa, LoKr, prompt and prefix tuning: every format
+// LN tuning, IA3, LoHa, LoKr, OFT, prompt and prefix tuning: every format
 // SavePEFT writes), its weights set from the file: the inverse of SavePEFT, so the attached method
 // computes what PeftModel computes. Which layers (or norms) are adapted is
 // read from the tensors (target_modules may be a regular expression to
@@ -43,10 +43,10 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "prefix":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "oft", "prefix":
 	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, PROMPT_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, OFT, PROMPT_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
@@ -105,6 +105,8 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		set, err = lohaFromPEFT(m, settings, get)
 	case "lokr":
 		set, err = lokrFromPEFT(m, settings, get)
+	case "oft":
+		set, err = oftFromPEFT(m, settings, get)
 	case "prefix":
 		set, err = prefixFromPEFT(m, settings, get)
 	}
@@ -812,6 +814,50 @@ func lokrFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEF
 					SetValues(p, t[all[i]].Values)
 				}
 			}
+		}
+		return nil
+	}, nil
+}
+
+// oftFromPEFT reads OFT's oft_R.weight [r, b(b−1)/2] per module, r and b
+// split from the config's r and oft_block_size as PEFT's update_layer
+// splits each layer (oftSplit), and returns its setter; q is stored as the
+// file holds it. nn.Linear layers only (errOFTGPT2).
+func oftFromPEFT(m *model.Model, settings map[string]any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	if m.Config.Family != model.Llama {
+		return nil, errOFTGPT2
+	}
+	v, err := Resolve(oft{}, settings)
+	if err != nil {
+		return nil, err
+	}
+	srcs := map[string]PEFTTensor{}
+	var targets []any
+	err = peftModules(m, get, []string{"oft_R.weight"}, func(p *peftModule) error {
+		r, b, err := oftSplit(p.in, v.Int("r"), v.Int("oft_block_size"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.key, err)
+		}
+		want := []int{r, b * (b - 1) / 2}
+		if t := p.tensors["oft_R.weight"]; !slices.Equal(t.Shape, want) {
+			return fmt.Errorf("%s.oft_R.weight has shape %v, not %v (r %d and oft_block_size %d give %d blocks of %d on its %d inputs)",
+				p.key, t.Shape, want, v.Int("r"), v.Int("oft_block_size"), r, b, p.in)
+		}
+		srcs[p.name] = p.tensors["oft_R.weight"]
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no oft_R.weight tensors of a module of the base model")
+	}
+	settings["targets"] = compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*oftHook)
+		for name, t := range srcs {
+			SetValues(h.layers[name].q, t.Values)
 		}
 		return nil
 	}, nil

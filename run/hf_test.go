@@ -72,7 +72,7 @@ func TestTrialOnHFFolder(t *testing.T) {
 
 // Every registered method trains and evaluates end to end on an untied
 // Llama folder (its own lm_head); the low-rank ones (LoRA, DoRA, VeRA,
-// LoHa, LoKr) on the MLP's gate_proj, up_proj and down_proj. The memory
+// LoHa, LoKr) and OFT on the MLP's gate_proj, up_proj and down_proj. The memory
 // projection maps those onto GPT-2 XL's layers, and the adapters PEFT's
 // format holds (every methods.PEFTExporter) are written with the modules
 // they adapt in every layer, then read back by methods.LoadPEFT and
@@ -112,6 +112,7 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 		"vera": {params: map[string]any{"rank": 4, "targets": mlp}, peft: append([]string{"base_model.vera_A", "base_model.vera_B"}, mlpModules...)},
 		"loha": {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
 		"lokr": {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
+		"oft":  {params: map[string]any{"oft_block_size": 8, "targets": mlp}, peft: mlpModules},
 		"ia3":  {peft: layerModules("self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")},
 		"lntuning": {peft: append(layerModules("input_layernorm.ln_tuning_layers", "post_attention_layernorm.ln_tuning_layers"),
 			"base_model.model.model.norm.ln_tuning_layers.")},

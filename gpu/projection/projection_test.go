@@ -171,6 +171,11 @@ func TestTrainableMatchesMethods(t *testing.T) {
 		// fc 8→12 and proj 12→8 split as 2·4 and 3·4, W1 and W2 each a
 		// rank-1 pair: (3 + 2) + (4 + 4) apiece.
 		{"lokr", map[string]any{"rank": 1, "decompose_both": true, "targets": "fc,proj"}, L * 2 * (5 + 8)},
+		// OFT: in·(b−1)/2 per layer, r = in/b blocks of b(b−1)/2; b = 32
+		// is above d = 8, so one block of the whole width.
+		{"oft", nil, L * 2 * d * (d - 1) / 2},
+		{"oft", map[string]any{"oft_block_size": 4, "targets": "fc,proj"}, L * (d*3/2 + f*3/2)},
+		{"oft", map[string]any{"r": 3, "oft_block_size": 0, "targets": "proj"}, L * 3 * 6},
 		{"lntuning", nil, L*4*d + 2*d},
 		{"lntuning", map[string]any{"norms": "final"}, 2 * d},
 		{"pac", nil, L * (2*d*16 + 16 + d)},
@@ -240,6 +245,9 @@ func TestLlamaMapping(t *testing.T) {
 	// 8 < 64/2.
 	check("loha", nil, L*2*8*((d+d)+(d+kv)), "q_proj", "v_proj")
 	check("lokr", nil, L*((64*64+8*(64+64))+(32*64+8*(32+64))), "q_proj", "v_proj")
+	// OFT at PEFT's default b = 32: q_proj and v_proj both read d, in·(b−1)/2.
+	check("oft", nil, L*2*d*31/2, "q_proj", "v_proj")
+	check("oft", map[string]any{"oft_block_size": 64, "targets": "proj"}, L*f*63/2, "down_proj")
 	check("ia3", nil, L*(2*kv+f), "k_proj output", "v_proj output", "down_proj input")
 	check("prefix", map[string]any{"length": 10}, 2*L*10*kv)
 	check("adapter", map[string]any{"bottleneck": 64}, L*2*(2*d*64+64+d))

@@ -59,6 +59,7 @@ var declarations = []Declaration{
 	{Name: "vera", Headline: "rank", Symbol: "r"},
 	{Name: "loha", Headline: "rank", Symbol: "r"},
 	{Name: "lokr", Headline: "rank", Symbol: "r"},
+	{Name: "oft", Headline: "oft_block_size", Symbol: "b"},
 	{Name: "prompt", Headline: "length", Symbol: "L"},
 	{Name: "prefix", Headline: "length", Symbol: "L"},
 	{Name: "adapter", Headline: "bottleneck", Symbol: "m"},

@@ -43,12 +43,13 @@ const (
 	Asterisk      Marker = "asterisk" // six strokes
 	OpenCircle    Marker = "open-circle"
 	OpenSquare    Marker = "open-square"
+	OpenDiamond   Marker = "open-diamond"
 )
 
 // Markers lists every shape.
 func Markers() []Marker {
 	return []Marker{Square, Circle, Diamond, TriangleDown, TriangleUp, TriangleLeft, TriangleRight, Pentagon, Hexagon,
-		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare}
+		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare, OpenDiamond}
 }
 
 // Style is how reports show one method.
