@@ -184,32 +184,34 @@ func (p *page) learningCurves(k taskKey) *claim {
 		c.Tests = append(c.Tests, compareGroups(hi.Best, lo.Best, fmt.Sprintf("%s at %s", curve.Method, hi.Label), fmt.Sprintf("%s at %s", curve.Method, lo.Label)))
 	}
 	c.judge = func(ts []*pairTest) (string, string) {
-		var gained, rest []string
+		var gained, flat, untested []string
 		for _, t := range ts {
-			if direction(t) == reproduced {
+			switch {
+			case direction(t) == reproduced:
 				gained = append(gained, claimText(t))
-			} else {
-				rest = append(rest, claimText(t))
+			case t.OneSeed:
+				untested = append(untested, claimText(t))
+			default:
+				flat = append(flat, claimText(t))
 			}
 		}
 		verdict := unresolved
 		switch {
-		case len(rest) == 0:
+		case len(gained) == len(ts):
 			verdict = reproduced
 		case len(gained) > 0:
 			verdict = fmt.Sprintf("%s for %d of %d methods", reproduced, len(gained), len(ts))
 		}
-		evidence := ""
-		if len(gained) > 0 {
-			evidence = "significant gains: " + strings.Join(gained, "; ")
-		}
-		if len(rest) > 0 {
-			if evidence != "" {
-				evidence += ". "
+		var parts []string
+		for _, g := range []struct {
+			say  string
+			list []string
+		}{{"significant gains", gained}, {"no significant gain", flat}, {"not tested, a side on one seed", untested}} {
+			if len(g.list) > 0 {
+				parts = append(parts, g.say+": "+strings.Join(g.list, "; "))
 			}
-			evidence += "no significant gain: " + strings.Join(rest, "; ")
 		}
-		return verdict, evidence
+		return verdict, strings.Join(parts, ". ")
 	}
 	return c
 }
@@ -282,7 +284,7 @@ func (p *page) fewParams(k taskKey, n int, full *group) *claim {
 			case t.Equivalent || (t.Significant && t.Diff > 0):
 				verdict, evidence = consistent, fmt.Sprintf("the fewest trainable parameters shown within ±%s points of full fine-tuning or above it: %s", pointsText(margin), t.A.Name)
 			case !t.Significant:
-				verdict, evidence = inconclusive, fmt.Sprintf("no configuration is significantly below full fine-tuning everywhere, and none is shown within ±%s points of it", pointsText(margin))
+				verdict, evidence = inconclusive, fmt.Sprintf("not every configuration is significantly below full fine-tuning, but none is shown within ±%s points of it", pointsText(margin))
 			}
 		}
 		return verdict, evidence + ". On the front: " + strings.Join(parts, "; ")
