@@ -73,11 +73,11 @@ func (a *Attached) SavePEFT(m *model.Model, base, dir string) error {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	// PEFT keeps prompt and prefix tuning's embeddings in the PeftModel's
-	// prompt encoder, outside the base model, and loads them by the bare
-	// name prompt_embeddings.
+	// PEFT keeps prompt tuning's, P-tuning's and prefix tuning's
+	// embeddings in the PeftModel's prompt encoder, outside the base
+	// model, and loads them by the bare name prompt_embeddings.
 	prefix := "base_model.model."
-	if cfg["peft_type"] == "PROMPT_TUNING" || cfg["peft_type"] == "PREFIX_TUNING" {
+	if t := cfg["peft_type"]; t == "PROMPT_TUNING" || t == "P_TUNING" || t == "PREFIX_TUNING" {
 		prefix = ""
 	}
 	params := make([]*nn.Param, len(names))

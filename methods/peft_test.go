@@ -103,6 +103,13 @@ func peftCases() []peftCase {
 		return map[string]any{"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 5, "token_dim": 32, "num_transformer_submodules": 1,
 			"num_attention_heads": heads, "num_layers": 2, "prompt_tuning_init": "RANDOM"}
 	}
+	// P-tuning's file: the encoder's output as prompt_embeddings, with the
+	// encoder's fields (hidden: its width as written, d_model by default).
+	ptuning := func(L, hidden int) map[string]any {
+		return map[string]any{"peft_type": "P_TUNING", "num_virtual_tokens": L, "token_dim": 32, "num_transformer_submodules": 1,
+			"num_attention_heads": 4, "num_layers": 2, "encoder_reparameterization_type": "MLP", "encoder_hidden_size": hidden,
+			"encoder_num_layers": 2, "encoder_dropout": 0}
+	}
 	ia3Llama := map[string]any{"peft_type": "IA3", "target_modules": []string{"down_proj", "k_proj", "v_proj"},
 		"feedforward_modules": []string{"down_proj"}, "fan_in_fan_out": false, "init_ia3_weights": true, "modules_to_save": nil}
 	return []peftCase{
@@ -234,6 +241,10 @@ func peftCases() []peftCase {
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
 		{name: "prompt-llama", fixture: "llama", method: "prompt", raw: map[string]any{"length": 5, "init": "random"},
 			cfg: prompt(4), tensors: map[string][]int{"prompt_embeddings": {5, 32}}},
+		{name: "ptuning-gpt2", fixture: "gpt2", method: "ptuning", raw: map[string]any{"length": 3, "encoder_hidden_size": 8},
+			cfg: ptuning(3, 8), tensors: map[string][]int{"prompt_embeddings": {3, 32}}},
+		{name: "ptuning-llama", fixture: "llama", method: "ptuning", raw: map[string]any{"length": 4},
+			cfg: ptuning(4, 32), tensors: map[string][]int{"prompt_embeddings": {4, 32}}},
 	}
 }
 
@@ -279,8 +290,8 @@ func peftAttach(t *testing.T, c peftCase, seed uint64) (*model.Model, *Attached)
 	switch c.method {
 	case "ia3":
 		mean, std = 1, 0.3
-	case "prompt":
-		std = 0.3 // the fixtures' embedding scale
+	case "prompt", "ptuning":
+		std = 0.3 // the fixtures' embedding scale (P-tuning: its encoder's output near it)
 	case "lntuning":
 		mean, std = 1, 0.3 // gains about one (biases too: any value does)
 	case "vera":
@@ -472,7 +483,7 @@ func TestPEFTFormat(t *testing.T) {
 			for n, tt := range ad.tensors {
 				names = append(names, n)
 				short := strings.TrimPrefix(n, "base_model.model.") // VeRA's shared matrices keep base_model.
-				if c.method == "prompt" || c.method == "prefix" {
+				if c.method == "prompt" || c.method == "ptuning" || c.method == "prefix" {
 					short = n // PEFT keys the prompt by itself
 				}
 				if w, ok := c.tensors[short]; !ok {
@@ -498,6 +509,11 @@ func checkPEFTValues(t *testing.T, c peftCase, m *model.Model, a *Attached, ad p
 	case "prompt":
 		if got, want := ad.tensors["prompt_embeddings"].Values, nn.Float64s(a.Own[0].Value); !slices.Equal(got, want) {
 			t.Errorf("prompt_embeddings differ from the prompt's embeddings")
+		}
+	case "ptuning":
+		// The encoder's output, rounded to the file's float32.
+		if got, want := ad.tensors["prompt_embeddings"].Values, roundedF32(a.Hooks[0].(*ptuningHook).prompt()); !slices.Equal(got, want) {
+			t.Errorf("prompt_embeddings differ from the encoder's output")
 		}
 	case "ia3":
 		h := a.Hooks[0].(*ia3Hook)
@@ -928,7 +944,9 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 				}
 			}
 		}
-	case "PROMPT_TUNING":
+	case "PROMPT_TUNING", "P_TUNING":
+		// P_TUNING in inference mode: the stored encoder output is the
+		// prompt, as PEFT's get_prompt uses embedding.weight.
 		p, ok := ad.tensors["prompt_embeddings"]
 		used["prompt_embeddings"] = ok
 		n := int(ad.cfg["num_virtual_tokens"].(float64))

@@ -72,6 +72,19 @@ var peftFields = map[string]map[string]peftField{
 		"num_attention_heads":        {conv: anyValue},
 		"num_layers":                 {conv: anyValue},
 	},
+	// PromptEncoderConfig: the encoder fields other than its width are
+	// checked, not set (ptuning says why each allows one value).
+	"ptuning": {
+		"num_virtual_tokens":              {to: "length"},
+		"encoder_hidden_size":             {to: "encoder_hidden_size"},
+		"encoder_reparameterization_type": {conv: only("MLP", "the engine has no LSTM op; MLP is PEFT's default")},
+		"encoder_num_layers":              {conv: only(2.0, "PEFT's MLP encoder always has two hidden layers and ignores encoder_num_layers, which only its LSTM reads")},
+		"encoder_dropout":                 {conv: only(0.0, "PEFT's MLP encoder has no dropout; encoder_dropout is its LSTM's")},
+		"token_dim":                       {conv: anyValue},
+		"num_transformer_submodules":      {conv: only(1.0, "a decoder-only model has one transformer")},
+		"num_attention_heads":             {conv: anyValue},
+		"num_layers":                      {conv: anyValue},
+	},
 	"vera": {
 		"r":              {to: "rank"},
 		"d_initial":      {to: "d_initial"},
@@ -241,7 +254,7 @@ func Normalize(method string, raw map[string]any) (map[string]any, error) {
 
 // peftTypes maps PEFT's peft_type to the methods that read its configs.
 var peftTypes = map[string]string{"LORA": "lora", "IA3": "ia3", "PROMPT_TUNING": "prompt", "PREFIX_TUNING": "prefix",
-	"VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr", "OFT": "oft"}
+	"P_TUNING": "ptuning", "VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr", "OFT": "oft"}
 
 // FromPEFTConfig reads an adapter_config.json as the settings of method:
 // its peft_type must be the method's (LORA with use_dora for dora), and

@@ -24,9 +24,10 @@ import (
 // LoadPEFT reads a Hugging Face PEFT adapter folder (adapter_config.json,
 // adapter_model.safetensors), trained here or anywhere else, and attaches
 // it to base as this package's method of its peft_type (LoRA, DoRA, VeRA,
-// LN tuning, IA3, LoHa, LoKr, OFT, prompt and prefix tuning: every format
-// SavePEFT writes), its weights set from the file: the inverse of SavePEFT, so the attached method
-// computes what PeftModel computes. Which layers (or norms) are adapted is
+// LN tuning, IA3, LoHa, LoKr, OFT, prompt and prefix tuning, and P-tuning
+// as prompt tuning: every format SavePEFT writes), its weights set from the
+// file: the inverse of SavePEFT, so the attached method computes what
+// PeftModel computes. Which layers (or norms) are adapted is
 // read from the tensors (target_modules may be a regular expression to
 // PEFT); every other config field must be one the method supports
 // (FromPEFTConfig), and every tensor must belong to a module of the base
@@ -43,15 +44,20 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "oft", "prefix":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "oft", "prefix", "ptuning":
 	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, OFT, PROMPT_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, OFT, PROMPT_TUNING, P_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
 	for k, v := range cfg {
-		if k != "target_modules" && k != "feedforward_modules" && !(lowRank && (k == "rank_pattern" || k == "alpha_pattern")) {
+		// A P_TUNING file holds the encoder's output alone (ptuning.PEFT),
+		// which PEFT in inference mode uses as it is, building no encoder:
+		// the encoder's fields describe what made it, whatever they say
+		// (an LSTM's adapter loads too).
+		encoder := method == "ptuning" && strings.HasPrefix(k, "encoder_")
+		if k != "target_modules" && k != "feedforward_modules" && !(lowRank && (k == "rank_pattern" || k == "alpha_pattern")) && !encoder {
 			rest[k] = v
 		}
 	}
@@ -90,6 +96,7 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	m := base.Model
 	var set func(a *Attached) error
+	attachAs := method
 	switch method {
 	case "lora", "dora":
 		set, err = loraFromPEFT(m, settings, loraPatternsOf(cfg), get, method == "dora")
@@ -101,6 +108,11 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		set, err = ia3FromPEFT(m, settings, get)
 	case "prompt":
 		set, err = promptFromPEFT(m, settings, get)
+	case "ptuning":
+		// PEFT's P_TUNING file holds the virtual tokens, not the encoder
+		// that made them: it loads as the prompt tuning they are.
+		set, err = promptFromPEFT(m, settings, get)
+		attachAs = "prompt"
 	case "loha":
 		set, err = lohaFromPEFT(m, settings, get)
 	case "lokr":
@@ -123,7 +135,7 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		sort.Strings(extra)
 		return nil, fmt.Errorf("methods: %s: tensor %q belongs to no module this %s adapter can adapt in the base model", wFile, extra[0], method)
 	}
-	a, err := Attach(base, method, settings, 0)
+	a, err := Attach(base, attachAs, settings, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}

@@ -74,9 +74,11 @@ func checkLoadPEFT(t *testing.T, c peftCase, seed uint64) {
 		tol, factor = 1e-6, 2
 	}
 	// A projected prefix is written as the key/values its MLP computes,
-	// rounded to float32, and loads as a plain prefix holding them.
+	// rounded to float32, and loads as a plain prefix holding them;
+	// P-tuning as its encoder's output, and loads as prompt tuning.
 	projected := a.Values["projection"] == true
-	if projected {
+	ptuning := a.Method == "ptuning"
+	if projected || ptuning {
 		tol = 1e-5
 	}
 	moved, d := worstDiff(want, base), worstDiff(sequenceLogits(t, fresh, ids, b.Hooks...), want)
@@ -100,6 +102,12 @@ func checkLoadPEFT(t *testing.T, c peftCase, seed uint64) {
 	}
 	if d32 > 1e-5 {
 		t.Errorf("logits of the adapter loaded in float32 differ by %.2e (limit 1e-5)", d32)
+	}
+	if ptuning {
+		if b.Method != "prompt" || b.Values.Int("length") != a.Values.Int("length") || b.NumTrainable(fresh) != a.Values.Int("length")*fresh.Config.DModel {
+			t.Errorf("P-tuning loaded as %s %v with %d trainable, want prompt tuning of its %d virtual tokens", b.Method, b.Values, b.NumTrainable(fresh), a.Values.Int("length"))
+		}
+		return
 	}
 	if projected {
 		if b.Values["projection"] != false || b.NumTrainable(fresh) != 2*fresh.Config.Layers*a.Values.Int("length")*fresh.Config.DKV() {
@@ -201,6 +209,7 @@ func TestLoadPEFTErrors(t *testing.T) {
 		{`{"peft_type": "LORA", "r": 4, "lora_alpha": 3}`, []string{"rank 2"}},
 		{`{"peft_type": "LORA", "r": 2}`, []string{"has no lora_alpha"}},
 		{`{"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 5}`, []string{"no prompt_embeddings"}},
+		{`{"peft_type": "P_TUNING", "num_virtual_tokens": 5, "encoder_reparameterization_type": "LSTM"}`, []string{"no prompt_embeddings"}},
 		{`{"peft_type": "LORA", "use_dora": true, "r": 2, "lora_alpha": 3}`, []string{"lora_magnitude_vector", PEFTWeightsFile}},
 		{`{"peft_type": "VERA", "r": 2, "save_projection": false, "projection_prng_key": 0}`, []string{`"save_projection"`, "projection_prng_key", PEFTConfigFile}},
 		{`{"peft_type": "VERA", "r": 2, "save_projection": true}`, []string{"base_model.vera_A", "save_projection", PEFTWeightsFile}},

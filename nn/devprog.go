@@ -507,6 +507,12 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		} else {
 			L.add("tanh_fwd", elems(n), aPtr(out), aPtr(in[0]), aLong(n))
 		}
+	case *reluOp:
+		if op.grad {
+			L.add("relu_bwd", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))
+		} else {
+			L.add("relu_fwd", elems(n), aPtr(out), aPtr(in[0]), aLong(n))
+		}
 	case *geluOp:
 		if op.grad {
 			L.add("gelu_bwd", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))

@@ -161,6 +161,14 @@ var devCases = []devCase{
 		}
 		return Add(q, x) // x read twice: gradient sums
 	}},
+	{"relu", func(b *devBuilder) (*G.Node, error) {
+		x := b.param("x", 1, 0, 8, 20)
+		r, err := ReLU(x)
+		if err != nil {
+			return nil, err
+		}
+		return Add(r, x) // x read twice: gradient sums
+	}},
 	{"dora-columns", func(b *devBuilder) (*G.Node, error) {
 		w := b.param("w", 1, 0, 16, 12)
 		n, err := ColNorm(w)

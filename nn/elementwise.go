@@ -251,6 +251,65 @@ func (op *tanhOp) SymDiff(_ G.Nodes, out, g *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx}, err
 }
 
+// reluOp applies max(0, x) element-wise; with grad set it is the backward
+// pass, taking (y, g) and giving g where y > 0 and 0 elsewhere (the
+// derivative at 0 taken as 0, as PyTorch's ReLU takes it).
+type reluOp struct {
+	opBase
+	grad bool
+}
+
+// ReLU returns max(0, x).
+func ReLU(x *G.Node) (*G.Node, error) { return G.ApplyOp(&reluOp{opBase: opBase{"ReLU"}}, x) }
+
+func (op *reluOp) Arity() int {
+	if op.grad {
+		return 2
+	}
+	return 1
+}
+func (op *reluOp) Type() hm.Type {
+	if op.grad {
+		return fnType(tvA, tvA, tvA)
+	}
+	return fnType(tvA, tvA)
+}
+func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return shapeOf(in[0]).Clone(), nil
+}
+func (op *reluOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *reluOp) UsePreallocDo(pre G.Value, in ...G.Value) (G.Value, error) {
+	return byDtype(op, pre, in, reluDo[float32], reluDo[float64])
+}
+func reluDo[T Float](op *reluOp, pre G.Value, in []G.Value) (G.Value, error) {
+	out := into(pre, in[0], in[0].Shape()...)
+	x, y := dense[T](in[0]), dense[T](out)
+	if op.grad {
+		g := dense[T](in[1])
+		for i, v := range x {
+			if v > 0 {
+				y[i] = g[i]
+			} else {
+				y[i] = 0
+			}
+		}
+		return out, nil
+	}
+	for i, v := range x {
+		if v > 0 {
+			y[i] = v
+		} else {
+			y[i] = 0
+		}
+	}
+	return out, nil
+}
+func (op *reluOp) DiffWRT(n int) []bool { return []bool{!op.grad, false}[:n] }
+func (op *reluOp) SymDiff(_ G.Nodes, out, g *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&reluOp{opBase{"ReLUGrad"}, true}, out, g)
+	return G.Nodes{dx}, err
+}
+
 // dropoutOp zeroes each element with probability p and scales the rest by
 // 1/(1−p) (inverted dropout; gorgonia's own Dropout divides by p in its
 // backward pass). The mask is drawn from the op's own seeded generator at

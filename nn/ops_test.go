@@ -150,6 +150,13 @@ func TestGradients(t *testing.T) {
 		{"Tanh", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
 			return Tanh(g.Param(randParam(rng, "x", true, 2, 3, 4)))
 		}},
+		{"ReLU", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
+			x := randParam(rng, "x", true, 1, 3, 4)
+			for i, v := range x.F64() { // away from the kink, where finite differences straddle it
+				x.F64()[i] = math.Copysign(0.1+math.Abs(v), v)
+			}
+			return ReLU(g.Param(x))
+		}},
 		{"Dropout", func(g *Graph, rng *rand.Rand) (*G.Node, error) {
 			y, err := Dropout(g.Param(randParam(rng, "x", true, 1, 6, 5)), 0.4, 3)
 			if err == nil {

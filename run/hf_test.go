@@ -120,6 +120,7 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 		"bitfit":  {fails: "no biases to train"},
 		"prefix":  {params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
 		"prompt":  {params: map[string]any{"length": 2}, peft: []string{"prompt_embeddings"}},
+		"ptuning": {params: map[string]any{"length": 2, "encoder_hidden_size": 8}, peft: []string{"prompt_embeddings"}},
 		"pac":     {params: map[string]any{"bottleneck": 4}},
 	}
 	// Methods left out, and why (none now).

@@ -149,6 +149,10 @@ func TestTrainableMatchesMethods(t *testing.T) {
 		{"dora", map[string]any{"rank": 2, "targets": "q,k,v,o,fc,proj"}, dora(2, "q,k,v,o,fc,proj")},
 		{"prompt", nil, 4 * d},
 		{"prompt", map[string]any{"length": 7, "init": "random"}, 7 * d},
+		// P-tuning: E [L, d] and the encoder d → h → h → d with biases; h
+		// is d by default.
+		{"ptuning", nil, 4*d + (d*d + d) + (d*d + d) + (d*d + d)},
+		{"ptuning", map[string]any{"length": 3, "encoder_hidden_size": 5}, 3*d + (d*5 + 5) + (5*5 + 5) + (5*d + d)},
 		{"prefix", nil, 2 * L * 8 * d},
 		{"prefix", map[string]any{"length": 3}, 2 * L * 3 * d},
 		{"prefix", map[string]any{"length": 3, "projection": true, "hidden": 5}, 3*d + (d*5 + 5) + 2*L*(5*d+d)},
@@ -280,6 +284,16 @@ func TestBackwardDepth(t *testing.T) {
 	}
 	if !(top.ActivationsBytes < all.ActivationsBytes && full.ActivationsBytes < prompt.ActivationsBytes) {
 		t.Errorf("activations: top %d, all %d, full %d, prompt %d", top.ActivationsBytes, all.ActivationsBytes, full.ActivationsBytes, prompt.ActivationsBytes)
+	}
+	// P-tuning's encoder sits before the first block, as prompt tuning's
+	// embeddings do: every block keeps its activations. Its MLP is
+	// d_model wide by default: L·d + 3·(d² + d).
+	pt, err := Project(a, "ptuning", map[string]any{"length": 20}, 2, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := int64(a.DModel); pt.BackwardLayers != 32 || pt.TrainableParams != 20*d+3*(d*d+d) {
+		t.Errorf("ptuning: %d backward layers, %d trainable, want 32 and %d", pt.BackwardLayers, pt.TrainableParams, 20*d+3*(d*d+d))
 	}
 	ck, _ := ProjectWith(a, "full", nil, Options{Batch: 2, Seq: 256, Checkpointing: true})
 	eager, _ := ProjectWith(a, "full", nil, Options{Batch: 2, Seq: 256, Attention: Eager})

@@ -61,6 +61,7 @@ var declarations = []Declaration{
 	{Name: "lokr", Headline: "rank", Symbol: "r"},
 	{Name: "oft", Headline: "oft_block_size", Symbol: "b"},
 	{Name: "prompt", Headline: "length", Symbol: "L"},
+	{Name: "ptuning", Headline: "length", Symbol: "L"},
 	{Name: "prefix", Headline: "length", Symbol: "L"},
 	{Name: "adapter", Headline: "bottleneck", Symbol: "m"},
 	{Name: "pac", Headline: "bottleneck", Symbol: "m"},

@@ -67,7 +67,7 @@ func TestDeclarations(t *testing.T) {
 	if d := Declared("no such method"); d.Role != Method || d.Headline != "" || d.Name != "no such method" {
 		t.Errorf("an undeclared method: %+v", d)
 	}
-	if got := WithHeadline("length"); !slices.Equal(got, []string{"prompt", "prefix"}) {
+	if got := WithHeadline("length"); !slices.Equal(got, []string{"prompt", "ptuning", "prefix"}) {
 		t.Errorf("WithHeadline(length) = %v, want prompt first, as report titles name them", got)
 	}
 	if got := Reference(); got != Declared(Scratch).Of || got == "" || IsControl(got) {

@@ -6,7 +6,7 @@ Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
   adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LOHA, LOKR, LN_TUNING,
-                              PROMPT_TUNING or PREFIX_TUNING)
+                              PROMPT_TUNING, P_TUNING or PREFIX_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -58,6 +58,9 @@ and every wrapped module must find its tensors, every tensor its module.
                  any position_ids it is given), and returns logits for all of
                  them; those of the P virtual positions are dropped here, as
                  the Go side drops them.
+  P_TUNING       as PROMPT_TUNING: prompt_embeddings holds the prompt
+                 encoder's output, which PEFT in inference mode puts in front
+                 as it is, building no encoder.
 
 LoRA, IA3, LoHa and LoKr are also merged into the weights, as PEFT's
 merge_and_unload does (fan_in_fan_out transposing the update), and the merged model must give
@@ -499,7 +502,7 @@ def check_one(folder):
     elif kind == "PREFIX_TUNING":
         got = prefix_logits(arch, config, cfg, tensors, used, state, input_ids)
         merged = None
-    elif kind == "PROMPT_TUNING":
+    elif kind in ("PROMPT_TUNING", "P_TUNING"):
         got = prompt_logits(arch, config, state, cfg, tensors, used, input_ids)
         merged = None
     elif kind == "VERA":

@@ -88,6 +88,20 @@ KERNEL void tanh_bwd(ARG(float, dx), ARG(const float, y), ARG(const float, g), c
 	}
 }
 
+// relu_fwd: max(0, x); relu_bwd: g where the forward output y > 0, else 0.
+KERNEL void relu_fwd(ARG(float, y), ARG(const float, x), const LONG n) {
+	const LONG i = ELEM;
+	if (i < n) {
+		const float v = AT(x)[i];
+		AT(y)[i] = v > 0.0f ? v : 0.0f;
+	}
+}
+
+KERNEL void relu_bwd(ARG(float, dx), ARG(const float, y), ARG(const float, g), const LONG n) {
+	const LONG i = ELEM;
+	if (i < n) AT(dx)[i] = AT(y)[i] > 0.0f ? AT(g)[i] : 0.0f;
+}
+
 // GPT-2's tanh-approximated GELU.
 #define GELU_C 0.7978845608028654f
 #define GELU_K 0.044715f
