@@ -230,6 +230,17 @@ var devCases = []devCase{
 	}},
 }
 
+// devCaseNamed is the case of devCases called name.
+func devCaseNamed(t testing.TB, name string) devCase {
+	for _, c := range devCases {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no device case %q", name)
+	return devCase{}
+}
+
 // compileCase builds c's program on the CPU with the logits' token
 // log-probabilities as an output beside the loss.
 func compileCase(t testing.TB, c devCase, seed uint64) (*Program, *G.Node) {
@@ -344,7 +355,7 @@ func TestDeviceOpsMatchCPU(t *testing.T) {
 // reduction depends on the timing of threads.
 func TestDeviceRunsAreBitIdentical(t *testing.T) {
 	dev := openDevice(t)
-	for _, c := range []devCase{devCases[2], devCases[6], devCases[10]} {
+	for _, c := range []devCase{devCaseNamed(t, "layernorm+gelu"), devCaseNamed(t, "embedding"), devCaseNamed(t, "attention-gqa-rope")} {
 		p, _ := compileCase(t, c, 9)
 		w := NewDeviceWeights(dev)
 		dp, err := p.OnDevice(w)
@@ -373,7 +384,7 @@ func TestDeviceRunsAreBitIdentical(t *testing.T) {
 
 func TestDeviceProgramErrors(t *testing.T) {
 	dev := openDevice(t)
-	p, _ := compileCase(t, devCases[6], 3) // embedding
+	p, _ := compileCase(t, devCaseNamed(t, "embedding"), 3)
 	w := NewDeviceWeights(dev)
 	defer w.Close()
 	dp, err := p.OnDevice(w)
