@@ -199,13 +199,7 @@ func significance(groups []*group, zeroShot map[taskKey]*group, in inputs) []siz
 			out = append(out, st)
 		}
 	}
-	for s := range out {
-		for t := range out[s].Tests {
-			tt := &out[s].Tests[t]
-			tt.Family = familyOf(tt.A.Name, tt.B.Name, in.Primary)
-		}
-	}
-	holm(out, in.margin())
+	holm(out, in)
 	return out
 }
 
@@ -229,17 +223,19 @@ func pair(a, b contender, sides [][]trial.Outcomes) (pairTest, error) {
 	return pairTest{A: a, B: b, Comparison: c, OneSeed: a.oneSeed(c.SeedsA) || b.oneSeed(c.SeedsB)}, err
 }
 
-// holm adjusts the tests' p-values family by family over the whole report.
-func holm(sts []sizeTests, margin float64) {
+// holm puts every test in its family and adjusts the p-values family by
+// family over the whole report.
+func holm(sts []sizeTests, in inputs) {
 	fams := map[family][]*pairTest{}
 	for s := range sts {
 		for t := range sts[s].Tests {
 			tt := &sts[s].Tests[t]
+			tt.Family = familyOf(tt.A.Name, tt.B.Name, in.Primary)
 			fams[tt.Family] = append(fams[tt.Family], tt)
 		}
 	}
 	for _, ts := range fams {
-		holmAdjust(ts, margin)
+		holmAdjust(ts, in.margin())
 	}
 }
 
