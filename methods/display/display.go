@@ -44,12 +44,13 @@ const (
 	OpenCircle    Marker = "open-circle"
 	OpenSquare    Marker = "open-square"
 	OpenDiamond   Marker = "open-diamond"
+	OpenTriangle  Marker = "open-triangle"
 )
 
 // Markers lists every shape.
 func Markers() []Marker {
 	return []Marker{Square, Circle, Diamond, TriangleDown, TriangleUp, TriangleLeft, TriangleRight, Pentagon, Hexagon,
-		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare, OpenDiamond}
+		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare, OpenDiamond, OpenTriangle}
 }
 
 // Style is how reports show one method.
