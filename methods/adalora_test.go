@@ -256,3 +256,26 @@ func TestAdaLoRAMasksTheLeastImportant(t *testing.T) {
 		t.Error("a trainer with no planned total: no error")
 	}
 }
+
+// TestAdaLoRAPEFTNames: AdaLoraConfig's names set this package's; its r
+// and total_step set nothing (init_r and the trainer's planned steps do).
+func TestAdaLoRAPEFTNames(t *testing.T) {
+	got, err := Normalize("adalora", map[string]any{"target_r": 4.0, "init_r": 6.0, "lora_alpha": 16.0, "r": 8.0,
+		"total_step": 100.0, "tinit": 2.0, "tfinal": 3.0, "deltaT": 2.0, "beta1": 0.8, "beta2": 0.9, "orth_reg_weight": 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"rank": 4.0, "init_r": 6.0, "alpha": 16.0, "tinit": 2.0, "tfinal": 3.0, "deltaT": 2.0,
+		"beta1": 0.8, "beta2": 0.9, "orth_reg_weight": 0.1}
+	if len(got) != len(want) {
+		t.Fatalf("normalised %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %v, want %v", k, got[k], v)
+		}
+	}
+	if _, err := Normalize("adalora", map[string]any{"use_dora": true}); err == nil {
+		t.Error("use_dora true accepted")
+	}
+}
