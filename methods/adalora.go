@@ -262,6 +262,7 @@ type rankAllocator struct {
 	initBudget, targetBudget int
 	expIpt, expUnc           map[*nn.Param][]float64
 	pattern                  map[string][]bool
+	total                    int // the trainer's planned steps, as last told
 }
 
 func newRankAllocator(h *adaloraHook, v Values) *rankAllocator {
@@ -294,6 +295,7 @@ func (ra *rankAllocator) step(step, total int, grad func(*nn.Param) ([]float64, 
 	if ra.tinit >= total-ra.tfinal {
 		return false, fmt.Errorf("adalora: tinit %d leaves no budgeting phase before total_step %d − tfinal %d", ra.tinit, total, ra.tfinal)
 	}
+	ra.total = total
 	if step == 0 { // a fresh fit: PEFT's allocator starts with its model
 		ra.expIpt, ra.expUnc, ra.pattern = map[*nn.Param][]float64{}, map[*nn.Param][]float64{}, nil
 	}
@@ -465,4 +467,200 @@ func (adalora) Footprint(a ProjectionArch, v Values) (*Footprint, error) {
 // Display: LoRA's blue darkened, an open triangle.
 func (adalora) Display() display.Style {
 	return display.Style{Order: 21, Color: color.RGBA{0x00, 0x4c, 0x7a, 0xff}, Marker: display.OpenTriangle}
+}
+
+// errAdaLoRAFused says why GPT-2's c_attn cannot hold two or three of q, k
+// and v adapted: PEFT gives a module one SVD triplet set of init_r, with
+// its rank_pattern a list of init_r, so the layers' triplets cannot be
+// stacked as LoRA's are.
+var errAdaLoRAFused = fmt.Errorf("%w for AdaLoRA on more than one of GPT-2's q, k and v: PEFT's fused c_attn has one set of init_r triplets", ErrNoPEFT)
+
+// PEFT writes AdaLoRA as PEFT's save_pretrained does: per module lora_A
+// [k, in], lora_E [k, 1] and lora_B [out, k] (ParameterDict entries: no
+// ".weight"), cut to the k triplets the rank pattern keeps
+// (resize_state_dict_by_rank_pattern), and the pattern in rank_pattern,
+// keyed by the module's path and ".lora_E"; before any masking, every
+// init_r triplet and rank_pattern null. A module with every triplet
+// masked keeps its first, λ zero (the safetensors writer here holds no
+// empty tensor). A GPT-2 c_attn with one of q, k, v
+// adapted holds it in its columns; with more, errAdaLoRAFused.
+func (adalora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEFTTensor, error) {
+	h := a.Hooks[0].(*adaloraHook)
+	tensors := map[string]PEFTTensor{}
+	var modules []string
+	seen := map[string]bool{}
+	pattern := map[string]any{}
+	for _, name := range h.order {
+		mod, col, width, err := model.HFModule(m, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if seen[mod] {
+			return nil, nil, errAdaLoRAFused
+		}
+		seen[mod] = true
+		modules = append(modules, mod)
+		l := h.layers[name]
+		s := l.p.Value.Shape()
+		in, r := s[0], s[1]
+		out := l.q.Value.Shape()[1]
+		full := out
+		if width > 0 {
+			full = 3 * width
+		}
+		keep := h.alloc.pattern[name]
+		var idx []int
+		for k := range r {
+			if keep == nil || keep[k] {
+				idx = append(idx, k)
+			}
+		}
+		p, e, q := nn.Float64s(l.p.Value), nn.Float64s(l.e.Value), nn.Float64s(l.q.Value)
+		if len(idx) == 0 {
+			// Every triplet masked: PEFT would write empty tensors, which
+			// the safetensors writer here cannot hold; keep the first
+			// triplet with λ zero, the same update.
+			keep, idx = slices.Clone(keep), []int{0}
+			keep[0], e[0] = true, 0
+		}
+		n := len(idx)
+		la, le, lb := make([]float64, n*in), make([]float64, n), make([]float64, full*n)
+		for j, k := range idx {
+			for i := range in {
+				la[j*in+i] = p[i*r+k]
+			}
+			le[j] = e[k]
+			for o := range out {
+				lb[(col+o)*n+j] = q[k*out+o]
+			}
+		}
+		tensors[mod+".lora_A"] = PEFTTensor{Shape: []int{n, in}, Values: la}
+		tensors[mod+".lora_E"] = PEFTTensor{Shape: []int{n, 1}, Values: le}
+		tensors[mod+".lora_B"] = PEFTTensor{Shape: []int{full, n}, Values: lb}
+		if keep != nil {
+			pattern[mod+".lora_E"] = slices.Clone(keep)
+		}
+	}
+	targets, err := peftTargets(m, modules)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := a.Values
+	var rankPattern, totalStep any
+	if len(pattern) > 0 {
+		rankPattern = pattern
+	}
+	if h.alloc.total > 0 {
+		totalStep = h.alloc.total
+	}
+	cfg := map[string]any{
+		"peft_type": "ADALORA", "r": v.Int("init_r"), "init_r": v.Int("init_r"), "target_r": v.Int("rank"),
+		"tinit": v.Int("tinit"), "tfinal": v.Int("tfinal"), "deltaT": v.Int("deltaT"), "beta1": v.Float("beta1"),
+		"beta2": v.Float("beta2"), "orth_reg_weight": v.Float("orth_reg_weight"), "total_step": totalStep,
+		"lora_alpha": v.Float("alpha"), "lora_dropout": v.Float("dropout"), "target_modules": targets,
+		"fan_in_fan_out": m.Config.Family == model.GPT2, "bias": "none", "init_lora_weights": true,
+		"use_rslora": false, "use_dora": false, "modules_to_save": nil, "layers_to_transform": nil,
+		"layers_pattern": nil, "rank_pattern": rankPattern, "alpha_pattern": map[string]any{},
+	}
+	return cfg, tensors, nil
+}
+
+// adaloraFromPEFT reads AdaLoRA's lora_A [k, in], lora_E [k, 1] and
+// lora_B [out, k] per module, k the triplets its rank_pattern entry
+// (module path + ".lora_E", a list of init_r) keeps, or init_r without
+// one, and returns their setter: the kept triplets go back to their
+// places among init_r, the dropped ones stay zero (λ, P and Q), and the
+// allocator holds the pattern. GPT-2's fused c_attn is refused: which of
+// q, k and v its columns adapt is not in the file.
+func adaloraFromPEFT(m *model.Model, settings map[string]any, rankPattern any, get func(string) (PEFTTensor, bool)) (func(*Attached) error, error) {
+	names := []string{"lora_A", "lora_E", "lora_B"}
+	r := 12
+	if n, ok := settings["init_r"]; ok {
+		r = int(toFloat(n))
+	}
+	patterns, _ := rankPattern.(map[string]any)
+	type src struct {
+		t    map[string]PEFTTensor
+		keep []bool
+		mod  string
+	}
+	srcs := map[string]src{}
+	var targets []any
+	err := peftModules(m, get, names, func(p *peftModule) error {
+		if p.width > 0 {
+			return fmt.Errorf("%s: an AdaLoRA adapter on GPT-2's fused c_attn cannot be read here (which of q, k and v it adapts is not in the file)", p.key)
+		}
+		if err := p.need(names...); err != nil {
+			return err
+		}
+		keep := make([]bool, r)
+		n := r
+		if raw, ok := patterns[p.mod+".lora_E"]; ok {
+			list, ok := raw.([]any)
+			if !ok || len(list) != r {
+				return fmt.Errorf("rank_pattern[%q] is %v, not a list of init_r = %d", p.mod+".lora_E", raw, r)
+			}
+			n = 0
+			for k, b := range list {
+				keep[k], _ = b.(bool)
+				if keep[k] {
+					n++
+				}
+			}
+		} else {
+			for k := range keep {
+				keep[k] = true
+			}
+		}
+		for s, want := range map[string][]int{"lora_A": {n, p.in}, "lora_E": {n, 1}, "lora_B": {p.out, n}} {
+			if t := p.tensors[s]; !slices.Equal(t.Shape, want) {
+				return fmt.Errorf("%s.%s has shape %v, not %v (a %d×%d layer keeping %d of init_r = %d triplets)", p.key, s, t.Shape, want, p.out, p.in, n, r)
+			}
+		}
+		srcs[p.name] = src{p.tensors, keep, p.mod}
+		targets = append(targets, p.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no lora_A, lora_E and lora_B tensors of a module of the base model")
+	}
+	settings["init_r"], settings["targets"] = r, compactTargets(m.Config, targets)
+	return func(a *Attached) error {
+		h := a.Hooks[0].(*adaloraHook)
+		masked := false
+		pattern := map[string][]bool{}
+		for name, s := range srcs {
+			l := h.layers[name]
+			in, out := l.p.Value.Shape()[0], l.q.Value.Shape()[1]
+			P, E, Q := make([]float64, in*r), make([]float64, r), make([]float64, r*out)
+			A, e, B := s.t["lora_A"].Values, s.t["lora_E"].Values, s.t["lora_B"].Values
+			n := len(e)
+			j := 0
+			for k, ok := range s.keep {
+				if !ok {
+					masked = true
+					continue
+				}
+				for i := range in {
+					P[i*r+k] = A[j*in+i]
+				}
+				E[k] = e[j]
+				for o := range out {
+					Q[k*out+o] = B[o*n+j]
+				}
+				j++
+			}
+			SetValues(l.p, P)
+			SetValues(l.e, E)
+			SetValues(l.q, Q)
+			pattern[name] = s.keep
+		}
+		if masked {
+			h.alloc.pattern = pattern
+		}
+		return nil
+	}, nil
 }

@@ -1,8 +1,12 @@
 package methods
 
 import (
+	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -277,5 +281,127 @@ func TestAdaLoRAPEFTNames(t *testing.T) {
 	}
 	if _, err := Normalize("adalora", map[string]any{"use_dora": true}); err == nil {
 		t.Error("use_dora true accepted")
+	}
+}
+
+// TestAdaLoRAPEFTRoundTrip trains AdaLoRA on Llama (and GPT-2's MLP, whose
+// modules are not fused) until the allocator has masked, writes the
+// adapter in PEFT's format and reads it back: the file holds lora_A
+// [k, in], lora_E [k, 1] and lora_B [out, k] cut to each module's kept
+// triplets, with peft_type ADALORA and the rank pattern; the model read
+// back gives the same logits. GPT-2's fused c_attn with q and v is
+// ErrNoPEFT.
+func TestAdaLoRAPEFTRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		cfg     model.Config
+		targets string
+	}{{architectures[1].cfg, "q,v,fc"}, {shapeA, "fc,proj"}} {
+		base := newBase(t, c.cfg, tensor.Float32)
+		a := attach(t, base, "adalora", map[string]any{"init_r": 4, "rank": 2, "targets": c.targets})
+		trainSteps(t, base, a, 6, 3)
+		h := a.Hooks[0].(*adaloraHook)
+		if h.RankPattern() == nil {
+			t.Fatal("no rank pattern after 6 steps")
+		}
+		want := logits(t, base.Model, a.Hooks...)
+		dir := filepath.Join(t.TempDir(), "adapter")
+		if err := a.SavePEFT(base.Model, "test", dir); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, PEFTConfigFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		pattern, _ := cfg["rank_pattern"].(map[string]any)
+		if cfg["peft_type"] != "ADALORA" || cfg["init_r"] != 4.0 || cfg["target_r"] != 2.0 || cfg["total_step"] != 6.0 || len(pattern) != len(h.order) {
+			t.Fatalf("config %v", cfg)
+		}
+		tensors, err := readPEFTTensors(filepath.Join(dir, PEFTWeightsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for _, name := range h.order {
+			mod, _, _, _ := model.HFModule(base.Model, name)
+			n := 0
+			for _, k := range h.RankPattern()[name] {
+				if k {
+					n++
+				}
+			}
+			kept += n
+			in, out := linearDims(base.Model, name)
+			key := "base_model.model." + mod
+			for s, shape := range map[string][]int{"lora_A": {n, in}, "lora_E": {n, 1}, "lora_B": {out, n}} {
+				if got := tensors[key+"."+s].Shape; !slices.Equal(got, shape) {
+					t.Errorf("%s.%s: shape %v, want %v", key, s, got, shape)
+				}
+			}
+		}
+		// The last step's budget, 2 per layer: the cubic at step 5 of 6.
+		if b, _ := h.alloc.budget(5, 6); kept != b {
+			t.Errorf("%d triplets written, the final budget is %d", kept, b)
+		}
+		t.Logf("%s: %d layers, %d triplets kept of %d, rank pattern %v", c.targets, len(h.order), kept, 4*len(h.order), pattern)
+		// The base model is the same seed's: the logits of the adapter read
+		// back, on a fresh copy of it, are the trained ones.
+		fresh := newBase(t, c.cfg, tensor.Float32)
+		back, err := LoadPEFT(fresh, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(want, logits(t, fresh.Model, back.Hooks...)); d > 1e-6 {
+			t.Errorf("%s: logits of the adapter read back differ by %.3g", c.targets, d)
+		}
+		if got := back.Hooks[0].(*adaloraHook).RankPattern(); len(got) != len(h.order) {
+			t.Errorf("rank pattern read back: %v", got)
+		}
+	}
+	base := newBase(t, shapeA, tensor.Float32)
+	a := attach(t, base, "adalora", nil)
+	if err := a.SavePEFT(base.Model, "test", filepath.Join(t.TempDir(), "a")); !errors.Is(err, ErrNoPEFT) {
+		t.Errorf("q and v on GPT-2's c_attn: %v, want ErrNoPEFT", err)
+	}
+}
+
+// A module whose every triplet is masked is written with one triplet of
+// λ zero (the safetensors writer holds no empty tensor): the same update,
+// read back.
+func TestAdaLoRAPEFTEveryTripletMasked(t *testing.T) {
+	cfg := architectures[1].cfg
+	base := newBase(t, cfg, tensor.Float32)
+	a := attach(t, base, "adalora", map[string]any{"init_r": 4, "rank": 2, "targets": "fc"})
+	perturb(a, base.Model, rand.New(rand.NewPCG(2, 2)))
+	h := a.Hooks[0].(*adaloraHook)
+	h.alloc.pattern = map[string][]bool{}
+	for _, n := range h.order {
+		h.alloc.pattern[n] = []bool{false, true, false, true}
+	}
+	h.alloc.pattern[h.order[0]] = []bool{false, false, false, false}
+	h.alloc.maskByPattern()
+	want := logits(t, base.Model, a.Hooks...)
+	dir := filepath.Join(t.TempDir(), "a")
+	if err := a.SavePEFT(base.Model, "test", dir); err != nil {
+		t.Fatal(err)
+	}
+	tensors, err := readPEFTTensors(filepath.Join(dir, PEFTWeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, _, _, _ := model.HFModule(base.Model, h.order[0])
+	if e := tensors["base_model.model."+mod+".lora_E"]; !slices.Equal(e.Shape, []int{1, 1}) || e.Values[0] != 0 {
+		t.Errorf("%s.lora_E: %v %v, want one zero", mod, e.Shape, e.Values)
+	}
+	fresh := newBase(t, cfg, tensor.Float32)
+	back, err := LoadPEFT(fresh, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(want, logits(t, fresh.Model, back.Hooks...)); d > 1e-6 {
+		t.Errorf("logits read back differ by %.3g", d)
 	}
 }

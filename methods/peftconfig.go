@@ -173,7 +173,8 @@ func adaloraFields() map[string]peftField {
 	for _, k := range []string{"init_r", "tinit", "tfinal", "deltaT", "beta1", "beta2", "orth_reg_weight"} {
 		f[k] = peftField{to: k}
 	}
-	f["total_step"] = peftField{conv: anyValue} // the trainer's planned number of steps, here
+	f["total_step"] = peftField{conv: anyValue}   // the trainer's planned number of steps, here
+	f["rank_pattern"] = peftField{conv: anyValue} // the allocator's result: LoadPEFT reads it with the weights
 	return f
 }
 

@@ -111,7 +111,7 @@ func TestEveryMethodOnUntiedLlama(t *testing.T) {
 		"dora":    {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
 		"vera":    {params: map[string]any{"rank": 4, "targets": mlp}, peft: append([]string{"base_model.vera_A", "base_model.vera_B"}, mlpModules...)},
 		"loha":    {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
-		"adalora": {params: map[string]any{"init_r": 4, "rank": 2, "targets": mlp}},
+		"adalora": {params: map[string]any{"init_r": 4, "rank": 2, "targets": mlp}, peft: mlpModules},
 		"lokr":    {params: map[string]any{"rank": 2, "targets": mlp}, peft: mlpModules},
 		"oft":     {params: map[string]any{"oft_block_size": 8, "targets": mlp}, peft: mlpModules},
 		"ia3":     {peft: layerModules("self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj")},
