@@ -112,9 +112,6 @@ func attnCase(name string, s AttnShape, dh int, rope, gelu bool) devCase {
 }
 
 var devCases = []devCase{
-	{"penalty", func(b *devBuilder) (*G.Node, error) {
-		return MatMul(b.param("x", 1, 0, 6, 5), b.param("w", 0.5, 0, 5, 7), false, false)
-	}},
 	{"linear", func(b *devBuilder) (*G.Node, error) {
 		return Linear(b.param("x", 1, 0, 12, 9), b.param("w", 0.5, 0, 9, 13), b.param("b", 1, 0, 13))
 	}},
@@ -234,6 +231,9 @@ var devCases = []devCase{
 			return nil, err
 		}
 		return MatMul(y, b.param("w", 0.1, 0, 4*16, 17), false, false)
+	}},
+	{"penalty", func(b *devBuilder) (*G.Node, error) {
+		return MatMul(b.param("x", 1, 0, 6, 5), b.param("w", 0.5, 0, 5, 7), false, false)
 	}},
 }
 
