@@ -479,7 +479,9 @@ var errAdaLoRAFused = fmt.Errorf("%w for AdaLoRA on more than one of GPT-2's q, 
 // [k, in], lora_E [k, 1] and lora_B [out, k] (ParameterDict entries: no
 // ".weight"), cut to the k triplets the rank pattern keeps
 // (resize_state_dict_by_rank_pattern), and the pattern in rank_pattern,
-// keyed by the module's path and ".lora_E"; before any masking, every
+// keyed by the module's path and ".lora_E" (widened by any triplet whose
+// λ is not zero, so that the file holds the model's update exactly);
+// before any masking, every
 // init_r triplet and rank_pattern null. A module with every triplet
 // masked keeps its first, λ zero (the safetensors writer here holds no
 // empty tensor). A GPT-2 c_attn with one of q, k, v
@@ -508,14 +510,24 @@ func (adalora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEF
 		if width > 0 {
 			full = 3 * width
 		}
-		keep := h.alloc.pattern[name]
+		p, e, q := nn.Float64s(l.p.Value), nn.Float64s(l.e.Value), nn.Float64s(l.q.Value)
+		// The allocator's pattern, widened by any triplet whose λ is not
+		// zero (an earlier epoch restored by selection, or λ regrown
+		// since the last masking when deltaT > 1): the file is the
+		// update the model holds, where PEFT's save would drop those.
+		var keep []bool
+		if pat := h.alloc.pattern[name]; pat != nil {
+			keep = make([]bool, r)
+			for k := range r {
+				keep[k] = pat[k] || e[k] != 0
+			}
+		}
 		var idx []int
 		for k := range r {
 			if keep == nil || keep[k] {
 				idx = append(idx, k)
 			}
 		}
-		p, e, q := nn.Float64s(l.p.Value), nn.Float64s(l.e.Value), nn.Float64s(l.q.Value)
 		if len(idx) == 0 {
 			// Every triplet masked: PEFT would write empty tensors, which
 			// the safetensors writer here cannot hold; keep the first
@@ -538,7 +550,7 @@ func (adalora) PEFT(a *Attached, m *model.Model) (map[string]any, map[string]PEF
 		tensors[mod+".lora_E"] = PEFTTensor{Shape: []int{n, 1}, Values: le}
 		tensors[mod+".lora_B"] = PEFTTensor{Shape: []int{full, n}, Values: lb}
 		if keep != nil {
-			pattern[mod+".lora_E"] = slices.Clone(keep)
+			pattern[mod+".lora_E"] = keep
 		}
 	}
 	targets, err := peftTargets(m, modules)

@@ -369,7 +369,8 @@ func TestAdaLoRAPEFTRoundTrip(t *testing.T) {
 }
 
 // A module whose every triplet is masked is written with one triplet of
-// λ zero (the safetensors writer holds no empty tensor): the same update,
+// λ zero (the safetensors writer holds no empty tensor), and a masked
+// triplet whose λ grew again is written and marked kept: the same update,
 // read back.
 func TestAdaLoRAPEFTEveryTripletMasked(t *testing.T) {
 	cfg := architectures[1].cfg
@@ -383,6 +384,11 @@ func TestAdaLoRAPEFTEveryTripletMasked(t *testing.T) {
 	}
 	h.alloc.pattern[h.order[0]] = []bool{false, false, false, false}
 	h.alloc.maskByPattern()
+	// λ regrown after the last masking on the second layer's first
+	// triplet: written too, and said so in rank_pattern.
+	e1 := nn.Float64s(h.layers[h.order[1]].e.Value)
+	e1[0] = 0.3
+	SetValues(h.layers[h.order[1]].e, e1)
 	want := logits(t, base.Model, a.Hooks...)
 	dir := filepath.Join(t.TempDir(), "a")
 	if err := a.SavePEFT(base.Model, "test", dir); err != nil {
@@ -396,6 +402,23 @@ func TestAdaLoRAPEFTEveryTripletMasked(t *testing.T) {
 	if e := tensors["base_model.model."+mod+".lora_E"]; !slices.Equal(e.Shape, []int{1, 1}) || e.Values[0] != 0 {
 		t.Errorf("%s.lora_E: %v %v, want one zero", mod, e.Shape, e.Values)
 	}
+	mod1, _, _, _ := model.HFModule(base.Model, h.order[1])
+	if e := tensors["base_model.model."+mod1+".lora_E"]; !slices.Equal(e.Shape, []int{3, 1}) {
+		t.Errorf("%s.lora_E: %v, want the 2 kept and the regrown one", mod1, e.Shape)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, PEFTConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfgFile struct {
+		RankPattern map[string][]bool `json:"rank_pattern"`
+	}
+	if err := json.Unmarshal(raw, &cfgFile); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfgFile.RankPattern[mod1+".lora_E"]; !slices.Equal(got, []bool{true, true, false, true}) {
+		t.Errorf("rank_pattern of %s: %v, want [true true false true]", mod1, got)
+	}
 	fresh := newBase(t, cfg, tensor.Float32)
 	back, err := LoadPEFT(fresh, dir)
 	if err != nil {
@@ -404,4 +427,5 @@ func TestAdaLoRAPEFTEveryTripletMasked(t *testing.T) {
 	if d := maxDiff(want, logits(t, fresh.Model, back.Hooks...)); d > 1e-6 {
 		t.Errorf("logits read back differ by %.3g", d)
 	}
+	t.Logf("rank pattern written %v", cfgFile.RankPattern)
 }
