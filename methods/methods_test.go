@@ -61,7 +61,7 @@ func eachArchitecture(t *testing.T, methods []string, f func(t *testing.T, cfg m
 }
 
 // identityAtStart lists the methods whose initial update is exactly zero.
-var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true, "pac": true, "lntuning": true, "vera": true, "loha": true, "lokr": true, "oft": true}
+var identityAtStart = map[string]bool{"lora": true, "dora": true, "ia3": true, "adapter": true, "pac": true, "lntuning": true, "vera": true, "loha": true, "lokr": true, "oft": true, "adalora": true}
 
 func newBase(t *testing.T, cfg model.Config, dt tensor.Dtype) *model.Base {
 	t.Helper()

@@ -208,6 +208,22 @@ func peftCases() []peftCase {
 		{name: "oft-llama-r", fixture: "llama", method: "oft", raw: map[string]any{"r": 2, "oft_block_size": 0, "num_cayley_neumann_terms": 7, "targets": "q,v"},
 			cfg:     map[string]any{"peft_type": "OFT", "r": 2, "oft_block_size": 0, "num_cayley_neumann_terms": 7, "target_modules": []string{"q_proj", "v_proj"}},
 			tensors: llama(llama(map[string][]int{}, "self_attn.q_proj.oft_R.weight", 2, 120), "self_attn.v_proj.oft_R.weight", 2, 120)},
+		// AdaLoRA before any masking: every init_r triplet, lora_A [r, in],
+		// lora_E [r, 1], lora_B [out, r] (ParameterDict entries: no
+		// .weight), rank_pattern null; on GPT-2 the MLP's unfused Conv1Ds.
+		{name: "adalora-llama", fixture: "llama", method: "adalora", raw: map[string]any{"init_r": 3, "rank": 2, "alpha": 3.0, "targets": "q,v,down"},
+			cfg: map[string]any{"peft_type": "ADALORA", "init_r": 3, "target_r": 2, "lora_alpha": 3, "rank_pattern": nil,
+				"fan_in_fan_out": false, "target_modules": []string{"down_proj", "q_proj", "v_proj"}},
+			tensors: llama(llama(llama(llama(llama(llama(llama(llama(llama(map[string][]int{},
+				"self_attn.q_proj.lora_A", 3, 32), "self_attn.q_proj.lora_E", 3, 1), "self_attn.q_proj.lora_B", 32, 3),
+				"self_attn.v_proj.lora_A", 3, 32), "self_attn.v_proj.lora_E", 3, 1), "self_attn.v_proj.lora_B", 16, 3),
+				"mlp.down_proj.lora_A", 3, 64), "mlp.down_proj.lora_E", 3, 1), "mlp.down_proj.lora_B", 32, 3)},
+		{name: "adalora-gpt2-mlp", fixture: "gpt2", method: "adalora", raw: map[string]any{"init_r": 2, "rank": 1, "targets": "fc,proj"},
+			cfg: map[string]any{"peft_type": "ADALORA", "init_r": 2, "target_r": 1, "lora_alpha": 8, "fan_in_fan_out": true,
+				"target_modules": []string{"c_fc", "mlp.c_proj"}},
+			tensors: perLayer(perLayer(perLayer(perLayer(perLayer(perLayer(map[string][]int{},
+				"transformer.h.%d.mlp.c_fc.lora_A", 2, 32), "transformer.h.%d.mlp.c_fc.lora_E", 2, 1), "transformer.h.%d.mlp.c_fc.lora_B", 128, 2),
+				"transformer.h.%d.mlp.c_proj.lora_A", 2, 128), "transformer.h.%d.mlp.c_proj.lora_E", 2, 1), "transformer.h.%d.mlp.c_proj.lora_B", 32, 2)},
 		// r = 4 ≥ 8/2: W2 whole, [8, 8] on q, [4, 8] on v.
 		{name: "lokr-llama-whole", fixture: "llama", method: "lokr", raw: map[string]any{"rank": 4, "targets": "q,v"},
 			cfg: map[string]any{"peft_type": "LOKR", "r": 4, "alpha": 8, "target_modules": []string{"q_proj", "v_proj"}},
@@ -632,6 +648,43 @@ func importPEFT(t *testing.T, m *model.Model, ad peftAdapter) []model.Hook {
 	}
 	var hooks []model.Hook
 	switch typ := ad.cfg["peft_type"]; typ {
+	case "ADALORA":
+		// PEFT's SVDLinear: W + (B·(A∘E))·lora_alpha/(ranknum + 1e-5), its
+		// ranknum init_r (kept by resize_modules_by_rank_pattern), A [k, in],
+		// E [k, 1] and B [out, k] with k a module's kept triplets.
+		ranknum := ad.cfg["init_r"].(float64)
+		scale := ad.cfg["lora_alpha"].(float64) / (ranknum + 1e-5)
+		for i := range m.Config.Layers {
+			for _, name := range m.Config.LinearNames(i) {
+				mod, col, _, err := model.HFModule(m, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				A, okA := get(mod + ".lora_A")
+				E, okE := get(mod + ".lora_E")
+				B, okB := get(mod + ".lora_B")
+				if !okA && !okE && !okB {
+					continue
+				}
+				k := E.Shape[0]
+				w := m.Param(name + ".weight")
+				in, out := linearDims(m, name)
+				if !okA || !okB || !slices.Equal(A.Shape, []int{k, in}) || !slices.Equal(E.Shape, []int{k, 1}) || B.Shape[1] != k {
+					t.Fatalf("%s: lora_A %v, lora_E %v, lora_B %v", mod, A.Shape, E.Shape, B.Shape)
+				}
+				vals := nn.Float64s(w.Value)
+				for x := range in {
+					for o := range out {
+						s := 0.0
+						for j := range k {
+							s += B.Values[(col+o)*k+j] * A.Values[j*in+x] * E.Values[j]
+						}
+						vals[x*out+o] += scale * s
+					}
+				}
+				SetValues(w, vals)
+			}
+		}
 	case "LORA", "IA3":
 		for i := range m.Config.Layers {
 			for _, name := range m.Config.LinearNames(i) {

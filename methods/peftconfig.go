@@ -38,8 +38,9 @@ var peftFields = map[string]map[string]peftField{
 		"init_ia3_weights":    {conv: only(true, "this package starts every scale at one")},
 		"modules_to_save":     {conv: none("training other modules beside the adapter")},
 	},
-	"loha": lycorisFields("loha"),
-	"lokr": lycorisFields("lokr"),
+	"adalora": adaloraFields(),
+	"loha":    lycorisFields("loha"),
+	"lokr":    lycorisFields("lokr"),
 	// OFTConfig since PEFT 0.14: its names are this package's own but for
 	// target_modules; the options not implemented are refused here, so a
 	// file says which field it is.
@@ -172,6 +173,24 @@ func loraFields(dora bool) map[string]peftField {
 	}
 }
 
+// adaloraFields are AdaLoraConfig's: LoraConfig's, with its r unused
+// (AdaLoRA starts at init_r), target_r this package's rank, and
+// total_step taken from the trial's planned optimiser steps instead.
+func adaloraFields() map[string]peftField {
+	f := loraFields(false)
+	f["r"] = peftField{conv: anyValue}
+	f["use_rslora"] = peftField{conv: only(false, "AdaLoRA scales by lora_alpha/init_r")}
+	f["use_dora"] = peftField{conv: only(false, "AdaLoRA has no magnitude vector")}
+	f["init_lora_weights"] = peftField{conv: only(true, "this package starts λ at zero and P, Q normal(0, 0.02), as PEFT's default")}
+	f["target_r"] = peftField{to: "rank"}
+	for _, k := range []string{"init_r", "tinit", "tfinal", "deltaT", "beta1", "beta2", "orth_reg_weight"} {
+		f[k] = peftField{to: k}
+	}
+	f["total_step"] = peftField{conv: anyValue}   // the trainer's planned number of steps, here
+	f["rank_pattern"] = peftField{conv: anyValue} // the allocator's result: LoadPEFT reads it with the weights
+	return f
+}
+
 // lycorisFields are LoHaConfig's and LoKrConfig's fields.
 func lycorisFields(method string) map[string]peftField {
 	f := map[string]peftField{
@@ -254,7 +273,8 @@ func Normalize(method string, raw map[string]any) (map[string]any, error) {
 
 // peftTypes maps PEFT's peft_type to the methods that read its configs.
 var peftTypes = map[string]string{"LORA": "lora", "IA3": "ia3", "PROMPT_TUNING": "prompt", "PREFIX_TUNING": "prefix",
-	"P_TUNING": "ptuning", "VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr", "OFT": "oft"}
+	"P_TUNING": "ptuning", "VERA": "vera", "LN_TUNING": "lntuning", "LOHA": "loha", "LOKR": "lokr", "OFT": "oft",
+	"ADALORA": "adalora"}
 
 // FromPEFTConfig reads an adapter_config.json as the settings of method:
 // its peft_type must be the method's (LORA with use_dora for dora), and

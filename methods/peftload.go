@@ -44,10 +44,10 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 	}
 	method := peftMethod(cfg)
 	switch method {
-	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "oft", "prefix", "ptuning":
+	case "lora", "dora", "vera", "lntuning", "ia3", "prompt", "loha", "lokr", "oft", "prefix", "ptuning", "adalora":
 	case "": // no PEFT type of this package's: fromPEFT's error lists them
 	default:
-		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, OFT, PROMPT_TUNING, P_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
+		return nil, fmt.Errorf("methods: %s: field \"peft_type\": %v adapters (method %s here) cannot be loaded yet (LORA, with or without use_dora, VERA, LN_TUNING, IA3, LOHA, LOKR, OFT, ADALORA, PROMPT_TUNING, P_TUNING and PREFIX_TUNING can)", cfgFile, cfg["peft_type"], method)
 	}
 	lowRank := method == "lora" || method == "dora"
 	rest := map[string]any{}
@@ -57,7 +57,8 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		// the encoder's fields describe what made it, whatever they say
 		// (an LSTM's adapter loads too).
 		encoder := method == "ptuning" && strings.HasPrefix(k, "encoder_")
-		if k != "target_modules" && k != "feedforward_modules" && !(lowRank && (k == "rank_pattern" || k == "alpha_pattern")) && !encoder {
+		if k != "target_modules" && k != "feedforward_modules" && !(lowRank && (k == "rank_pattern" || k == "alpha_pattern")) && !encoder &&
+			!(method == "adalora" && k == "rank_pattern") {
 			rest[k] = v
 		}
 	}
@@ -121,6 +122,8 @@ func LoadPEFT(base *model.Base, dir string) (*Attached, error) {
 		set, err = oftFromPEFT(m, settings, get)
 	case "prefix":
 		set, err = prefixFromPEFT(m, settings, get)
+	case "adalora":
+		set, err = adaloraFromPEFT(m, settings, cfg["rank_pattern"], get)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("methods: %s: %w", wFile, err)

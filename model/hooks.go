@@ -34,6 +34,8 @@ var hookPoints = map[string]reflect.Type{
 	"HookBlock":       reflect.TypeFor[BlockHook](),
 	"HookHidden":      reflect.TypeFor[HiddenHook](),
 	"HookFinal":       reflect.TypeFor[FinalHook](),
+	"HookLoss":        reflect.TypeFor[LossHook](),
+	"HookStep":        reflect.TypeFor[StepHook](),
 }
 
 // CheckHooks reports the first hook that is nil, implements none of the
@@ -152,4 +154,26 @@ type HiddenHook interface {
 // parallel adapters do).
 type FinalHook interface {
 	HookFinal(c *Ctx, h *Node) (*Node, error)
+}
+
+// LossHook rewrites a training pass's scalar loss, typically adding a
+// regulariser of the method's own weights (AdaLoRA's orthogonality
+// penalty, through nn.AddPenalty). BuildLM calls it once the loss is
+// built; evaluation programs, which compute no loss, never do.
+type LossHook interface {
+	HookLoss(c *Ctx, loss *Node) (*Node, error)
+}
+
+// StepHook is told of each optimiser step once it is taken, before the
+// next forward pass: a method that changes its weights between steps from
+// their values and gradients (AdaLoRA's rank allocation) does it here.
+// The trainer calls it with the step's 0-based index, the number of steps
+// its schedule plans (0 when it plans none), and the step's gradients:
+// grad(p) is the gradient of loss with respect to a trained weight p as
+// the last pass computed it, before clipping (nil for a weight the pass did
+// not train). The hook reads and may change the weights' host values
+// (SetValues); when it reports a change the trainer copies the trained
+// weights back to its device.
+type StepHook interface {
+	HookStep(step, total int, grad func(*nn.Param) ([]float64, error)) (changed bool, err error)
 }

@@ -20,7 +20,7 @@ func (m *Model) BuildLM(g *nn.Graph, B, T int, hooks ...Hook) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return withLoss(f)
+	return withLoss(f, m.Config, hooks)
 }
 
 // BuildLMFromHidden is BuildFromHidden with the masked loss attached.
@@ -29,14 +29,26 @@ func (m *Model) BuildLMFromHidden(g *nn.Graph, B, T int, hooks ...Hook) (*LM, []
 	if err != nil {
 		return nil, nil, err
 	}
-	lm, err := withLoss(f)
+	lm, err := withLoss(f, m.Config, hooks)
 	return lm, in, err
 }
 
-func withLoss(f *Forward) (*LM, error) {
+// withLoss attaches the masked cross-entropy, then lets every LossHook
+// rewrite it, in the order the hooks were given.
+func withLoss(f *Forward, cfg Config, hooks []Hook) (*LM, error) {
 	g, n := f.Graph, f.B*f.T
 	lm := &LM{Forward: f, Targets: g.IntInput("targets", n), Mask: g.FloatInput("mask", n)}
 	var err error
-	lm.Loss, err = nn.CrossEntropy(f.Logits, lm.Targets.Node, lm.Mask.Node)
-	return lm, err
+	if lm.Loss, err = nn.CrossEntropy(f.Logits, lm.Targets.Node, lm.Mask.Node); err != nil {
+		return nil, err
+	}
+	c := &Ctx{Graph: g, Config: cfg, B: f.B, T: f.T, N: f.Virtual + f.T}
+	for _, h := range hooks {
+		if lh, ok := h.(LossHook); ok {
+			if lm.Loss, err = lh.HookLoss(c, lm.Loss); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return lm, nil
 }

@@ -489,6 +489,10 @@ func (c *devCompiler) lower(st *step) (func() error, error) {
 		L.add("add", elems(n), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(n))
 	case *scaleOp:
 		L.add("scale", elems(n), aPtr(out), aPtr(in[0]), aLong(n), aFloat(float32(op.c)))
+	case *addPenaltyOp: // a scalar and a vector of one are both one float on the device
+		L.add("add", elems(1), aPtr(out), aPtr(in[0]), aPtr(in[1]), aLong(1))
+	case *scalarVecOp:
+		L.add("scale", elems(1), aPtr(out), aPtr(in[0]), aLong(1), aFloat(1))
 	case *binaryOp:
 		div := 0
 		if op.div {

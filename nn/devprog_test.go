@@ -28,6 +28,18 @@ type devCase struct {
 	build func(b *devBuilder) (*G.Node, error) // the logits [N, V]
 }
 
+// devPenalties are one-element terms AddPenalty adds to the loss of the
+// case of that name.
+var devPenalties = map[string]func(b *devBuilder) (*G.Node, error){
+	"penalty": func(b *devBuilder) (*G.Node, error) { // ‖p‖ as a vector of one, as AdaLoRA's penalty ends
+		n, err := ColNorm(b.param("p", 1, 0, 9, 1))
+		if err != nil {
+			return nil, err
+		}
+		return Scale(n, 0.5)
+	},
+}
+
 type devBuilder struct {
 	t   testing.TB
 	g   *Graph
@@ -228,6 +240,9 @@ var devCases = []devCase{
 		}
 		return MatMul(y, b.param("w", 0.1, 0, 4*16, 17), false, false)
 	}},
+	{"penalty", func(b *devBuilder) (*G.Node, error) {
+		return MatMul(b.param("x", 1, 0, 6, 5), b.param("w", 0.5, 0, 5, 7), false, false)
+	}},
 }
 
 // devCaseNamed is the case of devCases called name.
@@ -260,6 +275,15 @@ func compileCase(t testing.TB, c devCase, seed uint64) (*Program, *G.Node) {
 	loss, err := CrossEntropy(logits, targets.Node, mask.Node)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if penalty := devPenalties[c.name]; penalty != nil {
+		pen, err := penalty(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loss, err = AddPenalty(loss, pen); err != nil {
+			t.Fatal(err)
+		}
 	}
 	lp, err := TokenLogProbs(logits, targets.Node)
 	if err != nil {
@@ -295,7 +319,7 @@ func devClose(got []float32, want []float64) (float64, int) {
 var deviceOpTypes = []string{"add", "scale", "binary", "scaleColumns", "colSum", "colNorm", "tanh", "gelu", "silu",
 	"matMul", "linear", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad", "rope", "embedding", "embeddingGrad",
 	"crossEntropy", "crossEntropyGrad", "tokenLogProb", "attnProbs", "attnProbsGrad", "attnMix", "attnMixGrad",
-	"dropout", "dropoutGrad", "prependRows", "splitRows"}
+	"dropout", "dropoutGrad", "prependRows", "splitRows", "addPenalty", "scalarVec"}
 
 func TestDeviceOpsMatchCPU(t *testing.T) {
 	dev := openDevice(t)

@@ -219,6 +219,48 @@ func TestGradients(t *testing.T) {
 
 // The attention probabilities are a causal distribution: rows sum to one and
 // no query sees a key after its own position (beyond the prefix).
+// TestAddPenaltyGradient checks AddPenalty's value and, by finite
+// differences, the gradient through it to the penalty's weights and the
+// loss's.
+func TestAddPenaltyGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	g := NewGraph(tensor.Float64)
+	x := g.Param(randParam(rng, "x", true, 1, 4, 3))
+	loss := headLoss(t, g, rng, x)
+	p := randParam(rng, "p", true, 1, 5, 1)
+	n, err := ColNorm(g.Param(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err = Scale(n, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	total, err := AddPenalty(loss, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(g, total, loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prog.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for _, v := range p.F64() {
+		want += v * v
+	}
+	want = scalar(prog.Value(loss)) + 0.5*math.Sqrt(want)
+	if got := prog.LossValue(); math.Abs(got-want) > 1e-12 {
+		t.Errorf("loss with penalty %v, want %v", got, want)
+	}
+	prog.Close()
+	checkGraph(t, g, total, rng)
+	if _, err := AddPenalty(loss, x); err == nil {
+		t.Error("AddPenalty took a 4×3 penalty")
+	}
+}
+
 func TestAttnProbsCausal(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	s := AttnShape{B: 2, T: 4, S: 6, H: 2}

@@ -50,6 +50,7 @@ var markers = map[display.Marker]draw.GlyphDrawer{
 	display.OpenSquare:    marker{fill: []vg.Point{{X: -0.8, Y: -0.8}, {X: 0.8, Y: -0.8}, {X: 0.8, Y: 0.8}, {X: -0.8, Y: 0.8}}, open: true},
 	display.OpenDiamond:   marker{fill: []vg.Point{{X: 0, Y: 1.15}, {X: 1.0, Y: 0}, {X: 0, Y: -1.15}, {X: -1.0, Y: 0}}, open: true},
 	display.OpenStar:      marker{fill: star(5, 1.3, 0.55), open: true},
+	display.OpenTriangle:  marker{fill: []vg.Point{{X: 0, Y: 1.2}, {X: 1.05, Y: -0.6}, {X: -1.05, Y: -0.6}}, open: true},
 }
 
 var square = []vg.Point{{X: -0.85, Y: -0.85}, {X: 0.85, Y: -0.85}, {X: 0.85, Y: 0.85}, {X: -0.85, Y: 0.85}}

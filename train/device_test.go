@@ -13,12 +13,13 @@ import (
 
 // A trainer on the device (OpenCL on pocl in CI) fine-tunes as the CPU
 // engine does: the same epoch losses within 1e-4 and the same trained
-// weights within 1e-3 of their norm, for LoRA and for pac through its
-// activation cache; its scores and greedy tokens agree after training;
+// weights within 1e-3 of their norm, for LoRA, for pac through its
+// activation cache and for AdaLoRA, whose step hook pulls the weights and
+// pushes its masking back every step; its scores and greedy tokens agree after training;
 // and weights changed on the host reach the device through Push.
 func TestFineTuneOnDeviceMatchesCPU(t *testing.T) {
 	dev := devicetest.Open(t)
-	for _, method := range []string{"lora", "pac", "full"} {
+	for _, method := range []string{"lora", "pac", "full", "adalora"} {
 		t.Run(method, func(t *testing.T) {
 			sched := nn.Schedule{Peak: 1e-2, Warmup: 2, Total: 9}
 			m, a, pairs := cacheSetup(t, method)

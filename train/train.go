@@ -386,6 +386,9 @@ func (t *Trainer) step(b Batch, ps pass, rows *cacheRows) (float64, error) {
 	if math.IsNaN(t.LastGradNrm) || math.IsInf(t.LastGradNrm, 0) {
 		return 0, fmt.Errorf("train: step %d: gradient norm is %v", t.Steps, t.LastGradNrm)
 	}
+	if err := t.stepHooks(p); err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", t.Steps, err)
+	}
 	t.Steps++
 	t.TokensSeen += int64(b.RealTokens())
 	took := time.Since(start)
@@ -394,6 +397,45 @@ func (t *Trainer) step(b Batch, ps pass, rows *cacheRows) (float64, error) {
 		t.OnStep(t.Steps, loss, lr, t.LastGradNrm, b.RealTokens(), took)
 	}
 	return loss, nil
+}
+
+// stepHooks tells every model.StepHook of the step just taken (index
+// t.Steps, of the schedule's Total), with the pass's gradients; on a
+// device the trained weights come to the host first, and go back when a
+// hook changed them.
+func (t *Trainer) stepHooks(p *program) error {
+	var hooks []model.StepHook
+	for _, h := range t.Hooks {
+		if sh, ok := h.(model.StepHook); ok {
+			hooks = append(hooks, sh)
+		}
+	}
+	if len(hooks) == 0 {
+		return nil
+	}
+	if err := t.Pull(); err != nil {
+		return err
+	}
+	grad := func(prm *nn.Param) ([]float64, error) {
+		for i, q := range p.prog.Params {
+			if q == prm {
+				return p.float64s(p.prog.Grads[i])
+			}
+		}
+		return nil, nil
+	}
+	changed := false
+	for _, h := range hooks {
+		c, err := h.HookStep(t.Steps, t.Sched.Total, grad)
+		if err != nil {
+			return err
+		}
+		changed = changed || c
+	}
+	if changed {
+		return t.Push()
+	}
+	return nil
 }
 
 // TokensPerSec is the training throughput so far.

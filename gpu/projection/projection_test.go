@@ -169,6 +169,10 @@ func TestTrainableMatchesMethods(t *testing.T) {
 		{"adapter", map[string]any{"bottleneck": 5, "placement": "attn"}, L * (2*d*5 + 5 + d)},
 		{"vera", nil, L * (256 + 2*d)}, // q and v share c_attn's d
 		{"vera", map[string]any{"rank": 3, "targets": "fc,proj"}, L * (2*3 + f + d)},
+		// AdaLoRA: init_r·(in + out + 1) per target (P, λ, Q), whatever
+		// the budget masks.
+		{"adalora", nil, L * 2 * 12 * (d + d + 1)},
+		{"adalora", map[string]any{"init_r": 4, "rank": 2, "targets": "fc,proj"}, L * 4 * ((d + f + 1) + (f + d + 1))},
 		{"loha", nil, L * 2 * 2 * 8 * (d + d)}, // 2r·(in + out) on q and v
 		{"loha", map[string]any{"rank": 3, "targets": "fc,proj"}, L * 2 * 2 * 3 * (d + f)},
 		{"lokr", nil, L * 2 * (2*2 + 4*4)}, // 8 = 2·4: W1 [2, 2], W2 [4, 4] whole at r = 8
@@ -247,6 +251,9 @@ func TestLlamaMapping(t *testing.T) {
 	// LoHa: 2r·(in + out). LoKr at r = 8: 4096 = 64·64 and 1024 = 32·32,
 	// W1 whole ([64, 64] on q, [32, 64] on v), W2 a rank-8 pair since
 	// 8 < 64/2.
+	// AdaLoRA: init_r·(in + out + 1), init_r = 12.
+	check("adalora", nil, L*12*((d+d+1)+(d+kv+1)), "q_proj", "v_proj")
+	check("adalora", map[string]any{"init_r": 6, "rank": 4, "targets": "proj"}, L*6*(f+d+1), "down_proj")
 	check("loha", nil, L*2*8*((d+d)+(d+kv)), "q_proj", "v_proj")
 	check("lokr", nil, L*((64*64+8*(64+64))+(32*64+8*(32+64))), "q_proj", "v_proj")
 	// OFT at PEFT's default b = 32: q_proj and v_proj both read d, in·(b−1)/2.

@@ -55,6 +55,7 @@ var declarations = []Declaration{
 	{Name: ZeroShot, Role: Untrained},
 	{Name: Scratch, Role: Unpretrained, Of: "full"},
 	{Name: "lora", Headline: "rank", Symbol: "r"},
+	{Name: "adalora", Headline: "rank", Symbol: "r"},
 	{Name: "dora", Headline: "rank", Symbol: "r"},
 	{Name: "vera", Headline: "rank", Symbol: "r"},
 	{Name: "loha", Headline: "rank", Symbol: "r"},

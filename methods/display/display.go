@@ -45,12 +45,13 @@ const (
 	OpenSquare    Marker = "open-square"
 	OpenDiamond   Marker = "open-diamond"
 	OpenStar      Marker = "open-star"
+	OpenTriangle  Marker = "open-triangle"
 )
 
 // Markers lists every shape.
 func Markers() []Marker {
 	return []Marker{Square, Circle, Diamond, TriangleDown, TriangleUp, TriangleLeft, TriangleRight, Pentagon, Hexagon,
-		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare, OpenDiamond, OpenStar}
+		Cross, Star, Plus, Asterisk, OpenCircle, OpenSquare, OpenDiamond, OpenStar, OpenTriangle}
 }
 
 // Style is how reports show one method.
