@@ -5,8 +5,8 @@ the ones the Go side computed.
 Usage: /usr/bin/python3 model/hfref/check_adapters.py DIR
 
 Every subfolder of DIR holds
-  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LOHA, LOKR, LN_TUNING,
-                              PROMPT_TUNING, P_TUNING or PREFIX_TUNING)
+  adapter_config.json         PEFT's config (peft_type LORA, IA3, VERA, LOHA, LOKR, OFT,
+                              ADALORA, LN_TUNING, PROMPT_TUNING, P_TUNING or PREFIX_TUNING)
   adapter_model.safetensors   the adapter's tensors under PEFT's keys
   base                        the name of a fixture in model/hfref/testdata
   expected.json               {"input_ids": [B][T], "logits": [B][T][vocab]}:
@@ -43,6 +43,22 @@ and every wrapped module must find its tensors, every tensor its module.
                  makes from factorization(in, decompose_factor) and
                  (out, ...): lokr_w1 or lokr_w1_a·lokr_w1_b (decompose_both),
                  lokr_w2 or lokr_w2_a·lokr_w2_b (r < max(b, d)/2).
+  OFT            oft_R.weight [r, b(b−1)/2] per module: block k's skew-symmetric
+                 S = U − Uᵀ, U holding the vector above the diagonal row by
+                 row; R_k = I + 2S + … + 2S^(p−1) + S^p, p = max(n − 1, 3),
+                 the Cayley–Neumann series of n = num_cayley_neumann_terms
+                 (use_cayley_neumann); the input is rotated before the
+                 frozen layer, y = base(x·R) with R = diag(R_1 … R_r), so
+                 ΔW = W·(Rᵀ − I) for nn.Linear's W [out, in].
+  ADALORA        lora_A [k, in], lora_E [k, 1], lora_B [out, k] per module
+                 (ParameterDict entries, no ".weight"), k the triplets
+                 rank_pattern keeps ("<module>.lora_E": a list of init_r
+                 booleans; at least one, λ zero, for a module that keeps
+                 none): y = base(x) + x·(A∘E)ᵀ·Bᵀ·lora_alpha/(init_r + 1e-5),
+                 the scale PEFT's SVDLinear applies with ranknum init_r, as
+                 the Go side writes it. Whether PEFT, resizing a loaded
+                 model by rank_pattern, resets ranknum to k is not checked
+                 here (no PEFT install).
   PREFIX_TUNING  prompt_embeddings [P, num_layers·2·token_dim] (no
                  prefix_projection), reshaped as PEFT's get_prompt does:
                  view(batch, P, 2·num_layers, heads, token_dim/heads),
@@ -378,11 +394,84 @@ def lokr_adapter(arch, state, cfg, tensors, used):
     return Dense(deltas)
 
 
-def merged_dense(state, dense):
-    """W + ΔW for every wrapped module, as PEFT's merge_and_unload does."""
+def oft_adapter(arch, state, cfg, tensors, used):
+    """OFT: the input rotated by a block-diagonal R before the frozen layer;
+    as a dense ΔW = W·(Rᵀ − I) on nn.Linear's W [out, in]."""
+    if arch == "gpt2":
+        raise AdapterError("OFT cannot wrap GPT-2's Conv1D modules")
+    if not cfg.get("use_cayley_neumann", True):
+        raise AdapterError("use_cayley_neumann false (the exact Cayley solve) is not applied by this checker")
+    for field in ("coft", "block_share"):
+        if cfg.get(field):
+            raise AdapterError(f"{field} is not applied by this checker")
+    terms = cfg.get("num_cayley_neumann_terms", 5)
+    if terms <= 1:
+        coefs = []
+    elif terms == 2:
+        coefs = [2.0]
+    else:
+        p = max(terms - 1, 3)
+        coefs = [2.0] * (p - 1) + [1.0]
+    deltas = {}
+    for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
+        key = f"{PREFIX}{path}.oft_R.weight"
+        if key not in tensors:
+            raise AdapterError(f"{path}: no {key}")
+        r, n = tensors[key].shape
+        b = int(round((1 + math.sqrt(1 + 8 * n)) / 2))
+        if b * (b - 1) // 2 != n or r * b != fin:
+            raise AdapterError(f"{key}: shape {list(tensors[key].shape)} is no {fin}-wide layer's blocks")
+        q = take(tensors, used, key, (r, n)).double()
+        rows, cols = torch.triu_indices(b, b, 1)
+        R = torch.zeros(fin, fin, dtype=torch.float64)
+        for k in range(r):
+            u = torch.zeros(b, b, dtype=torch.float64)
+            u[rows, cols] = q[k]
+            S = u - u.T
+            block, power = torch.eye(b, dtype=torch.float64), torch.eye(b, dtype=torch.float64)
+            for c in coefs:
+                power = power @ S
+                block = block + c * power
+            R[k * b:(k + 1) * b, k * b:(k + 1) * b] = block
+        W = state[path + ".weight"].double()
+        deltas[path] = W @ (R.T - torch.eye(fin, dtype=torch.float64))
+    return Dense(deltas)
+
+
+def adalora_adapter(arch, state, cfg, tensors, used):
+    """AdaLoRA: ΔW = B·diag(E)·A·lora_alpha/(init_r + 1e-5), [out, in], with
+    the triplets rank_pattern keeps."""
+    init_r, alpha = cfg["init_r"], cfg.get("lora_alpha") or cfg["init_r"]
+    scale = alpha / (init_r + 1e-5)
+    pattern = cfg.get("rank_pattern") or {}
+    deltas = {}
+    for path, (fin, fout) in wrapped_modules(arch, state, cfg).items():
+        key = f"{PREFIX}{path}.lora_E"
+        if key not in tensors:
+            raise AdapterError(f"{path}: no {key}")
+        k = tensors[key].shape[0]
+        kept = [v for name, v in pattern.items() if path.endswith(name[: -len(".lora_E")]) or name == f"{path}.lora_E"]
+        if pattern and len(kept) != 1:
+            raise AdapterError(f"{path}: rank_pattern has {len(kept)} entries for it")
+        want = max(1, sum(bool(x) for x in kept[0])) if kept else init_r
+        if kept and len(kept[0]) != init_r:
+            raise AdapterError(f"{path}: rank_pattern lists {len(kept[0])} triplets, init_r is {init_r}")
+        if k != want:
+            raise AdapterError(f"{key}: {k} triplets, rank_pattern keeps {want}")
+        a = take(tensors, used, f"{PREFIX}{path}.lora_A", (k, fin)).double()
+        e = take(tensors, used, key, (k, 1)).double()
+        b = take(tensors, used, f"{PREFIX}{path}.lora_B", (fout, k)).double()
+        deltas[path] = b @ (a * e) * scale
+    return Dense(deltas)
+
+
+def merged_dense(arch, state, dense):
+    """W + ΔW for every wrapped module, as PEFT's merge_and_unload does
+    (GPT-2's Conv1D stores W as [in, out])."""
     merged = dict(state)
     for path, d in dense.deltas.items():
-        merged[path + ".weight"] = state[path + ".weight"] + d
+        w = state[path + ".weight"]
+        merged[path + ".weight"] = w + (d.T if arch == "gpt2" else d)
     return merged
 
 
@@ -511,10 +600,11 @@ def check_one(folder):
     elif kind == "LN_TUNING":
         got = ref.forward(config, ln_tuned(arch, state, cfg, tensors, used), input_ids)
         merged = None
-    elif kind in ("LOHA", "LOKR"):
-        dense = (loha_adapter if kind == "LOHA" else lokr_adapter)(arch, state, cfg, tensors, used)
+    elif kind in ("LOHA", "LOKR", "OFT", "ADALORA"):
+        build = {"LOHA": loha_adapter, "LOKR": lokr_adapter, "OFT": oft_adapter, "ADALORA": adalora_adapter}[kind]
+        dense = build(arch, state, cfg, tensors, used)
         got = ref.forward(config, state, input_ids, dense)
-        merged = ref.forward(config, merged_dense(state, dense), input_ids)
+        merged = ref.forward(config, merged_dense(arch, state, dense), input_ids)
     else:
         raise AdapterError(f"peft_type {kind!r} is not checked here")
     unused = sorted(set(tensors) - used)
